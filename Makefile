@@ -1,0 +1,62 @@
+# Elevate — see README.md. Everything installs what it needs first (scripts/deps.sh).
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+FUNCTIONS := policies requests approvals authorize notify audit
+# TTL deletion in DynamoDB Local takes about a minute; those tests run as their own group.
+TTL_TESTS := ^TestTTL
+
+.PHONY: all deps deps-browser run test check unit ttl vuln bench build synth deploy clean
+
+all: test
+
+deps:
+	@scripts/deps.sh
+
+deps-browser:
+	@scripts/deps.sh browser
+
+## run: the local stack serving the API at http://127.0.0.1:8080
+run: deps
+	$(GO) run ./cmd/elevate-local
+
+## test: formatting, vet, staticcheck, every test, govulncheck when reachable
+test: deps-browser check unit ttl vuln
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './scripts/node_modules/*')); \
+	  if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+unit:
+	$(GO) test -count=1 -timeout 20m -skip '$(TTL_TESTS)' ./...
+
+ttl:
+	$(GO) test -count=1 -timeout 10m -run '$(TTL_TESTS)' ./...
+
+vuln:
+	@scripts/vulncheck.sh
+
+## bench: benchmarks, reported side by side
+bench: deps
+	@scripts/bench.sh
+
+## build: Lambda bootstrap binaries (linux/arm64) under build/<function>/bootstrap
+build:
+	@for f in $(FUNCTIONS); do \
+	  mkdir -p build/$$f; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w" -o build/$$f/bootstrap ./functions/$$f || exit 1; \
+	  printf '%-10s %s bytes\n' $$f $$(stat -c %s build/$$f/bootstrap); \
+	done
+
+## synth: the CloudFormation template, offline (cdk.out/)
+synth: deps build
+	scripts/node_modules/.bin/cdk synth --no-notices --quiet
+
+## deploy: deploy to the AWS account in the environment (see README)
+deploy: deps build
+	scripts/node_modules/.bin/cdk deploy --no-notices --require-approval broadening
+
+clean:
+	rm -rf build cdk.out

@@ -1,0 +1,119 @@
+// Package app holds Elevate's use cases: it checks who may do what, applies
+// the domain's rules and commits the result through a Store. It is the one
+// place the driving adapters (HTTP handlers, the link page) call into.
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// Event is an audit-only fact written in the same transaction as the change
+// it describes (config changes, deletions, authorization decisions). The
+// stream carries it to the audit consumer; request and grant state changes
+// are instead derived from their items' old and new images.
+type Event struct {
+	ID        string
+	Time      time.Time
+	Action    string
+	Actor     string
+	Target    *elevate.Target
+	RequestID string
+	PolicyID  string
+	Detail    map[string]any
+}
+
+// AuthzRead is what one strongly consistent BatchGetItem returns for an
+// authorization question. Policy and Grant are nil when absent.
+type AuthzRead struct {
+	Settings elevate.Settings
+	Policy   *elevate.Policy
+	Grant    *elevate.Grant
+}
+
+// RequestIndex selects the access pattern a listing uses.
+type RequestIndex int
+
+const (
+	AllRequests RequestIndex = iota
+	ByRequester
+	ByApproverGroup
+)
+
+// RequestQuery lists requests newest first. Status filters on the effective
+// status at Now (Pending and Expired are told apart by ExpiresAt). When
+// VisibleTo is set, only requests by that principal or for one of Groups are
+// returned.
+type RequestQuery struct {
+	Index     RequestIndex
+	Requester string // ByRequester
+	Group     string // ByApproverGroup
+	Status    elevate.Status
+	Type      elevate.RequestType
+	VisibleTo *Visibility
+	Limit     int
+	Next      string
+	Now       time.Time
+}
+
+// Visibility restricts a listing to what one non-admin may see.
+type Visibility struct {
+	Principal string
+	Groups    []string
+}
+
+// RequestPage is one page of a listing. Next is opaque and bound to the query.
+type RequestPage struct {
+	Items []elevate.Request
+	Next  string
+}
+
+// Store is the persistence port. Every mutation is a conditional write or a
+// transaction; a lost race returns a domain error (ErrConcurrentUpdate,
+// ErrPolicyExists, ...), never a silent overwrite. Infrastructure failures
+// wrap elevate.ErrUnavailable.
+type Store interface {
+	// GetSettings returns the defaults (Version 0) when none are stored.
+	GetSettings(ctx context.Context) (elevate.Settings, error)
+	// SaveSettings writes next if the stored version is still prev.Version,
+	// checks that every group next references exists, and moves the group
+	// reference counts from prev's groups to next's.
+	SaveSettings(ctx context.Context, prev, next elevate.Settings, ev Event) error
+
+	CreateGroup(ctx context.Context, g elevate.Group, ev Event) error
+	GetGroup(ctx context.Context, name string) (elevate.Group, error)
+	ListGroups(ctx context.Context) ([]elevate.Group, error)
+	AddGroupMember(ctx context.Context, group, principal string, ev Event) error
+	RemoveGroupMember(ctx context.Context, group, principal string, ev Event) error
+	// DeleteGroup refuses with ErrGroupInUse while a policy or the settings
+	// reference the group.
+	DeleteGroup(ctx context.Context, name string, ev Event) error
+
+	// CreatePolicy enforces one policy per target, the cap, and that the
+	// named group (if any) exists, atomically.
+	CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies int, ev Event) error
+	GetPolicy(ctx context.Context, id string) (elevate.Policy, error)
+	ListPolicies(ctx context.Context) ([]elevate.Policy, error)
+	UpdatePolicy(ctx context.Context, prev, next elevate.Policy, ev Event) error
+	DeletePolicy(ctx context.Context, prev elevate.Policy, ev Event) error
+
+	// CreateRequest writes the request and claims the requester's slot for
+	// the target (ErrOpenRequest while a pending request or live grant holds
+	// it). An auto-approved request's slot is its grant.
+	CreateRequest(ctx context.Context, r elevate.Request) error
+	GetRequest(ctx context.Context, id string) (elevate.Request, error)
+	ListRequests(ctx context.Context, q RequestQuery) (RequestPage, error)
+	// SaveDecision commits next in one transaction, conditioned on the stored
+	// request still being prev (same version, still Pending and unexpired for
+	// approve/deny/cancel, the approver not yet counted). It writes or deletes
+	// the grant as next requires. A non-empty linkID is consumed in the same
+	// transaction (ErrLinkUsed if it already was).
+	SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error
+
+	// ReadAuthz is one strongly consistent BatchGetItem.
+	ReadAuthz(ctx context.Context, principal string, t elevate.Target) (AuthzRead, error)
+	// RecordAuthz writes one audit item for one decision.
+	RecordAuthz(ctx context.Context, ev Event) error
+}

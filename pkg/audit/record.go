@@ -1,0 +1,66 @@
+// Package audit turns DynamoDB stream records into audit records, writes them
+// to the audit bucket as gzip JSON lines under date partitions, and reads them
+// back for queries and exports.
+package audit
+
+import (
+	"fmt"
+	"time"
+)
+
+// Actions recorded in the trail.
+const (
+	ActionRequestCreated   = "request.created"
+	ActionRequestApproved  = "request.approved"
+	ActionRequestDenied    = "request.denied"
+	ActionRequestRevoked   = "request.revoked"
+	ActionRequestCancelled = "request.cancelled"
+	ActionRequestExpired   = "request.expired"
+	ActionGrantCreated     = "grant.created"
+	ActionGrantExpired     = "grant.expired"
+	ActionPolicyCreated    = "policy.created"
+	ActionPolicyUpdated    = "policy.updated"
+	ActionPolicyDeleted    = "policy.deleted"
+	ActionSettingsUpdated  = "settings.updated"
+	ActionGroupCreated     = "group.created"
+	ActionGroupDeleted     = "group.deleted"
+	ActionGroupMemberAdd   = "group.member-added"
+	ActionGroupMemberDel   = "group.member-removed"
+	ActionAuthorizeAllowed = "authorize.allowed"
+	ActionAuthorizeDenied  = "authorize.denied"
+)
+
+// Target is what a record is about.
+type Target struct {
+	Type  string `json:"type"`
+	Scope string `json:"scope"`
+	Name  string `json:"name"`
+}
+
+// Record is one line of the audit trail. ID is the DynamoDB stream eventID,
+// which makes records idempotent across retried batches.
+type Record struct {
+	ID        string         `json:"id"`
+	Time      time.Time      `json:"time"`
+	Action    string         `json:"action"`
+	Actor     string         `json:"actor"`
+	Target    *Target        `json:"target,omitempty"`
+	RequestID string         `json:"requestId,omitempty"`
+	PolicyID  string         `json:"policyId,omitempty"`
+	Detail    map[string]any `json:"detail,omitempty"`
+}
+
+// Prefix is where audit objects live; Glue's table location points here.
+const Prefix = "audit/"
+
+// PartitionPrefix is the key prefix of one UTC day: audit/dt=YYYY-MM-DD/.
+func PartitionPrefix(day time.Time) string {
+	return Prefix + "dt=" + day.UTC().Format("2006-01-02") + "/"
+}
+
+// ObjectKey is the deterministic key of one batch's object, so a retried
+// batch overwrites its earlier attempt instead of duplicating it. batchID is
+// derived from the batch's first and last sequence numbers by the writer.
+func ObjectKey(day time.Time, batchID string) string {
+	return fmt.Sprintf("%s%s.json.gz", PartitionPrefix(day), batchID)
+}

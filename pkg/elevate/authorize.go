@@ -1,0 +1,76 @@
+package elevate
+
+import "time"
+
+// Grant lets Principal perform Target until ExpiresAt. Its stored item may
+// outlive ExpiresAt (TTL deletion lags), so liveness is decided here.
+type Grant struct {
+	RequestID string    `json:"requestId"`
+	Principal string    `json:"principal"`
+	Target    Target    `json:"target"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Live reports whether the grant is in force at now.
+func (g *Grant) Live(now time.Time) bool { return g != nil && now.Before(g.ExpiresAt) }
+
+// Reason explains an authorization answer.
+type Reason string
+
+const (
+	ReasonDisabled         Reason = "disabled"
+	ReasonSystemAccount    Reason = "system-account"
+	ReasonNoPolicy         Reason = "no-policy"
+	ReasonGrant            Reason = "grant"
+	ReasonApprovalRequired Reason = "approval-required"
+)
+
+// AuthzQuestion is "may Principal perform Target now?" with everything needed
+// to answer it, read in one round trip. Policy and Grant are nil when absent.
+// The grant must belong to Principal and Target; the store's key ensures it.
+type AuthzQuestion struct {
+	Principal string
+	Target    Target
+	Settings  *Settings
+	Policy    *Policy
+	Grant     *Grant
+	Now       time.Time
+}
+
+// AuthzAnswer is the decision. RequestID and ExpiresAt are set for a grant.
+type AuthzAnswer struct {
+	Allowed   bool
+	Reason    Reason
+	RequestID string
+	ExpiresAt time.Time
+}
+
+// Authorize is the decision function (F8). The checks run in order:
+//  1. access turned off (Lockbox has its own switch): the gate is open, as
+//     with privileged access management turned off;
+//  2. a system account: excluded from the gate;
+//  3. no policy covers the target: the task is not privileged;
+//  4. a live grant;
+//  5. otherwise approval is required, and the answer is no.
+//
+// It does not allocate.
+func Authorize(q *AuthzQuestion) AuthzAnswer {
+	s := q.Settings
+	if q.Target.Type == TypeLockbox {
+		if !s.Lockbox.Enabled {
+			return AuthzAnswer{Allowed: true, Reason: ReasonDisabled}
+		}
+	} else if !s.Enabled {
+		return AuthzAnswer{Allowed: true, Reason: ReasonDisabled}
+	}
+	if s.IsSystemAccount(q.Principal) {
+		return AuthzAnswer{Allowed: true, Reason: ReasonSystemAccount}
+	}
+	if q.Target.Type != TypeLockbox && q.Policy == nil {
+		return AuthzAnswer{Allowed: true, Reason: ReasonNoPolicy}
+	}
+	if g := q.Grant; g.Live(q.Now) && g.Principal == q.Principal {
+		return AuthzAnswer{Allowed: true, Reason: ReasonGrant, RequestID: g.RequestID, ExpiresAt: g.ExpiresAt}
+	}
+	return AuthzAnswer{Allowed: false, Reason: ReasonApprovalRequired}
+}

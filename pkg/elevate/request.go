@@ -1,0 +1,313 @@
+package elevate
+
+import (
+	"math"
+	"time"
+)
+
+// Status is a request's state. Pending moves to Approved, Denied, Cancelled
+// or Expired; Approved moves to Revoked. Nothing else moves.
+type Status string
+
+const (
+	StatusPending   Status = "Pending"
+	StatusApproved  Status = "Approved"
+	StatusDenied    Status = "Denied"
+	StatusCancelled Status = "Cancelled"
+	StatusRevoked   Status = "Revoked"
+	// StatusExpired is never stored: a Pending request past its expiry reads
+	// as Expired, whether or not TTL has deleted anything yet.
+	StatusExpired Status = "Expired"
+)
+
+// ParseStatus accepts the canonical spelling; empty means "any".
+func ParseStatus(s string) (Status, error) {
+	for _, st := range []Status{StatusPending, StatusApproved, StatusDenied, StatusCancelled, StatusRevoked, StatusExpired} {
+		if s == string(st) {
+			return st, nil
+		}
+	}
+	return "", Invalid("status must be one of Pending, Approved, Denied, Revoked, Cancelled, Expired")
+}
+
+// DecisionKind is what a person (or the system) did to a request.
+type DecisionKind string
+
+const (
+	DecisionApprove DecisionKind = "approve"
+	DecisionDeny    DecisionKind = "deny"
+	DecisionRevoke  DecisionKind = "revoke"
+	DecisionCancel  DecisionKind = "cancel"
+)
+
+// Decision is one entry in a request's history.
+type Decision struct {
+	By       string       `json:"by"`
+	Decision DecisionKind `json:"decision"`
+	Comment  string       `json:"comment"`
+	At       time.Time    `json:"at"`
+}
+
+// Request is a request for one target for a bounded time (F4, F5, F10).
+type Request struct {
+	ID                string       `json:"id"`
+	Type              RequestType  `json:"type"`
+	Scope             string       `json:"scope"`
+	Name              string       `json:"name"`
+	Requester         string       `json:"requester"`
+	Reason            string       `json:"reason"`
+	DurationHours     float64      `json:"durationHours"`
+	Status            Status       `json:"status"`
+	ApprovalType      ApprovalType `json:"approvalType"`
+	ApproverGroup     string       `json:"approverGroup"`
+	RequiredApprovals int          `json:"requiredApprovals"`
+	Decisions         []Decision   `json:"decisions"`
+	CreatedAt         time.Time    `json:"createdAt"`
+	// ExpiresAt is the pending expiry until approval, then the grant's end.
+	ExpiresAt      time.Time  `json:"expiresAt"`
+	GrantExpiresAt *time.Time `json:"grantExpiresAt,omitempty"`
+	// Active is computed at read time by View.
+	Active bool `json:"active"`
+	// Version increases with every stored change; writes are conditioned on it.
+	Version int `json:"-"`
+}
+
+// Target returns what the request asks for.
+func (r Request) Target() Target { return Target{Type: r.Type, Scope: r.Scope, Name: r.Name} }
+
+// SubmitInput is the body of POST /v1/requests.
+type SubmitInput struct {
+	Type          string   `json:"type"`
+	Scope         string   `json:"scope"`
+	Name          string   `json:"name"`
+	Reason        string   `json:"reason"`
+	DurationHours *float64 `json:"durationHours"`
+}
+
+// Submission is everything NewRequest needs besides the input. Policy is nil
+// when none covers the target; it is ignored for Lockbox.
+type Submission struct {
+	ID        string
+	Requester string
+	Settings  Settings
+	Policy    *Policy
+	Now       time.Time
+}
+
+// NewRequest validates a submission and builds the request. An Auto policy
+// approves it at once, and the grant's clock starts now.
+func NewRequest(in SubmitInput, sub Submission) (Request, error) {
+	typ, err := ParseRequestType(in.Type)
+	if err != nil {
+		return Request{}, err
+	}
+	t := Target{Type: typ, Scope: in.Scope, Name: in.Name}
+	if err := t.Validate(); err != nil {
+		return Request{}, err
+	}
+	if err := checkText("reason", in.Reason, 1, 1000); err != nil {
+		return Request{}, err
+	}
+	s := sub.Settings
+	duration := s.DefaultDurationHours
+	if in.DurationHours != nil {
+		duration = *in.DurationHours
+	}
+	if math.IsNaN(duration) || duration < minimumDurationHours {
+		return Request{}, Invalid("durationHours must be at least one minute (1/60)")
+	}
+
+	r := Request{
+		ID: sub.ID, Type: typ, Scope: in.Scope, Name: in.Name,
+		Requester: sub.Requester, Reason: in.Reason, DurationHours: duration,
+		Status: StatusPending, RequiredApprovals: 1, Decisions: []Decision{},
+		CreatedAt: sub.Now, Version: 1,
+	}
+	maxHours := MaxDurationHours
+	if typ == TypeLockbox {
+		if !s.Lockbox.Enabled {
+			return Request{}, ErrLockboxDisabled
+		}
+		r.ApprovalType = ApprovalManual
+		r.ApproverGroup = s.Lockbox.ApproverGroup
+		maxHours = math.Min(s.Lockbox.MaxDurationHours, LockboxCapHours)
+	} else {
+		if !s.Enabled {
+			return Request{}, ErrAccessDisabled
+		}
+		if sub.Policy == nil {
+			return Request{}, ErrNoPolicy
+		}
+		p := sub.Policy
+		r.ApprovalType = p.ApprovalType
+		r.ApproverGroup = p.EffectiveApproverGroup(s)
+		r.RequiredApprovals = p.RequiredApprovals
+		if p.MaxDurationHours > 0 {
+			maxHours = p.MaxDurationHours
+		}
+	}
+	if duration > maxHours {
+		return Request{}, ErrDurationTooLong
+	}
+	if r.ApproverGroup == "" && r.ApprovalType == ApprovalManual {
+		return Request{}, ErrNoApproverGroup
+	}
+	if r.ApprovalType == ApprovalAuto {
+		r.Decisions = append(r.Decisions, Decision{By: SystemActor, Decision: DecisionApprove, Comment: "approved automatically by policy", At: sub.Now})
+		r.grant(sub.Now)
+		return r, nil
+	}
+	r.ExpiresAt = sub.Now.Add(hours(s.PendingExpiryHours))
+	return r, nil
+}
+
+func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)).Round(time.Second) }
+
+func (r *Request) grant(now time.Time) {
+	end := now.Add(hours(r.DurationHours))
+	r.Status = StatusApproved
+	r.ExpiresAt = end
+	r.GrantExpiresAt = &end
+}
+
+// EffectiveStatus applies read-time expiry to the stored status.
+func (r Request) EffectiveStatus(now time.Time) Status {
+	if r.Status == StatusPending && !now.Before(r.ExpiresAt) {
+		return StatusExpired
+	}
+	return r.Status
+}
+
+// IsActive reports whether the request's grant is live at now.
+func (r Request) IsActive(now time.Time) bool {
+	return r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(*r.GrantExpiresAt)
+}
+
+// View is the request as callers see it at now: expiry applied, Active set.
+func (r Request) View(now time.Time) Request {
+	r.Status = r.EffectiveStatus(now)
+	r.Active = r.IsActive(now)
+	return r
+}
+
+// Approvals counts the approve decisions recorded so far.
+func (r Request) Approvals() int {
+	n := 0
+	for _, d := range r.Decisions {
+		if d.Decision == DecisionApprove {
+			n++
+		}
+	}
+	return n
+}
+
+// Decider is the person deciding, with what the caller knows about them at
+// the moment of the decision.
+type Decider struct {
+	Principal string
+	// InGroup is whether Principal is in the request's approver group now.
+	InGroup bool
+	Admin   bool
+}
+
+func (r Request) checkPending(now time.Time) error {
+	if r.Status != StatusPending {
+		return ErrNotPending
+	}
+	if !now.Before(r.ExpiresAt) {
+		return ErrRequestExpired
+	}
+	return nil
+}
+
+func checkComment(c string) error { return checkText("comment", c, 0, 1000) }
+
+// Approve records an approval. When the approvals reach RequiredApprovals the
+// request becomes Approved and the grant's clock starts at now. Admin rights
+// do not let anyone approve: only current group members can.
+func (r Request) Approve(d Decider, comment string, now time.Time) (Request, error) {
+	if err := r.decide(d, comment, now); err != nil {
+		return r, err
+	}
+	for _, prev := range r.Decisions {
+		if prev.Decision == DecisionApprove && prev.By == d.Principal {
+			return r, ErrAlreadyDecided
+		}
+	}
+	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionApprove, Comment: comment, At: now})
+	if r.Approvals() >= r.RequiredApprovals {
+		r.grant(now)
+	}
+	return r, nil
+}
+
+// Deny ends a pending request. One denial is final, even under N of M.
+func (r Request) Deny(d Decider, comment string, now time.Time) (Request, error) {
+	if err := r.decide(d, comment, now); err != nil {
+		return r, err
+	}
+	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionDeny, Comment: comment, At: now})
+	r.Status = StatusDenied
+	return r, nil
+}
+
+func (r Request) decide(d Decider, comment string, now time.Time) error {
+	if err := checkComment(comment); err != nil {
+		return err
+	}
+	if d.Principal == r.Requester {
+		return ErrSelfApproval
+	}
+	if !d.InGroup {
+		return ErrNotApprover
+	}
+	return r.checkPending(now)
+}
+
+// Cancel withdraws a pending request; only its requester or an admin may.
+func (r Request) Cancel(d Decider, comment string, now time.Time) (Request, error) {
+	if err := checkComment(comment); err != nil {
+		return r, err
+	}
+	if d.Principal != r.Requester && !d.Admin {
+		return r, ErrNotRequester
+	}
+	if err := r.checkPending(now); err != nil {
+		return r, err
+	}
+	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionCancel, Comment: comment, At: now})
+	r.Status = StatusCancelled
+	return r, nil
+}
+
+// Revoke ends a live grant early. The requester may give it up; a current
+// member of the approver group or an admin may take it away.
+func (r Request) Revoke(d Decider, comment string, now time.Time) (Request, error) {
+	if err := checkComment(comment); err != nil {
+		return r, err
+	}
+	if d.Principal != r.Requester && !d.InGroup && !d.Admin {
+		return r, ErrNotRevoker
+	}
+	if !r.IsActive(now) {
+		return r, ErrNotActive
+	}
+	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionRevoke, Comment: comment, At: now})
+	r.Status = StatusRevoked
+	r.ExpiresAt = now
+	return r, nil
+}
+
+func (r Request) withDecision(d Decision) Request {
+	r.Decisions = append(append(make([]Decision, 0, len(r.Decisions)+1), r.Decisions...), d)
+	r.Version++
+	return r
+}
+
+// Grant returns the grant an Approved request confers, if any.
+func (r Request) Grant() (Grant, bool) {
+	if r.Status != StatusApproved || r.GrantExpiresAt == nil {
+		return Grant{}, false
+	}
+	return Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: *r.GrantExpiresAt}, true
+}

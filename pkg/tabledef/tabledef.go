@@ -1,0 +1,43 @@
+// Package tabledef is the single definition of Elevate's DynamoDB table.
+//
+// Both the local stack (which creates the table in DynamoDB Local) and the
+// CDK stack (which declares it in CloudFormation) read this package, so the
+// key schema, indexes, TTL attribute and stream settings cannot drift apart.
+// It deliberately imports no AWS package: each side maps it to its own types.
+package tabledef
+
+// All key attributes are strings.
+const (
+	PartitionKey = "PK"
+	SortKey      = "SK"
+	// TTLAttribute holds epoch seconds. DynamoDB deletes the item some time
+	// after that instant; Elevate never relies on the deletion for security.
+	TTLAttribute = "ttl"
+	// StreamView is NEW_AND_OLD_IMAGES: the audit consumer diffs old and new.
+	StreamView = "NEW_AND_OLD_IMAGES"
+)
+
+// Index is a global secondary index projecting all attributes.
+type Index struct {
+	Name         string
+	PartitionKey string
+	SortKey      string
+}
+
+// Indexes are the table's GSIs. See pkg/dynamo's package documentation for
+// the access pattern each serves.
+var Indexes = []Index{
+	{Name: "GSI1", PartitionKey: "GSI1PK", SortKey: "GSI1SK"},
+	{Name: "GSI2", PartitionKey: "GSI2PK", SortKey: "GSI2SK"},
+	{Name: "GSI3", PartitionKey: "GSI3PK", SortKey: "GSI3SK"},
+}
+
+// KeyAttributes lists every attribute that appears in a key schema, in a
+// stable order, for AttributeDefinitions.
+func KeyAttributes() []string {
+	attrs := []string{PartitionKey, SortKey}
+	for _, ix := range Indexes {
+		attrs = append(attrs, ix.PartitionKey, ix.SortKey)
+	}
+	return attrs
+}
