@@ -1,0 +1,29 @@
+// Package config names the environment variables the functions and the local
+// runtime read, so the CDK stack, the mains and elevate-local agree.
+package config
+
+import (
+	"os"
+	"strings"
+)
+
+// Environment variable names.
+const (
+	EnvTable          = "ELEVATE_TABLE"           // DynamoDB table name
+	EnvAdminGroup     = "ELEVATE_ADMIN_GROUP"     // JWT group of admins; default elevate-admins
+	EnvLinkKey        = "ELEVATE_LINK_KEY"        // link-signing key, local only (hex or raw, ≥ 32 bytes)
+	EnvLinkKeySecret  = "ELEVATE_LINK_KEY_SECRET" // Secrets Manager ARN of the link-signing key (AWS)
+	EnvSender         = "ELEVATE_SENDER"          // From address of emails
+	EnvPublicBaseURL  = "ELEVATE_PUBLIC_URL"      // base URL of the API, for links in emails
+	EnvAuditBucket    = "ELEVATE_AUDIT_BUCKET"    // audit bucket name
+	EnvLogLevel       = "ELEVATE_LOG_LEVEL"       // debug|info|warn|error
+	EnvDynamoEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+)
+
+// Get returns the trimmed value of name, or def when unset or empty.
+func Get(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
