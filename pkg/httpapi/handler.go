@@ -1,0 +1,181 @@
+// Package httpapi is the HTTP driving adapter: it turns API Gateway HTTP API
+// (payload 2.0) events into calls on app.Service and the results into JSON or,
+// for the email-link page, HTML responses. The Lambda functions and the local
+// gateway run the very same handlers.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/linktoken"
+	"github.com/elevate-pam/elevate/pkg/routes"
+)
+
+// Handler is the Lambda handler signature of an HTTP function.
+type Handler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Deps are what the handlers need. Links is required only by the approvals
+// function (the email-link page); Log defaults to slog.Default.
+type Deps struct {
+	Service *app.Service
+	Links   *linktoken.Signer
+	Log     *slog.Logger
+}
+
+// call is one request in flight.
+type call struct {
+	ctx    context.Context
+	req    *events.APIGatewayV2HTTPRequest
+	route  routes.Route
+	params map[string]string
+	caller app.Caller
+}
+
+type endpoint func(*server, *call) (events.APIGatewayV2HTTPResponse, error)
+
+type server struct {
+	function  string
+	deps      Deps
+	log       *slog.Logger
+	endpoints map[string]endpoint
+}
+
+// New returns the handler of one API function (routes.Policies, Requests,
+// Approvals or Authorize). A route that belongs to another function answers
+// 404, as it would if API Gateway were misconfigured to send it here.
+func New(function string, d Deps) Handler {
+	s := &server{function: function, deps: d, log: d.Log, endpoints: map[string]endpoint{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for _, r := range routes.All {
+		if r.Function != function {
+			continue
+		}
+		if e, ok := allEndpoints[r.RouteKey()]; ok {
+			s.endpoints[r.RouteKey()] = e
+		}
+	}
+	return s.handle
+}
+
+// resolve finds the route: API Gateway (and the local gateway) fill RouteKey
+// and PathParameters; hand-made events may carry only the method and path.
+func resolve(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]string, bool) {
+	key := req.RouteKey
+	if key == "" {
+		key = req.RequestContext.RouteKey
+	}
+	if key != "" && key != "$default" {
+		for _, r := range routes.All {
+			if r.RouteKey() == key {
+				return r, req.PathParameters, true
+			}
+		}
+		return routes.Route{}, nil, false
+	}
+	path := req.RawPath
+	if path == "" {
+		path = req.RequestContext.HTTP.Path
+	}
+	r, params, ok := routes.Match(req.RequestContext.HTTP.Method, path)
+	if !ok {
+		return r, nil, false
+	}
+	for k, v := range params {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return routes.Route{}, nil, false
+		}
+		params[k] = u
+	}
+	return r, params, true
+}
+
+func (s *server) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, _ error) {
+	start := time.Now()
+	c := &call{ctx: ctx, req: &req}
+	routeKey := "unmatched"
+	defer func() {
+		if v := recover(); v != nil {
+			// A panic is a bug; answer like any internal error instead of
+			// letting the runtime drop the connection.
+			s.log.ErrorContext(ctx, "panic in handler", "requestId", req.RequestContext.RequestID, "route", routeKey, "panic", v)
+			resp = s.fail(c, errPanic)
+		}
+		// The raw path is never logged: on link routes it holds the token.
+		s.log.InfoContext(ctx, "request",
+			"requestId", req.RequestContext.RequestID,
+			"function", s.function,
+			"route", routeKey,
+			"status", resp.StatusCode,
+			"latencyMs", float64(time.Since(start).Microseconds())/1000)
+	}()
+
+	r, params, ok := resolve(&req)
+	e, mine := s.endpoints[r.RouteKey()]
+	if !ok || !mine {
+		return s.fail(c, notFound("no such route")), nil
+	}
+	routeKey = r.RouteKey()
+	c.route, c.params = r, params
+	if !r.Public {
+		caller, err := CallerFromClaims(&req)
+		if err != nil {
+			return s.fail(c, err), nil
+		}
+		c.caller = caller
+	}
+	out, err := e(s, c)
+	if err != nil {
+		return s.fail(c, err), nil
+	}
+	return out, nil
+}
+
+var errPanic = errors.New("handler panicked")
+
+// fail renders err as problem+json and logs what must not be shown.
+func (s *server) fail(c *call, err error) events.APIGatewayV2HTTPResponse {
+	p, internal := ProblemFor(err)
+	if internal {
+		s.log.ErrorContext(c.ctx, "request failed", "requestId", c.req.RequestContext.RequestID, "route", c.route.RouteKey(), "status", p.Status, "error", err.Error())
+	}
+	b, _ := json.Marshal(p)
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: p.Status,
+		Headers:    jsonHeaders("application/problem+json"),
+		Body:       string(b),
+	}
+}
+
+func jsonHeaders(ct string) map[string]string {
+	return map[string]string{
+		"Content-Type":           ct,
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+	}
+}
+
+// reply renders v as JSON with status.
+func reply(status int, v any) (events.APIGatewayV2HTTPResponse, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: jsonHeaders("application/json"), Body: string(b)}, nil
+}
+
+func noContent() (events.APIGatewayV2HTTPResponse, error) {
+	h := jsonHeaders("application/json")
+	delete(h, "Content-Type")
+	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNoContent, Headers: h}, nil
+}

@@ -1,0 +1,303 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/linktoken"
+)
+
+// pageStyle is the page's only styling. It is allowed by its hash rather than
+// 'unsafe-inline', so an injected style could not apply.
+const pageStyle = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1b1b1b}` +
+	`dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}` +
+	`label{display:block;font-weight:600;margin-top:1rem}textarea{width:100%;min-height:6rem;font:inherit}` +
+	`button{font:inherit;padding:.5rem 1.25rem;margin:1rem .75rem 0 0;border-radius:.25rem;border:2px solid #1b1b1b;cursor:pointer}` +
+	`.approve{background:#0b6e2e;color:#fff}.deny{background:#fff;color:#8a1010;border-color:#8a1010}` +
+	`.note{padding:.75rem 1rem;border-left:4px solid #555;background:#f3f3f3}`
+
+// LinkCSP is the Content-Security-Policy of every link page.
+var LinkCSP = func() string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+}()
+
+var linkTemplate = template.Must(template.New("link").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}} · Elevate</title>
+<style>` + pageStyle + `</style>
+</head>
+<body>
+<main>
+<h1>{{.Title}}</h1>
+{{if .Message}}<p class="note" role="status">{{.Message}}</p>{{end}}
+{{with .Request}}
+<h2>Request</h2>
+<dl>
+<dt>Requested by</dt><dd>{{.Requester}}</dd>
+<dt>Task</dt><dd>{{.Type}} {{.Scope}}\{{.Name}}</dd>
+<dt>Reason</dt><dd>{{.Reason}}</dd>
+<dt>Duration</dt><dd>{{.Duration}}</dd>
+<dt>Status</dt><dd>{{.Status}}</dd>
+<dt>{{if .Pending}}Pending until{{else}}Ends{{end}}</dt><dd><time datetime="{{.ExpiresISO}}">{{.Expires}}</time></dd>
+<dt>Approvals</dt><dd>{{.Approvals}} of {{.Required}} required</dd>
+</dl>
+{{if .Decisions}}<h2>Decisions so far</h2>
+<ul>{{range .Decisions}}<li>{{.By}}: {{.Decision}}{{if .Comment}} — “{{.Comment}}”{{end}}</li>{{end}}</ul>{{end}}
+{{end}}
+{{if .Form}}
+<form method="post">
+<input type="hidden" name="request" value="{{.Form.RequestID}}">
+<p>You are deciding as <strong>{{.Form.Approver}}</strong>.</p>
+<label for="comment">Comment (optional)</label>
+<textarea id="comment" name="comment" maxlength="1000"></textarea>
+<button type="submit" name="decision" value="approve" class="approve">Approve</button>
+<button type="submit" name="decision" value="deny" class="deny">Deny</button>
+</form>
+{{end}}
+</main>
+</body>
+</html>
+`))
+
+type pageData struct {
+	Title   string
+	Message string
+	Request *requestView
+	Form    *formView
+}
+
+type formView struct{ RequestID, Approver string }
+
+type requestView struct {
+	Requester, Type, Scope, Name, Reason, Duration, Status string
+	Pending                                                bool
+	Expires, ExpiresISO                                    string
+	Approvals, Required                                    int
+	Decisions                                              []elevate.Decision
+}
+
+func viewOf(r elevate.Request) *requestView {
+	return &requestView{
+		Requester: r.Requester, Type: string(r.Type), Scope: r.Scope, Name: r.Name, Reason: r.Reason,
+		Duration: strconv.FormatFloat(r.DurationHours, 'f', -1, 64) + " hours",
+		Status:   string(r.Status), Pending: r.Status == elevate.StatusPending,
+		Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), ExpiresISO: r.ExpiresAt.UTC().Format(time.RFC3339),
+		Approvals: r.Approvals(), Required: r.RequiredApprovals, Decisions: r.Decisions,
+	}
+}
+
+func linkHeaders() map[string]string {
+	return map[string]string{
+		"Content-Type":            "text/html; charset=utf-8",
+		"Content-Security-Policy": LinkCSP,
+		"Cache-Control":           "no-store",
+		"Referrer-Policy":         "no-referrer",
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+	}
+}
+
+func (s *server) page(c *call, status int, d pageData) (response, error) {
+	var b bytes.Buffer
+	if err := linkTemplate.Execute(&b, d); err != nil {
+		s.log.ErrorContext(c.ctx, "rendering link page", "requestId", c.req.RequestContext.RequestID, "error", err.Error())
+		status, b = http.StatusInternalServerError, *bytes.NewBufferString("<!DOCTYPE html><html lang=\"en\"><title>Error</title><h1>Something went wrong</h1></html>")
+	}
+	return response{StatusCode: status, Headers: linkHeaders(), Body: b.String()}, nil
+}
+
+// linkError renders a refusal as a human page. Each outcome of the security
+// matrix has its own status: forged 403, expired 410, replayed or no longer
+// pending 409, not allowed to decide 403.
+func (s *server) linkError(c *call, err error) (response, error) {
+	status, title, msg := http.StatusInternalServerError, "Something went wrong", "The request could not be completed. Please try again later."
+	var de *elevate.Error
+	switch {
+	case errors.Is(err, linktoken.ErrMalformed), errors.Is(err, linktoken.ErrSignature):
+		status, title, msg = http.StatusForbidden, "This link is not valid", "The link is damaged or was not issued by Elevate. Open the link from the original email, or decide in the Elevate CLI."
+	case errors.Is(err, linktoken.ErrExpired):
+		status, title, msg = http.StatusGone, "This link has expired", "The request this link was for is no longer waiting for a decision."
+	case errors.Is(err, elevate.ErrLinkUsed):
+		status, title, msg = http.StatusConflict, "This link has already been used", "Each approval link works once. Your earlier decision stands."
+	case errors.Is(err, elevate.ErrNotFound):
+		status, title, msg = http.StatusGone, "This request no longer exists", "The request has expired and was removed."
+	case errors.Is(err, elevate.ErrConflict):
+		status, title, msg = http.StatusConflict, "This request can no longer be decided", detailOf(err, "The request is no longer pending.")
+	case errors.Is(err, elevate.ErrForbidden):
+		status, title, msg = http.StatusForbidden, "You cannot decide this request", detailOf(err, "You are not allowed to decide this request.")
+	case errors.Is(err, errMediaType):
+		status, title, msg = http.StatusUnsupportedMediaType, "The form could not be read", "Submit the form from the approval page."
+	case errors.Is(err, errTooLarge):
+		status, title, msg = http.StatusRequestEntityTooLarge, "The form is too large", "Shorten the comment and try again."
+	case errors.Is(err, elevate.ErrInvalid):
+		status, title = http.StatusBadRequest, "The form could not be accepted"
+		msg = detailOf(err, "Submit the form from the approval page.")
+	case errors.Is(err, elevate.ErrUnavailable):
+		status, title, msg = http.StatusServiceUnavailable, "Elevate is temporarily unavailable", "Nothing was changed. Please try again in a minute."
+	}
+	if status >= 500 {
+		s.log.ErrorContext(c.ctx, "link request failed", "requestId", c.req.RequestContext.RequestID, "route", c.route.RouteKey(), "status", status, "error", err.Error())
+	}
+	if errors.As(err, &de) && status < 500 {
+		s.log.InfoContext(c.ctx, "link refused", "requestId", c.req.RequestContext.RequestID, "code", de.Code)
+	}
+	return s.page(c, status, pageData{Title: title, Message: msg})
+}
+
+// detailOf returns the caller-facing message of a domain or HTTP refusal.
+func detailOf(err error, fallback string) string {
+	var de *elevate.Error
+	var he *httpError
+	switch {
+	case errors.As(err, &de):
+		return de.Message
+	case errors.As(err, &he):
+		return he.detail
+	}
+	return fallback
+}
+
+var errNoSigner = errors.New("approval links are not configured (no link signing key)")
+
+func (s *server) verifyLink(c *call) (app.LinkClaims, error) {
+	if s.deps.Links == nil {
+		return app.LinkClaims{}, errNoSigner
+	}
+	cl, err := s.deps.Links.Verify(c.params["token"], s.deps.Service.Clock())
+	if err != nil {
+		return app.LinkClaims{}, err
+	}
+	return app.LinkClaims{ID: cl.ID, RequestID: cl.RequestID, Approver: cl.Approver}, nil
+}
+
+// linkPage shows the request behind a link. It never changes state: mail
+// scanners and link previews follow links.
+func linkPage(s *server, c *call) (response, error) {
+	l, err := s.verifyLink(c)
+	if err != nil {
+		return s.linkError(c, err)
+	}
+	r, err := s.deps.Service.LinkRequest(c.ctx, l)
+	if err != nil {
+		return s.linkError(c, err)
+	}
+	d := pageData{Title: "Approve or deny access", Request: viewOf(r)}
+	switch {
+	case r.Status != elevate.StatusPending:
+		d.Title = "This request can no longer be decided"
+		d.Message = "It is " + string(r.Status) + "."
+		return s.page(c, http.StatusConflict, d)
+	case alreadyApproved(r, l.Approver):
+		d.Title = "You have already approved this request"
+		d.Message = "It is waiting for other approvers."
+		return s.page(c, http.StatusConflict, d)
+	}
+	d.Form = &formView{RequestID: r.ID, Approver: l.Approver}
+	return s.page(c, http.StatusOK, d)
+}
+
+func alreadyApproved(r elevate.Request, approver string) bool {
+	for _, d := range r.Decisions {
+		if d.Decision == elevate.DecisionApprove && d.By == approver {
+			return true
+		}
+	}
+	return false
+}
+
+// LinkForm is the decoded body of POST /v1/links/{token}.
+type LinkForm struct {
+	Decision  elevate.DecisionKind
+	Comment   string
+	RequestID string
+}
+
+// ParseLinkForm strictly decodes the urlencoded approval form: only
+// decision, comment and request, each at most once.
+func ParseLinkForm(body []byte) (LinkForm, error) {
+	vs, err := url.ParseQuery(string(body))
+	if err != nil {
+		return LinkForm{}, badRequest("the form is malformed")
+	}
+	var f LinkForm
+	for k, v := range vs {
+		if len(v) != 1 {
+			return LinkForm{}, badRequest("the form field " + strconv.Quote(k) + " appears more than once")
+		}
+		switch k {
+		case "decision":
+			switch v[0] {
+			case "approve":
+				f.Decision = elevate.DecisionApprove
+			case "deny":
+				f.Decision = elevate.DecisionDeny
+			default:
+				return LinkForm{}, badRequest("decision must be approve or deny")
+			}
+		case "comment":
+			f.Comment = v[0]
+		case "request":
+			f.RequestID = v[0]
+		default:
+			return LinkForm{}, badRequest("the form has an unknown field " + strconv.Quote(k))
+		}
+	}
+	if f.Decision == "" {
+		return LinkForm{}, badRequest("choose Approve or Deny")
+	}
+	if f.RequestID == "" {
+		return LinkForm{}, badRequest("the form is missing the request it is for")
+	}
+	return f, nil
+}
+
+func linkDecide(s *server, c *call) (response, error) {
+	l, err := s.verifyLink(c)
+	if err != nil {
+		return s.linkError(c, err)
+	}
+	body, err := rawBody(c.req)
+	if err != nil {
+		return s.linkError(c, err)
+	}
+	if mt, err := mediaType(c.req); err != nil || mt != "application/x-www-form-urlencoded" {
+		return s.linkError(c, unsupported("the form must be application/x-www-form-urlencoded"))
+	}
+	f, err := ParseLinkForm(body)
+	if err != nil {
+		return s.linkError(c, err)
+	}
+	if f.RequestID != l.RequestID {
+		return s.linkError(c, badRequest("this form does not belong to this link's request"))
+	}
+	r, err := s.deps.Service.DecideByLink(c.ctx, l, f.Decision, f.Comment)
+	if err != nil {
+		return s.linkError(c, err)
+	}
+	d := pageData{Request: viewOf(r)}
+	switch {
+	case r.Status == elevate.StatusApproved:
+		d.Title, d.Message = "Request approved", "The requester can now perform the task until the grant ends. They have been told by email."
+	case r.Status == elevate.StatusDenied:
+		d.Title, d.Message = "Request denied", "The requester has been told by email."
+	default:
+		d.Title = "Your approval was recorded"
+		d.Message = "The request needs " + strconv.Itoa(r.RequiredApprovals-r.Approvals()) + " more approval(s) before access is granted."
+	}
+	return s.page(c, http.StatusOK, d)
+}
