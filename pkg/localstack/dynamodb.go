@@ -1,0 +1,296 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+)
+
+// Region and static credentials the local clients use. DynamoDB Local keys
+// its data by access key and region unless -sharedDb is given; we pass it, so
+// these values only need to produce a valid SigV4 signature.
+const (
+	Region          = "us-east-1"
+	AccessKeyID     = "local"
+	SecretAccessKey = "local"
+)
+
+// EnvTestDynamoEndpoint, when set, makes DynamoForTest use an already running
+// DynamoDB Local instead of starting one (handy on a loaded machine).
+const EnvTestDynamoEndpoint = "ELEVATE_TEST_DYNAMODB_ENDPOINT"
+
+// DynamoOptions configures StartDynamoDB.
+type DynamoOptions struct {
+	// Port to listen on; 0 picks a free one.
+	Port int
+	// LogWriter receives java's stdout and stderr; nil discards them.
+	LogWriter io.Writer
+	// ReadyTimeout bounds the wait for the first successful call; 0 means 90s
+	// (a cold JVM on a busy machine is slow).
+	ReadyTimeout time.Duration
+}
+
+// Process is a running local server. Stop kills its whole process group.
+type Process struct {
+	Endpoint string
+
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// EmulatorDir is where scripts/deps.sh installs DynamoDBLocal.jar.
+func EmulatorDir() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "scripts", "node_modules", "amplify-dynamodb-simulator", "emulator"), nil
+}
+
+// StartDynamoDB runs DynamoDB Local in memory and returns once it answers a
+// real ListTables call.
+func StartDynamoDB(ctx context.Context, opts DynamoOptions) (*Process, error) {
+	dir, err := EmulatorDir()
+	if err != nil {
+		return nil, err
+	}
+	jar := filepath.Join(dir, "DynamoDBLocal.jar")
+	if _, err := os.Stat(jar); err != nil {
+		return nil, fmt.Errorf("localstack: DynamoDB Local is not installed (%s missing): run scripts/deps.sh", jar)
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return nil, errors.New("localstack: java is not on PATH: run scripts/deps.sh (it installs openjdk-17-jre-headless)")
+	}
+	timeout := opts.ReadyTimeout
+	if timeout <= 0 {
+		timeout = 90 * time.Second
+	}
+	// A free port can be taken by someone else between our probe and java's
+	// bind; java then exits at once, and we retry on another port.
+	attempts := 1
+	if opts.Port == 0 {
+		attempts = 3
+	}
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		port := opts.Port
+		if port == 0 {
+			if port, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		p, err := startDynamoOnce(ctx, dir, jar, port, opts.LogWriter, timeout)
+		if err == nil {
+			return p, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+var errExited = errors.New("exited before it was ready")
+
+func startDynamoOnce(ctx context.Context, dir, jar string, port int, logw io.Writer, timeout time.Duration) (*Process, error) {
+	cmd := exec.Command("java",
+		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+		"-jar", jar, "-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
+	cmd.Dir = dir
+	if logw == nil {
+		logw = io.Discard
+	}
+	cmd.Stdout, cmd.Stderr = logw, logw
+	// Its own process group, so Stop can kill java and anything it forks;
+	// Pdeathsig, so a test binary killed by a timeout or Ctrl-C takes it along.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("localstack: start DynamoDB Local: %w", err)
+	}
+	p := &Process{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	if err := p.waitReady(ctx, timeout); err != nil {
+		_ = p.Stop()
+		return nil, fmt.Errorf("localstack: DynamoDB Local on port %d: %w", port, err)
+	}
+	return p, nil
+}
+
+func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := DynamoClient(p.Endpoint, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	for {
+		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := client.ListTables(callCtx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
+		callCancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return errExited
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+// Stop kills the process group and waits for java to exit. It is safe to call
+// more than once.
+func (p *Process) Stop() error {
+	if p == nil {
+		return nil
+	}
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			p.stopErr = fmt.Errorf("localstack: kill process group: %w", err)
+		}
+		<-p.exited
+	})
+	return p.stopErr
+}
+
+// Exited is closed once the process has exited (for fault-injection tests).
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("localstack: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// DynamoClient returns a client for a local endpoint: static credentials,
+// us-east-1, the SDK's standard retryer, and response checksum validation off
+// because DynamoDB Local's CRC32 headers do not match what the SDK computes.
+// Never use it for real AWS.
+func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	opts := dynamodb.Options{
+		Region:                          Region,
+		Credentials:                     credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint:                    aws.String(endpoint),
+		DisableValidateResponseChecksum: true,
+	}
+	return dynamodb.New(opts, optFns...)
+}
+
+// StreamsClient returns a DynamoDB Streams client for a local endpoint.
+func StreamsClient(endpoint string, optFns ...func(*dynamodbstreams.Options)) *dynamodbstreams.Client {
+	opts := dynamodbstreams.Options{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+	return dynamodbstreams.New(opts, optFns...)
+}
+
+// One DynamoDB Local per test binary, started on first use.
+var shared struct {
+	mu       sync.Mutex
+	started  bool
+	endpoint string
+	proc     *Process
+	err      error
+}
+
+// DynamoForTest returns a client for this test binary's shared DynamoDB Local,
+// starting it on first use. Tests must create their own uniquely named tables
+// (see UniqueTableName): the instance is shared by every test in the package.
+//
+// Every package that uses it stops it from TestMain:
+//
+//	func TestMain(m *testing.M) { localstack.DynamoMain(m) }
+//
+// Without that, Pdeathsig still kills java when the test binary exits.
+// Different packages run as different binaries, each with its own in-memory
+// instance on its own free port, so parallel packages never collide.
+func DynamoForTest(t testing.TB) (*dynamodb.Client, string) {
+	t.Helper()
+	endpoint, err := sharedDynamo()
+	if err != nil {
+		t.Fatalf("DynamoDB Local: %v", err)
+	}
+	return DynamoClient(endpoint), endpoint
+}
+
+func sharedDynamo() (string, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.started {
+		shared.started = true
+		if ep := os.Getenv(EnvTestDynamoEndpoint); ep != "" {
+			shared.endpoint = ep
+		} else {
+			shared.proc, shared.err = StartDynamoDB(context.Background(), DynamoOptions{})
+			if shared.err == nil {
+				shared.endpoint = shared.proc.Endpoint
+			}
+		}
+	}
+	return shared.endpoint, shared.err
+}
+
+// StopSharedDynamo stops the instance DynamoForTest started, if any. TestMain
+// functions that compose several local servers call it after m.Run.
+func StopSharedDynamo() error {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	err := shared.proc.Stop()
+	shared.proc, shared.started, shared.endpoint, shared.err = nil, false, "", nil
+	return err
+}
+
+// DynamoMain runs the package's tests and then stops the shared DynamoDB
+// Local. It does not return.
+func DynamoMain(m *testing.M) {
+	code := m.Run()
+	if err := StopSharedDynamo(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// UniqueTableName returns a table name no other test in this binary uses.
+func UniqueTableName(prefix string) string {
+	tableSeq.Lock()
+	defer tableSeq.Unlock()
+	tableSeq.n++
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), tableSeq.n)
+}
+
+var tableSeq struct {
+	sync.Mutex
+	n int
+}
