@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/spf13/cobra"
+
+	"github.com/elevate-pam/elevate/pkg/audit"
+)
+
+// progressThreshold is how many objects a query must read before progress is
+// worth showing.
+const progressThreshold = 5
+
+type auditFlags struct {
+	since, until, action, actor, request, target, bucket string
+	progress                                             bool
+}
+
+func (a *app) auditCmd() *cobra.Command {
+	query := a.auditSub("query", "Query the audit trail (JSON lines with --output json)", "table")
+	export := a.auditSub("export", "Export the audit trail for compliance evidence (CSV by default)", "csv")
+	return parent("audit", "Read the audit trail from the audit bucket", query, export)
+}
+
+func (a *app) auditSub(name, short, defFormat string) *cobra.Command {
+	var af auditFlags
+	c := &cobra.Command{
+		Use:   name + " --since TIME [--until TIME] [--action A] [--actor EMAIL] [--request ID] [--target 'Type:Scope\\Name']",
+		Short: short,
+		Long: short + `.
+
+TIME is RFC 3339 (2025-03-10T08:00:00Z), a UTC date (2025-03-10), or a
+duration ago (24h, 90m). --action matches exactly, or as a prefix ending in
+'*' (request.*). --target is Scope\Name, or Type:Scope\Name for one type.
+The bucket is --bucket or $` + EnvAuditBucket + `; credentials, region and
+endpoint (AWS_ENDPOINT_URL_S3) come from the standard AWS environment.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runAudit(cmd.Context(), af, defFormat)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&af.since, "since", "", "start of the range (required)")
+	f.StringVar(&af.until, "until", "", "end of the range (default now)")
+	f.StringVar(&af.action, "action", "", "action, e.g. request.approved or request.*")
+	f.StringVar(&af.actor, "actor", "", "actor principal")
+	f.StringVar(&af.request, "request", "", "request ID")
+	f.StringVar(&af.target, "target", "", `target, Scope\Name or Type:Scope\Name`)
+	f.StringVar(&af.bucket, "bucket", "", "audit bucket (default $"+EnvAuditBucket+")")
+	f.BoolVar(&af.progress, "progress", false, "report progress on stderr even when it is not a terminal")
+	return c
+}
+
+// ParseTime reads RFC 3339, a bare UTC date, or a duration before now.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usagef("%q is not a time: use RFC 3339 (2025-03-10T08:00:00Z), a date (2025-03-10) or a duration ago (24h)", s)
+}
+
+func (af auditFlags) filter(now time.Time) (audit.Filter, error) {
+	var f audit.Filter
+	if af.since == "" {
+		return f, usagef("--since is required")
+	}
+	var err error
+	if f.Since, err = ParseTime(af.since, now); err != nil {
+		return f, err
+	}
+	f.Until = now
+	if af.until != "" {
+		if f.Until, err = ParseTime(af.until, now); err != nil {
+			return f, err
+		}
+		// A bare date as --until means the whole of that day.
+		if _, derr := time.Parse("2006-01-02", strings.TrimSpace(af.until)); derr == nil {
+			f.Until = f.Until.Add(24*time.Hour - time.Nanosecond)
+		}
+	}
+	f.Action, f.Actor, f.RequestID = af.action, af.actor, af.request
+	if af.target != "" {
+		if f.Target, err = audit.ParseTargetFilter(af.target); err != nil {
+			return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), audit.ErrInvalidFilter.Error()+": ")}
+		}
+	}
+	if err := f.Validate(); err != nil {
+		return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), audit.ErrInvalidFilter.Error()+": ")}
+	}
+	if _, err := audit.Partitions(f.Since, f.Until); err != nil {
+		return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), audit.ErrInvalidFilter.Error()+": ")}
+	}
+	return f, nil
+}
+
+func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) error {
+	format, err := a.format(defFormat, "table", "json", "csv")
+	if err != nil {
+		return err
+	}
+	f, err := af.filter(time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	bucket := af.bucket
+	if bucket == "" {
+		bucket = strings.TrimSpace(a.env.Getenv(EnvAuditBucket))
+	}
+	if bucket == "" {
+		return usagef("no audit bucket: set %s or pass --bucket", EnvAuditBucket)
+	}
+	newS3 := a.env.NewS3
+	if newS3 == nil {
+		newS3 = a.defaultS3
+	}
+	client, err := newS3(ctx)
+	if err != nil {
+		return err
+	}
+
+	var emit func(audit.Record) error
+	var finish func() error
+	out := a.env.Stdout
+	switch format {
+	case "json":
+		emit, finish = audit.JSONLines(out), func() error { return nil }
+	case "csv":
+		w := audit.NewCSVWriter(out)
+		emit, finish = w.Write, w.Flush
+	default:
+		tw := newTable(out)
+		row(tw, "TIME", "ACTION", "ACTOR", "TARGET", "REQUEST")
+		emit = func(r audit.Record) error {
+			target := ""
+			if r.Target != nil {
+				target = r.Target.Type + " " + r.Target.Scope + `\` + r.Target.Name
+			}
+			row(tw, r.Time.UTC().Format(time.RFC3339), r.Action, r.Actor, target, r.RequestID)
+			return nil
+		}
+		finish = tw.Flush
+	}
+
+	var progress func(done, total int)
+	if af.progress || a.env.StderrIsTerminal {
+		progress = a.progressPrinter()
+	}
+	if err := audit.Query(ctx, client, bucket, f, emit, progress); err != nil {
+		if errors.Is(err, audit.ErrInvalidFilter) {
+			return &UsageError{Msg: err.Error()}
+		}
+		return &TransportError{Err: err}
+	}
+	return finish()
+}
+
+// progressPrinter overwrites one line on a terminal and prints plain lines
+// elsewhere, and stays quiet for small queries.
+func (a *app) progressPrinter() func(done, total int) {
+	w := a.env.Stderr
+	return func(done, total int) {
+		if total < progressThreshold {
+			return
+		}
+		if a.env.StderrIsTerminal {
+			fmt.Fprintf(w, "\rread %d/%d objects", done, total)
+			if done == total {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		fmt.Fprintf(w, "read %d/%d objects\n", done, total)
+	}
+}
+
+// defaultS3 builds a client from the standard AWS environment. A custom
+// endpoint (the local stack, or any S3-compatible store) gets path-style
+// addressing, and checksums only where the API requires them, which local
+// emulators handle.
+func (a *app) defaultS3(ctx context.Context) (audit.S3Reader, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(&http.Client{Timeout: a.timeout}))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	custom := a.env.Getenv("AWS_ENDPOINT_URL_S3") != "" || a.env.Getenv("AWS_ENDPOINT_URL") != ""
+	if custom && cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Region == "" {
+		return nil, usagef("no AWS region: set AWS_REGION")
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if custom {
+			o.UsePathStyle = true
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+	}), nil
+}
+
