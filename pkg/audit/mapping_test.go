@@ -1,0 +1,186 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+func loadBatch(t *testing.T, name string) events.DynamoDBEvent {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", "..", "events", "stream", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ev
+}
+
+func mapAll(t *testing.T, ev events.DynamoDBEvent) []Record {
+	t.Helper()
+	var out []Record
+	for _, rec := range ev.Records {
+		recs, err := Map(rec)
+		if err != nil {
+			t.Fatalf("Map(%s): %v", rec.EventID, err)
+		}
+		out = append(out, recs...)
+	}
+	return out
+}
+
+func TestMapSamples(t *testing.T) {
+	type want struct {
+		id, action, actor, requestID string
+		time                         string
+		detail                       map[string]any
+	}
+	cases := []struct {
+		file string
+		want []want
+	}{
+		{"request-insert-pending.json", []want{
+			{"ev-insert-req-1", ActionRequestCreated, "rita@example.com", "r-pending-1", "2025-03-01T10:00:00Z",
+				map[string]any{"status": "Pending", "approverGroup": "ops", "reason": `Move the CEO's mailbox <urgent> & "now"`}},
+		}},
+		{"request-modify-approved.json", []want{
+			{"ev-modify-req-2", ActionRequestApproved, "bob@example.com", "r-pending-1", "2025-03-01T10:10:00Z",
+				map[string]any{"final": true, "approvals": 1, "requiredApprovals": 1, "comment": "ok, go"}},
+			{"ev-modify-slot-2", ActionGrantCreated, "system", "r-pending-1", "2025-03-01T10:10:00Z",
+				map[string]any{"principal": "rita@example.com"}},
+		}},
+		{"request-modify-partial.json", []want{
+			{"ev-modify-req-3", ActionRequestApproved, "alice@example.com", "r-two-1", "2025-03-01T10:05:00Z",
+				map[string]any{"final": false, "approvals": 1, "requiredApprovals": 2}},
+		}},
+		{"request-insert-auto.json", []want{
+			{"ev-insert-req-4", ActionRequestCreated, "rita@example.com", "r-auto-1", "2025-03-01T10:00:00Z", map[string]any{"approvalType": "Auto"}},
+			{"ev-insert-req-4#2", ActionRequestApproved, "system", "r-auto-1", "2025-03-01T10:00:00Z", map[string]any{"final": true, "automatic": true}},
+			{"ev-insert-slot-4", ActionGrantCreated, "system", "r-auto-1", "2025-03-01T10:00:00Z", nil},
+		}},
+		{"slot-ttl-remove-pending.json", []want{
+			{"ev-ttl-slot-5", ActionRequestExpired, "system", "r-pending-1", "2025-03-02T10:30:00Z", map[string]any{"principal": "rita@example.com"}},
+		}},
+		{"slot-ttl-remove-approved.json", []want{
+			{"ev-ttl-slot-6", ActionGrantExpired, "system", "r-pending-1", "2025-03-01T12:15:00Z", nil},
+		}},
+		{"event-insert-authorize-denied.json", []want{
+			{"ev-insert-event-7", ActionAuthorizeDenied, "rita@example.com", "", "2025-03-01T10:01:00Z",
+				map[string]any{"allowed": false, "reason": "approval-required"}},
+		}},
+		{"slot-manual-remove-revoked.json", []want{
+			{"ev-modify-req-8", ActionRequestRevoked, "alice@example.com", "r-pending-1", "2025-03-01T10:20:00Z", map[string]any{"comment": "done early"}},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			got := mapAll(t, loadBatch(t, tc.file))
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d records, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.ID != w.id || g.Action != w.action || g.Actor != w.actor || g.RequestID != w.requestID {
+					t.Errorf("record %d = {%s %s %s %s}, want {%s %s %s %s}", i, g.ID, g.Action, g.Actor, g.RequestID, w.id, w.action, w.actor, w.requestID)
+				}
+				if ts := g.Time.Format(time.RFC3339); ts != w.time {
+					t.Errorf("record %d time = %s, want %s", i, ts, w.time)
+				}
+				if g.Target == nil || g.Target.Type != "Task" || g.Target.Scope != "Exchange" || g.Target.Name != "New-MoveRequest" {
+					t.Errorf("record %d target = %+v", i, g.Target)
+				}
+				// Compare through JSON, as the trail stores it.
+				b, _ := json.Marshal(g.Detail)
+				var detail map[string]any
+				_ = json.Unmarshal(b, &detail)
+				for k, v := range w.detail {
+					wb, _ := json.Marshal(v)
+					gb, _ := json.Marshal(detail[k])
+					if string(wb) != string(gb) {
+						t.Errorf("record %d detail[%s] = %s, want %s", i, k, gb, wb)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMapIgnoresEventTTLAndOtherKinds(t *testing.T) {
+	ev := loadBatch(t, "event-insert-authorize-denied.json").Records[0]
+	ev.EventName = "REMOVE"
+	ev.Change.OldImage, ev.Change.NewImage = ev.Change.NewImage, nil
+	ev.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+	if recs, err := Map(ev); err != nil || len(recs) != 0 {
+		t.Fatalf("event TTL remove: %v, %v", recs, err)
+	}
+	// A TTL REMOVE by another principal is not DynamoDB's TTL.
+	slot := loadBatch(t, "slot-ttl-remove-pending.json").Records[0]
+	slot.UserIdentity.PrincipalID = "someone.else"
+	if recs, err := Map(slot); err != nil || len(recs) != 0 {
+		t.Fatalf("non-TTL service remove: %v, %v", recs, err)
+	}
+	group := events.DynamoDBEventRecord{EventID: "g", EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+		NewImage: map[string]events.DynamoDBAttributeValue{"kind": events.NewStringAttribute("group")}}}
+	if recs, err := Map(group); err != nil || len(recs) != 0 {
+		t.Fatalf("group insert: %v, %v", recs, err)
+	}
+}
+
+func TestMapSlotTakenOverRecordsTheLapse(t *testing.T) {
+	rec := loadBatch(t, "request-modify-approved.json").Records[1]
+	// The old slot belongs to another, lapsed request; the new one is auto-approved.
+	rec.Change.OldImage = cloneImage(rec.Change.OldImage)
+	rec.Change.OldImage["requestId"] = events.NewStringAttribute("r-old")
+	got, err := Map(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Action != ActionRequestExpired || got[0].RequestID != "r-old" ||
+		got[1].Action != ActionGrantCreated || got[1].ID != rec.EventID+"#2" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestMapBrokenImageIsAnError(t *testing.T) {
+	rec := loadBatch(t, "request-insert-pending.json").Records[0]
+	rec.Change.NewImage = cloneImage(rec.Change.NewImage)
+	rec.Change.NewImage["createdAt"] = events.NewStringAttribute("yesterday")
+	_, err := Map(rec)
+	if !errors.Is(err, ErrUnmappable) || !strings.Contains(err.Error(), rec.EventID) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestNoSecretsInDetail(t *testing.T) {
+	for _, f := range []string{"request-insert-pending.json", "request-modify-approved.json", "slot-manual-remove-revoked.json"} {
+		for _, r := range mapAll(t, loadBatch(t, f)) {
+			b, _ := json.Marshal(r.Detail)
+			for _, bad := range []string{"token", "Authorization", "linkId", "jti"} {
+				if strings.Contains(string(b), bad) {
+					t.Errorf("%s: detail of %s mentions %q: %s", f, r.ID, bad, b)
+				}
+			}
+		}
+	}
+}
+
+func cloneImage(m map[string]events.DynamoDBAttributeValue) map[string]events.DynamoDBAttributeValue {
+	out := make(map[string]events.DynamoDBAttributeValue, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

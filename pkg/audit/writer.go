@@ -1,0 +1,145 @@
+package audit
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// PutAPI is the part of the S3 client the writer uses.
+type PutAPI interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// HandlerDeps are the audit consumer's collaborators.
+type HandlerDeps struct {
+	S3     PutAPI
+	Bucket string
+	Logger *slog.Logger
+}
+
+// NewHandler returns the Lambda handler that appends a stream batch to the
+// audit bucket: one gzip JSON-lines object per UTC day present in the batch,
+// at a key derived from the batch, so a retried batch overwrites its earlier
+// attempt instead of adding a copy.
+//
+// Failure semantics: Lambda checkpoints at the lowest reported sequence
+// number and retries everything after it. A record that cannot be mapped is
+// logged and reported (never skipped), and the records before it are still
+// written. When an object cannot be written, the first record of that day's
+// group is reported. Only the lowest failure is reported, as nothing after it
+// would be kept anyway. Records are never lost; a retry after a partial
+// write may store a record twice, with the same id, which readers dedupe.
+func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+		failAt := len(ev.Records)
+		type dayGroup struct {
+			first int // index of the first stream record in the group
+			recs  []Record
+		}
+		days := map[string]*dayGroup{}
+		for i, rec := range ev.Records {
+			recs, err := Map(rec)
+			if err != nil {
+				d.Logger.ErrorContext(ctx, "audit: stream record cannot be mapped; reporting it for retry",
+					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
+				failAt = i
+				break
+			}
+			for _, r := range recs {
+				day := r.Time.UTC().Format(time.DateOnly)
+				g := days[day]
+				if g == nil {
+					g = &dayGroup{first: i}
+					days[day] = g
+				}
+				g.recs = append(g.recs, r)
+			}
+		}
+		if failAt > 0 {
+			batchID := BatchID(ev.Records[:failAt])
+			keys := make([]string, 0, len(days))
+			for k := range days {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, day := range keys {
+				g := days[day]
+				if err := d.put(ctx, day, batchID, g.recs); err != nil {
+					d.Logger.ErrorContext(ctx, "audit: cannot write audit object; reporting its records for retry",
+						"day", day, "records", len(g.recs), "err", err)
+					failAt = min(failAt, g.first)
+					continue
+				}
+				d.Logger.InfoContext(ctx, "audit: records written", "day", day, "records", len(g.recs), "batch", batchID)
+			}
+		}
+		if failAt < len(ev.Records) {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: ev.Records[failAt].Change.SequenceNumber})
+		}
+		return resp, nil
+	}
+}
+
+// BatchID names a batch by its first and last stream records, which Lambda
+// repeats exactly when it retries the same batch.
+func BatchID(recs []events.DynamoDBEventRecord) string {
+	if len(recs) == 0 {
+		return ""
+	}
+	first, last := recs[0], recs[len(recs)-1]
+	h := sha256.Sum256([]byte(first.EventSourceArn + "\n" + first.Change.SequenceNumber + "\n" + first.EventID + "\n" +
+		last.Change.SequenceNumber + "\n" + last.EventID + "\n" + fmt.Sprint(len(recs))))
+	return hex.EncodeToString(h[:16])
+}
+
+// Encode writes records as gzip-compressed JSON lines.
+func Encode(recs []Record) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	enc := json.NewEncoder(zw)
+	enc.SetEscapeHTML(false)
+	for _, r := range recs {
+		if err := enc.Encode(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []Record) error {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return err
+	}
+	body, err := Encode(recs)
+	if err != nil {
+		return err
+	}
+	_, err = d.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(d.Bucket),
+		Key:           aws.String(ObjectKey(t, batchID)),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String("application/x-ndjson"),
+	})
+	return err
+}
