@@ -1,0 +1,332 @@
+package dynamo
+
+import (
+	"context"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// GetSettings returns the defaults (Version 0) when none are stored.
+func (s *Store) GetSettings(ctx context.Context) (elevate.Settings, error) {
+	item, err := s.getItem(ctx, "get settings", settingsKey())
+	if err != nil {
+		return elevate.Settings{}, err
+	}
+	if item == nil {
+		return elevate.DefaultSettings(), nil
+	}
+	return decodeSettings(item)
+}
+
+func decodeSettings(item map[string]types.AttributeValue) (elevate.Settings, error) {
+	var it settingsItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return elevate.Settings{}, unavailable("decode settings", err)
+	}
+	st, err := it.domain()
+	if err != nil {
+		return elevate.Settings{}, unavailable("decode settings", err)
+	}
+	return st, nil
+}
+
+// SaveSettings writes next if the stored version is still prev.Version, and
+// moves group reference counts in the same transaction: +1 (the group must
+// exist) for groups next starts using, -1 for groups it stops using.
+func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, ev app.Event) error {
+	item, err := marshal(toSettingsItem(next))
+	if err != nil {
+		return err
+	}
+	cond, values := "attribute_not_exists(PK)", map[string]types.AttributeValue(nil)
+	names := map[string]string(nil)
+	if prev.Version > 0 {
+		cond = "#v = :prev"
+		names = map[string]string{"#v": attrVersion}
+		values = map[string]types.AttributeValue{":prev": num(int64(prev.Version))}
+	}
+	items := []types.TransactWriteItem{s.put(item, cond, names, values)}
+	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
+	before, after := prev.ReferencedGroups(), next.ReferencedGroups()
+	for _, g := range after {
+		if !slices.Contains(before, g) {
+			items = append(items, s.refsDelta(g, +1))
+			mapping = append(mapping, is(elevate.ErrUnknownGroup))
+		}
+	}
+	for _, g := range before {
+		if !slices.Contains(after, g) {
+			items = append(items, s.refsDelta(g, -1))
+			mapping = append(mapping, nil)
+		}
+	}
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	items = append(items, evPut)
+	return txResult("save settings", s.transact(ctx, items), mapping...)
+}
+
+// refsDelta moves a group's reference count; the group must exist, so an
+// increment doubles as the "named group exists" check.
+func (s *Store) refsDelta(group string, delta int64) types.TransactWriteItem {
+	return s.update(groupKey(group), "ADD #r :d", "attribute_exists(PK)",
+		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":d": num(delta)})
+}
+
+// CreateGroup refuses an existing name with ErrGroupExists.
+func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) error {
+	if !elevate.ValidName(g.Name) {
+		return elevate.Invalid("name must be 1-128 letters, digits, '.', '_' or '-'")
+	}
+	item, err := marshal(toGroupItem(g))
+	if err != nil {
+		return err
+	}
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, []types.TransactWriteItem{s.put(item, "attribute_not_exists(PK)", nil, nil), evPut})
+	return txResult("create group", err, is(elevate.ErrGroupExists))
+}
+
+// GetGroup returns ErrGroupNotFound when absent.
+func (s *Store) GetGroup(ctx context.Context, name string) (elevate.Group, error) {
+	if !elevate.ValidName(name) {
+		return elevate.Group{}, elevate.ErrGroupNotFound
+	}
+	item, err := s.getItem(ctx, "get group", groupKey(name))
+	if err != nil {
+		return elevate.Group{}, err
+	}
+	if item == nil {
+		return elevate.Group{}, elevate.ErrGroupNotFound
+	}
+	return decodeGroup(item)
+}
+
+func decodeGroup(item map[string]types.AttributeValue) (elevate.Group, error) {
+	var it groupItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return elevate.Group{}, unavailable("decode group", err)
+	}
+	g, err := it.domain()
+	if err != nil {
+		return elevate.Group{}, unavailable("decode group", err)
+	}
+	return g, nil
+}
+
+// ListGroups returns every group, ordered by name.
+func (s *Store) ListGroups(ctx context.Context) ([]elevate.Group, error) {
+	items, err := s.queryAll(ctx, "list groups", pkGroup)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]elevate.Group, 0, len(items))
+	for _, item := range items {
+		g, err := decodeGroup(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// queryAll reads a whole single-partition collection, strongly consistent.
+func (s *Store) queryAll(ctx context.Context, op, pk string) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out = append(out, page.Items...)
+	}
+	return out, nil
+}
+
+// AddGroupMember is idempotent; ErrGroupNotFound when the group is absent.
+func (s *Store) AddGroupMember(ctx context.Context, group, principal string, ev app.Event) error {
+	if !elevate.ValidName(group) {
+		return elevate.ErrGroupNotFound
+	}
+	upd := s.update(groupKey(group), "ADD #m :p SET #u = :now, updatedBy = :by", "attribute_exists(PK)",
+		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt},
+		map[string]types.AttributeValue{":p": strSet(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor)})
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	return txResult("add group member", s.transact(ctx, []types.TransactWriteItem{upd, evPut}), is(elevate.ErrGroupNotFound))
+}
+
+// RemoveGroupMember returns ErrMemberNotFound when the principal is not in
+// the group, ErrGroupNotFound when the group is absent.
+func (s *Store) RemoveGroupMember(ctx context.Context, group, principal string, ev app.Event) error {
+	if !elevate.ValidName(group) {
+		return elevate.ErrGroupNotFound
+	}
+	upd := s.update(groupKey(group), "DELETE #m :p SET #u = :now, updatedBy = :by", "attribute_exists(PK) AND contains(#m, :one)",
+		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt},
+		map[string]types.AttributeValue{":p": strSet(principal), ":one": str(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor)})
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	return txResult("remove group member", s.transact(ctx, []types.TransactWriteItem{upd, evPut}),
+		orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound))
+}
+
+// DeleteGroup refuses with ErrGroupInUse while refs > 0: no read-then-write.
+func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) error {
+	if !elevate.ValidName(name) {
+		return elevate.ErrGroupNotFound
+	}
+	d := s.del(groupKey(name), "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
+		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)})
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	return txResult("delete group", s.transact(ctx, []types.TransactWriteItem{d, evPut}),
+		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse))
+}
+
+// CreatePolicy is one transaction: the policy (one per target), the counter
+// under the cap, the named group's refs (it must exist), and the event.
+func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies int, ev app.Event) error {
+	item, err := marshal(toPolicyItem(p))
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{
+		s.put(item, "attribute_not_exists(PK)", nil, nil),
+		s.update(policyCounterKey(), "SET #k = :kind ADD #c :one", "attribute_not_exists(#c) OR #c < :max",
+			map[string]string{"#k": attrKind, "#c": attrCount},
+			map[string]types.AttributeValue{":kind": str(KindCounter), ":one": num(1), ":max": num(int64(maxPolicies))}),
+	}
+	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrPolicyExists), is(elevate.ErrPolicyCap)}
+	if p.ApproverGroup != "" {
+		items = append(items, s.refsDelta(p.ApproverGroup, +1))
+		mapping = append(mapping, is(elevate.ErrUnknownGroup))
+	}
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	items = append(items, evPut)
+	return txResult("create policy", s.transact(ctx, items), mapping...)
+}
+
+// GetPolicy returns ErrPolicyNotFound when absent.
+func (s *Store) GetPolicy(ctx context.Context, id string) (elevate.Policy, error) {
+	if id == "" || len(id) > 1024 {
+		return elevate.Policy{}, elevate.ErrPolicyNotFound
+	}
+	item, err := s.getItem(ctx, "get policy", policyKey(id))
+	if err != nil {
+		return elevate.Policy{}, err
+	}
+	if item == nil {
+		return elevate.Policy{}, elevate.ErrPolicyNotFound
+	}
+	return decodePolicy(item)
+}
+
+func decodePolicy(item map[string]types.AttributeValue) (elevate.Policy, error) {
+	var it policyItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return elevate.Policy{}, unavailable("decode policy", err)
+	}
+	p, err := it.domain()
+	if err != nil {
+		return elevate.Policy{}, unavailable("decode policy", err)
+	}
+	return p, nil
+}
+
+// ListPolicies returns every policy, ordered by ID.
+func (s *Store) ListPolicies(ctx context.Context) ([]elevate.Policy, error) {
+	items, err := s.queryAll(ctx, "list policies", pkPolicy)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]elevate.Policy, 0, len(items))
+	for _, item := range items {
+		p, err := decodePolicy(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// UpdatePolicy replaces the policy if it is unchanged since prev was read
+// (same updatedAt), and moves group refs when the approver group changes.
+func (s *Store) UpdatePolicy(ctx context.Context, prev, next elevate.Policy, ev app.Event) error {
+	if prev.ID != next.ID {
+		return elevate.Invalid("a policy's target cannot change; create a new policy")
+	}
+	item, err := marshal(toPolicyItem(next))
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{s.put(item, "attribute_exists(PK) AND #u = :prev",
+		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))})}
+	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate)}
+	if prev.ApproverGroup != next.ApproverGroup {
+		if next.ApproverGroup != "" {
+			items = append(items, s.refsDelta(next.ApproverGroup, +1))
+			mapping = append(mapping, is(elevate.ErrUnknownGroup))
+		}
+		if prev.ApproverGroup != "" {
+			items = append(items, s.refsDelta(prev.ApproverGroup, -1))
+			mapping = append(mapping, nil)
+		}
+	}
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	items = append(items, evPut)
+	return txResult("update policy", s.transact(ctx, items), mapping...)
+}
+
+// DeletePolicy removes the policy, frees a slot under the cap and releases
+// its group. Requests already granted keep their grants.
+func (s *Store) DeletePolicy(ctx context.Context, prev elevate.Policy, ev app.Event) error {
+	items := []types.TransactWriteItem{
+		s.del(policyKey(prev.ID), "attribute_exists(PK) AND #u = :prev",
+			map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))}),
+		s.update(policyCounterKey(), "ADD #c :minus", "", map[string]string{"#c": attrCount},
+			map[string]types.AttributeValue{":minus": num(-1)}),
+	}
+	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate), nil}
+	if prev.ApproverGroup != "" {
+		items = append(items, s.refsDelta(prev.ApproverGroup, -1))
+		mapping = append(mapping, nil)
+	}
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	items = append(items, evPut)
+	return txResult("delete policy", s.transact(ctx, items), mapping...)
+}

@@ -1,0 +1,35 @@
+// Package dynamo is Elevate's persistence adapter: app.Store over one
+// DynamoDB table (pkg/tabledef), plus the image decoders the stream
+// consumers use.
+//
+// Every mutation is a conditional write or a transaction whose conditions
+// carry the business rule, so concurrent callers can never both win; a lost
+// condition comes back as the matching domain error. Infrastructure failures
+// wrap elevate.ErrUnavailable.
+//
+// # Key design
+//
+// Every item has a "kind" attribute. Times are fixed-width UTC strings
+// (2006-01-02T15:04:05.000Z) so string order is time order; conditions that
+// compare instants use epoch-millisecond numbers (expiresEpochMs), and "ttl"
+// holds epoch seconds for DynamoDB TTL.
+//
+//	| Entity           | PK                    | SK                        | GSI keys                                                                 | Access patterns |
+//	|------------------|-----------------------|---------------------------|--------------------------------------------------------------------------|-----------------|
+//	| settings         | SETTINGS              | SETTINGS                  | –                                                                        | get; versioned put |
+//	| policy counter   | META                  | POLICYCOUNT               | –                                                                        | ADD ±1 with count < max (the cap) |
+//	| group            | GROUP                 | <name>                    | –                                                                        | get; list = Query PK; refs counts users, delete needs refs = 0 |
+//	| policy           | POLICY                | <type:scope:name> (lower) | –                                                                        | get; list = Query PK; one per target via attribute_not_exists |
+//	| request          | REQ#<id>              | REQ                       | GSI1 REQUESTER#<principal>, GSI2 APPROVERS#<group>, GSI3 REQUESTS; SK <createdAt>#<id> | get; list by requester / approver group / all, newest first |
+//	| grant slot       | GRANT#<principal>     | <target key>              | –                                                                        | one open request or grant per principal+target; authz read; ttl = pending or grant expiry |
+//	| event            | EVENT#<id>            | EVENT                     | –                                                                        | audit-only facts; ttl = time + 1 day |
+//	| link use         | LINK#<token id>       | LINK                      | –                                                                        | single-use approval links; ttl 7 days |
+//	| delivery marker  | DELIVERY#<eventID>    | <recipient>               | –                                                                        | email at most once per event and recipient; ttl 7 days |
+//
+// A request's stored status is never Expired: a Pending request whose
+// expiresEpochMs has passed reads as Expired, and listings filter on that.
+// The grant slot is written with the request (Pending), becomes the grant on
+// final approval (Approved, ttl = grant end) and is deleted on deny, cancel
+// and revoke. The store never filters expired grants: the domain decides
+// liveness at read time, because TTL deletion lags.
+package dynamo

@@ -1,0 +1,357 @@
+package dynamo
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// Attribute names used in expressions.
+const (
+	attrKind       = "kind"
+	attrVersion    = "version"
+	attrStatus     = "status"
+	attrExpiresMs  = "expiresEpochMs"
+	attrApprovedBy = "approvedBy"
+	attrRequestID  = "requestId"
+	attrRefs       = "refs"
+	attrMembers    = "members"
+	attrCount      = "count"
+	attrUpdatedAt  = "updatedAt"
+	attrRequester  = "requester"
+	attrGroup      = "approverGroup"
+	attrType       = "type"
+)
+
+type settingsItem struct {
+	PK                   string      `dynamodbav:"PK"`
+	SK                   string      `dynamodbav:"SK"`
+	Kind                 string      `dynamodbav:"kind"`
+	Enabled              bool        `dynamodbav:"enabled"`
+	DefaultApproverGroup string      `dynamodbav:"defaultApproverGroup"`
+	SystemAccounts       []string    `dynamodbav:"systemAccounts"`
+	MaxPolicies          int         `dynamodbav:"maxPolicies"`
+	DefaultDurationHours float64     `dynamodbav:"defaultDurationHours"`
+	PendingExpiryHours   float64     `dynamodbav:"pendingExpiryHours"`
+	Lockbox              lockboxItem `dynamodbav:"lockbox"`
+	UpdatedAt            string      `dynamodbav:"updatedAt,omitempty"`
+	UpdatedBy            string      `dynamodbav:"updatedBy,omitempty"`
+	Version              int         `dynamodbav:"version"`
+}
+
+type lockboxItem struct {
+	Enabled          bool    `dynamodbav:"enabled"`
+	ApproverGroup    string  `dynamodbav:"approverGroup"`
+	MaxDurationHours float64 `dynamodbav:"maxDurationHours"`
+}
+
+func toSettingsItem(s elevate.Settings) settingsItem {
+	k := settingsKey()
+	it := settingsItem{
+		PK: k.pk, SK: k.sk, Kind: KindSettings,
+		Enabled: s.Enabled, DefaultApproverGroup: s.DefaultApproverGroup,
+		SystemAccounts: append([]string{}, s.SystemAccounts...), MaxPolicies: s.MaxPolicies,
+		DefaultDurationHours: s.DefaultDurationHours, PendingExpiryHours: s.PendingExpiryHours,
+		Lockbox:   lockboxItem{Enabled: s.Lockbox.Enabled, ApproverGroup: s.Lockbox.ApproverGroup, MaxDurationHours: s.Lockbox.MaxDurationHours},
+		UpdatedBy: s.UpdatedBy, Version: s.Version,
+	}
+	if !s.UpdatedAt.IsZero() {
+		it.UpdatedAt = formatTime(s.UpdatedAt)
+	}
+	return it
+}
+
+func (it settingsItem) domain() (elevate.Settings, error) {
+	s := elevate.Settings{
+		Enabled: it.Enabled, DefaultApproverGroup: it.DefaultApproverGroup,
+		SystemAccounts: append([]string{}, it.SystemAccounts...), MaxPolicies: it.MaxPolicies,
+		DefaultDurationHours: it.DefaultDurationHours, PendingExpiryHours: it.PendingExpiryHours,
+		Lockbox:   elevate.LockboxSettings{Enabled: it.Lockbox.Enabled, ApproverGroup: it.Lockbox.ApproverGroup, MaxDurationHours: it.Lockbox.MaxDurationHours},
+		UpdatedBy: it.UpdatedBy, Version: it.Version,
+	}
+	if it.UpdatedAt != "" {
+		t, err := parseTime(it.UpdatedAt)
+		if err != nil {
+			return s, fmt.Errorf("settings updatedAt: %w", err)
+		}
+		s.UpdatedAt = t
+	}
+	return s, nil
+}
+
+type groupItem struct {
+	PK          string   `dynamodbav:"PK"`
+	SK          string   `dynamodbav:"SK"`
+	Kind        string   `dynamodbav:"kind"`
+	Name        string   `dynamodbav:"name"`
+	Description string   `dynamodbav:"description"`
+	Members     []string `dynamodbav:"members,stringset,omitempty"`
+	CreatedAt   string   `dynamodbav:"createdAt"`
+	UpdatedAt   string   `dynamodbav:"updatedAt"`
+	UpdatedBy   string   `dynamodbav:"updatedBy,omitempty"`
+	Refs        int      `dynamodbav:"refs"`
+}
+
+func toGroupItem(g elevate.Group) groupItem {
+	k := groupKey(g.Name)
+	return groupItem{PK: k.pk, SK: k.sk, Kind: KindGroup, Name: g.Name, Description: g.Description,
+		Members: g.Members, CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt), UpdatedBy: g.UpdatedBy}
+}
+
+func (it groupItem) domain() (elevate.Group, error) {
+	created, err1 := parseTime(it.CreatedAt)
+	updated, err2 := parseTime(it.UpdatedAt)
+	if err1 != nil || err2 != nil {
+		return elevate.Group{}, fmt.Errorf("group %q: bad timestamps", it.Name)
+	}
+	members := append([]string{}, it.Members...)
+	slices.Sort(members) // sets come back in no particular order
+	return elevate.Group{Name: it.Name, Description: it.Description, Members: members, CreatedAt: created, UpdatedAt: updated, UpdatedBy: it.UpdatedBy}, nil
+}
+
+type policyItem struct {
+	PK                string  `dynamodbav:"PK"`
+	SK                string  `dynamodbav:"SK"`
+	Kind              string  `dynamodbav:"kind"`
+	ID                string  `dynamodbav:"id"`
+	Type              string  `dynamodbav:"type"`
+	Scope             string  `dynamodbav:"scope"`
+	Name              string  `dynamodbav:"name"`
+	ApprovalType      string  `dynamodbav:"approvalType"`
+	ApproverGroup     string  `dynamodbav:"approverGroup"`
+	MaxDurationHours  float64 `dynamodbav:"maxDurationHours"`
+	RequiredApprovals int     `dynamodbav:"requiredApprovals"`
+	CreatedAt         string  `dynamodbav:"createdAt"`
+	UpdatedAt         string  `dynamodbav:"updatedAt"`
+	CreatedBy         string  `dynamodbav:"createdBy,omitempty"`
+	UpdatedBy         string  `dynamodbav:"updatedBy,omitempty"`
+}
+
+func toPolicyItem(p elevate.Policy) policyItem {
+	k := policyKey(p.ID)
+	return policyItem{PK: k.pk, SK: k.sk, Kind: KindPolicy, ID: p.ID, Type: string(p.Type), Scope: p.Scope, Name: p.Name,
+		ApprovalType: string(p.ApprovalType), ApproverGroup: p.ApproverGroup, MaxDurationHours: p.MaxDurationHours,
+		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
+		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy}
+}
+
+func (it policyItem) domain() (elevate.Policy, error) {
+	created, err1 := parseTime(it.CreatedAt)
+	updated, err2 := parseTime(it.UpdatedAt)
+	if err1 != nil || err2 != nil {
+		return elevate.Policy{}, fmt.Errorf("policy %q: bad timestamps", it.ID)
+	}
+	return elevate.Policy{ID: it.ID, Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name,
+		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
+		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
+		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy}, nil
+}
+
+type decisionItem struct {
+	By       string `dynamodbav:"by"`
+	Decision string `dynamodbav:"decision"`
+	Comment  string `dynamodbav:"comment"`
+	At       string `dynamodbav:"at"`
+}
+
+type requestItem struct {
+	PK                string         `dynamodbav:"PK"`
+	SK                string         `dynamodbav:"SK"`
+	Kind              string         `dynamodbav:"kind"`
+	GSI1PK            string         `dynamodbav:"GSI1PK"`
+	GSI1SK            string         `dynamodbav:"GSI1SK"`
+	GSI2PK            string         `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK            string         `dynamodbav:"GSI2SK,omitempty"`
+	GSI3PK            string         `dynamodbav:"GSI3PK"`
+	GSI3SK            string         `dynamodbav:"GSI3SK"`
+	ID                string         `dynamodbav:"id"`
+	Type              string         `dynamodbav:"type"`
+	Scope             string         `dynamodbav:"scope"`
+	Name              string         `dynamodbav:"name"`
+	Requester         string         `dynamodbav:"requester"`
+	Reason            string         `dynamodbav:"reason"`
+	DurationHours     float64        `dynamodbav:"durationHours"`
+	Status            string         `dynamodbav:"status"`
+	ApprovalType      string         `dynamodbav:"approvalType"`
+	ApproverGroup     string         `dynamodbav:"approverGroup"`
+	RequiredApprovals int            `dynamodbav:"requiredApprovals"`
+	Decisions         []decisionItem `dynamodbav:"decisions"`
+	ApprovedBy        []string       `dynamodbav:"approvedBy,stringset,omitempty"`
+	CreatedAt         string         `dynamodbav:"createdAt"`
+	ExpiresAt         string         `dynamodbav:"expiresAt"`
+	ExpiresEpochMs    int64          `dynamodbav:"expiresEpochMs"`
+	GrantExpiresAt    string         `dynamodbav:"grantExpiresAt,omitempty"`
+	Version           int            `dynamodbav:"version"`
+}
+
+func toRequestItem(r elevate.Request) requestItem {
+	k := requestKey(r.ID)
+	sk := requestSortKey(r)
+	it := requestItem{PK: k.pk, SK: k.sk, Kind: KindRequest,
+		GSI1PK: requesterPartition(r.Requester), GSI1SK: sk, GSI3PK: pkRequests, GSI3SK: sk,
+		ID: r.ID, Type: string(r.Type), Scope: r.Scope, Name: r.Name, Requester: r.Requester, Reason: r.Reason,
+		DurationHours: r.DurationHours, Status: string(r.Status), ApprovalType: string(r.ApprovalType),
+		ApproverGroup: r.ApproverGroup, RequiredApprovals: r.RequiredApprovals, Decisions: []decisionItem{},
+		CreatedAt: formatTime(r.CreatedAt), ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt),
+		Version: r.Version}
+	if r.ApproverGroup != "" {
+		it.GSI2PK, it.GSI2SK = approversPartition(r.ApproverGroup), sk
+	}
+	for _, d := range r.Decisions {
+		it.Decisions = append(it.Decisions, decisionItem{By: d.By, Decision: string(d.Decision), Comment: d.Comment, At: formatTime(d.At)})
+		if d.Decision == elevate.DecisionApprove && !slices.Contains(it.ApprovedBy, d.By) {
+			it.ApprovedBy = append(it.ApprovedBy, d.By)
+		}
+	}
+	if r.GrantExpiresAt != nil {
+		it.GrantExpiresAt = formatTime(*r.GrantExpiresAt)
+	}
+	return it
+}
+
+func (it requestItem) domain() (elevate.Request, error) {
+	bad := func(field string) error { return fmt.Errorf("request %q: bad %s", it.ID, field) }
+	r := elevate.Request{ID: it.ID, Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name,
+		Requester: it.Requester, Reason: it.Reason, DurationHours: it.DurationHours, Status: elevate.Status(it.Status),
+		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
+		RequiredApprovals: it.RequiredApprovals, Decisions: make([]elevate.Decision, 0, len(it.Decisions)), Version: it.Version}
+	var err error
+	if r.CreatedAt, err = parseTime(it.CreatedAt); err != nil {
+		return r, bad("createdAt")
+	}
+	if r.ExpiresAt, err = parseTime(it.ExpiresAt); err != nil {
+		return r, bad("expiresAt")
+	}
+	if it.GrantExpiresAt != "" {
+		g, err := parseTime(it.GrantExpiresAt)
+		if err != nil {
+			return r, bad("grantExpiresAt")
+		}
+		r.GrantExpiresAt = &g
+	}
+	for _, d := range it.Decisions {
+		at, err := parseTime(d.At)
+		if err != nil {
+			return r, bad("decision time")
+		}
+		r.Decisions = append(r.Decisions, elevate.Decision{By: d.By, Decision: elevate.DecisionKind(d.Decision), Comment: d.Comment, At: at})
+	}
+	return r, nil
+}
+
+// grantItem is the slot a request claims for its requester and target; it is
+// the grant once Status is Approved.
+type grantItem struct {
+	PK             string `dynamodbav:"PK"`
+	SK             string `dynamodbav:"SK"`
+	Kind           string `dynamodbav:"kind"`
+	RequestID      string `dynamodbav:"requestId"`
+	Principal      string `dynamodbav:"principal"`
+	Type           string `dynamodbav:"type"`
+	Scope          string `dynamodbav:"scope"`
+	Name           string `dynamodbav:"name"`
+	Status         string `dynamodbav:"status"`
+	ExpiresAt      string `dynamodbav:"expiresAt"`
+	ExpiresEpochMs int64  `dynamodbav:"expiresEpochMs"`
+	TTL            int64  `dynamodbav:"ttl"`
+}
+
+func toGrantItem(r elevate.Request) grantItem {
+	k := grantSlotKey(r.Requester, r.Target())
+	return grantItem{PK: k.pk, SK: k.sk, Kind: KindGrant, RequestID: r.ID, Principal: r.Requester,
+		Type: string(r.Type), Scope: r.Scope, Name: r.Name, Status: string(r.Status),
+		ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt)}
+}
+
+func (it grantItem) domain() (elevate.Grant, elevate.Status, error) {
+	exp, err := parseTime(it.ExpiresAt)
+	if err != nil {
+		return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad expiresAt", it.RequestID)
+	}
+	return elevate.Grant{RequestID: it.RequestID, Principal: it.Principal,
+		Target: elevate.Target{Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name}, ExpiresAt: exp}, elevate.Status(it.Status), nil
+}
+
+type targetItem struct {
+	Type  string `dynamodbav:"type"`
+	Scope string `dynamodbav:"scope"`
+	Name  string `dynamodbav:"name"`
+}
+
+// eventItem keeps Detail as JSON text: the audit record is JSON, and the
+// detail's values are domain structs whose JSON names are the contract.
+type eventItem struct {
+	PK        string      `dynamodbav:"PK"`
+	SK        string      `dynamodbav:"SK"`
+	Kind      string      `dynamodbav:"kind"`
+	ID        string      `dynamodbav:"id"`
+	Time      string      `dynamodbav:"time"`
+	Action    string      `dynamodbav:"action"`
+	Actor     string      `dynamodbav:"actor"`
+	Target    *targetItem `dynamodbav:"target,omitempty"`
+	RequestID string      `dynamodbav:"requestId,omitempty"`
+	PolicyID  string      `dynamodbav:"policyId,omitempty"`
+	Detail    string      `dynamodbav:"detail,omitempty"`
+	TTL       int64       `dynamodbav:"ttl"`
+}
+
+func toEventItem(ev app.Event) (eventItem, error) {
+	k := eventKey(ev.ID)
+	it := eventItem{PK: k.pk, SK: k.sk, Kind: KindEvent, ID: ev.ID, Time: formatTime(ev.Time), Action: ev.Action,
+		Actor: ev.Actor, RequestID: ev.RequestID, PolicyID: ev.PolicyID, TTL: ttlAt(ev.Time.Add(eventTTL))}
+	if ev.Target != nil {
+		it.Target = &targetItem{Type: string(ev.Target.Type), Scope: ev.Target.Scope, Name: ev.Target.Name}
+	}
+	if len(ev.Detail) > 0 {
+		b, err := json.Marshal(ev.Detail)
+		if err != nil {
+			return it, fmt.Errorf("event detail: %w", err)
+		}
+		it.Detail = string(b)
+	}
+	return it, nil
+}
+
+func (it eventItem) domain() (app.Event, error) {
+	t, err := parseTime(it.Time)
+	if err != nil {
+		return app.Event{}, fmt.Errorf("event %q: bad time", it.ID)
+	}
+	ev := app.Event{ID: it.ID, Time: t, Action: it.Action, Actor: it.Actor, RequestID: it.RequestID, PolicyID: it.PolicyID}
+	if it.Target != nil {
+		ev.Target = &elevate.Target{Type: elevate.RequestType(it.Target.Type), Scope: it.Target.Scope, Name: it.Target.Name}
+	}
+	if it.Detail != "" {
+		if err := json.Unmarshal([]byte(it.Detail), &ev.Detail); err != nil {
+			return app.Event{}, fmt.Errorf("event %q: bad detail: %w", it.ID, err)
+		}
+	}
+	return ev, nil
+}
+
+type markerItem struct {
+	PK   string `dynamodbav:"PK"`
+	SK   string `dynamodbav:"SK"`
+	Kind string `dynamodbav:"kind"`
+	At   string `dynamodbav:"at"`
+	TTL  int64  `dynamodbav:"ttl"`
+}
+
+func marker(k key, kind string, now time.Time, keep time.Duration) markerItem {
+	return markerItem{PK: k.pk, SK: k.sk, Kind: kind, At: formatTime(now), TTL: ttlAt(now.Add(keep))}
+}
+
+func marshal(v any) (map[string]types.AttributeValue, error) {
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: marshal %T: %w", v, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,127 @@
+package dynamo
+
+import (
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/tabledef"
+)
+
+// Item kinds, stored in every item's "kind" attribute so stream consumers can
+// dispatch without parsing keys.
+const (
+	KindSettings = "settings"
+	KindCounter  = "counter"
+	KindGroup    = "group"
+	KindPolicy   = "policy"
+	KindRequest  = "request"
+	KindGrant    = "grant"
+	KindEvent    = "event"
+	KindLink     = "link"
+	KindDelivery = "delivery"
+)
+
+// Index names, as declared in pkg/tabledef.
+const (
+	indexByRequester = "GSI1"
+	indexByApprovers = "GSI2"
+	indexAll         = "GSI3"
+)
+
+// Partition values of single-partition collections.
+const (
+	pkSettings   = "SETTINGS"
+	pkMeta       = "META"
+	pkGroup      = "GROUP"
+	pkPolicy     = "POLICY"
+	pkRequests   = "REQUESTS"
+	skSettings   = "SETTINGS"
+	skPolicyCnt  = "POLICYCOUNT"
+	skRequest    = "REQ"
+	skEvent      = "EVENT"
+	skLink       = "LINK"
+	prefixReq    = "REQ#"
+	prefixGrant  = "GRANT#"
+	prefixEvent  = "EVENT#"
+	prefixLink   = "LINK#"
+	prefixDeliv  = "DELIVERY#"
+	prefixReqr   = "REQUESTER#"
+	prefixApprov = "APPROVERS#"
+)
+
+// Retention of items that exist only for idempotency or the audit trail.
+const (
+	eventTTL    = 24 * time.Hour
+	linkTTL     = 7 * 24 * time.Hour
+	deliveryTTL = 7 * 24 * time.Hour
+)
+
+// timeLayout is fixed-width UTC with milliseconds, so that string order is
+// time order in sort keys and conditions.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+
+func epochMs(t time.Time) int64 { return t.UnixMilli() }
+
+// ttlAt is DynamoDB TTL's unit: epoch seconds, rounded up so an item never
+// becomes eligible for deletion before the instant it stands for.
+func ttlAt(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+type key struct{ pk, sk string }
+
+func (k key) av() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		tabledef.PartitionKey: &types.AttributeValueMemberS{Value: k.pk},
+		tabledef.SortKey:      &types.AttributeValueMemberS{Value: k.sk},
+	}
+}
+
+// settingsKey: the organisation's one settings item.
+func settingsKey() key { return key{pkSettings, skSettings} }
+
+// policyCounterKey: the number of policies, guarded against the cap.
+func policyCounterKey() key { return key{pkMeta, skPolicyCnt} }
+
+// groupKey: one group; all groups share a partition, so listing is a Query.
+func groupKey(name string) key { return key{pkGroup, name} }
+
+// policyKey: one policy per target, because the ID is the target's key.
+func policyKey(id string) key { return key{pkPolicy, id} }
+
+// requestKey: one request by ID.
+func requestKey(id string) key { return key{prefixReq + id, skRequest} }
+
+// grantSlotKey: a principal's pending request or grant for one target. Its
+// existence enforces "one open request per principal and target", and
+// authorization reads it by key.
+func grantSlotKey(principal string, t elevate.Target) key {
+	return key{prefixGrant + principal, t.Key()}
+}
+
+// eventKey: one audit-only fact.
+func eventKey(id string) key { return key{prefixEvent + id, skEvent} }
+
+// linkKey: one consumed approval link.
+func linkKey(tokenID string) key { return key{prefixLink + tokenID, skLink} }
+
+// deliveryKey: one email sent for one stream event to one recipient.
+func deliveryKey(eventID, recipient string) key { return key{prefixDeliv + eventID, recipient} }
+
+// requestSortKey orders a request in every listing index: newest first when
+// read backwards, ties broken by ID.
+func requestSortKey(r elevate.Request) string { return formatTime(r.CreatedAt) + "#" + r.ID }
+
+// Listing partitions.
+func requesterPartition(principal string) string { return prefixReqr + principal }
+func approversPartition(group string) string     { return prefixApprov + group }

@@ -1,0 +1,230 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// maxIDLen bounds IDs taken from URLs before they reach a key.
+const maxIDLen = 256
+
+// CreateRequest writes the request and claims the requester's slot for the
+// target in one transaction. The slot is free when absent or when whatever
+// held it (a pending request or a grant) has expired.
+func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
+	if r.ID == "" || len(r.ID) > maxIDLen {
+		return elevate.Invalid("request id is malformed")
+	}
+	req, err := marshal(toRequestItem(r))
+	if err != nil {
+		return err
+	}
+	slot, err := marshal(toGrantItem(r))
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{
+		s.put(req, "attribute_not_exists(PK)", nil, nil),
+		s.put(slot, "attribute_not_exists(PK) OR #e <= :now", map[string]string{"#e": attrExpiresMs},
+			map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}),
+	}
+	return txResult("create request", s.transact(ctx, items), is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest))
+}
+
+// GetRequest is strongly consistent; ErrRequestNotFound when absent.
+func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, error) {
+	if id == "" || len(id) > maxIDLen {
+		return elevate.Request{}, elevate.ErrRequestNotFound
+	}
+	item, err := s.getItem(ctx, "get request", requestKey(id))
+	if err != nil {
+		return elevate.Request{}, err
+	}
+	if item == nil {
+		return elevate.Request{}, elevate.ErrRequestNotFound
+	}
+	return decodeRequest(item)
+}
+
+func decodeRequest(item map[string]types.AttributeValue) (elevate.Request, error) {
+	var it requestItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return elevate.Request{}, unavailable("decode request", err)
+	}
+	r, err := it.domain()
+	if err != nil {
+		return elevate.Request{}, unavailable("decode request", err)
+	}
+	return r, nil
+}
+
+// SaveDecision commits next in one transaction. The request write is
+// conditioned on the stored item still being prev (version), still Pending
+// and unexpired (approve, deny, cancel) or Approved (revoke), and for an
+// approval on this approver not being counted yet. The slot becomes the
+// grant on final approval and is deleted on deny, cancel and revoke. A link
+// ID is consumed in the same transaction.
+func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
+	if len(next.Decisions) == 0 || prev.ID != next.ID {
+		return fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
+	}
+	last := next.Decisions[len(next.Decisions)-1]
+	req, err := marshal(toRequestItem(next))
+	if err != nil {
+		return err
+	}
+	names := map[string]string{"#v": attrVersion, "#s": attrStatus}
+	values := map[string]types.AttributeValue{":prev": num(int64(prev.Version))}
+	var cond string
+	switch last.Decision {
+	case elevate.DecisionApprove, elevate.DecisionDeny, elevate.DecisionCancel:
+		cond = "#v = :prev AND #s = :pending AND #e > :now"
+		names["#e"] = attrExpiresMs
+		values[":pending"] = str(string(elevate.StatusPending))
+		values[":now"] = num(epochMs(now))
+		if last.Decision == elevate.DecisionApprove {
+			cond += " AND NOT contains(#ab, :by)"
+			names["#ab"] = attrApprovedBy
+			values[":by"] = str(last.By)
+		}
+	case elevate.DecisionRevoke:
+		cond = "#v = :prev AND #s = :approved"
+		values[":approved"] = str(string(elevate.StatusApproved))
+	default:
+		return fmt.Errorf("dynamo: save decision: unknown decision %q", last.Decision)
+	}
+	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
+	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
+
+	slot := grantSlotKey(next.Requester, next.Target())
+	idValue := map[string]types.AttributeValue{":id": str(next.ID)}
+	idName := map[string]string{"#rid": attrRequestID}
+	switch {
+	case next.Status == elevate.StatusApproved && prev.Status == elevate.StatusPending:
+		g := toGrantItem(next)
+		items = append(items, s.update(slot, "SET #s = :approved, expiresAt = :exp, #e = :expMs, #ttl = :ttl", "#rid = :id",
+			map[string]string{"#s": attrStatus, "#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID},
+			map[string]types.AttributeValue{":approved": str(string(elevate.StatusApproved)), ":exp": str(g.ExpiresAt),
+				":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(next.ID)}))
+		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	case next.Status == elevate.StatusDenied || next.Status == elevate.StatusCancelled || next.Status == elevate.StatusRevoked:
+		// A slot already gone (nothing to free) is fine; one held by another
+		// request is not ours to delete.
+		items = append(items, s.del(slot, "attribute_not_exists(PK) OR #rid = :id", idName, idValue))
+		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	}
+	if linkID != "" {
+		if len(linkID) > maxIDLen {
+			return elevate.ErrLinkUsed
+		}
+		m, err := marshal(marker(linkKey(linkID), KindLink, now, linkTTL))
+		if err != nil {
+			return err
+		}
+		items = append(items, s.put(m, "attribute_not_exists(PK)", nil, nil))
+		mapping = append(mapping, is(elevate.ErrLinkUsed))
+	}
+	err = s.transact(ctx, items)
+	// A replayed link is reported as such even when the request moved too.
+	if linkID != "" && reasonCode(cancelled(err), len(items)-1) == codeConditionFailed {
+		return elevate.ErrLinkUsed
+	}
+	return txResult("save decision", err, mapping...)
+}
+
+// ReadAuthz is one strongly consistent BatchGetItem of the settings, the
+// policy (not for Lockbox, which the settings govern) and the grant slot.
+func (s *Store) ReadAuthz(ctx context.Context, principal string, t elevate.Target) (app.AuthzRead, error) {
+	keys := []map[string]types.AttributeValue{settingsKey().av(), grantSlotKey(principal, t).av()}
+	if t.Type != elevate.TypeLockbox {
+		keys = append(keys, policyKey(t.Key()).av())
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return app.AuthzRead{}, err
+	}
+	read := app.AuthzRead{Settings: elevate.DefaultSettings()}
+	for _, item := range items {
+		kind := ""
+		if v, ok := item[attrKind].(*types.AttributeValueMemberS); ok {
+			kind = v.Value
+		}
+		switch kind {
+		case KindSettings:
+			if read.Settings, err = decodeSettings(item); err != nil {
+				return app.AuthzRead{}, err
+			}
+		case KindPolicy:
+			p, err := decodePolicy(item)
+			if err != nil {
+				return app.AuthzRead{}, err
+			}
+			read.Policy = &p
+		case KindGrant:
+			var it grantItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return app.AuthzRead{}, unavailable("decode grant", err)
+			}
+			g, status, err := it.domain()
+			if err != nil {
+				return app.AuthzRead{}, unavailable("decode grant", err)
+			}
+			if status == elevate.StatusApproved {
+				read.Grant = &g
+			}
+		}
+	}
+	return read, nil
+}
+
+// maxBatchAttempts bounds retries of UnprocessedKeys (throttling).
+const maxBatchAttempts = 5
+
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	var out []map[string]types.AttributeValue
+	for attempt := 0; ; attempt++ {
+		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, unavailable("read authz", err)
+		}
+		out = append(out, res.Responses[s.table]...)
+		if len(res.UnprocessedKeys) == 0 || len(res.UnprocessedKeys[s.table].Keys) == 0 {
+			return out, nil
+		}
+		if attempt+1 >= maxBatchAttempts {
+			return nil, unavailable("read authz", fmt.Errorf("%d keys unprocessed after %d attempts", len(res.UnprocessedKeys[s.table].Keys), maxBatchAttempts))
+		}
+		req = res.UnprocessedKeys
+		select {
+		case <-ctx.Done():
+			return nil, unavailable("read authz", ctx.Err())
+		case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+// RecordAuthz writes one audit-only event item.
+func (s *Store) RecordAuthz(ctx context.Context, ev app.Event) error {
+	it, err := toEventItem(ev)
+	if err != nil {
+		return err
+	}
+	item, err := marshal(it)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return unavailable("record authz", err)
+	}
+	return nil
+}

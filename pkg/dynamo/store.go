@@ -1,0 +1,185 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// Store is app.Store over one DynamoDB table.
+type Store struct {
+	db      *dynamodb.Client
+	table   string
+	pageKey []byte
+}
+
+var _ app.Store = (*Store)(nil)
+
+// New returns a store for table. pageKey signs pagination tokens; it should
+// be a secret of at least 32 bytes shared by every instance serving the API.
+func New(client *dynamodb.Client, table string, pageKey []byte) *Store {
+	return &Store{db: client, table: table, pageKey: append([]byte(nil), pageKey...)}
+}
+
+// Table returns the table name.
+func (s *Store) Table() string { return s.table }
+
+// unavailable wraps an infrastructure failure so errors.Is matches both
+// elevate.ErrUnavailable and the SDK's error.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("dynamo: %s: %w", op, errors.Join(elevate.ErrUnavailable, err))
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// cancelled returns the per-item cancellation reasons of a failed
+// transaction, or nil when err is not a cancellation.
+func cancelled(err error) []types.CancellationReason {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		return tce.CancellationReasons
+	}
+	return nil
+}
+
+func reasonCode(reasons []types.CancellationReason, i int) string {
+	if i < 0 || i >= len(reasons) || reasons[i].Code == nil {
+		return ""
+	}
+	return *reasons[i].Code
+}
+
+const (
+	codeConditionFailed = "ConditionalCheckFailed"
+	codeConflict        = "TransactionConflict"
+)
+
+func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return err
+}
+
+// txResult interprets a transaction's failure: mapping[i] is the domain
+// error for a lost condition on item i (nil: not expected to fail). A
+// TransactionConflict (another transaction touching the same items) is a
+// lost race too.
+func txResult(op string, err error, mapping ...func(old map[string]types.AttributeValue) error) error {
+	if err == nil {
+		return nil
+	}
+	reasons := cancelled(err)
+	if reasons == nil {
+		return unavailable(op, err)
+	}
+	conflict := false
+	for i, r := range reasons {
+		switch reasonCode(reasons, i) {
+		case codeConditionFailed:
+			if i < len(mapping) && mapping[i] != nil {
+				return mapping[i](r.Item)
+			}
+		case codeConflict:
+			conflict = true
+		}
+	}
+	if conflict {
+		return elevate.ErrConcurrentUpdate
+	}
+	return unavailable(op, err)
+}
+
+func is(e error) func(map[string]types.AttributeValue) error {
+	return func(map[string]types.AttributeValue) error { return e }
+}
+
+// orMissing returns missing when the condition failed because the item does
+// not exist, else present (needs ReturnValuesOnConditionCheckFailure ALL_OLD).
+func orMissing(missing, present error) func(map[string]types.AttributeValue) error {
+	return func(old map[string]types.AttributeValue) error {
+		if len(old) == 0 {
+			return missing
+		}
+		return present
+	}
+}
+
+func (s *Store) put(item map[string]types.AttributeValue, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	p := &types.Put{TableName: aws.String(s.table), Item: item,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
+	if cond != "" {
+		p.ConditionExpression = aws.String(cond)
+	}
+	if len(names) > 0 {
+		p.ExpressionAttributeNames = names
+	}
+	if len(values) > 0 {
+		p.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{Put: p}
+}
+
+func (s *Store) update(k key, expr, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	u := &types.Update{TableName: aws.String(s.table), Key: k.av(), UpdateExpression: aws.String(expr),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
+	if cond != "" {
+		u.ConditionExpression = aws.String(cond)
+	}
+	if len(names) > 0 {
+		u.ExpressionAttributeNames = names
+	}
+	if len(values) > 0 {
+		u.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+func (s *Store) del(k key, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	d := &types.Delete{TableName: aws.String(s.table), Key: k.av(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
+	if cond != "" {
+		d.ConditionExpression = aws.String(cond)
+	}
+	if len(names) > 0 {
+		d.ExpressionAttributeNames = names
+	}
+	if len(values) > 0 {
+		d.ExpressionAttributeValues = values
+	}
+	return types.TransactWriteItem{Delete: d}
+}
+
+func (s *Store) eventPut(ev app.Event) (types.TransactWriteItem, error) {
+	it, err := toEventItem(ev)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	m, err := marshal(it)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return s.put(m, "", nil, nil), nil
+}
+
+func (s *Store) getItem(ctx context.Context, op string, k key) (map[string]types.AttributeValue, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k.av(), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	return out.Item, nil
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func num(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+
+func strSet(v ...string) types.AttributeValue { return &types.AttributeValueMemberSS{Value: v} }
