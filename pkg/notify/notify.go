@@ -1,0 +1,263 @@
+// Package notify turns table changes from the DynamoDB stream into emails:
+// approvers get a personal approval link for each pending request, the
+// requester hears about approval, denial, revocation and expiry, and the
+// other approvers are told who decided.
+//
+// Delivery is at most once per (stream eventID, recipient): a delivery marker
+// is claimed in the table before sending and released if sending fails, so a
+// retried batch neither duplicates nor loses an email.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/linktoken"
+)
+
+// Sender sends one email.
+type Sender interface {
+	Send(ctx context.Context, e Email) error
+}
+
+// Store is what the consumer reads and writes in the table.
+type Store interface {
+	GetGroup(ctx context.Context, name string) (elevate.Group, error)
+	// ClaimDelivery records that eventID is being delivered to recipient and
+	// reports false if it already was.
+	ClaimDelivery(ctx context.Context, eventID, recipient string, now time.Time) (bool, error)
+	ReleaseDelivery(ctx context.Context, eventID, recipient string) error
+}
+
+// Deps are the handler's collaborators.
+type Deps struct {
+	Store  Store
+	Sender Sender
+	Signer *linktoken.Signer
+	// PublicBaseURL is where the API is reachable, e.g. https://x.example.com;
+	// links are PublicBaseURL + /v1/links/<token>.
+	PublicBaseURL string
+	Clock         elevate.Clock
+	Logger        *slog.Logger
+}
+
+// The identity DynamoDB puts on deletions made by TTL.
+const (
+	ttlIdentityType      = "Service"
+	ttlIdentityPrincipal = "dynamodb.amazonaws.com"
+)
+
+var errUnexpected = errors.New("notify: unexpected request state")
+
+// IsTTLDelete reports whether a REMOVE record was made by DynamoDB's TTL
+// rather than by a manual delete.
+func IsTTLDelete(rec events.DynamoDBEventRecord) bool {
+	return rec.EventName == string(events.DynamoDBOperationTypeRemove) && rec.UserIdentity != nil &&
+		rec.UserIdentity.Type == ttlIdentityType && rec.UserIdentity.PrincipalID == ttlIdentityPrincipal
+}
+
+// NewHandler returns the Lambda handler for the table's stream.
+//
+// Failure semantics: with ReportBatchItemFailures, Lambda checkpoints at the
+// lowest reported sequence number and retries every record from there on,
+// whatever else is reported. So the handler stops at the first record it
+// cannot fully deliver and reports only that one: processing later records
+// would only send them out of order (an "approved" notice before the
+// approval request it answers). Within the failing record, every recipient
+// that can be served is; the delivery markers keep the retry from sending
+// those again.
+func NewHandler(d Deps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	if d.Clock == nil {
+		d.Clock = elevate.SystemClock
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	d.PublicBaseURL = strings.TrimRight(d.PublicBaseURL, "/")
+	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+		for _, rec := range ev.Records {
+			if err := d.deliver(ctx, rec); err != nil {
+				d.Logger.ErrorContext(ctx, "notify: record not delivered; it will be retried",
+					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+				break
+			}
+		}
+		return resp, nil
+	}
+}
+
+func (d Deps) deliver(ctx context.Context, rec events.DynamoDBEventRecord) error {
+	emails, err := d.plan(ctx, rec)
+	if err != nil {
+		return err
+	}
+	var failed error
+	for _, e := range emails {
+		if err := d.sendOnce(ctx, rec.EventID, e); err != nil {
+			failed = errors.Join(failed, err)
+		}
+	}
+	return failed
+}
+
+func (d Deps) sendOnce(ctx context.Context, eventID string, e Email) error {
+	claimed, err := d.Store.ClaimDelivery(ctx, eventID, e.To, d.Clock())
+	if err != nil {
+		return fmt.Errorf("claim delivery: %w", err)
+	}
+	if !claimed {
+		d.Logger.DebugContext(ctx, "notify: already delivered", "eventID", eventID, "to", e.To)
+		return nil
+	}
+	if err := d.Sender.Send(ctx, e); err != nil {
+		// Released so the retry sends it; if the release fails too, the email
+		// is lost rather than duplicated, which is what "at most once" means.
+		if rerr := d.Store.ReleaseDelivery(ctx, eventID, e.To); rerr != nil {
+			d.Logger.ErrorContext(ctx, "notify: release of a failed delivery failed; this email will not be retried",
+				"eventID", eventID, "to", e.To, "err", rerr)
+		}
+		return fmt.Errorf("send to %s: %w", e.To, err)
+	}
+	d.Logger.InfoContext(ctx, "notify: email sent", "eventID", eventID, "to", e.To, "subject", e.Subject)
+	return nil
+}
+
+// plan decides which emails a stream record calls for.
+func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email, error) {
+	switch events.DynamoDBOperationType(rec.EventName) {
+	case events.DynamoDBOperationTypeInsert:
+		if dynamo.ImageKind(rec.Change.NewImage) != "request" {
+			return nil, nil
+		}
+		r, err := dynamo.RequestFromImage(rec.Change.NewImage)
+		if err != nil {
+			return nil, fmt.Errorf("decode request: %w", err)
+		}
+		switch r.Status {
+		case elevate.StatusPending:
+			return d.approvalRequests(ctx, r)
+		case elevate.StatusApproved: // approved automatically by its policy
+			return one(outcome(r))
+		}
+		return nil, nil
+	case events.DynamoDBOperationTypeModify:
+		if dynamo.ImageKind(rec.Change.NewImage) != "request" {
+			return nil, nil
+		}
+		prev, err := dynamo.RequestFromImage(rec.Change.OldImage)
+		if err != nil {
+			return nil, fmt.Errorf("decode old request: %w", err)
+		}
+		r, err := dynamo.RequestFromImage(rec.Change.NewImage)
+		if err != nil {
+			return nil, fmt.Errorf("decode request: %w", err)
+		}
+		if prev.Status == r.Status {
+			return nil, nil
+		}
+		switch r.Status {
+		case elevate.StatusApproved, elevate.StatusDenied:
+			return d.decided(ctx, r)
+		case elevate.StatusRevoked:
+			return one(outcome(r))
+		}
+		return nil, nil
+	case events.DynamoDBOperationTypeRemove:
+		if !IsTTLDelete(rec) || dynamo.ImageKind(rec.Change.OldImage) != "grant" {
+			return nil, nil
+		}
+		g, status, err := dynamo.GrantFromImage(rec.Change.OldImage)
+		if err != nil {
+			return nil, fmt.Errorf("decode grant: %w", err)
+		}
+		return one(expired(g, status == elevate.StatusPending))
+	}
+	return nil, nil
+}
+
+func one(e Email, err error) ([]Email, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []Email{e}, nil
+}
+
+// approvers reads the group now: membership at the moment of the change is
+// what counts. A group deleted since yields nobody rather than a record that
+// can never succeed.
+func (d Deps) approvers(ctx context.Context, r elevate.Request, except ...string) ([]string, error) {
+	g, err := d.Store.GetGroup(ctx, r.ApproverGroup)
+	if errors.Is(err, elevate.ErrNotFound) {
+		d.Logger.WarnContext(ctx, "notify: approver group no longer exists", "requestId", r.ID, "group", r.ApproverGroup)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read approver group: %w", err)
+	}
+	var out []string
+next:
+	for _, m := range g.Members {
+		// Nobody approves their own request, so the requester never gets a link.
+		if m == r.Requester {
+			continue
+		}
+		for _, x := range except {
+			if m == x {
+				continue next
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (d Deps) approvalRequests(ctx context.Context, r elevate.Request) ([]Email, error) {
+	members, err := d.approvers(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	emails := make([]Email, 0, len(members))
+	for _, m := range members {
+		tok, err := d.Signer.Sign(r.ID, m, r.ExpiresAt)
+		if err != nil {
+			return nil, fmt.Errorf("sign link: %w", err)
+		}
+		e, err := approvalRequest(r, m, d.PublicBaseURL+"/v1/links/"+url.PathEscape(tok))
+		if err != nil {
+			return nil, err
+		}
+		emails = append(emails, e)
+	}
+	return emails, nil
+}
+
+func (d Deps) decided(ctx context.Context, r elevate.Request) ([]Email, error) {
+	first, err := outcome(r)
+	if err != nil {
+		return nil, err
+	}
+	emails := []Email{first}
+	others, err := d.approvers(ctx, r, lastDecision(r).By)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range others {
+		e, err := decidedFYI(r, m)
+		if err != nil {
+			return nil, err
+		}
+		emails = append(emails, e)
+	}
+	return emails, nil
+}

@@ -1,0 +1,279 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/linktoken"
+	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/notify"
+	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
+)
+
+// One SES emulator per test binary, like the shared DynamoDB Local.
+var ses struct {
+	once sync.Once
+	proc *localstack.SESProcess
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ses.proc != nil {
+		_ = ses.proc.Stop()
+	}
+	if err := localstack.StopSharedDynamo(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+func sesForTest(t *testing.T) *localstack.SESProcess {
+	t.Helper()
+	ses.once.Do(func() { ses.proc, ses.err = localstack.StartSES(context.Background(), 0) })
+	if ses.err != nil {
+		t.Fatalf("SES emulator: %v", ses.err)
+	}
+	if err := ses.proc.ClearEmails(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return ses.proc
+}
+
+var (
+	sampleNow = time.Date(2025, 3, 1, 10, 0, 5, 0, time.UTC)
+	linkKey   = []byte("0123456789abcdef0123456789abcdef-test-key")
+)
+
+const baseURL = "https://elevate.example.com/"
+
+type env struct {
+	ses     *localstack.SESProcess
+	store   *dynamo.Store
+	signer  *linktoken.Signer
+	handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
+}
+
+// failFor wraps the real SES sender and fails for chosen recipients while on.
+type failFor struct {
+	notify.Sender
+	mu   sync.Mutex
+	fail map[string]bool
+}
+
+func (f *failFor) Send(ctx context.Context, e notify.Email) error {
+	f.mu.Lock()
+	bad := f.fail[e.To]
+	f.mu.Unlock()
+	if bad {
+		return errors.New("simulated SES throttling")
+	}
+	return f.Sender.Send(ctx, e)
+}
+
+func (f *failFor) set(m map[string]bool) { f.mu.Lock(); f.fail = m; f.mu.Unlock() }
+
+func setup(t *testing.T) (*env, *failFor) {
+	t.Helper()
+	ctx := context.Background()
+	proc := sesForTest(t)
+	client, _ := localstack.DynamoForTest(t)
+	table := localstack.UniqueTableName("notify")
+	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+		t.Fatal(err)
+	}
+	store := dynamo.New(client, table, linkKey)
+	g, err := elevate.NewGroup(elevate.NewGroupInput{Name: "ops", Members: []string{"alice@example.com", "bob@example.com", "rita@example.com"}}, "admin@example.com", sampleNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateGroup(ctx, g, app.Event{ID: "ev-group", Time: sampleNow, Action: "group.created", Actor: "admin@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := linktoken.NewSigner(linkKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &failFor{Sender: &sesmail.Sender{API: localstack.SESClient(proc.Endpoint), From: "elevate@example.com"}}
+	h := notify.NewHandler(notify.Deps{Store: store, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: func() time.Time { return sampleNow }})
+	return &env{ses: proc, store: store, signer: signer, handler: h}, sender
+}
+
+func loadBatch(t *testing.T, files ...string) events.DynamoDBEvent {
+	t.Helper()
+	var ev events.DynamoDBEvent
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join("..", "..", "events", "stream", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var one events.DynamoDBEvent
+		if err := json.Unmarshal(b, &one); err != nil {
+			t.Fatal(err)
+		}
+		ev.Records = append(ev.Records, one.Records...)
+	}
+	return ev
+}
+
+func (e *env) emails(t *testing.T) []localstack.StoredEmail {
+	t.Helper()
+	got, err := e.ses.Emails(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// byRecipient counts emails per "recipient subject-prefix".
+func byRecipient(emails []localstack.StoredEmail) []string {
+	var out []string
+	for _, m := range emails {
+		subj := m.Subject
+		if i := strings.Index(subj, ":"); i > 0 {
+			subj = subj[:i]
+		}
+		out = append(out, strings.Join(m.Destination.To, ",")+" "+subj)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func run(t *testing.T, e *env, ev events.DynamoDBEvent) []string {
+	t.Helper()
+	resp, err := e.handler(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	return failed
+}
+
+var linkRE = regexp.MustCompile(`https://elevate\.example\.com/v1/links/([A-Za-z0-9_.\-]+)`)
+
+func TestPendingRequestEmailsEachApproverOnceWithPersonalLink(t *testing.T) {
+	e, _ := setup(t)
+	ev := loadBatch(t, "request-insert-pending.json")
+	if failed := run(t, e, ev); len(failed) != 0 {
+		t.Fatalf("failures: %v", failed)
+	}
+	got := e.emails(t)
+	want := []string{"alice@example.com [Elevate] Approval needed", "bob@example.com [Elevate] Approval needed"}
+	if r := byRecipient(got); strings.Join(r, "|") != strings.Join(want, "|") {
+		t.Fatalf("emails = %v, want %v (never the requester)", r, want)
+	}
+	for _, m := range got {
+		if m.From != "elevate@example.com" {
+			t.Errorf("From = %q", m.From)
+		}
+		match := linkRE.FindStringSubmatch(m.Body.Text)
+		if match == nil || !strings.Contains(m.Body.HTML, match[0]) {
+			t.Fatalf("no link in email to %v:\n%s", m.Destination.To, m.Body.Text)
+		}
+		c, err := e.signer.Verify(match[1], sampleNow)
+		if err != nil {
+			t.Fatalf("link token does not verify: %v", err)
+		}
+		if c.RequestID != "r-pending-1" || c.Approver != m.Destination.To[0] || !c.Expiry().Equal(time.Date(2025, 3, 2, 10, 0, 0, 0, time.UTC)) {
+			t.Fatalf("claims = %+v for %v", c, m.Destination.To)
+		}
+		if strings.Contains(m.Body.HTML, "<urgent>") || !strings.Contains(m.Body.HTML, "&lt;urgent&gt;") {
+			t.Errorf("reason not escaped in HTML:\n%s", m.Body.HTML)
+		}
+		for _, want := range []string{"rita@example.com", `Task Exchange\New-MoveRequest`, "2 hours", "2025-03-02 10:00 UTC", "<urgent>"} {
+			if !strings.Contains(m.Body.Text, want) {
+				t.Errorf("text lacks %q", want)
+			}
+		}
+	}
+
+	// Lambda retrying the very same batch sends nothing again.
+	if failed := run(t, e, ev); len(failed) != 0 {
+		t.Fatalf("retry failures: %v", failed)
+	}
+	if n := len(e.emails(t)); n != 2 {
+		t.Fatalf("after retry: %d emails, want 2", n)
+	}
+}
+
+func TestSESFailureReportsFirstFailedRecordAndRecoversExactlyOnce(t *testing.T) {
+	e, sender := setup(t)
+	ev := loadBatch(t, "request-insert-pending.json", "request-modify-approved.json")
+	sender.set(map[string]bool{"alice@example.com": true})
+
+	failed := run(t, e, ev)
+	if len(failed) != 1 || failed[0] != ev.Records[0].Change.SequenceNumber {
+		t.Fatalf("failures = %v, want only the pending request's record %s", failed, ev.Records[0].Change.SequenceNumber)
+	}
+	// Bob's email went out; nothing after the failed record did.
+	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != "bob@example.com [Elevate] Approval needed" {
+		t.Fatalf("during outage: %v", r)
+	}
+
+	// Lambda retries from the reported record on.
+	sender.set(nil)
+	var retry events.DynamoDBEvent
+	for i, rec := range ev.Records {
+		if rec.Change.SequenceNumber == failed[0] {
+			retry.Records = ev.Records[i:]
+		}
+	}
+	if failed := run(t, e, retry); len(failed) != 0 {
+		t.Fatalf("after recovery: %v", failed)
+	}
+	want := []string{
+		"alice@example.com [Elevate] Approval needed",
+		"alice@example.com [Elevate] rita@example.com's request for Task Exchange\\New-MoveRequest was approved by bob@example.com",
+		"bob@example.com [Elevate] Approval needed",
+		"rita@example.com [Elevate] Request approved",
+	}
+	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != strings.Join(want, "|") {
+		t.Fatalf("after recovery:\n%v\nwant\n%v", strings.Join(r, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestTTLRemovesTellTheRequester(t *testing.T) {
+	e, _ := setup(t)
+	if failed := run(t, e, loadBatch(t, "slot-ttl-remove-pending.json", "slot-ttl-remove-approved.json", "slot-manual-remove-revoked.json")); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	want := []string{
+		"rita@example.com [Elevate] Access expired",
+		"rita@example.com [Elevate] Request expired",
+		"rita@example.com [Elevate] Request revoked", // from the MODIFY; the manual REMOVE sends nothing
+	}
+	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != strings.Join(want, "|") {
+		t.Fatalf("emails = %v, want %v", r, want)
+	}
+}
+
+func TestQuietRecords(t *testing.T) {
+	e, _ := setup(t)
+	// A partial approval, an authorization event and the slot records send nothing.
+	ev := loadBatch(t, "request-modify-partial.json", "event-insert-authorize-denied.json")
+	ev.Records = append(ev.Records, loadBatch(t, "request-insert-pending.json").Records[1])
+	if failed := run(t, e, ev); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if r := byRecipient(e.emails(t)); len(r) != 0 {
+		t.Fatalf("emails = %v, want none", r)
+	}
+}

@@ -1,0 +1,46 @@
+// Package sesmail sends notify's emails through Amazon SES v2.
+package sesmail
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/elevate-pam/elevate/pkg/notify"
+)
+
+// API is the part of the SES v2 client the sender uses.
+type API interface {
+	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
+}
+
+// Sender sends each email as Simple content with a text and an HTML part.
+type Sender struct {
+	API  API
+	From string
+}
+
+var _ notify.Sender = (*Sender)(nil)
+
+// Send sends e to its one recipient.
+func (s *Sender) Send(ctx context.Context, e notify.Email) error {
+	utf8 := aws.String("UTF-8")
+	_, err := s.API.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(s.From),
+		Destination:      &types.Destination{ToAddresses: []string{e.To}},
+		Content: &types.EmailContent{Simple: &types.Message{
+			Subject: &types.Content{Data: aws.String(e.Subject), Charset: utf8},
+			Body: &types.Body{
+				Text: &types.Content{Data: aws.String(e.Text), Charset: utf8},
+				Html: &types.Content{Data: aws.String(e.HTML), Charset: utf8},
+			},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("ses: send email: %w", err)
+	}
+	return nil
+}
