@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
@@ -194,7 +194,7 @@ func (a *app) progressPrinter() func(done, total int) {
 // addressing, and checksums only where the API requires them, which local
 // emulators handle.
 func (a *app) defaultS3(ctx context.Context) (audit.S3Reader, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(&http.Client{Timeout: a.timeout}))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(a.timeout)))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
@@ -213,4 +213,3 @@ func (a *app) defaultS3(ctx context.Context) (audit.S3Reader, error) {
 		}
 	}), nil
 }
-

@@ -7,12 +7,12 @@ import (
 
 // Exit codes, documented in the README so scripts can branch on them.
 const (
-	ExitOK        = 0
-	ExitInternal  = 1 // a bug or an unexpected response; never a refusal
-	ExitUsage     = 2 // bad flags or arguments; nothing was sent
-	ExitRefused   = 3 // the API refused the call (a 4xx problem)
-	ExitServer    = 4 // the API failed (5xx) or could not be reached
-	ExitDenied    = 5 // `elevate authorize` answered "denied"
+	ExitOK       = 0
+	ExitInternal = 1 // a bug or an unexpected response; never a refusal
+	ExitUsage    = 2 // bad flags or arguments; nothing was sent
+	ExitRefused  = 3 // the API refused the call (a 4xx problem)
+	ExitServer   = 4 // the API failed (5xx) or could not be reached
+	ExitDenied   = 5 // `elevate authorize` answered "denied"
 )
 
 // UsageError is a mistake on the command line, found before any call.

@@ -37,7 +37,7 @@ func FormatHours(h float64) string {
 	if h <= 0 {
 		return "-"
 	}
-	d := time.Duration(math.Round(h * float64(time.Hour) / float64(time.Second))) * time.Second
+	d := time.Duration(math.Round(h*float64(time.Hour)/float64(time.Second))) * time.Second
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]
