@@ -353,5 +353,12 @@ func marshal(v any) (map[string]types.AttributeValue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: marshal %T: %w", v, err)
 	}
+	// The encoder writes empty sets as NULL even with omitempty; an absent
+	// attribute is what ADD, contains() and attribute_exists() expect.
+	for k, av := range m {
+		if _, isNull := av.(*types.AttributeValueMemberNULL); isNull {
+			delete(m, k)
+		}
+	}
 	return m, nil
 }
