@@ -59,6 +59,8 @@ func ProblemFor(err error) (p Problem, internal bool) {
 		case k.kind == elevate.ErrUnavailable:
 			p.Detail = "the service is temporarily unavailable; retry later"
 			internal = true
+		case k.kind == errTooLarge || k.kind == errMediaType:
+			p.Detail = err.Error()
 		default:
 			// A bare sentinel wrapped with context (fmt.Errorf("%w: ...")) may
 			// carry internals in its text: show only the kind's generic text.
