@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -349,4 +350,10 @@ func TestConcurrentCreatesNeverExceedTheCap(t *testing.T) {
 		_, err := e.svc.CreatePolicy(ctx, admin, elevate.PolicyInput{Type: "Task", Scope: "Exchange", Name: "Over", ApprovalType: "Auto"})
 		wantErr(t, err, elevate.ErrPolicyCap)
 	}
+}
+
+type eventsAV = events.DynamoDBAttributeValue
+
+func keyOf(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}
 }
