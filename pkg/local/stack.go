@@ -1,0 +1,290 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/httpapi"
+	"github.com/elevate-pam/elevate/pkg/linktoken"
+	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/notify"
+	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
+	"github.com/elevate-pam/elevate/pkg/routes"
+)
+
+// Defaults of the local stack (DESIGN.md, "Local stack").
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultSESPort = 8005
+	DefaultTable   = "elevate"
+	DefaultBucket  = "elevate-audit"
+	DefaultSender  = "elevate@example.com"
+)
+
+// Options configures Start. The zero value is valid for tests: free ports
+// everywhere, random keys.
+type Options struct {
+	// Addr is where the API listens; "" means 127.0.0.1:0 (a free port).
+	Addr string
+	// SESPort is the SES emulator's port; 0 picks a free one.
+	SESPort int
+	// DynamoPort is DynamoDB Local's port; 0 picks a free one.
+	DynamoPort int
+	Table      string // default "elevate"
+	Bucket     string // default "elevate-audit"
+	Sender     string // default elevate@example.com
+	AdminGroup string // default app.DefaultAdminGroup
+	// LinkKey signs approval links; a random per-run key when empty.
+	LinkKey []byte
+	// PollInterval is the stream poller's idle interval; default 300 ms.
+	PollInterval time.Duration
+	// Log receives the stack's JSON logs; nil discards them.
+	Log *slog.Logger
+	// ServiceOutput receives java's and node's own output; nil discards it.
+	ServiceOutput io.Writer
+}
+
+// Stack is a running local Elevate. Stop ends everything it started.
+type Stack struct {
+	URL            string // the API, e.g. http://127.0.0.1:8080
+	SESEndpoint    string // the SES emulator and its viewer
+	S3Endpoint     string
+	DynamoEndpoint string
+	Bucket         string
+	Table          string
+	Region         string
+	AdminGroup     string
+
+	// The processes, exposed so fault tests can stop or break them.
+	Dynamo *localstack.Process
+	SES    *localstack.SESProcess
+	S3     *localstack.S3Server
+	Poller *Poller
+
+	authority *Authority
+	server    *http.Server
+	served    chan struct{}
+	cancel    context.CancelFunc
+	polled    chan struct{}
+	stopOnce  sync.Once
+	stopErr   error
+}
+
+// Start runs DynamoDB Local, the SES emulator and an in-process S3, creates
+// the table and the audit bucket, serves the API through the local gateway
+// and feeds the stream to the notify and audit handlers. It returns once the
+// API accepts connections. On error, whatever was started is stopped.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	o = withDefaults(o)
+	log := o.Log
+	st := &Stack{Bucket: o.Bucket, Table: o.Table, Region: localstack.Region, AdminGroup: o.AdminGroup}
+	defer func() {
+		if err != nil {
+			_ = st.Stop()
+		}
+	}()
+
+	// Bind first: a taken port should fail before java and node start.
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("local: listen on %s: %w", o.Addr, err)
+	}
+	st.URL = "http://" + ln.Addr().String()
+	st.authority, err = NewAuthority(st.URL+"/_local", DefaultAudience)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	// The three backends start concurrently: DynamoDB Local's JVM is the slow one.
+	var wg sync.WaitGroup
+	var dynErr, sesErr, s3Err error
+	wg.Go(func() {
+		st.Dynamo, dynErr = localstack.StartDynamoDB(ctx, localstack.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
+	})
+	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
+	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
+	wg.Wait()
+	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	st.DynamoEndpoint, st.SESEndpoint, st.S3Endpoint = st.Dynamo.Endpoint, st.SES.Endpoint, st.S3.Endpoint
+
+	db := localstack.DynamoClient(st.DynamoEndpoint)
+	if err := dynamo.CreateTable(ctx, db, o.Table); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	td, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("local: describe table: %w", err)
+	}
+	streamARN := aws.ToString(td.Table.LatestStreamArn)
+	if streamARN == "" {
+		ln.Close()
+		return nil, errors.New("local: the table has no stream")
+	}
+
+	signer, err := linktoken.NewSigner(o.LinkKey)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("local: link key: %w", err)
+	}
+	store := dynamo.New(db, o.Table, randomBytes(32))
+	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup}
+
+	fns := map[string]HTTPHandler{}
+	for _, f := range routes.APIFunctions {
+		fns[f] = HTTPHandler(httpapi.New(f, httpapi.Deps{Service: svc, Links: signer, Log: log}))
+	}
+	gw := &Gateway{Functions: fns, Verifier: st.authority, Log: log.With("component", "gateway")}
+	tokens := st.authority.TokenHandler()
+
+	st.Poller = &Poller{
+		Streams:   localstack.StreamsClient(st.DynamoEndpoint),
+		StreamARN: streamARN,
+		Region:    st.Region,
+		Interval:  o.PollInterval,
+		Log:       log.With("component", "poller"),
+		Consumers: []Consumer{
+			{Name: routes.Notify, Handle: notify.NewHandler(notify.Deps{
+				Store:         store,
+				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
+				Signer:        signer,
+				PublicBaseURL: st.URL,
+				Clock:         elevate.SystemClock,
+				Logger:        log.With("function", routes.Notify),
+			})},
+			{Name: routes.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+				S3:     localstack.S3Client(st.S3Endpoint),
+				Bucket: o.Bucket,
+				Logger: log.With("function", routes.Audit),
+			})},
+		},
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	st.cancel, st.polled = cancel, make(chan struct{})
+	go func() { defer close(st.polled); st.Poller.Run(pctx) }()
+
+	st.server = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == TokenPath {
+				tokens.ServeHTTP(w, r)
+				return
+			}
+			gw.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	st.served = make(chan struct{})
+	go func() {
+		defer close(st.served)
+		if err := st.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("API server stopped", "error", err)
+		}
+	}()
+	log.Info("local stack started", "api", st.URL, "ses", st.SESEndpoint, "s3", st.S3Endpoint, "dynamodb", st.DynamoEndpoint, "table", st.Table, "bucket", st.Bucket)
+	return st, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.Table == "" {
+		o.Table = DefaultTable
+	}
+	if o.Bucket == "" {
+		o.Bucket = DefaultBucket
+	}
+	if o.Sender == "" {
+		o.Sender = DefaultSender
+	}
+	if o.AdminGroup == "" {
+		o.AdminGroup = app.DefaultAdminGroup
+	}
+	if len(o.LinkKey) == 0 {
+		o.LinkKey = randomBytes(32)
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// Token mints a JWT for principal with the given identity-provider groups.
+func (s *Stack) Token(principal string, groups ...string) (string, error) {
+	tok, _, err := s.authority.Mint(principal, groups)
+	return tok, err
+}
+
+// Authority is the stack's token issuer (for tests that forge tokens).
+func (s *Stack) Authority() *Authority { return s.authority }
+
+// Exports are the shell lines that point the CLI at this stack.
+func (s *Stack) Exports(token string) []string {
+	return []string{
+		"export ELEVATE_API_URL=" + s.URL,
+		"export ELEVATE_TOKEN=" + token,
+		"export ELEVATE_AUDIT_BUCKET=" + s.Bucket,
+		"export AWS_ENDPOINT_URL_S3=" + s.S3Endpoint,
+		"export AWS_REGION=" + s.Region,
+		"export AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID,
+		"export AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
+	}
+}
+
+// Stop shuts the API down gracefully, stops the poller, and kills the SES
+// emulator's and DynamoDB Local's process groups. It is safe to call twice.
+func (s *Stack) Stop() error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if s.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.server.Shutdown(ctx); err != nil {
+				_ = s.server.Close()
+			}
+			cancel()
+			<-s.served
+		}
+		if s.cancel != nil {
+			s.cancel()
+			<-s.polled
+		}
+		if s.SES != nil {
+			errs = append(errs, s.SES.Stop())
+		}
+		if s.Dynamo != nil {
+			errs = append(errs, s.Dynamo.Stop())
+		}
+		if s.S3 != nil {
+			s.S3.Close()
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
