@@ -1,0 +1,10 @@
+// Command approvals is the Lambda function serving the approvals routes of the HTTP API.
+// The composition lives in pkg/wire, shared by the four HTTP functions.
+package main
+
+import (
+	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/wire"
+)
+
+func main() { wire.Main(routes.Approvals) }

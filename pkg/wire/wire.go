@@ -1,0 +1,136 @@
+// Package wire is the composition shared by the HTTP Lambda functions: the
+// logger, the AWS clients, the store, the service and the link signer, all
+// read from the environment names in pkg/config. Each functions/<name>/main.go
+// is then one call.
+package wire
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/config"
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/httpapi"
+	"github.com/elevate-pam/elevate/pkg/linktoken"
+	"github.com/elevate-pam/elevate/pkg/routes"
+)
+
+// EnvPageKey optionally holds the key that signs pagination tokens (hex or
+// raw, ≥ 32 bytes). It belongs in pkg/config; until it is there it lives here.
+const EnvPageKey = "ELEVATE_PAGE_KEY"
+
+// Logger is the JSON logger on stdout at ELEVATE_LOG_LEVEL (default info).
+func Logger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(config.Get(config.EnvLogLevel, "info"))); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
+
+// ParseKey reads a key the way every Elevate function does, so that links
+// signed by notify verify in approvals: valid hex of at least 32 bytes is
+// decoded, anything else is used as raw bytes.
+func ParseKey(raw string) []byte {
+	raw = strings.TrimSpace(raw)
+	if b, err := hex.DecodeString(raw); err == nil && len(b) >= 32 {
+		return b
+	}
+	return []byte(raw)
+}
+
+// LinkKey returns the link-signing key: the Secrets Manager secret named by
+// ELEVATE_LINK_KEY_SECRET in AWS, else ELEVATE_LINK_KEY. It returns nil and
+// no error when neither is set.
+func LinkKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
+	if arn := config.Get(config.EnvLinkKeySecret, ""); arn != "" {
+		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+		if err != nil {
+			return nil, fmt.Errorf("reading the link key secret: %w", err)
+		}
+		return ParseKey(aws.ToString(out.SecretString)), nil
+	}
+	if raw := config.Get(config.EnvLinkKey, ""); raw != "" {
+		return ParseKey(raw), nil
+	}
+	return nil, nil
+}
+
+// PageKey returns the key that signs pagination tokens: ELEVATE_PAGE_KEY if
+// set, else one derived from the link key, else one derived from the table
+// name. The last is guessable, which is tolerable only because a page token
+// merely positions a listing: the store re-applies the caller's visibility
+// filter on every page. fromTable reports that fallback so it can be logged.
+func PageKey(linkKey []byte, table string) (key []byte, fromTable bool) {
+	if raw := config.Get(EnvPageKey, ""); raw != "" {
+		return ParseKey(raw), false
+	}
+	secret, fromTable := linkKey, false
+	if len(secret) == 0 {
+		secret, fromTable = []byte("elevate-table:"+table), true
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("elevate/page-token/v1"))
+	return m.Sum(nil), fromTable
+}
+
+// HTTPHandler builds the handler of one API function from the environment.
+// The approvals function needs the link key; the others read it only to
+// derive the page key when it is available.
+func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpapi.Handler, error) {
+	table := config.Get(config.EnvTable, "")
+	if table == "" {
+		return nil, errors.New(config.EnvTable + " is required")
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	linkKey, err := LinkKey(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var links *linktoken.Signer
+	if function == routes.Approvals {
+		if links, err = linktoken.NewSigner(linkKey); err != nil {
+			return nil, fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err)
+		}
+	}
+	pageKey, weak := PageKey(linkKey, table)
+	if weak && function == routes.Requests {
+		log.Warn("pagination tokens are signed with a key derived from the table name; set " + EnvPageKey)
+	}
+	svc := &app.Service{
+		Store:      dynamo.New(dynamodb.NewFromConfig(cfg), table, pageKey),
+		Clock:      elevate.SystemClock,
+		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
+	}
+	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log}), nil
+}
+
+// Main is the whole main of an HTTP function: build, then serve forever.
+func Main(function string) {
+	log := Logger()
+	slog.SetDefault(log)
+	h, err := HTTPHandler(context.Background(), function, log)
+	if err != nil {
+		log.Error("cannot start", "function", function, "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
