@@ -73,7 +73,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -88,7 +88,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case errors.As(err, &ae):
 		fmt.Fprintln(env.Stderr, ae.Error())
 	case code == ExitUsage:
-		fmt.Fprintf(env.Stderr, "elevate: %s\nRun 'elevate --help' for usage.\n", err)
+		path := "elevate"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fmt.Fprintf(env.Stderr, "elevate: %s\nRun '%s --help' for usage.\n", err, path)
 	default:
 		fmt.Fprintf(env.Stderr, "elevate: %s\n", err)
 	}
