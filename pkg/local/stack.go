@@ -45,10 +45,14 @@ type Options struct {
 	SESPort int
 	// DynamoPort is DynamoDB Local's port; 0 picks a free one.
 	DynamoPort int
-	Table      string // default "elevate"
-	Bucket     string // default "elevate-audit"
-	Sender     string // default elevate@example.com
-	AdminGroup string // default app.DefaultAdminGroup
+	// DynamoEndpoint reuses a DynamoDB Local that is already running (tests
+	// share one per binary); Stop leaves it alone. Give each stack its own
+	// Table then.
+	DynamoEndpoint string
+	Table          string // default "elevate"
+	Bucket         string // default "elevate-audit"
+	Sender         string // default elevate@example.com
+	AdminGroup     string // default app.DefaultAdminGroup
 	// LinkKey signs approval links; a random per-run key when empty.
 	LinkKey []byte
 	// PollInterval is the stream poller's idle interval; default 300 ms.
@@ -70,7 +74,8 @@ type Stack struct {
 	Region         string
 	AdminGroup     string
 
-	// The processes, exposed so fault tests can stop or break them.
+	// The processes, exposed so fault tests can stop or break them. Dynamo
+	// is nil when Options.DynamoEndpoint was given.
 	Dynamo *localstack.Process
 	SES    *localstack.SESProcess
 	S3     *localstack.S3Server
@@ -114,9 +119,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The three backends start concurrently: DynamoDB Local's JVM is the slow one.
 	var wg sync.WaitGroup
 	var dynErr, sesErr, s3Err error
-	wg.Go(func() {
-		st.Dynamo, dynErr = localstack.StartDynamoDB(ctx, localstack.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
-	})
+	if o.DynamoEndpoint == "" {
+		wg.Go(func() {
+			st.Dynamo, dynErr = localstack.StartDynamoDB(ctx, localstack.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
+		})
+	}
 	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
 	wg.Wait()
@@ -124,7 +131,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		ln.Close()
 		return nil, err
 	}
-	st.DynamoEndpoint, st.SESEndpoint, st.S3Endpoint = st.Dynamo.Endpoint, st.SES.Endpoint, st.S3.Endpoint
+	st.DynamoEndpoint, st.SESEndpoint, st.S3Endpoint = o.DynamoEndpoint, st.SES.Endpoint, st.S3.Endpoint
+	if st.Dynamo != nil {
+		st.DynamoEndpoint = st.Dynamo.Endpoint
+	}
 
 	db := localstack.DynamoClient(st.DynamoEndpoint)
 	if err := dynamo.CreateTable(ctx, db, o.Table); err != nil {
