@@ -1,0 +1,800 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/elevate-pam/elevate/infra/stack"
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/config"
+	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/tabledef"
+)
+
+// Each synth costs seconds, so the default template is synthesized once in
+// TestMain and shared; only the external-IdP variant synthesizes again.
+var (
+	assetDir string
+	tmpl     assertions.Template
+	doc      template
+)
+
+type (
+	obj      = map[string]any
+	template struct {
+		Resources map[string]resource
+		Outputs   map[string]obj
+	}
+	resource struct {
+		Type           string
+		Properties     obj
+		DeletionPolicy string
+	}
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		defer jsii.Close()
+		dir, err := os.MkdirTemp("", "elevate-infra-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		assetDir = filepath.Join(dir, "build")
+		for _, fn := range append(slices.Clone(routes.APIFunctions), routes.StreamFunctions...) {
+			// Distinct contents give each function its own asset, as real binaries do.
+			err := os.MkdirAll(filepath.Join(assetDir, fn), 0o755)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(assetDir, fn, "bootstrap"), []byte("placeholder "+fn), 0o755)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		e, err := synth(dir, "default", nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "synth:", err)
+			return 1
+		}
+		tmpl = assertions.Template_FromStack(e.Stack, nil)
+		if err := decode(tmpl, &doc); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// synth declares the stack with cdk.json's context (as the CLI would) plus
+// overrides, writing the assembly under dir.
+func synth(dir, name string, overrides obj) (*stack.Elevate, error) {
+	raw, err := os.ReadFile("../cdk.json")
+	if err != nil {
+		return nil, err
+	}
+	var cdk struct{ Context obj }
+	if err := json.Unmarshal(raw, &cdk); err != nil {
+		return nil, err
+	}
+	ctx := cdk.Context
+	ctx[stack.CtxAssetDir] = assetDir
+	for k, v := range overrides {
+		ctx[k] = v
+	}
+	a := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(filepath.Join(dir, "cdk.out-"+name))})
+	return declare(a)
+}
+
+func decode(t assertions.Template, into any) error {
+	b, err := json.Marshal(t.ToJSON())
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
+}
+
+// must turns an assertions failure (a jsii panic) into a test error.
+func must(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+func ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range doc.Resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// one returns the single resource of typ whose logical ID starts with prefix.
+func one(t *testing.T, typ, prefix string) (string, resource) {
+	t.Helper()
+	var ids []string
+	for id := range ofType(typ) {
+		if strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%s with logical ID prefix %q: found %v, want exactly one", typ, prefix, ids)
+	}
+	return ids[0], doc.Resources[ids[0]]
+}
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+func get(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(obj)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+func list(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range list(v) {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+// refTo reports whether v is a Ref or Fn::GetAtt naming logical ID id.
+func refTo(v any, id string) bool {
+	if get(v, "Ref") == id {
+		return true
+	}
+	ga := list(get(v, "Fn::GetAtt"))
+	return len(ga) > 0 && ga[0] == id
+}
+
+func TestTableFollowsTabledef(t *testing.T) {
+	_, tbl := one(t, "AWS::DynamoDB::Table", "Table")
+	p := tbl.Properties
+	keys := map[string]string{}
+	for _, k := range list(p["KeySchema"]) {
+		keys[get(k, "KeyType").(string)] = get(k, "AttributeName").(string)
+	}
+	if keys["HASH"] != tabledef.PartitionKey || keys["RANGE"] != tabledef.SortKey {
+		t.Errorf("key schema %v, want %s/%s", keys, tabledef.PartitionKey, tabledef.SortKey)
+	}
+	var defs []string
+	for _, d := range list(p["AttributeDefinitions"]) {
+		defs = append(defs, get(d, "AttributeName").(string))
+		if get(d, "AttributeType") != "S" {
+			t.Errorf("attribute %v is not a string", d)
+		}
+	}
+	want := tabledef.KeyAttributes()
+	sort.Strings(defs)
+	sort.Strings(want)
+	if !reflect.DeepEqual(defs, want) {
+		t.Errorf("attribute definitions %v, want %v", defs, want)
+	}
+	gsis := map[string]any{}
+	for _, g := range list(p["GlobalSecondaryIndexes"]) {
+		gsis[get(g, "IndexName").(string)] = g
+	}
+	if len(gsis) != len(tabledef.Indexes) {
+		t.Errorf("%d GSIs, want %d", len(gsis), len(tabledef.Indexes))
+	}
+	for _, ix := range tabledef.Indexes {
+		g := gsis[ix.Name]
+		ks := list(get(g, "KeySchema"))
+		if len(ks) != 2 || get(ks[0], "AttributeName") != ix.PartitionKey || get(ks[1], "AttributeName") != ix.SortKey ||
+			get(g, "Projection", "ProjectionType") != "ALL" {
+			t.Errorf("GSI %s = %v, want %s/%s projecting ALL", ix.Name, g, ix.PartitionKey, ix.SortKey)
+		}
+	}
+	must(t, "table settings", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &obj{
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"TimeToLiveSpecification":          obj{"AttributeName": tabledef.TTLAttribute, "Enabled": true},
+			"StreamSpecification":              obj{"StreamViewType": tabledef.StreamView},
+			"PointInTimeRecoverySpecification": obj{"PointInTimeRecoveryEnabled": true},
+			"DeletionProtectionEnabled":        true,
+			"SSESpecification":                 obj{"SSEEnabled": true},
+		})
+	})
+	if tbl.DeletionPolicy != "Retain" {
+		t.Errorf("table DeletionPolicy %q, want Retain", tbl.DeletionPolicy)
+	}
+}
+
+// wantEnv is which function gets which variable (pkg/config names).
+var wantEnv = map[string][]string{
+	routes.Policies:  {config.EnvTable, config.EnvAdminGroup},
+	routes.Requests:  {config.EnvTable, config.EnvAdminGroup},
+	routes.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
+	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
+	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL},
+	routes.Audit:     {config.EnvAuditBucket},
+}
+
+func TestFunctions(t *testing.T) {
+	fns := ofType("AWS::Lambda::Function")
+	if len(fns) != len(wantEnv) {
+		t.Errorf("%d functions, want %d", len(fns), len(wantEnv))
+	}
+	roles := map[string]string{}
+	for name, env := range wantEnv {
+		_, fn := one(t, "AWS::Lambda::Function", title(name)+"Function")
+		p := fn.Properties
+		if p["Runtime"] != "provided.al2023" || !reflect.DeepEqual(strs(p["Architectures"]), []string{"arm64"}) || p["Handler"] != "bootstrap" {
+			t.Errorf("%s: runtime %v, architectures %v, handler %v", name, p["Runtime"], p["Architectures"], p["Handler"])
+		}
+		if get(p, "LoggingConfig", "LogFormat") != "JSON" {
+			t.Errorf("%s: logging config %v, want JSON", name, p["LoggingConfig"])
+		}
+		logGroupID, _ := one(t, "AWS::Logs::LogGroup", title(name)+"Logs")
+		if !refTo(get(p, "LoggingConfig", "LogGroup"), logGroupID) {
+			t.Errorf("%s logs to %v, want its own group %s", name, get(p, "LoggingConfig", "LogGroup"), logGroupID)
+		}
+		got := slices.Sorted(func(yield func(string) bool) {
+			for k := range get(p, "Environment", "Variables").(obj) {
+				if k != config.EnvLogLevel && !yield(k) {
+					return
+				}
+			}
+		})
+		want := slices.Sorted(slices.Values(env))
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s environment %v, want %v", name, got, want)
+		}
+		roleID, _ := one(t, "AWS::IAM::Role", title(name)+"Role")
+		if !refTo(p["Role"], roleID) {
+			t.Errorf("%s role %v, want %s", name, p["Role"], roleID)
+		}
+		if other, dup := roles[roleID]; dup {
+			t.Errorf("%s shares role %s with %s", name, roleID, other)
+		}
+		roles[roleID] = name
+		if v := get(p, "Environment", "Variables", config.EnvAdminGroup); slices.Contains(env, config.EnvAdminGroup) && v != app.DefaultAdminGroup {
+			t.Errorf("%s admin group %v", name, v)
+		}
+	}
+	// The default context reserves no concurrency (new-account quota).
+	for id, fn := range fns {
+		if _, ok := fn.Properties["ReservedConcurrentExecutions"]; ok {
+			t.Errorf("%s reserves concurrency by default", id)
+		}
+	}
+}
+
+// wantTableActions is the least-privilege table access per function.
+var wantTableActions = map[string][]string{
+	routes.Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "ConditionCheckItem", "BatchGetItem"},
+	routes.Requests:  {"GetItem", "Query", "BatchGetItem", "TransactWriteItems", "PutItem", "UpdateItem", "ConditionCheckItem"},
+	routes.Approvals: {"GetItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem", "PutItem", "ConditionCheckItem"},
+	routes.Authorize: {"BatchGetItem", "GetItem", "PutItem"},
+	routes.Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
+	routes.Audit:     nil,
+}
+
+type statement struct {
+	Sid       string
+	Effect    string
+	Action    any
+	Resource  any
+	Condition any
+}
+
+func statements(t *testing.T, policy resource) []statement {
+	t.Helper()
+	var d struct{ Statement []statement }
+	b, _ := json.Marshal(get(policy.Properties, "PolicyDocument"))
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Statement
+}
+
+func TestNoWildcardGrants(t *testing.T) {
+	policies := ofType("AWS::IAM::Policy")
+	if len(policies) == 0 {
+		t.Fatal("no IAM policies in the template")
+	}
+	for id, p := range policies {
+		for _, s := range statements(t, p) {
+			if s.Effect != "Allow" {
+				continue
+			}
+			actions := strs(s.Action)
+			for _, a := range actions {
+				if a == "*" || strings.HasSuffix(a, ":*") || strings.HasPrefix(a, "dynamodb:*") || strings.HasPrefix(a, "s3:*") {
+					t.Errorf("%s grants wildcard action %q", id, a)
+				}
+			}
+			for _, r := range list(s.Resource) {
+				if r != "*" {
+					continue
+				}
+				for _, a := range actions {
+					if !slices.Contains(stack.AccountLevelActions, a) {
+						t.Errorf("%s grants %s on Resource \"*\", which has a narrower resource", id, a)
+					}
+				}
+			}
+		}
+	}
+	for id, r := range ofType("AWS::IAM::Role") {
+		if m := r.Properties["ManagedPolicyArns"]; m != nil {
+			t.Errorf("role %s attaches managed policies %v; grants must be explicit", id, m)
+		}
+		if p := r.Properties["Policies"]; p != nil {
+			t.Errorf("role %s has inline policies outside the walked AWS::IAM::Policy resources", id)
+		}
+	}
+}
+
+func TestPerFunctionGrants(t *testing.T) {
+	tableID, _ := one(t, "AWS::DynamoDB::Table", "Table")
+	auditID, _ := one(t, "AWS::S3::Bucket", "AuditBucket")
+	secretID, _ := one(t, "AWS::SecretsManager::Secret", "LinkKey")
+	for name, want := range wantTableActions {
+		_, policy := one(t, "AWS::IAM::Policy", title(name)+"RoleDefaultPolicy")
+		var table, index []string
+		var secret, email, putAudit, stream bool
+		for _, s := range statements(t, policy) {
+			for _, r := range list(s.Resource) {
+				join := list(get(r, "Fn::Join"))
+				switch {
+				case refTo(r, tableID) && get(r, "Fn::GetAtt") != nil && list(get(r, "Fn::GetAtt"))[1] == "Arn":
+					table = append(table, strs(s.Action)...)
+				case refTo(r, tableID): // StreamArn
+					stream = true
+				case len(join) == 2 && refTo(list(join[1])[0], tableID) && list(join[1])[1] == "/index/*":
+					index = append(index, strs(s.Action)...)
+				case refTo(r, secretID):
+					secret = true
+					if !reflect.DeepEqual(strs(s.Action), []string{"secretsmanager:GetSecretValue"}) {
+						t.Errorf("%s secret actions %v", name, s.Action)
+					}
+				case len(join) == 2 && refTo(list(join[1])[0], auditID):
+					putAudit = true
+					if list(join[1])[1] != "/"+audit.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
+						t.Errorf("%s audit grant %v on %v", name, s.Action, r)
+					}
+				}
+			}
+			if slices.Contains(strs(s.Action), "ses:SendEmail") {
+				email = true
+			}
+			for _, a := range strs(s.Action) {
+				if strings.HasPrefix(a, "s3:") && !putAudit {
+					t.Errorf("%s has %s outside the audit prefix", name, a)
+				}
+			}
+		}
+		var wantFull []string
+		for _, a := range want {
+			wantFull = append(wantFull, "dynamodb:"+a)
+		}
+		if !reflect.DeepEqual(slices.Sorted(slices.Values(table)), slices.Sorted(slices.Values(wantFull))) {
+			t.Errorf("%s table actions %v, want %v", name, table, wantFull)
+		}
+		if wantIndex := name == routes.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
+			t.Errorf("%s index actions %v", name, index)
+		}
+		consumer := slices.Contains(routes.StreamFunctions, name)
+		if stream != consumer {
+			t.Errorf("%s stream access %v, want %v", name, stream, consumer)
+		}
+		if want := name == routes.Approvals || name == routes.Notify; secret != want {
+			t.Errorf("%s reads link key: %v, want %v", name, secret, want)
+		}
+		if want := name == routes.Notify; email != want {
+			t.Errorf("%s sends email: %v, want %v", name, email, want)
+		}
+		if want := name == routes.Audit; putAudit != want {
+			t.Errorf("%s writes audit objects: %v, want %v", name, putAudit, want)
+		}
+	}
+}
+
+func TestBuckets(t *testing.T) {
+	buckets := ofType("AWS::S3::Bucket")
+	if len(buckets) != 3 {
+		t.Errorf("%d buckets, want audit, Athena results and access logs", len(buckets))
+	}
+	policies := ofType("AWS::S3::BucketPolicy")
+	for id, b := range buckets {
+		p := b.Properties
+		enc := list(get(p, "BucketEncryption", "ServerSideEncryptionConfiguration"))
+		if len(enc) == 0 || get(enc[0], "ServerSideEncryptionByDefault", "SSEAlgorithm") != "AES256" {
+			t.Errorf("%s encryption %v", id, enc)
+		}
+		pab := get(p, "PublicAccessBlockConfiguration")
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if get(pab, k) != true {
+				t.Errorf("%s public access block %s = %v", id, k, get(pab, k))
+			}
+		}
+		sslOnly := false
+		for _, bp := range policies {
+			if !refTo(bp.Properties["Bucket"], id) {
+				continue
+			}
+			for _, s := range statements(t, bp) {
+				if s.Effect == "Deny" && get(s.Condition, "Bool", "aws:SecureTransport") == "false" && slices.Contains(strs(s.Action), "s3:*") {
+					sslOnly = true
+				}
+			}
+		}
+		if !sslOnly {
+			t.Errorf("%s has no Deny on aws:SecureTransport=false", id)
+		}
+		if b.DeletionPolicy != "Retain" {
+			t.Errorf("%s DeletionPolicy %q", id, b.DeletionPolicy)
+		}
+	}
+
+	_, ab := one(t, "AWS::S3::Bucket", "AuditBucket")
+	must(t, "audit bucket", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), &obj{
+			"VersioningConfiguration": obj{"Status": "Enabled"},
+			"ObjectLockEnabled":       true,
+			"ObjectLockConfiguration": obj{
+				"ObjectLockEnabled": "Enabled",
+				"Rule":              obj{"DefaultRetention": obj{"Mode": stack.LockGovernance, "Days": 365}},
+			},
+			"LoggingConfiguration": assertions.Match_ObjectLike(&obj{"LogFilePrefix": "audit/"}),
+		})
+	})
+	var classes []string
+	for _, r := range list(get(ab.Properties, "LifecycleConfiguration", "Rules")) {
+		for _, tr := range list(get(r, "Transitions")) {
+			classes = append(classes, fmt.Sprintf("%v@%v", get(tr, "StorageClass"), get(tr, "TransitionInDays")))
+		}
+	}
+	if !reflect.DeepEqual(classes, []string{"STANDARD_IA@90", "GLACIER_IR@365"}) {
+		t.Errorf("audit transitions %v", classes)
+	}
+	_, rb := one(t, "AWS::S3::Bucket", "AthenaResultsBucket")
+	if get(list(get(rb.Properties, "LifecycleConfiguration", "Rules"))[0], "ExpirationInDays") == nil {
+		t.Error("Athena results never expire")
+	}
+	if rb.Properties["ObjectLockEnabled"] != nil {
+		t.Error("Athena results bucket has Object Lock")
+	}
+}
+
+func TestStreamConsumers(t *testing.T) {
+	tableID, _ := one(t, "AWS::DynamoDB::Table", "Table")
+	for _, name := range routes.StreamFunctions {
+		fnID, _ := one(t, "AWS::Lambda::Function", title(name)+"Function")
+		_, esm := one(t, "AWS::Lambda::EventSourceMapping", title(name)+"Stream")
+		p := esm.Properties
+		if !refTo(p["FunctionName"], fnID) || !refTo(p["EventSourceArn"], tableID) {
+			t.Errorf("%s mapping wires %v to %v", name, p["EventSourceArn"], p["FunctionName"])
+		}
+		if p["BisectBatchOnFunctionError"] != true || !reflect.DeepEqual(strs(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}) {
+			t.Errorf("%s: bisect %v, response types %v", name, p["BisectBatchOnFunctionError"], p["FunctionResponseTypes"])
+		}
+		if r, _ := p["MaximumRetryAttempts"].(float64); r < 1 || r > 10 {
+			t.Errorf("%s retries %v, want bounded 1..10", name, p["MaximumRetryAttempts"])
+		}
+		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a < 60 || a > 86400 {
+			t.Errorf("%s max record age %v", name, p["MaximumRecordAgeInSeconds"])
+		}
+		queueID, q := one(t, "AWS::SQS::Queue", title(name)+"Failures")
+		if !refTo(get(p, "DestinationConfig", "OnFailure", "Destination"), queueID) {
+			t.Errorf("%s on-failure destination %v, want %s", name, get(p, "DestinationConfig"), queueID)
+		}
+		if q.Properties["SqsManagedSseEnabled"] != true {
+			t.Errorf("%s failure queue is not encrypted", name)
+		}
+		alarmed := false
+		for _, a := range ofType("AWS::CloudWatch::Alarm") {
+			for _, d := range list(a.Properties["Dimensions"]) {
+				if get(a.Properties, "MetricName") == "ApproximateNumberOfMessagesVisible" && refTo(get(d, "Value"), queueID) {
+					alarmed = true
+				}
+			}
+		}
+		if !alarmed {
+			t.Errorf("no depth alarm on %s", queueID)
+		}
+	}
+}
+
+func TestRoutesAndAuthorizer(t *testing.T) {
+	authID, auth := one(t, "AWS::ApiGatewayV2::Authorizer", "")
+	if auth.Properties["AuthorizerType"] != "JWT" {
+		t.Errorf("authorizer type %v", auth.Properties["AuthorizerType"])
+	}
+	byKey := map[string]obj{}
+	for _, r := range ofType("AWS::ApiGatewayV2::Route") {
+		byKey[r.Properties["RouteKey"].(string)] = r.Properties
+	}
+	if len(byKey) != len(routes.All) {
+		t.Errorf("%d routes, want %d", len(byKey), len(routes.All))
+	}
+	integrationOf := map[string]string{}
+	for id, in := range ofType("AWS::ApiGatewayV2::Integration") {
+		if in.Properties["PayloadFormatVersion"] != "2.0" || in.Properties["IntegrationType"] != "AWS_PROXY" {
+			t.Errorf("integration %s: %v", id, in.Properties)
+		}
+		integrationOf[id] = fmt.Sprint(get(in.Properties, "IntegrationUri"))
+	}
+	for _, r := range routes.All {
+		p, ok := byKey[r.RouteKey()]
+		if !ok {
+			t.Errorf("route %s missing", r.RouteKey())
+			continue
+		}
+		if r.Public {
+			if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil {
+				t.Errorf("public route %s has authorization %v", r.RouteKey(), p["AuthorizationType"])
+			}
+		} else if p["AuthorizationType"] != "JWT" || !refTo(p["AuthorizerId"], authID) {
+			t.Errorf("route %s has authorization %v/%v, want the JWT authorizer", r.RouteKey(), p["AuthorizationType"], p["AuthorizerId"])
+		}
+		fnID, _ := one(t, "AWS::Lambda::Function", title(r.Function)+"Function")
+		target := strings.TrimPrefix(fmt.Sprint(get(p, "Target", "Fn::Join")), "[")
+		var uri string
+		for id, u := range integrationOf {
+			if strings.Contains(target, id) {
+				uri = u
+			}
+		}
+		if !strings.Contains(uri, fnID) {
+			t.Errorf("route %s integrates %q, want function %s", r.RouteKey(), uri, fnID)
+		}
+	}
+}
+
+func TestStageAndLogs(t *testing.T) {
+	_, st := one(t, "AWS::ApiGatewayV2::Stage", "")
+	p := st.Properties
+	if p["StageName"] != "$default" || p["AutoDeploy"] != true {
+		t.Errorf("stage %v auto-deploy %v", p["StageName"], p["AutoDeploy"])
+	}
+	if r := get(p, "DefaultRouteSettings", "ThrottlingRateLimit"); r != 50.0 {
+		t.Errorf("rate limit %v", r)
+	}
+	if b := get(p, "DefaultRouteSettings", "ThrottlingBurstLimit"); b != 100.0 {
+		t.Errorf("burst limit %v", b)
+	}
+	logID, _ := one(t, "AWS::Logs::LogGroup", "ApiAccessLogs")
+	if !refTo(get(p, "AccessLogSettings", "DestinationArn"), logID) {
+		t.Errorf("access logs go to %v", get(p, "AccessLogSettings"))
+	}
+	format, _ := get(p, "AccessLogSettings", "Format").(string)
+	if !json.Valid([]byte(format)) || strings.Contains(format, "$context.path") {
+		t.Errorf("access log format %q must be JSON and must not log raw paths (link tokens)", format)
+	}
+	for id, lg := range ofType("AWS::Logs::LogGroup") {
+		if lg.Properties["RetentionInDays"] != 90.0 {
+			t.Errorf("log group %s retention %v", id, lg.Properties["RetentionInDays"])
+		}
+	}
+}
+
+func TestAuditCatalog(t *testing.T) {
+	auditID, _ := one(t, "AWS::S3::Bucket", "AuditBucket")
+	_, gt := one(t, "AWS::Glue::Table", "AuditTable")
+	in := gt.Properties["TableInput"]
+	params := get(in, "Parameters").(obj)
+	for k, v := range map[string]string{
+		"projection.enabled":   "true",
+		"projection.dt.type":   "date",
+		"projection.dt.format": "yyyy-MM-dd",
+	} {
+		if params[k] != v {
+			t.Errorf("%s = %v, want %s", k, params[k], v)
+		}
+	}
+	if r, _ := params["projection.dt.range"].(string); !strings.HasSuffix(r, ",NOW") {
+		t.Errorf("projection.dt.range %v", params["projection.dt.range"])
+	}
+	tpl, _ := json.Marshal(params["storage.location.template"])
+	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+audit.Prefix+"dt=${dt}/") {
+		t.Errorf("storage.location.template %s", tpl)
+	}
+	pk := list(get(in, "PartitionKeys"))
+	if len(pk) != 1 || get(pk[0], "Name") != "dt" || get(pk[0], "Type") != "string" {
+		t.Errorf("partition keys %v", pk)
+	}
+	sd := get(in, "StorageDescriptor")
+	if get(sd, "SerdeInfo", "SerializationLibrary") != "org.openx.data.jsonserde.JsonSerDe" {
+		t.Errorf("serde %v", get(sd, "SerdeInfo"))
+	}
+	// Every JSON field of audit.Record has a column.
+	var cols []string
+	for _, c := range list(get(sd, "Columns")) {
+		cols = append(cols, get(c, "Name").(string))
+	}
+	rt := reflect.TypeOf(audit.Record{})
+	for i := range rt.NumField() {
+		tag := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
+		if !slices.Contains(cols, strings.ToLower(tag)) {
+			t.Errorf("no column for audit.Record field %q (columns %v)", tag, cols)
+		}
+	}
+	must(t, "Athena workgroup", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::Athena::WorkGroup"), &obj{
+			"WorkGroupConfiguration": assertions.Match_ObjectLike(&obj{
+				"EnforceWorkGroupConfiguration": true,
+				"ResultConfiguration": assertions.Match_ObjectLike(&obj{
+					"EncryptionConfiguration": obj{"EncryptionOption": "SSE_S3"},
+				}),
+			}),
+		})
+	})
+}
+
+func TestSecretAndEmail(t *testing.T) {
+	_, s := one(t, "AWS::SecretsManager::Secret", "LinkKey")
+	g := s.Properties["GenerateSecretString"]
+	if n, _ := get(g, "PasswordLength").(float64); n < 64 || get(g, "ExcludePunctuation") != true {
+		t.Errorf("generated secret %v", g)
+	}
+	must(t, "SES identity", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::SES::EmailIdentity"), &obj{"EmailIdentity": "example.com"})
+	})
+	_, fn := one(t, "AWS::Lambda::Function", "NotifyFunction")
+	if v := get(fn.Properties, "Environment", "Variables", config.EnvSender); v != "elevate@example.com" {
+		t.Errorf("sender %v", v)
+	}
+}
+
+func TestCognitoAndOutputs(t *testing.T) {
+	_, pool := one(t, "AWS::Cognito::UserPool", "Users")
+	if !reflect.DeepEqual(strs(pool.Properties["UsernameAttributes"]), []string{"email"}) {
+		t.Errorf("username attributes %v", pool.Properties["UsernameAttributes"])
+	}
+	if get(pool.Properties, "AdminCreateUserConfig", "AllowAdminCreateUserOnly") != true {
+		t.Error("self sign-up is enabled")
+	}
+	var groups []string
+	for _, g := range ofType("AWS::Cognito::UserPoolGroup") {
+		groups = append(groups, g.Properties["GroupName"].(string))
+	}
+	if !reflect.DeepEqual(slices.Sorted(slices.Values(groups)), []string{app.DefaultAdminGroup, app.AuthorizersGroup}) {
+		t.Errorf("groups %v", groups)
+	}
+	for _, o := range []string{stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup} {
+		if _, ok := doc.Outputs[o]; !ok {
+			t.Errorf("output %s missing", o)
+		}
+	}
+}
+
+func TestAlarms(t *testing.T) {
+	var metrics []string
+	for _, a := range ofType("AWS::CloudWatch::Alarm") {
+		metrics = append(metrics, fmt.Sprint(a.Properties["Namespace"], "/", a.Properties["MetricName"]))
+	}
+	count := func(m string) (n int) {
+		for _, x := range metrics {
+			if x == m {
+				n++
+			}
+		}
+		return n
+	}
+	fns := len(routes.APIFunctions) + len(routes.StreamFunctions)
+	for m, want := range map[string]int{
+		"AWS/Lambda/Errors":                          fns,
+		"AWS/Lambda/Throttles":                       fns,
+		"AWS/Lambda/IteratorAge":                     len(routes.StreamFunctions),
+		"AWS/SQS/ApproximateNumberOfMessagesVisible": len(routes.StreamFunctions),
+		"AWS/ApiGateway/5xx":                         1,
+	} {
+		if got := count(m); got != want {
+			t.Errorf("%d alarms on %s, want %d", got, m, want)
+		}
+	}
+}
+
+// An external IdP replaces the user pool; the same routes stay protected.
+func TestExternalIdP(t *testing.T) {
+	dir := t.TempDir()
+	e, err := synth(dir, "oidc", obj{
+		stack.CtxOIDCIssuer:   "https://login.example.com/tenant/v2.0",
+		stack.CtxOIDCAudience: "api://elevate",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d template
+	if err := decode(assertions.Template_FromStack(e.Stack, nil), &d); err != nil {
+		t.Fatal(err)
+	}
+	var auth obj
+	for id, r := range d.Resources {
+		switch r.Type {
+		case "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup":
+			t.Errorf("external IdP still declares %s %s", r.Type, id)
+		case "AWS::ApiGatewayV2::Authorizer":
+			auth = r.Properties
+		}
+	}
+	if get(auth, "JwtConfiguration", "Issuer") != "https://login.example.com/tenant/v2.0" ||
+		!reflect.DeepEqual(strs(get(auth, "JwtConfiguration", "Audience")), []string{"api://elevate"}) {
+		t.Errorf("authorizer %v", auth)
+	}
+	if _, ok := d.Outputs[stack.OutUserPoolID]; ok {
+		t.Error("user pool output without a user pool")
+	}
+}
+
+func TestContextValidation(t *testing.T) {
+	for name, tc := range map[string]struct {
+		ctx  obj
+		want string
+	}{
+		"lock mode":      {obj{stack.CtxObjectLockMode: "LEGAL"}, stack.CtxObjectLockMode},
+		"lock days":      {obj{stack.CtxObjectLockDays: "a year"}, stack.CtxObjectLockDays},
+		"zero lock days": {obj{stack.CtxObjectLockDays: 0}, stack.CtxObjectLockDays},
+		"half OIDC":      {obj{stack.CtxOIDCIssuer: "https://idp.example.com"}, stack.CtxOIDCAudience},
+		"http issuer":    {obj{stack.CtxOIDCIssuer: "http://idp", stack.CtxOIDCAudience: "x"}, stack.CtxOIDCIssuer},
+		"retention":      {obj{stack.CtxLogRetentionDays: 42}, stack.CtxLogRetentionDays},
+		"sender domain":  {obj{stack.CtxSenderDomain: "not a domain"}, stack.CtxSenderDomain},
+		"foreign sender": {obj{stack.CtxSenderAddress: "me@other.org"}, stack.CtxSenderAddress},
+		"negative conc.": {obj{stack.CtxReservedConcurrency: -1}, stack.CtxReservedConcurrency},
+		"public url":     {obj{stack.CtxPublicURL: "https://x.example.com/"}, stack.CtxPublicURL},
+		"bool":           {obj{stack.CtxServerAccessLogs: "maybe"}, stack.CtxServerAccessLogs},
+		"stack name":     {obj{stack.CtxStackName: "1nvalid"}, stack.CtxStackName},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := tc.ctx
+			_, err := stack.PropsFromContext(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}).Node())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+	ctx := obj{stack.CtxObjectLockMode: "compliance", stack.CtxObjectLockDays: "2555", stack.CtxReservedConcurrency: 5.0, stack.CtxServerAccessLogs: "false"}
+	p, err := stack.PropsFromContext(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}).Node())
+	if err != nil || p.ObjectLockMode != stack.LockCompliance || p.ObjectLockDays != 2555 || p.ReservedConcurrency != 5 || p.ServerAccessLogs {
+		t.Errorf("props %+v, err %v", p, err)
+	}
+}
+
+func TestMissingBinaries(t *testing.T) {
+	err := stack.CheckAssets(t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "notify") {
+		t.Errorf("error %v", err)
+	}
+	if err := stack.CheckAssets(assetDir); err != nil {
+		t.Errorf("complete asset dir refused: %v", err)
+	}
+}

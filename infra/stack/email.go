@@ -1,0 +1,55 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// newLinkKey generates the HMAC key for approval-link tokens inside Secrets
+// Manager, so it never appears in the template, the CLI or a deploy log.
+func newLinkKey(scope constructs.Construct) awssecretsmanager.Secret {
+	return awssecretsmanager.NewSecret(scope, jsii.String("LinkKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Elevate: HMAC key that signs approval-link tokens"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+}
+
+// newEmailIdentity declares the sender domain with Easy DKIM and a default
+// configuration set that suppresses bounced and complaining addresses. The
+// DNS records it needs are in the SES console after deploy (see README).
+func newEmailIdentity(scope constructs.Construct, props Props) (awsses.EmailIdentity, awsses.ConfigurationSet) {
+	cs := awsses.NewConfigurationSet(scope, jsii.String("EmailConfig"), &awsses.ConfigurationSetProps{
+		SuppressionReasons: awsses.SuppressionReasons_BOUNCES_AND_COMPLAINTS,
+		ReputationMetrics:  jsii.Bool(true),
+		TlsPolicy:          awsses.ConfigurationSetTlsPolicy_REQUIRE,
+	})
+	id := awsses.NewEmailIdentity(scope, jsii.String("SenderIdentity"), &awsses.EmailIdentityProps{
+		Identity:         awsses.Identity_Domain(jsii.String(props.SenderDomain)),
+		ConfigurationSet: cs,
+	})
+	return id, cs
+}
+
+func sesIdentityArn(scope constructs.Construct, props Props) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("ses"),
+		Resource:     jsii.String("identity"),
+		ResourceName: jsii.String(props.SenderDomain),
+	})
+}
+
+func sesConfigSetArn(scope constructs.Construct, cs awsses.ConfigurationSet) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("ses"),
+		Resource:     jsii.String("configuration-set"),
+		ResourceName: cs.ConfigurationSetName(),
+	})
+}

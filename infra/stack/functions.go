@@ -1,0 +1,185 @@
+package stack
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/config"
+	"github.com/elevate-pam/elevate/pkg/routes"
+)
+
+const (
+	notifyName = routes.Notify
+	auditName  = routes.Audit
+)
+
+// access is everything one function may touch. Each function gets its own
+// role holding exactly these statements, so a bug in one handler cannot
+// reach another's data paths.
+type access struct {
+	table      []string // dynamodb actions on the table ARN
+	index      []string // dynamodb actions on <table>/index/*
+	stream     bool     // read the table's stream
+	linkKey    bool     // read the link-signing secret
+	sendEmail  bool     // ses:SendEmail as the sender identity
+	auditWrite bool     // s3:PutObject under audit/
+	adminGroup bool
+	publicURL  bool
+}
+
+// accessByFunction follows the access patterns each handler's use cases
+// need (pkg/app). Transactions need the per-item actions they contain as
+// well as TransactWriteItems.
+var accessByFunction = map[string]access{
+	routes.Policies: {
+		table:      []string{"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "ConditionCheckItem", "BatchGetItem"},
+		adminGroup: true,
+	},
+	routes.Requests: {
+		table:      []string{"GetItem", "Query", "BatchGetItem", "TransactWriteItems", "PutItem", "UpdateItem", "ConditionCheckItem"},
+		index:      []string{"Query"},
+		adminGroup: true,
+	},
+	routes.Approvals: {
+		table:      []string{"GetItem", "Query", "TransactWriteItems", "UpdateItem", "DeleteItem", "PutItem", "ConditionCheckItem"},
+		linkKey:    true,
+		adminGroup: true,
+		publicURL:  true,
+	},
+	routes.Authorize: {
+		table:      []string{"BatchGetItem", "GetItem", "PutItem"},
+		adminGroup: true,
+	},
+	routes.Notify: {
+		stream:    true,
+		table:     []string{"GetItem", "Query", "PutItem", "DeleteItem"},
+		linkKey:   true,
+		sendEmail: true,
+		publicURL: true,
+	},
+	routes.Audit: {
+		stream:     true,
+		auditWrite: true,
+	},
+}
+
+// StreamReadActions are what Lambda's poller needs on the stream.
+var StreamReadActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+
+// AccountLevelActions are the only actions granted on Resource "*": IAM
+// offers no resource-level permission for them.
+var AccountLevelActions = []string{
+	"dynamodb:ListStreams",     // lists stream ARNs; no resource type in IAM
+	"xray:PutTraceSegments",    // active tracing
+	"xray:PutTelemetryRecords", // active tracing
+}
+
+func title(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
+
+func dynamoActions(actions []string) *[]*string {
+	out := make([]*string, len(actions))
+	for i, a := range actions {
+		out[i] = jsii.String("dynamodb:" + a)
+	}
+	return &out
+}
+
+func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Effect:    awsiam.Effect_ALLOW,
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	})
+}
+
+func newFunction(scope constructs.Construct, e *Elevate, props Props, name string, publicURL *string) awslambda.Function {
+	id := title(name)
+	acc, ok := accessByFunction[name]
+	if !ok {
+		panic("stack: no access declared for function " + name)
+	}
+	stream := acc.stream
+
+	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     retentions[props.LogRetentionDays],
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Elevate " + name + " function"),
+	})
+	// Written out instead of AWSLambdaBasicExecutionRole, whose logs
+	// statements apply to every log group in the account.
+	role.AddToPrincipalPolicy(allow("Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
+
+	env := map[string]*string{config.EnvLogLevel: jsii.String("info")}
+	if len(acc.table) > 0 {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("Table"), Actions: dynamoActions(acc.table), Resources: &[]*string{e.Table.TableArn()},
+		}))
+		env[config.EnvTable] = e.Table.TableName()
+	}
+	if len(acc.index) > 0 {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("Indexes"), Actions: dynamoActions(acc.index),
+			Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{e.Table.TableArn(), jsii.String("/index/*")})},
+		}))
+	}
+	if stream {
+		role.AddToPrincipalPolicy(allow("Stream", StreamReadActions, e.Table.TableStreamArn()))
+		role.AddToPrincipalPolicy(allow("ListStreams", []string{"dynamodb:ListStreams"}, jsii.String("*")))
+	}
+	if acc.linkKey {
+		role.AddToPrincipalPolicy(allow("LinkKey", []string{"secretsmanager:GetSecretValue"}, e.LinkKey.SecretArn()))
+		env[config.EnvLinkKeySecret] = e.LinkKey.SecretArn()
+	}
+	if acc.sendEmail {
+		role.AddToPrincipalPolicy(allow("SendEmail", []string{"ses:SendEmail"}, sesIdentityArn(scope, props), sesConfigSetArn(scope, e.EmailSet)))
+		env[config.EnvSender] = jsii.String(props.Sender())
+	}
+	if acc.auditWrite {
+		role.AddToPrincipalPolicy(allow("AuditWrite", []string{"s3:PutObject"}, e.Audit.ArnForObjects(jsii.String(audit.Prefix+"*"))))
+		env[config.EnvAuditBucket] = e.Audit.BucketName()
+	}
+	if acc.adminGroup {
+		env[config.EnvAdminGroup] = jsii.String(props.AdminGroup)
+	}
+	if acc.publicURL {
+		env[config.EnvPublicBaseURL] = publicURL
+	}
+
+	timeout := awscdk.Duration_Seconds(jsii.Number(10))
+	if stream {
+		// A batch is up to 100 records, each possibly an email.
+		timeout = awscdk.Duration_Seconds(jsii.Number(60))
+	}
+	fp := &awslambda.FunctionProps{
+		Description:           jsii.String("Elevate " + name),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  awslambda.Code_FromAsset(jsii.String(filepath.Join(props.AssetDir, name)), nil),
+		MemorySize:            jsii.Number(256),
+		Timeout:               timeout,
+		Role:                  role,
+		Environment:           &env,
+		LogGroup:              logs,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		Tracing:               awslambda.Tracing_ACTIVE,
+	}
+	if props.ReservedConcurrency > 0 {
+		fp.ReservedConcurrentExecutions = jsii.Number(props.ReservedConcurrency)
+	}
+	return awslambda.NewFunction(scope, jsii.String(id+"Function"), fp)
+}
