@@ -1,0 +1,10 @@
+package httpapi
+
+import (
+	"testing"
+
+	"github.com/elevate-pam/elevate/pkg/localstack"
+)
+
+// DynamoDB Local starts on the first test that needs it and stops after all.
+func TestMain(m *testing.M) { localstack.DynamoMain(m) }
