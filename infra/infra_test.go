@@ -690,7 +690,7 @@ func TestCognitoAndOutputs(t *testing.T) {
 	if !reflect.DeepEqual(slices.Sorted(slices.Values(groups)), []string{app.DefaultAdminGroup, app.AuthorizersGroup}) {
 		t.Errorf("groups %v", groups)
 	}
-	for _, o := range []string{stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup} {
+	for _, o := range []string{stack.OutDkimPrefix + "1", stack.OutDkimPrefix + "3", stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup} {
 		if _, ok := doc.Outputs[o]; !ok {
 			t.Errorf("output %s missing", o)
 		}

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -17,6 +19,7 @@ const (
 	OutTable          = "TableName"
 	OutWorkGroup      = "AthenaWorkGroup"
 	OutGlueDatabase   = "GlueDatabase"
+	OutDkimPrefix     = "SenderDkimRecord"
 )
 
 func newOutputs(scope constructs.Construct, props Props, e *Elevate, api *httpAPI, publicURL *string) {
@@ -31,5 +34,9 @@ func newOutputs(scope constructs.Construct, props Props, e *Elevate, api *httpAP
 	out(OutAuditBucket, e.Audit.BucketName(), "Audit bucket: export "+config.EnvAuditBucket+"=<this>")
 	out(OutTable, e.Table.TableName(), "DynamoDB table")
 	out(OutWorkGroup, jsii.String(WorkGroupName(props.StackName)), "Athena workgroup for audit queries")
+	for i, r := range *e.Identity.DkimRecords() {
+		out(fmt.Sprintf("%s%d", OutDkimPrefix, i+1), awscdk.Fn_Join(jsii.String(" CNAME "), &[]*string{r.Name, r.Value}),
+			"DNS record that verifies the sender domain with Easy DKIM")
+	}
 	out(OutGlueDatabase, jsii.String(GlueDatabaseName(props.StackName)), "Glue database; the table is "+AuditTableName)
 }
