@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -320,5 +322,67 @@ func TestStartFailsOnTakenPort(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Errorf("error %q does not name the address", err)
+	}
+}
+
+var linkPattern = regexp.MustCompile(`http://127\.0\.0\.1:\d+/v1/links/[A-Za-z0-9._~%-]+`)
+
+// TestEmailLinkApproval follows the approver's emailed link: the stream
+// poller feeds notify, SES carries the email, and the link page works through
+// the gateway without a JWT. A GET changes nothing; the POST decides once.
+func TestEmailLinkApproval(t *testing.T) {
+	st := startStack(t)
+	admin := st.client(t, "admin@example.com", "elevate-admins")
+	alice := st.client(t, "alice@example.com")
+	admin.must(201, "POST", "/v1/groups", map[string]any{"name": "ops", "members": []string{"bob@example.com"}})
+	admin.must(200, "PATCH", "/v1/settings", map[string]any{"enabled": true, "defaultApproverGroup": "ops"})
+	admin.must(201, "POST", "/v1/policies", map[string]any{"type": "Task", "scope": "Exchange", "name": "New-MoveRequest", "approvalType": "Manual"})
+	id := alice.must(201, "POST", "/v1/requests", map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": "ticket 7"})["id"].(string)
+
+	var link string
+	eventually(t, "bob's approval email", func() bool {
+		emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range emails {
+			if slices.Contains(e.Destination.To, "bob@example.com") {
+				link = linkPattern.FindString(e.Body.Text + e.Body.HTML)
+			}
+		}
+		return link != ""
+	})
+	if !strings.HasPrefix(link, st.URL+"/v1/links/") {
+		t.Fatalf("link %q does not point at the stack", link)
+	}
+
+	for range 2 {
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		eq(t, "GET status", resp.StatusCode, 200)
+		if !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page), "New-MoveRequest") {
+			t.Fatalf("link page: %s %s", resp.Header.Get("Content-Type"), page)
+		}
+	}
+	eq(t, "status after GETs", alice.must(200, "GET", "/v1/requests/"+id, nil)["status"], any("Pending"))
+
+	post := func() int {
+		form := url.Values{"decision": {"approve"}, "comment": {"fine"}, "request": {id}}
+		resp, err := http.Post(link, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eq(t, "POST status", post(), 200)
+	eq(t, "status after POST", alice.must(200, "GET", "/v1/requests/"+id, nil)["status"], any("Approved"))
+	alice.authorize("New-MoveRequest", true, "grant")
+	if code := post(); code < 400 || code >= 500 {
+		t.Errorf("replayed link answered %d, want a 4xx", code)
 	}
 }
