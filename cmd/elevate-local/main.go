@@ -46,6 +46,7 @@ func run(log *slog.Logger) error {
 		Bucket:     config.Get(config.EnvAuditBucket, local.DefaultBucket),
 		Sender:     config.Get(config.EnvSender, local.DefaultSender),
 		AdminGroup: adminGroup,
+		PublicURL:  config.Get(config.EnvPublicBaseURL, ""),
 		LinkKey:    linkKey(config.Get(config.EnvLinkKey, "")),
 		Log:        log,
 	})

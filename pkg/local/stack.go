@@ -53,6 +53,8 @@ type Options struct {
 	Bucket         string // default "elevate-audit"
 	Sender         string // default elevate@example.com
 	AdminGroup     string // default app.DefaultAdminGroup
+	// PublicURL is the base of links in emails; the API's URL by default.
+	PublicURL string
 	// LinkKey signs approval links; a random per-run key when empty.
 	LinkKey []byte
 	// PollInterval is the stream poller's idle interval; default 300 ms.
@@ -152,6 +154,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, errors.New("local: the table has no stream")
 	}
 
+	publicURL := o.PublicURL
+	if publicURL == "" {
+		publicURL = st.URL
+	}
 	signer, err := linktoken.NewSigner(o.LinkKey)
 	if err != nil {
 		ln.Close()
@@ -178,7 +184,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Store:         store,
 				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
 				Signer:        signer,
-				PublicBaseURL: st.URL,
+				PublicBaseURL: publicURL,
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", routes.Notify),
 			})},
