@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -195,5 +196,56 @@ func TestDynamoDownIs503(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "127.0.0.1") {
 		t.Errorf("the cause was not logged")
+	}
+}
+
+// TestParallelDecisionsOneOutcome: 20 approvers approve and deny one request
+// at once through the handlers; exactly one call wins, the rest get 409.
+func TestParallelDecisionsOneOutcome(t *testing.T) {
+	svc, _ := dynamoService(t)
+	h := newHarness(t, svc.Store)
+	// Real time: DynamoDB Local's TTL would delete items that expired in
+	// the harness's fixed past.
+	now := time.Now().UTC()
+	h.now.Store(&now)
+	var members []string
+	for i := range 20 {
+		members = append(members, "approver"+strconv.Itoa(i)+"@example.com")
+	}
+	b, _ := json.Marshal(map[string]any{"name": "ops", "members": members})
+	ad := claims(admin, app.DefaultAdminGroup)
+	h.must(h.do("POST", "/v1/groups", string(b), ad), 201, nil)
+	h.must(h.do("PATCH", "/v1/settings", `{"enabled":true,"defaultApproverGroup":"ops"}`, ad), 200, nil)
+	h.must(h.do("POST", "/v1/policies", `{"scope":"Exchange","name":"New-MoveRequest","approvalType":"Manual"}`, ad), 201, nil)
+	id := h.submit()
+
+	statuses := make(chan int, len(members))
+	for i, m := range members {
+		verb := "approve"
+		if i%2 == 1 {
+			verb = "deny"
+		}
+		ev := h.event("POST", "/v1/requests/"+id+"/"+verb, "", claims(m))
+		go func() {
+			resp, _ := h.handlers[routes.Approvals](t.Context(), ev)
+			statuses <- resp.StatusCode
+		}()
+	}
+	count := map[int]int{}
+	for range members {
+		count[<-statuses]++
+	}
+	if count[200] != 1 || count[409] != len(members)-1 {
+		t.Fatalf("statuses %v, want one 200 and %d 409s", count, len(members)-1)
+	}
+	var r elevate.Request
+	h.must(h.do("GET", "/v1/requests/"+id, "", claims(alice)), 200, &r)
+	if len(r.Decisions) != 1 || (r.Status != elevate.StatusApproved && r.Status != elevate.StatusDenied) {
+		t.Fatalf("request after the race: %s with %d decisions", r.Status, len(r.Decisions))
+	}
+	var res app.AuthzResult
+	h.must(h.do("POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest"}`, claims(alice)), 200, &res)
+	if res.Allowed != (r.Status == elevate.StatusApproved) {
+		t.Fatalf("authorize %+v disagrees with %s", res, r.Status)
 	}
 }
