@@ -240,7 +240,7 @@ func TestTableFollowsTabledef(t *testing.T) {
 // wantEnv is which function gets which variable (pkg/config names).
 var wantEnv = map[string][]string{
 	routes.Policies:  {config.EnvTable, config.EnvAdminGroup},
-	routes.Requests:  {config.EnvTable, config.EnvAdminGroup},
+	routes.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret},
 	routes.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
 	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL},
@@ -416,7 +416,7 @@ func TestPerFunctionGrants(t *testing.T) {
 		if stream != consumer {
 			t.Errorf("%s stream access %v, want %v", name, stream, consumer)
 		}
-		if want := name == routes.Approvals || name == routes.Notify; secret != want {
+		if want := name == routes.Approvals || name == routes.Notify || name == routes.Requests; secret != want {
 			t.Errorf("%s reads link key: %v, want %v", name, secret, want)
 		}
 		if want := name == routes.Notify; email != want {

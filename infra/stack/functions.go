@@ -44,8 +44,11 @@ var accessByFunction = map[string]access{
 		adminGroup: true,
 	},
 	routes.Requests: {
-		table:      []string{"GetItem", "Query", "BatchGetItem", "TransactWriteItems", "PutItem", "UpdateItem", "ConditionCheckItem"},
-		index:      []string{"Query"},
+		table: []string{"GetItem", "Query", "BatchGetItem", "TransactWriteItems", "PutItem", "UpdateItem", "ConditionCheckItem"},
+		index: []string{"Query"},
+		// pkg/wire derives the pagination-token key from the link key;
+		// without it the key falls back to one guessable from the table name.
+		linkKey:    true,
 		adminGroup: true,
 	},
 	routes.Approvals: {
