@@ -37,7 +37,7 @@ type Consumer struct {
 const (
 	DefaultBatchSize  = 100
 	DefaultInterval   = 300 * time.Millisecond
-	DefaultMaxRetries = 5
+	DefaultMaxRetries = 10
 )
 
 // Poller plays Lambda's DynamoDB event source mapping with
@@ -53,7 +53,7 @@ type Poller struct {
 	Consumers  []Consumer
 	BatchSize  int           // default 100
 	Interval   time.Duration // idle poll interval, default 300 ms
-	MaxRetries int           // default 5
+	MaxRetries int           // default 10: about a minute of outage at the default interval
 	// Backoff is the wait before retry attempt n (1-based); exponential from
 	// the interval by default.
 	Backoff func(attempt int) time.Duration

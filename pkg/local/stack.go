@@ -59,6 +59,9 @@ type Options struct {
 	LinkKey []byte
 	// PollInterval is the stream poller's idle interval; default 300 ms.
 	PollInterval time.Duration
+	// StreamMaxRetries bounds re-deliveries of a failing stream record before
+	// it is logged and skipped; default DefaultMaxRetries.
+	StreamMaxRetries int
 	// Log receives the stack's JSON logs; nil discards them.
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
@@ -174,11 +177,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	tokens := st.authority.TokenHandler()
 
 	st.Poller = &Poller{
-		Streams:   localstack.StreamsClient(st.DynamoEndpoint),
-		StreamARN: streamARN,
-		Region:    st.Region,
-		Interval:  o.PollInterval,
-		Log:       log.With("component", "poller"),
+		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
+		StreamARN:  streamARN,
+		Region:     st.Region,
+		Interval:   o.PollInterval,
+		MaxRetries: o.StreamMaxRetries,
+		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
 			{Name: routes.Notify, Handle: notify.NewHandler(notify.Deps{
 				Store:         store,

@@ -386,3 +386,34 @@ func TestEmailLinkApproval(t *testing.T) {
 		t.Errorf("replayed link answered %d, want a 4xx", code)
 	}
 }
+
+// TestAuditSurvivesS3Outage: while S3 is down nothing reaches the bucket
+// (notify moves on independently); after recovery the record that failed is
+// re-delivered and arrives.
+func TestAuditSurvivesS3Outage(t *testing.T) {
+	st := startStack(t)
+	admin := st.client(t, "admin@example.com", "elevate-admins")
+	st.S3.SetDown(true)
+	admin.must(201, "POST", "/v1/groups", map[string]any{"name": "ops", "members": []string{"bob@example.com"}})
+
+	advanced := func(consumer string) bool {
+		return slices.ContainsFunc(st.Poller.Checkpoints(consumer), func(c Checkpoint) bool { return c.Sequence != "" })
+	}
+	eventually(t, "notify to pass the record", func() bool { return advanced("notify") })
+	if acts := auditActionsOrNil(st); len(acts) != 0 {
+		t.Fatalf("audit records written while S3 was down: %v", acts)
+	}
+	st.S3.SetDown(false)
+	eventually(t, "group.created in the audit bucket", func() bool {
+		return slices.Contains(auditActions(t, st), audit.ActionGroupCreated)
+	})
+	eventually(t, "audit checkpoint", func() bool { return advanced("audit") })
+}
+
+func auditActionsOrNil(st *Stack) []string {
+	var acts []string
+	_ = audit.Query(context.Background(), localstack.S3Client(st.S3Endpoint), st.Bucket,
+		audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)},
+		func(r audit.Record) error { acts = append(acts, r.Action); return nil }, nil)
+	return acts
+}
