@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/elevate-pam/elevate/pkg/config"
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
@@ -52,6 +54,12 @@ func TestHTTPHandlerFromEnvironment(t *testing.T) {
 	t.Setenv(config.EnvLinkKey, "")
 	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
 
+	t.Setenv(config.EnvTable, "elevate-test")
+	t.Setenv("AWS_REGION", "")
+	if _, err := HTTPHandler(t.Context(), routes.Authorize, log); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
+		t.Fatalf("missing region: %v", err)
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv(config.EnvTable, "")
 	if _, err := HTTPHandler(t.Context(), routes.Authorize, log); err == nil || !strings.Contains(err.Error(), config.EnvTable) {
 		t.Fatalf("missing table: %v", err)
@@ -71,5 +79,41 @@ func TestHTTPHandlerFromEnvironment(t *testing.T) {
 	t.Setenv(config.EnvLinkKey, strings.Repeat("z", 32))
 	if _, err := HTTPHandler(t.Context(), routes.Approvals, log); err != nil {
 		t.Fatalf("approvals with a key: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) { localstack.DynamoMain(m) }
+
+// TestHTTPHandlerAgainstDynamoDBLocal runs the functions' real wiring, as
+// the Lambda mains do, against DynamoDB Local through the standard endpoint
+// variable.
+func TestHTTPHandlerAgainstDynamoDBLocal(t *testing.T) {
+	client, endpoint := localstack.DynamoForTest(t)
+	table := localstack.UniqueTableName("wire")
+	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_REGION", localstack.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	t.Setenv(config.EnvDynamoEndpoint, endpoint)
+	t.Setenv(config.EnvTable, table)
+	t.Setenv(config.EnvLinkKey, strings.Repeat("z", 32))
+	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	h, err := HTTPHandler(t.Context(), routes.Authorize, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		RouteKey: "POST /v1/authorize", Headers: map[string]string{"content-type": "application/json"},
+		Body: `{"scope":"Exchange","name":"New-MoveRequest"}`,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"email": "alice@example.com"}},
+		}},
+	}
+	resp, err := h(t.Context(), ev)
+	// Access is off on a fresh table, so the answer is allowed/disabled.
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"reason":"disabled"`) {
+		t.Fatalf("authorize: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
 }
