@@ -33,19 +33,27 @@ const EnvUpdateScreenshot = "ELEVATE_UPDATE_SCREENSHOT"
 
 func TestMain(m *testing.M) { localstack.DynamoMain(m) }
 
-// chromiumPath finds Debian's Chromium, or skips (fails when
-// EnvRequireBrowser is set).
+// EnvChromium names a browser binary to use instead of Debian's Chromium
+// (e.g. Chrome on a developer's machine).
+const EnvChromium = "ELEVATE_CHROMIUM"
+
+// chromiumPath finds the browser, or skips (fails when EnvRequireBrowser is
+// set).
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
+	names := []string{"chromium", "/usr/bin/chromium", "chromium-browser"}
+	if p := os.Getenv(EnvChromium); p != "" {
+		names = []string{p}
+	}
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
 	if v := os.Getenv(EnvRequireBrowser); v != "" && v != "0" {
-		t.Fatalf("Chromium is not installed and %s is set: run scripts/deps.sh browser", EnvRequireBrowser)
+		t.Fatalf("no browser at %v and %s is set: run scripts/deps.sh browser", names, EnvRequireBrowser)
 	}
-	t.Skipf("Chromium is not installed (run scripts/deps.sh browser); set %s=1 to make this a failure", EnvRequireBrowser)
+	t.Skipf("no browser at %v (run scripts/deps.sh browser); set %s=1 to make this a failure", names, EnvRequireBrowser)
 	return ""
 }
 
