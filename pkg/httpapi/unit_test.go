@@ -389,3 +389,14 @@ func TestAccessLogLine(t *testing.T) {
 		}
 	}
 }
+
+func TestPanicIsA500(t *testing.T) {
+	h := newHarness(t, nil) // a nil store panics on first use
+	resp := h.do("GET", "/v1/requests/abc", "", claims(alice))
+	if p := problemOf(t, resp); resp.StatusCode != 500 || strings.Contains(resp.Body, "nil pointer") || p.Type != "about:blank" {
+		t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
+	}
+	if !strings.Contains(h.logs.String(), "panic in handler") {
+		t.Errorf("the panic was not logged")
+	}
+}
