@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -71,17 +72,28 @@ func New(function string, d Deps) Handler {
 // and PathParameters; hand-made events may carry only the method and path.
 func resolve(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]string, bool) {
 	key := req.RouteKey
-	if key == "" {
+	if key == "" || key == "$default" {
 		key = req.RequestContext.RouteKey
 	}
-	if key != "" && key != "$default" {
-		for _, r := range routes.All {
-			if r.RouteKey() == key {
-				return r, req.PathParameters, true
-			}
-		}
-		return routes.Route{}, nil, false
+	if key == "" || key == "$default" {
+		return matchPath(req)
 	}
+	for _, r := range routes.All {
+		if r.RouteKey() != key {
+			continue
+		}
+		if len(req.PathParameters) > 0 || !strings.Contains(r.Path, "{") {
+			return r, req.PathParameters, true
+		}
+		// A parameterised route without its parameters: read them from the
+		// path, which must then match the same route.
+		m, params, ok := matchPath(req)
+		return m, params, ok && m.RouteKey() == key
+	}
+	return routes.Route{}, nil, false
+}
+
+func matchPath(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]string, bool) {
 	path := req.RawPath
 	if path == "" {
 		path = req.RequestContext.HTTP.Path

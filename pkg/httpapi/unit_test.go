@@ -400,3 +400,18 @@ func TestPanicIsA500(t *testing.T) {
 		t.Errorf("the panic was not logged")
 	}
 }
+
+func TestRouteKeyWithoutPathParameters(t *testing.T) {
+	h := newHarness(t, newMemStore())
+	h.setup(1)
+	id := h.submit()
+	ev := h.event("GET", "/v1/requests/"+id, "", claims(alice))
+	ev.PathParameters = nil
+	h.must(h.send(ev), 200, nil)
+	// The path must agree with the route key.
+	ev = h.event("GET", "/v1/requests/"+id, "", claims(alice))
+	ev.PathParameters, ev.RouteKey = nil, "GET /v1/groups/{name}"
+	if resp, _ := h.handlers[routes.Policies](t.Context(), ev); resp.StatusCode != 404 {
+		t.Fatalf("mismatched route key: %d", resp.StatusCode)
+	}
+}
