@@ -47,3 +47,5 @@ require (
 	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	golang.org/x/tools v0.35.0 // indirect
 )
+
+ignore ./scripts/node_modules
