@@ -1,11 +1,9 @@
 package notify
 
 import (
-	"bytes"
-	htmltemplate "html/template"
+	"html"
 	"strconv"
 	"strings"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -20,81 +18,78 @@ type Email struct {
 	HTML    string
 }
 
-// view is what every template sees. Every user-supplied string reaches the
-// HTML part through html/template, which escapes it.
-type view struct {
-	Heading   string
-	Lines     []string
-	Request   elevate.Request
-	Target    string
-	Duration  string
-	Expires   string
-	Link      string
-	Decider   string
-	Comment   string
-	Approvals string
+// message is the content of one email, rendered twice: as plain text and as
+// HTML. Rendering is hand-written rather than text/template or html/template
+// because those use reflection to call methods by name, which stops the
+// linker from dropping unused SDK methods and costs the Lambda binary
+// megabytes. Every string reaches the HTML part through html.EscapeString.
+type message struct {
+	heading string
+	lines   []string
+	rows    [][2]string
+	link    string
 }
 
-const textBody = `{{.Heading}}
-{{range .Lines}}
-{{.}}{{end}}
-
-Request:   {{.Request.ID}}
-Requester: {{.Request.Requester}}
-Target:    {{.Target}}
-Duration:  {{.Duration}}
-Reason:    {{.Request.Reason}}
-{{- if .Decider}}
-Decided by: {{.Decider}}{{end}}
-{{- if .Comment}}
-Comment:   {{.Comment}}{{end}}
-{{- if .Expires}}
-Expires:   {{.Expires}}{{end}}
-{{- if .Link}}
-
-Review and decide: {{.Link}}
-This link is personal: it works once, only for you, until the request expires.{{end}}
-`
-
-const htmlBody = `<!doctype html>
-<html><body style="font-family:sans-serif">
-<h2>{{.Heading}}</h2>
-{{range .Lines}}<p>{{.}}</p>
-{{end}}<table cellpadding="4">
-<tr><th align="left">Request</th><td>{{.Request.ID}}</td></tr>
-<tr><th align="left">Requester</th><td>{{.Request.Requester}}</td></tr>
-<tr><th align="left">Target</th><td>{{.Target}}</td></tr>
-<tr><th align="left">Duration</th><td>{{.Duration}}</td></tr>
-<tr><th align="left">Reason</th><td>{{.Request.Reason}}</td></tr>
-{{- if .Decider}}
-<tr><th align="left">Decided by</th><td>{{.Decider}}</td></tr>{{end}}
-{{- if .Comment}}
-<tr><th align="left">Comment</th><td>{{.Comment}}</td></tr>{{end}}
-{{- if .Expires}}
-<tr><th align="left">Expires</th><td>{{.Expires}}</td></tr>{{end}}
-</table>
-{{- if .Link}}
-<p><a href="{{.Link}}">Review and decide</a></p>
-<p><small>This link is personal: it works once, only for you, until the request expires.</small></p>{{end}}
-</body></html>
-`
-
-var (
-	textTmpl = texttemplate.Must(texttemplate.New("text").Parse(textBody))
-	htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Parse(htmlBody))
-)
-
-func render(to, subject string, v view) (Email, error) {
-	v.Target = v.Request.Target().String()
-	v.Duration = formatHours(v.Request.DurationHours)
-	var t, h bytes.Buffer
-	if err := textTmpl.Execute(&t, v); err != nil {
-		return Email{}, err
+func (m *message) row(label, value string) {
+	if value != "" {
+		m.rows = append(m.rows, [2]string{label, value})
 	}
-	if err := htmlTmpl.Execute(&h, v); err != nil {
-		return Email{}, err
+}
+
+const linkNotice = "This link is personal: it works once, only for you, until the request expires."
+
+func (m message) text() string {
+	var b strings.Builder
+	b.WriteString(m.heading + "\n")
+	for _, l := range m.lines {
+		b.WriteString("\n" + l)
 	}
-	return Email{To: to, Subject: oneLine(subject), Text: t.String(), HTML: h.String()}, nil
+	b.WriteString("\n\n")
+	width := 0
+	for _, r := range m.rows {
+		width = max(width, len(r[0]))
+	}
+	for _, r := range m.rows {
+		b.WriteString(r[0] + ":" + strings.Repeat(" ", width-len(r[0])+1) + r[1] + "\n")
+	}
+	if m.link != "" {
+		b.WriteString("\nReview and decide: " + m.link + "\n" + linkNotice + "\n")
+	}
+	return b.String()
+}
+
+func (m message) html() string {
+	esc := html.EscapeString
+	var b strings.Builder
+	b.WriteString("<!doctype html>\n<html><body style=\"font-family:sans-serif\">\n<h2>" + esc(m.heading) + "</h2>\n")
+	for _, l := range m.lines {
+		b.WriteString("<p>" + esc(l) + "</p>\n")
+	}
+	b.WriteString("<table cellpadding=\"4\">\n")
+	for _, r := range m.rows {
+		b.WriteString("<tr><th align=\"left\">" + esc(r[0]) + "</th><td>" + esc(r[1]) + "</td></tr>\n")
+	}
+	b.WriteString("</table>\n")
+	if m.link != "" {
+		b.WriteString("<p><a href=\"" + esc(m.link) + "\">Review and decide</a></p>\n<p><small>" + linkNotice + "</small></p>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String()
+}
+
+// requestMessage starts a message with the rows every request email shows.
+func requestMessage(r elevate.Request, heading string, lines ...string) message {
+	m := message{heading: heading, lines: lines}
+	m.row("Request", r.ID)
+	m.row("Requester", r.Requester)
+	m.row("Target", r.Target().String())
+	m.row("Duration", formatHours(r.DurationHours))
+	m.row("Reason", r.Reason)
+	return m
+}
+
+func (m message) email(to, subject string) (Email, error) {
+	return Email{To: to, Subject: oneLine(subject), Text: m.text(), HTML: m.html()}, nil
 }
 
 // oneLine keeps a subject to one line whatever the data holds, so no text
@@ -114,16 +109,14 @@ func formatHours(h float64) string {
 
 // approvalRequest asks one approver to decide, with their personal link.
 func approvalRequest(r elevate.Request, approver, link string) (Email, error) {
-	v := view{
-		Heading: "Approval needed: " + r.Target().String(),
-		Lines:   []string{r.Requester + " asks for " + r.Target().String() + " for " + formatHours(r.DurationHours) + "."},
-		Request: r, Link: link,
-		Expires: formatTime(r.ExpiresAt) + " (the request expires if nobody decides by then)",
-	}
+	lines := []string{r.Requester + " asks for " + r.Target().String() + " for " + formatHours(r.DurationHours) + "."}
 	if r.RequiredApprovals > 1 {
-		v.Lines = append(v.Lines, strconv.Itoa(r.RequiredApprovals)+" approvals are required.")
+		lines = append(lines, strconv.Itoa(r.RequiredApprovals)+" approvals are required.")
 	}
-	return render(approver, "[Elevate] Approval needed: "+r.Requester+" requests "+r.Target().String(), v)
+	m := requestMessage(r, "Approval needed: "+r.Target().String(), lines...)
+	m.row("Expires", formatTime(r.ExpiresAt)+" (the request expires if nobody decides by then)")
+	m.link = link
+	return m.email(approver, "[Elevate] Approval needed: "+r.Requester+" requests "+r.Target().String())
 }
 
 // lastDecision is who moved the request to its current state.
@@ -137,94 +130,57 @@ func lastDecision(r elevate.Request) elevate.Decision {
 // outcome tells the requester what happened to their request.
 func outcome(r elevate.Request) (Email, error) {
 	d := lastDecision(r)
-	v := view{Request: r, Decider: d.By, Comment: d.Comment}
-	var subject string
+	var heading, subject, expires string
+	var lines []string
 	switch r.Status {
 	case elevate.StatusApproved:
-		v.Heading = "Your request was approved"
+		heading = "Your request was approved"
 		if d.By == elevate.SystemActor {
-			v.Heading = "Your request was approved automatically"
+			heading = "Your request was approved automatically"
 		}
-		v.Lines = []string{"You may now perform " + r.Target().String() + "."}
+		lines = []string{"You may now perform " + r.Target().String() + "."}
 		if r.GrantExpiresAt != nil {
-			v.Expires = formatTime(*r.GrantExpiresAt)
+			expires = formatTime(*r.GrantExpiresAt)
 		}
 		subject = "approved"
 	case elevate.StatusDenied:
-		v.Heading = "Your request was denied"
-		subject = "denied"
+		heading, subject = "Your request was denied", "denied"
 	case elevate.StatusRevoked:
-		v.Heading = "Your access was revoked"
-		v.Lines = []string{"You may no longer perform " + r.Target().String() + "."}
-		subject = "revoked"
+		heading, subject = "Your access was revoked", "revoked"
+		lines = []string{"You may no longer perform " + r.Target().String() + "."}
 	default:
 		return Email{}, errUnexpected
 	}
-	return render(r.Requester, "[Elevate] Request "+subject+": "+r.Target().String(), v)
+	m := requestMessage(r, heading, lines...)
+	m.row("Decided by", d.By)
+	m.row("Comment", d.Comment)
+	m.row("Expires", expires)
+	return m.email(r.Requester, "[Elevate] Request "+subject+": "+r.Target().String())
 }
 
 // decidedFYI tells another approver who decided, so they need not.
 func decidedFYI(r elevate.Request, to string) (Email, error) {
 	d := lastDecision(r)
 	verb := strings.ToLower(string(r.Status))
-	v := view{
-		Heading: "Request " + verb + " by " + d.By,
-		Lines:   []string{d.By + " " + verb + " the request of " + r.Requester + ". No action is needed from you."},
-		Request: r, Decider: d.By, Comment: d.Comment,
-	}
-	return render(to, "[Elevate] "+r.Requester+"'s request for "+r.Target().String()+" was "+verb+" by "+d.By, v)
+	m := requestMessage(r, "Request "+verb+" by "+d.By, d.By+" "+verb+" the request of "+r.Requester+". No action is needed from you.")
+	m.row("Decided by", d.By)
+	m.row("Comment", d.Comment)
+	return m.email(to, "[Elevate] "+r.Requester+"'s request for "+r.Target().String()+" was "+verb+" by "+d.By)
 }
 
 // expired tells the requester that their pending request or their grant ran
-// out. Only the grant slot survives in a TTL deletion, so the request is
-// sketched from it.
+// out. Only the grant slot survives in a TTL deletion, so the email shows
+// what the slot carries: no duration or reason.
 func expired(g elevate.Grant, wasPending bool) (Email, error) {
-	r := elevate.Request{ID: g.RequestID, Requester: g.Principal, Type: g.Target.Type, Scope: g.Target.Scope, Name: g.Target.Name}
-	v := view{Request: r, Expires: formatTime(g.ExpiresAt)}
-	subject := "[Elevate] Access expired: " + r.Target().String()
+	target := g.Target.String()
+	m := message{heading: "Your access expired", lines: []string{"Your grant for " + target + " has ended."}}
+	subject := "[Elevate] Access expired: " + target
 	if wasPending {
-		v.Heading = "Your request expired"
-		v.Lines = []string{"Nobody decided your request for " + r.Target().String() + " in time. Submit a new request if you still need access."}
-		subject = "[Elevate] Request expired: " + r.Target().String()
-	} else {
-		v.Heading = "Your access expired"
-		v.Lines = []string{"Your grant for " + r.Target().String() + " has ended."}
+		m = message{heading: "Your request expired", lines: []string{"Nobody decided your request for " + target + " in time. Submit a new request if you still need access."}}
+		subject = "[Elevate] Request expired: " + target
 	}
-	return renderSlot(g.Principal, subject, v)
+	m.row("Request", g.RequestID)
+	m.row("Target", target)
+	m.row("Expired", formatTime(g.ExpiresAt))
+	return m.email(g.Principal, subject)
 }
-
-// renderSlot renders without the request-only rows (duration, reason), which
-// a grant slot does not carry.
-func renderSlot(to, subject string, v view) (Email, error) {
-	var t, h bytes.Buffer
-	v.Target = v.Request.Target().String()
-	if err := slotText.Execute(&t, v); err != nil {
-		return Email{}, err
-	}
-	if err := slotHTML.Execute(&h, v); err != nil {
-		return Email{}, err
-	}
-	return Email{To: to, Subject: oneLine(subject), Text: t.String(), HTML: h.String()}, nil
-}
-
-var (
-	slotText = texttemplate.Must(texttemplate.New("slot").Parse(`{{.Heading}}
-{{range .Lines}}
-{{.}}{{end}}
-
-Request: {{.Request.ID}}
-Target:  {{.Target}}
-Expired: {{.Expires}}
-`))
-	slotHTML = htmltemplate.Must(htmltemplate.New("slot").Parse(`<!doctype html>
-<html><body style="font-family:sans-serif">
-<h2>{{.Heading}}</h2>
-{{range .Lines}}<p>{{.}}</p>
-{{end}}<table cellpadding="4">
-<tr><th align="left">Request</th><td>{{.Request.ID}}</td></tr>
-<tr><th align="left">Target</th><td>{{.Target}}</td></tr>
-<tr><th align="left">Expired</th><td>{{.Expires}}</td></tr>
-</table>
-</body></html>
-`))
-)
