@@ -21,7 +21,7 @@
 //	| group            | GROUP                 | <name>                    | –                                                                        | get; list = Query PK; refs counts users, delete needs refs = 0 |
 //	| policy           | POLICY                | <type:scope:name> (lower) | –                                                                        | get; list = Query PK; one per target via attribute_not_exists |
 //	| request          | REQ#<id>              | REQ                       | GSI1 REQUESTER#<principal>, GSI2 APPROVERS#<group>, GSI3 REQUESTS; SK <createdAt>#<id> | get; list by requester / approver group / all, newest first |
-//	| grant slot       | GRANT#<principal>     | <target key>              | –                                                                        | one open request or grant per principal+target; authz read; ttl = pending or grant expiry |
+//	| grant slot       | GRANT#<principal>     | <target key>              | SLOT#… in all three (never queried; see slotIndexKeys)                   | one open request or grant per principal+target; authz read; ttl = pending or grant expiry |
 //	| event            | EVENT#<id>            | EVENT                     | –                                                                        | audit-only facts; ttl = time + 1 day |
 //	| link use         | LINK#<token id>       | LINK                      | –                                                                        | single-use approval links; ttl 7 days |
 //	| delivery marker  | DELIVERY#<eventID>    | <recipient>               | –                                                                        | email at most once per event and recipient; ttl 7 days |

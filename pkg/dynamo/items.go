@@ -261,13 +261,21 @@ type grantItem struct {
 	ExpiresAt      string `dynamodbav:"expiresAt"`
 	ExpiresEpochMs int64  `dynamodbav:"expiresEpochMs"`
 	TTL            int64  `dynamodbav:"ttl"`
+	GSI1PK         string `dynamodbav:"GSI1PK"`
+	GSI1SK         string `dynamodbav:"GSI1SK"`
+	GSI2PK         string `dynamodbav:"GSI2PK"`
+	GSI2SK         string `dynamodbav:"GSI2SK"`
+	GSI3PK         string `dynamodbav:"GSI3PK"`
+	GSI3SK         string `dynamodbav:"GSI3SK"`
 }
 
 func toGrantItem(r elevate.Request) grantItem {
 	k := grantSlotKey(r.Requester, r.Target())
-	return grantItem{PK: k.pk, SK: k.sk, Kind: KindGrant, RequestID: r.ID, Principal: r.Requester,
+	it := grantItem{PK: k.pk, SK: k.sk, Kind: KindGrant, RequestID: r.ID, Principal: r.Requester,
 		Type: string(r.Type), Scope: r.Scope, Name: r.Name, Status: string(r.Status),
 		ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt)}
+	it.GSI1PK, it.GSI1SK, it.GSI2PK, it.GSI2SK, it.GSI3PK, it.GSI3SK = slotIndexKeys(r.Requester, r.Target())
+	return it
 }
 
 func (it grantItem) domain() (elevate.Grant, elevate.Status, error) {

@@ -49,6 +49,7 @@ const (
 	prefixDeliv  = "DELIVERY#"
 	prefixReqr   = "REQUESTER#"
 	prefixApprov = "APPROVERS#"
+	prefixSlot   = "SLOT#"
 )
 
 // Retention of items that exist only for idempotency or the audit trail.
@@ -125,3 +126,13 @@ func requestSortKey(r elevate.Request) string { return formatTime(r.CreatedAt) +
 // Listing partitions.
 func requesterPartition(principal string) string { return prefixReqr + principal }
 func approversPartition(group string) string     { return prefixApprov + group }
+
+// slotIndexKeys gives a grant slot a value for every GSI key, in partitions
+// no listing reads (SLOT#...). DynamoDB Local 1.25.1's TTL sweeper never
+// deletes an item that is missing from a GSI, so a sparse slot would never
+// expire locally and no expiry event would reach the stream. In AWS this costs
+// three small index writes per slot change, which happen once or twice per
+// request. The keys are immutable for the life of the slot.
+func slotIndexKeys(principal string, t elevate.Target) (gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk string) {
+	return prefixSlot + principal, t.Key(), prefixSlot + t.Key(), principal, prefixSlot + "ALL", principal + "#" + t.Key()
+}

@@ -2,16 +2,15 @@ package dynamo_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
@@ -24,17 +23,21 @@ func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
-	past := time.Now().Add(-time.Hour)
-	item := map[string]types.AttributeValue{
-		"PK": &types.AttributeValueMemberS{Value: "GRANT#alice@example.com"}, "SK": &types.AttributeValueMemberS{Value: "task:exchange:move"},
-		"kind": &types.AttributeValueMemberS{Value: dynamo.KindGrant}, "requestId": &types.AttributeValueMemberS{Value: "r1"},
-		"principal": &types.AttributeValueMemberS{Value: "alice@example.com"}, "type": &types.AttributeValueMemberS{Value: "Task"},
-		"scope": &types.AttributeValueMemberS{Value: "Exchange"}, "name": &types.AttributeValueMemberS{Value: "Move"},
-		"status": &types.AttributeValueMemberS{Value: "Approved"}, "expiresAt": &types.AttributeValueMemberS{Value: past.UTC().Format("2006-01-02T15:04:05.000Z")},
-		"expiresEpochMs": &types.AttributeValueMemberN{Value: strconv.FormatInt(past.UnixMilli(), 10)},
-		"ttl":            &types.AttributeValueMemberN{Value: strconv.FormatInt(past.Unix(), 10)},
+	// A request that went unanswered: submitted 25 hours ago, so its pending
+	// expiry (and its slot's ttl) passed an hour ago. It is written through the
+	// store, so the slot has exactly the attributes production writes.
+	settings := elevate.DefaultSettings()
+	settings.Enabled, settings.DefaultApproverGroup = true, "ops"
+	policy, err := elevate.NewPolicy(elevate.PolicyInput{Type: "Task", Scope: "Exchange", Name: "Move", ApprovalType: "Manual"}, "admin@example.com", time.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+	req, err := elevate.NewRequest(elevate.SubmitInput{Scope: "Exchange", Name: "Move", Reason: "ttl"},
+		elevate.Submission{ID: "r1", Requester: "alice@example.com", Settings: settings, Policy: &policy, Now: time.Now().Add(-25 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamo.New(client, table, []byte("0123456789abcdef0123456789abcdef")).CreateRequest(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	d, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
@@ -45,7 +48,7 @@ func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
 	defer cancel()
 	var removed *streamtypes.Record
 	err = localstack.WatchStream(wait, localstack.StreamsClient(endpoint), aws.ToString(d.Table.LatestStreamArn), func(r streamtypes.Record) bool {
-		if r.EventName == streamtypes.OperationTypeRemove {
+		if r.EventName == streamtypes.OperationTypeRemove && r.Dynamodb.OldImage["kind"].(*streamtypes.AttributeValueMemberS).Value == dynamo.KindGrant {
 			removed = &r
 			return true
 		}
@@ -58,7 +61,7 @@ func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
 		t.Fatalf("REMOVE without the TTL service identity: %+v", removed.UserIdentity)
 	}
 	old := removed.Dynamodb.OldImage
-	if old["requestId"].(*streamtypes.AttributeValueMemberS).Value != "r1" {
+	if old["requestId"].(*streamtypes.AttributeValueMemberS).Value != "r1" || old["status"].(*streamtypes.AttributeValueMemberS).Value != "Pending" {
 		t.Fatalf("old image %+v", old)
 	}
 }
