@@ -13,6 +13,7 @@ const (
 	EnvAdminGroup     = "ELEVATE_ADMIN_GROUP"     // JWT group of admins; default elevate-admins
 	EnvLinkKey        = "ELEVATE_LINK_KEY"        // link-signing key, local only (hex or raw, ≥ 32 bytes)
 	EnvLinkKeySecret  = "ELEVATE_LINK_KEY_SECRET" // Secrets Manager ARN of the link-signing key (AWS)
+	EnvPageKey        = "ELEVATE_PAGE_KEY"        // optional key for pagination tokens; derived from the link key otherwise
 	EnvSender         = "ELEVATE_SENDER"          // From address of emails
 	EnvPublicBaseURL  = "ELEVATE_PUBLIC_URL"      // base URL of the API, for links in emails
 	EnvAuditBucket    = "ELEVATE_AUDIT_BUCKET"    // audit bucket name

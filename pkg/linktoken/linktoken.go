@@ -32,6 +32,9 @@ const (
 	minKeySize = 32
 )
 
+// b64 rejects non-canonical encodings, so a token has exactly one spelling.
+var b64 = base64.RawURLEncoding.Strict()
+
 // Claims is what a token asserts.
 type Claims struct {
 	Version   int    `json:"v"`
@@ -84,14 +87,14 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if !ok || payload == "" || sig == "" {
 		return Claims{}, ErrMalformed
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := b64.DecodeString(sig)
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
 	if !hmac.Equal(got, s.mac(payload)) {
 		return Claims{}, ErrSignature
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	raw, err := b64.DecodeString(payload)
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}

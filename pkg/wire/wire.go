@@ -30,17 +30,28 @@ import (
 	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
-// EnvPageKey optionally holds the key that signs pagination tokens (hex or
-// raw, ≥ 32 bytes). It belongs in pkg/config; until it is there it lives here.
-const EnvPageKey = "ELEVATE_PAGE_KEY"
-
-// Logger is the JSON logger on stdout at ELEVATE_LOG_LEVEL (default info).
+// Logger is the JSON logger on stdout at ELEVATE_LOG_LEVEL (default info),
+// also installed as slog's default.
 func Logger() *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(config.Get(config.EnvLogLevel, "info"))); err != nil {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	return log
+}
+
+// Missing reports required environment variables that are unset.
+func Missing(names ...string) error {
+	return errors.New(strings.Join(names, ", ") + " must be set")
+}
+
+// Fail logs why a function cannot start and exits. It runs only before
+// lambda.Start: a handler never exits the process.
+func Fail(log *slog.Logger, function string, err error) {
+	log.Error("cannot start", "function", function, "error", err.Error())
+	os.Exit(1)
 }
 
 // ParseKey reads a key the way every Elevate function does, so that links
@@ -77,7 +88,7 @@ func LinkKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
 // merely positions a listing: the store re-applies the caller's visibility
 // filter on every page. fromTable reports that fallback so it can be logged.
 func PageKey(linkKey []byte, table string) (key []byte, fromTable bool) {
-	if raw := config.Get(EnvPageKey, ""); raw != "" {
+	if raw := config.Get(config.EnvPageKey, ""); raw != "" {
 		return ParseKey(raw), false
 	}
 	secret, fromTable := linkKey, false
@@ -113,10 +124,10 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 	}
 	pageKey, weak := PageKey(linkKey, table)
 	if weak && function == routes.Requests {
-		log.Warn("pagination tokens are signed with a key derived from the table name; set " + EnvPageKey)
+		log.Warn("pagination tokens are signed with a key derived from the table name; set " + config.EnvPageKey)
 	}
 	svc := &app.Service{
-		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, dynamoEndpoint), table, pageKey),
+		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey),
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 	}
@@ -140,11 +151,11 @@ func LambdaConfig() (aws.Config, error) {
 	}, nil
 }
 
-// dynamoEndpoint honours AWS_ENDPOINT_URL_DYNAMODB, which LoadDefaultConfig
+// DynamoEndpoint honours AWS_ENDPOINT_URL_DYNAMODB, which LoadDefaultConfig
 // would have read, so a main can run against DynamoDB Local. DynamoDB Local's
 // response checksums don't match what the SDK computes, so validation is off
 // for such an endpoint only.
-func dynamoEndpoint(o *dynamodb.Options) {
+func DynamoEndpoint(o *dynamodb.Options) {
 	if ep := config.Get(config.EnvDynamoEndpoint, ""); ep != "" {
 		o.BaseEndpoint = aws.String(ep)
 		o.DisableValidateResponseChecksum = true
@@ -154,11 +165,9 @@ func dynamoEndpoint(o *dynamodb.Options) {
 // Main is the whole main of an HTTP function: build, then serve forever.
 func Main(function string) {
 	log := Logger()
-	slog.SetDefault(log)
 	h, err := HTTPHandler(context.Background(), function, log)
 	if err != nil {
-		log.Error("cannot start", "function", function, "error", err.Error())
-		os.Exit(1)
+		Fail(log, function, err)
 	}
 	lambda.Start(h)
 }

@@ -30,7 +30,7 @@ func TestParseKey(t *testing.T) {
 }
 
 func TestPageKey(t *testing.T) {
-	t.Setenv(EnvPageKey, "")
+	t.Setenv(config.EnvPageKey, "")
 	a, weakA := PageKey([]byte(strings.Repeat("a", 32)), "t1")
 	b, weakB := PageKey([]byte(strings.Repeat("b", 32)), "t1")
 	c, weakC := PageKey(nil, "t1")
@@ -40,7 +40,7 @@ func TestPageKey(t *testing.T) {
 	if bytes.Contains(a, []byte("aaaa")) {
 		t.Fatal("the page key exposes the link key")
 	}
-	t.Setenv(EnvPageKey, strings.Repeat("p", 32))
+	t.Setenv(config.EnvPageKey, strings.Repeat("p", 32))
 	if got, weak := PageKey(nil, "t1"); string(got) != strings.Repeat("p", 32) || weak {
 		t.Fatalf("explicit page key ignored: %q", got)
 	}
