@@ -21,6 +21,7 @@ run: deps
 	$(GO) run ./cmd/elevate-local
 
 ## test: formatting, vet, staticcheck, every test, govulncheck when reachable
+test: export ELEVATE_E2E_REQUIRE_BROWSER := 1
 test: deps-browser check unit ttl vuln
 
 check:
