@@ -104,43 +104,12 @@ func (s *Store) GetGroup(ctx context.Context, name string) (elevate.Group, error
 	if !elevate.ValidName(name) {
 		return elevate.Group{}, elevate.ErrGroupNotFound
 	}
-	item, err := s.getItem(ctx, "get group", groupKey(name))
-	if err != nil {
-		return elevate.Group{}, err
-	}
-	if item == nil {
-		return elevate.Group{}, elevate.ErrGroupNotFound
-	}
-	return decodeGroup(item)
-}
-
-func decodeGroup(item map[string]types.AttributeValue) (elevate.Group, error) {
-	var it groupItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return elevate.Group{}, unavailable("decode group", err)
-	}
-	g, err := it.domain()
-	if err != nil {
-		return elevate.Group{}, unavailable("decode group", err)
-	}
-	return g, nil
+	return getAs[groupItem](ctx, s, "get group", groupKey(name), elevate.ErrGroupNotFound)
 }
 
 // ListGroups returns every group, ordered by name.
 func (s *Store) ListGroups(ctx context.Context) ([]elevate.Group, error) {
-	items, err := s.queryAll(ctx, "list groups", pkGroup)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]elevate.Group, 0, len(items))
-	for _, item := range items {
-		g, err := decodeGroup(item)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, nil
+	return listAs[groupItem](ctx, s, "list groups", pkGroup)
 }
 
 // queryAll reads a whole single-partition collection, strongly consistent.
@@ -239,43 +208,12 @@ func (s *Store) GetPolicy(ctx context.Context, id string) (elevate.Policy, error
 	if id == "" || len(id) > 1024 {
 		return elevate.Policy{}, elevate.ErrPolicyNotFound
 	}
-	item, err := s.getItem(ctx, "get policy", policyKey(id))
-	if err != nil {
-		return elevate.Policy{}, err
-	}
-	if item == nil {
-		return elevate.Policy{}, elevate.ErrPolicyNotFound
-	}
-	return decodePolicy(item)
-}
-
-func decodePolicy(item map[string]types.AttributeValue) (elevate.Policy, error) {
-	var it policyItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return elevate.Policy{}, unavailable("decode policy", err)
-	}
-	p, err := it.domain()
-	if err != nil {
-		return elevate.Policy{}, unavailable("decode policy", err)
-	}
-	return p, nil
+	return getAs[policyItem](ctx, s, "get policy", policyKey(id), elevate.ErrPolicyNotFound)
 }
 
 // ListPolicies returns every policy, ordered by ID.
 func (s *Store) ListPolicies(ctx context.Context) ([]elevate.Policy, error) {
-	items, err := s.queryAll(ctx, "list policies", pkPolicy)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]elevate.Policy, 0, len(items))
-	for _, item := range items {
-		p, err := decodePolicy(item)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return listAs[policyItem](ctx, s, "list policies", pkPolicy)
 }
 
 // UpdatePolicy replaces the policy if it is unchanged since prev was read

@@ -108,7 +108,7 @@ func (s *Store) ListRequests(ctx context.Context, q app.RequestQuery) (app.Reque
 		last = resumeKey(items[limit-1], plan)
 	}
 	for _, it := range items {
-		r, err := decodeRequest(it)
+		r, err := decodeAs[requestItem]("decode request", it)
 		if err != nil {
 			return app.RequestPage{}, err
 		}

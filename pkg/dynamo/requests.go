@@ -45,26 +45,7 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 	if id == "" || len(id) > maxIDLen {
 		return elevate.Request{}, elevate.ErrRequestNotFound
 	}
-	item, err := s.getItem(ctx, "get request", requestKey(id))
-	if err != nil {
-		return elevate.Request{}, err
-	}
-	if item == nil {
-		return elevate.Request{}, elevate.ErrRequestNotFound
-	}
-	return decodeRequest(item)
-}
-
-func decodeRequest(item map[string]types.AttributeValue) (elevate.Request, error) {
-	var it requestItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return elevate.Request{}, unavailable("decode request", err)
-	}
-	r, err := it.domain()
-	if err != nil {
-		return elevate.Request{}, unavailable("decode request", err)
-	}
-	return r, nil
+	return getAs[requestItem](ctx, s, "get request", requestKey(id), elevate.ErrRequestNotFound)
 }
 
 // SaveDecision commits next in one transaction. The request write is
@@ -164,7 +145,7 @@ func (s *Store) ReadAuthz(ctx context.Context, principal string, t elevate.Targe
 				return app.AuthzRead{}, err
 			}
 		case KindPolicy:
-			p, err := decodePolicy(item)
+			p, err := decodeAs[policyItem]("decode policy", item)
 			if err != nil {
 				return app.AuthzRead{}, err
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -113,49 +114,38 @@ func orMissing(missing, present error) func(map[string]types.AttributeValue) err
 	}
 }
 
+// optional leaves unset what a caller did not give: DynamoDB rejects empty
+// expressions and empty attribute maps.
+func optional(expr string) *string {
+	if expr == "" {
+		return nil
+	}
+	return aws.String(expr)
+}
+
+func nonEmpty[V any](m map[string]V) map[string]V {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
 func (s *Store) put(item map[string]types.AttributeValue, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
-	p := &types.Put{TableName: aws.String(s.table), Item: item,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
-	if cond != "" {
-		p.ConditionExpression = aws.String(cond)
-	}
-	if len(names) > 0 {
-		p.ExpressionAttributeNames = names
-	}
-	if len(values) > 0 {
-		p.ExpressionAttributeValues = values
-	}
-	return types.TransactWriteItem{Put: p}
+	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: item,
+		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
 }
 
 func (s *Store) update(k key, expr, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
-	u := &types.Update{TableName: aws.String(s.table), Key: k.av(), UpdateExpression: aws.String(expr),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
-	if cond != "" {
-		u.ConditionExpression = aws.String(cond)
-	}
-	if len(names) > 0 {
-		u.ExpressionAttributeNames = names
-	}
-	if len(values) > 0 {
-		u.ExpressionAttributeValues = values
-	}
-	return types.TransactWriteItem{Update: u}
+	return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: k.av(), UpdateExpression: aws.String(expr),
+		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
 }
 
 func (s *Store) del(k key, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
-	d := &types.Delete{TableName: aws.String(s.table), Key: k.av(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
-	if cond != "" {
-		d.ConditionExpression = aws.String(cond)
-	}
-	if len(names) > 0 {
-		d.ExpressionAttributeNames = names
-	}
-	if len(values) > 0 {
-		d.ExpressionAttributeValues = values
-	}
-	return types.TransactWriteItem{Delete: d}
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: k.av(),
+		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
 }
 
 func (s *Store) eventPut(ev app.Event) (types.TransactWriteItem, error) {
@@ -183,3 +173,52 @@ func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Va
 func num(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
 
 func strSet(v ...string) types.AttributeValue { return &types.AttributeValueMemberSS{Value: v} }
+
+// decoder is an item struct that converts to its domain value.
+type decoder[T any] interface{ domain() (T, error) }
+
+// decodeAs unmarshals a stored item through its item struct I. A stored item
+// that does not decode is reported as unavailable: it is our data, not the
+// caller's input.
+func decodeAs[I decoder[T], T any](op string, item map[string]types.AttributeValue) (T, error) {
+	var it I
+	var zero T
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return zero, unavailable(op, err)
+	}
+	v, err := it.domain()
+	if err != nil {
+		return zero, unavailable(op, err)
+	}
+	return v, nil
+}
+
+// getAs reads one item strongly consistently; notFound when it is absent.
+func getAs[I decoder[T], T any](ctx context.Context, s *Store, op string, k key, notFound error) (T, error) {
+	var zero T
+	item, err := s.getItem(ctx, op, k)
+	if err != nil {
+		return zero, err
+	}
+	if item == nil {
+		return zero, notFound
+	}
+	return decodeAs[I](op, item)
+}
+
+// listAs reads a whole single-partition collection.
+func listAs[I decoder[T], T any](ctx context.Context, s *Store, op, pk string) ([]T, error) {
+	items, err := s.queryAll(ctx, op, pk)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(items))
+	for _, item := range items {
+		v, err := decodeAs[I](op, item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
