@@ -9,8 +9,10 @@ import (
 // Clock is the only source of "now" in the domain's callers.
 type Clock func() time.Time
 
-// SystemClock returns the wall clock in UTC.
-func SystemClock() time.Time { return time.Now().UTC() }
+// SystemClock returns the wall clock in UTC at millisecond precision, the
+// precision times are stored at, so a value returned on create reads back
+// the same later.
+func SystemClock() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
 // SystemActor is the actor recorded for automatic transitions.
 const SystemActor = "system"
