@@ -21,6 +21,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
+var replayPageKey = []byte("page-key-page-key-page-key-page-key")
+
 // dynamoService is a Service over a fresh table in DynamoDB Local.
 func dynamoService(t *testing.T) (*app.Service, *dynamo.Store) {
 	t.Helper()
@@ -29,7 +31,7 @@ func dynamoService(t *testing.T) (*app.Service, *dynamo.Store) {
 	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}
-	store := dynamo.New(client, table, []byte("page-key-page-key-page-key-page-key"))
+	store := dynamo.New(client, table, replayPageKey)
 	return &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: app.DefaultAdminGroup}, store
 }
 
@@ -86,10 +88,22 @@ func TestReplayEvents(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	// Each function gets its own client, as in AWS, recording the DynamoDB
+	// actions it performs so they can be checked against its IAM grant.
+	_, endpoint := localstack.DynamoForTest(t)
 	handlers := map[string]Handler{}
+	recorders := map[string]*localstack.OpRecorder{}
 	for _, f := range routes.APIFunctions {
-		handlers[f] = New(f, Deps{Service: svc, Links: links, Log: log})
+		rec := localstack.NewOpRecorder()
+		store := dynamo.New(localstack.DynamoClient(endpoint, rec.Option), svc.Store.(*dynamo.Store).Table(), replayPageKey)
+		fsvc := &app.Service{Store: store, Clock: svc.Clock, AdminGroup: svc.AdminGroup}
+		handlers[f], recorders[f] = New(f, Deps{Service: fsvc, Links: links, Log: log}), rec
 	}
+	defer func() {
+		for f, rec := range recorders {
+			rec.CheckWithin(t, f)
+		}
+	}()
 	raw, err := os.ReadFile(filepath.Join(eventsDir, "cases.json"))
 	if err != nil {
 		t.Fatal(err)

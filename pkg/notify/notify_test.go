@@ -23,6 +23,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
+	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
 // One SES emulator per test binary, like the shared DynamoDB Local.
@@ -63,6 +64,8 @@ var (
 const baseURL = "https://elevate.example.com/"
 
 type env struct {
+	// rec records the DynamoDB calls of the handler's own client.
+	rec     *localstack.OpRecorder
 	ses     *localstack.SESProcess
 	store   *dynamo.Store
 	signer  *linktoken.Signer
@@ -92,7 +95,7 @@ func setup(t *testing.T) (*env, *failFor) {
 	t.Helper()
 	ctx := context.Background()
 	proc := sesForTest(t)
-	client, _ := localstack.DynamoForTest(t)
+	client, endpoint := localstack.DynamoForTest(t)
 	table := localstack.UniqueTableName("notify")
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
@@ -112,8 +115,10 @@ func setup(t *testing.T) (*env, *failFor) {
 	sender := &failFor{Sender: &sesmail.Sender{API: localstack.SESClient(proc.Endpoint), From: "elevate@example.com"}}
 	// The real clock: delivery markers stamped in the samples' past would be
 	// due for TTL deletion at once.
-	h := notify.NewHandler(notify.Deps{Store: store, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock})
-	return &env{ses: proc, store: store, signer: signer, handler: h}, sender
+	rec := localstack.NewOpRecorder()
+	handlerStore := dynamo.New(localstack.DynamoClient(endpoint, rec.Option), table, linkKey)
+	h := notify.NewHandler(notify.Deps{Store: handlerStore, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock})
+	return &env{rec: rec, ses: proc, store: store, signer: signer, handler: h}, sender
 }
 
 func loadBatch(t *testing.T, files ...string) events.DynamoDBEvent {
@@ -250,6 +255,8 @@ func TestSESFailureReportsFirstFailedRecordAndRecoversExactlyOnce(t *testing.T) 
 	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != strings.Join(want, "|") {
 		t.Fatalf("after recovery:\n%v\nwant\n%v", strings.Join(r, "\n"), strings.Join(want, "\n"))
 	}
+	// Claims, releases and group reads all stay within notify's IAM grant.
+	e.rec.CheckWithin(t, routes.Notify)
 }
 
 func TestTTLRemovesTellTheRequester(t *testing.T) {

@@ -19,6 +19,26 @@ var (
 	StreamFunctions = []string{Notify, Audit}
 )
 
+// TableActions are the DynamoDB actions each function performs on the table,
+// and IndexActions those on its indexes: the CDK stack grants exactly these,
+// and tests that run the handlers against DynamoDB Local check that every
+// call they make is covered. IAM authorizes a TransactWriteItems call by the
+// per-item actions inside it, so transactions appear as PutItem, UpdateItem
+// and DeleteItem.
+var (
+	TableActions = map[string][]string{
+		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
+		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem"},
+		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+		Authorize: {"BatchGetItem", "PutItem"},
+		Notify:    {"GetItem", "PutItem", "DeleteItem"},
+		Audit:     nil,
+	}
+	IndexActions = map[string][]string{
+		Requests: {"Query"},
+	}
+)
+
 // Route is one API Gateway route. Path uses API Gateway's {param} syntax.
 type Route struct {
 	Method   string
