@@ -5,6 +5,8 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 FUNCTIONS := policies requests approvals authorize notify audit
 # TTL deletion in DynamoDB Local takes about a minute; those tests run as their own group.
 TTL_TESTS := ^TestTTL
+# The machine's Node 20 works for jsii; don't warn about its support window on every synth.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 .PHONY: all deps deps-browser run test check unit ttl vuln bench build synth deploy clean
 
