@@ -501,11 +501,13 @@ func TestStreamConsumers(t *testing.T) {
 		if p["BisectBatchOnFunctionError"] != true || !reflect.DeepEqual(strs(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}) {
 			t.Errorf("%s: bisect %v, response types %v", name, p["BisectBatchOnFunctionError"], p["FunctionResponseTypes"])
 		}
-		if r, _ := p["MaximumRetryAttempts"].(float64); r < 1 || r > 10 {
-			t.Errorf("%s retries %v, want bounded 1..10", name, p["MaximumRetryAttempts"])
+		// Bounded, yet long enough to outlast an outage for the stream's whole
+		// retention: giving up earlier loses emails and audit records.
+		if r, _ := p["MaximumRetryAttempts"].(float64); r < 1000 || r > 10000 {
+			t.Errorf("%s retries %v, want bounded, 1000..10000", name, p["MaximumRetryAttempts"])
 		}
-		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a < 60 || a > 86400 {
-			t.Errorf("%s max record age %v", name, p["MaximumRecordAgeInSeconds"])
+		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a != 86400 {
+			t.Errorf("%s max record age %v, want the stream's 24 h retention", name, p["MaximumRecordAgeInSeconds"])
 		}
 		queueID, q := one(t, "AWS::SQS::Queue", title(name)+"Failures")
 		if !refTo(get(p, "DestinationConfig", "OnFailure", "Destination"), queueID) {
@@ -676,6 +678,15 @@ func TestCognitoAndOutputs(t *testing.T) {
 	}
 	if get(pool.Properties, "AdminCreateUserConfig", "AllowAdminCreateUserOnly") != true {
 		t.Error("self sign-up is enabled")
+	}
+	// The email is the principal: a new address reaches tokens only once
+	// verified, and users cannot set it through the app client.
+	if !reflect.DeepEqual(strs(get(pool.Properties, "UserAttributeUpdateSettings", "AttributesRequireVerificationBeforeUpdate")), []string{"email"}) {
+		t.Errorf("email changes need no verification: %v", pool.Properties["UserAttributeUpdateSettings"])
+	}
+	_, client := one(t, "AWS::Cognito::UserPoolClient", "UsersCliClient")
+	if slices.Contains(strs(client.Properties["WriteAttributes"]), "email") || client.Properties["WriteAttributes"] == nil {
+		t.Errorf("the app client may write email: %v", client.Properties["WriteAttributes"])
 	}
 	var groups []string
 	for _, g := range ofType("AWS::Cognito::UserPoolGroup") {

@@ -131,6 +131,9 @@ func newUserPool(scope constructs.Construct, props Props) (awscognito.UserPool, 
 		StandardAttributes: &awscognito.StandardAttributes{
 			Email: &awscognito.StandardAttribute{Required: jsii.Bool(true), Mutable: jsii.Bool(true)},
 		},
+		// The email is the principal: a changed address must not reach the
+		// ID token until it is verified, or a user could take an approver's.
+		KeepOriginal: &awscognito.KeepOriginalAttrs{Email: jsii.Bool(true)},
 		PasswordPolicy: &awscognito.PasswordPolicy{
 			MinLength:            jsii.Number(12),
 			RequireDigits:        jsii.Bool(true),
@@ -159,6 +162,11 @@ func newUserPool(scope constructs.Construct, props Props) (awscognito.UserPool, 
 		ReadAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
 			Email:         jsii.Bool(true),
 			EmailVerified: jsii.Bool(true),
+		}),
+		// Users cannot change their own email (the principal) through this
+		// client; admins do, with the admin API.
+		WriteAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
+			Fullname: jsii.Bool(true),
 		}),
 	})
 	for _, g := range []struct{ id, name, description string }{

@@ -15,13 +15,16 @@ type streamSetting struct {
 	maxAgeHour int
 }
 
-// streamSettings bound how long a poisoned batch can block its shard. Audit
-// keeps trying for the stream's whole 24 h retention: a record it gives up on
-// must be replayed by hand from the failure queue's shard range. Notify gives
-// up sooner: an email hours late is worth less than the ones queued behind.
+// streamSettings keep retrying for the stream's whole 24 h retention, within
+// Lambda's bound of 10,000 attempts: the handlers never report a record that
+// cannot succeed (notify gives up on addresses SES refuses for good; audit
+// records what it cannot map), so a retried record is waiting out an outage
+// of SES, S3 or DynamoDB, and giving up earlier would lose it. A batch that
+// still fails is described in the failure queue, whose alarm fires, and can be
+// replayed from its shard range.
 var streamSettings = map[string]streamSetting{
-	notifyName: {retries: 5, maxAgeHour: 6},
-	auditName:  {retries: 10, maxAgeHour: 24},
+	notifyName: {retries: 10000, maxAgeHour: 24},
+	auditName:  {retries: 10000, maxAgeHour: 24},
 }
 
 // newStreamConsumer wires fn to the table's stream and returns the queue

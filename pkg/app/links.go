@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -22,6 +23,15 @@ func (s *Service) LinkRequest(ctx context.Context, l LinkClaims) (elevate.Reques
 	r, err := s.Store.GetRequest(ctx, l.RequestID)
 	if err != nil {
 		return elevate.Request{}, err
+	}
+	// The page shows the reason and others' comments: only to someone who is
+	// still an approver, not to whoever was one when the email went out.
+	g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
+	if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+		return elevate.Request{}, err
+	}
+	if !g.HasMember(l.Approver) {
+		return elevate.Request{}, elevate.ErrNotApprover
 	}
 	return r.View(s.Clock()), nil
 }

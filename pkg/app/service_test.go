@@ -195,4 +195,11 @@ func TestMembershipIsCheckedAtDecisionTime(t *testing.T) {
 	if got, _ := svc.GetRequest(ctx, admin, r.ID); got.Status != elevate.StatusPending {
 		t.Fatalf("refused decision changed the request: %s", got.Status)
 	}
+	// The email-link page no longer shows him the request either.
+	if _, err := svc.LinkRequest(ctx, app.LinkClaims{ID: "l1", RequestID: r.ID, Approver: bob.Principal}); !errors.Is(err, elevate.ErrNotApprover) {
+		t.Fatalf("removed approver reads the link page: %v", err)
+	}
+	if _, err := svc.LinkRequest(ctx, app.LinkClaims{ID: "l2", RequestID: r.ID, Approver: carol.Principal}); err != nil {
+		t.Fatalf("a current approver cannot read the link page: %v", err)
+	}
 }

@@ -28,6 +28,9 @@ const (
 	ActionGroupMemberDel   = "group.member-removed"
 	ActionAuthorizeAllowed = "authorize.allowed"
 	ActionAuthorizeDenied  = "authorize.denied"
+	// ActionUnmappable keeps a stream record the mapper could not read, so it
+	// is investigated rather than lost or left blocking the stream.
+	ActionUnmappable = "audit.unmappable"
 )
 
 // Target is what a record is about.

@@ -35,12 +35,14 @@ type HandlerDeps struct {
 // attempt instead of adding a copy.
 //
 // Failure semantics: Lambda checkpoints at the lowest reported sequence
-// number and retries everything after it. A record that cannot be mapped is
-// logged and reported (never skipped), and the records before it are still
-// written. When an object cannot be written, the first record of that day's
-// group is reported. Only the lowest failure is reported, as nothing after it
-// would be kept anyway. Records are never lost; a retry after a partial
-// write may store a record twice, with the same id, which readers dedupe.
+// number and retries everything after it. A record that cannot be mapped
+// would fail the same way on every retry and block the shard, so it is kept
+// as an audit.unmappable record (its eventID, keys and the reason) for a
+// person to look at, never dropped. When an object cannot be written, the
+// first record of that day's group is reported. Only the lowest failure is
+// reported, as nothing after it would be kept anyway. Records are never lost;
+// a retry after a partial write may store a record twice, with the same id,
+// which readers dedupe.
 func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -56,10 +58,9 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 		for i, rec := range ev.Records {
 			recs, err := Map(rec)
 			if err != nil {
-				d.Logger.ErrorContext(ctx, "audit: stream record cannot be mapped; reporting it for retry",
+				d.Logger.ErrorContext(ctx, "audit: stream record cannot be mapped; kept as audit.unmappable",
 					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
-				failAt = i
-				break
+				recs = []Record{unmappable(rec, err)}
 			}
 			for _, r := range recs {
 				day := r.Time.UTC().Format(time.DateOnly)
@@ -94,6 +95,23 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 		}
 		return resp, nil
 	}
+}
+
+// unmappable keeps what can be said about a record Map refused: which change
+// it was and why it failed. Only the keys are copied, not the images.
+func unmappable(rec events.DynamoDBEventRecord, err error) Record {
+	keys := map[string]string{}
+	for k, v := range rec.Change.Keys {
+		if v.DataType() == events.DataTypeString {
+			keys[k] = v.String()
+		}
+	}
+	at := rec.Change.ApproximateCreationDateTime.UTC()
+	if at.IsZero() || at.Unix() <= 0 {
+		at = time.Now().UTC()
+	}
+	return Record{ID: rec.EventID, Time: at, Action: ActionUnmappable, Actor: "system",
+		Detail: map[string]any{"eventName": rec.EventName, "keys": keys, "error": err.Error()}}
 }
 
 // BatchID names a batch by its first and last stream records, which Lambda

@@ -51,7 +51,8 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 // SaveDecision commits next in one transaction. The request write is
 // conditioned on the stored item still being prev (version), still Pending
 // and unexpired (approve, deny, cancel) or Approved (revoke), and for an
-// approval on this approver not being counted yet. The slot becomes the
+// approval on this approver not being counted yet; an approver's membership
+// of the group is checked in the same transaction. The slot becomes the
 // grant on final approval and is deleted on deny, cancel and revoke. A link
 // ID is consumed in the same transaction.
 func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
@@ -85,6 +86,17 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 	}
 	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
+	if last.Decision == elevate.DecisionApprove || last.Decision == elevate.DecisionDeny {
+		// The decider was a member when the service read the group; this
+		// holds it to that until the commit, so a removal that lands in
+		// between wins.
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.table), Key: groupKey(next.ApproverGroup).av(),
+			ConditionExpression:      aws.String("contains(#m, :by)"),
+			ExpressionAttributeNames: map[string]string{"#m": attrMembers}, ExpressionAttributeValues: map[string]types.AttributeValue{":by": str(last.By)},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}})
+		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	}
 
 	slot := grantSlotKey(next.Requester, next.Target())
 	idValue := map[string]types.AttributeValue{":id": str(next.ID)}

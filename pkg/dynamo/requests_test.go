@@ -365,3 +365,30 @@ func TestUnreachableDynamoIsUnavailable(t *testing.T) {
 		t.Fatal("sentinel leaks details")
 	}
 }
+
+// A member removed after the service read the group but before the decision
+// commits loses: the transaction re-checks membership.
+func TestRemovedApproverLosesTheRaceToCommit(t *testing.T) {
+	e := newEnv(t)
+	e.group(t, "ops", "bob@example.com")
+	e.enable(t, "ops")
+	e.policy(t, "Move", "Manual", "", 1)
+	r := submit(t, e, "alice@example.com", "Move")
+	next, err := r.Approve(elevate.Decider{Principal: "bob@example.com", InGroup: true}, "ok", e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RemoveGroupMember(ctx, "ops", "bob@example.com", app.Event{ID: "ev-rm", Time: e.clock.Now(), Action: "group.member-removed", Actor: "admin@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, e.store.SaveDecision(ctx, r, next, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
+	if got := must[elevate.Request](t)(e.store.GetRequest(ctx, r.ID)); got.Status != elevate.StatusPending || len(got.Decisions) != 0 {
+		t.Fatalf("the refused approval changed the request: %+v", got)
+	}
+	if g := grantOf(t, e, "alice@example.com", "Move"); g != nil {
+		t.Fatalf("a grant without a member's approval: %+v", g)
+	}
+	// Through the service, the retry re-reads the group and refuses plainly.
+	_, err = e.svc.Decide(ctx, caller("bob@example.com"), r.ID, app.Approve, "ok")
+	wantErr(t, err, elevate.ErrNotApprover)
+}

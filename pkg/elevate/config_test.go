@@ -111,7 +111,7 @@ func TestGroupsAndPrincipals(t *testing.T) {
 			t.Errorf("NormalizePrincipal(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "alice", "@example.com", "alice@", "a@b@c", "a b@example.com", "a/b@example.com", "<a@example.com>"} {
+	for _, bad := range []string{"", "alice", "@example.com", "alice@", "a@b@c", "a b@example.com", "a/b@example.com", "<a@example.com>", "\u212aate@corp.com", "b\u00f6b@example.com"} {
 		if _, err := NormalizePrincipal(bad); !errorsIs(err, ErrInvalid) {
 			t.Errorf("NormalizePrincipal(%q) should be invalid, got %v", bad, err)
 		}

@@ -22,7 +22,13 @@ const maxPrincipalLen = 254
 // NormalizePrincipal lower-cases and validates an email-form principal.
 // Principals are compared lower-cased everywhere.
 func NormalizePrincipal(p string) (string, error) {
-	p = strings.ToLower(strings.TrimSpace(p))
+	p = strings.TrimSpace(p)
+	for i := 0; i < len(p); i++ {
+		if p[i] >= 0x80 {
+			return "", Invalid("principal must be an ASCII email address without spaces or special characters")
+		}
+	}
+	p = strings.ToLower(p)
 	if p == "" || len(p) > maxPrincipalLen {
 		return "", Invalid("principal must be an email address of at most 254 characters")
 	}
@@ -31,8 +37,11 @@ func NormalizePrincipal(p string) (string, error) {
 		return "", Invalid("principal must be an email address")
 	}
 	for _, r := range p {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"(),:;<>[\]/`, r) {
-			return "", Invalid("principal contains a character that is not allowed")
+		// ASCII only: Unicode case folding maps look-alikes onto real
+		// addresses (the Kelvin sign K lower-cases to k), and principals are
+		// compared lower-cased.
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),:;<>[\]/`, r) {
+			return "", Invalid("principal must be an ASCII email address without spaces or special characters")
 		}
 	}
 	return p, nil

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -28,10 +29,18 @@ func CallerFromClaims(req *events.APIGatewayV2HTTPRequest) (app.Caller, error) {
 	if err != nil {
 		return app.Caller{}, unauthenticated("the token carries no valid email claim")
 	}
-	groups := ParseGroups(claims["cognito:groups"])
-	for _, g := range ParseGroups(claims["groups"]) {
-		if !slices.Contains(groups, g) {
-			groups = append(groups, g)
+	// An address the identity provider has not verified is not an identity:
+	// otherwise a user could set an approver's address on their own account.
+	if v, ok := claims["email_verified"]; ok && v != "true" {
+		return app.Caller{}, unauthenticated("the token's email address is not verified")
+	}
+	groups, ok := groupsFromBearer(req.Headers["authorization"], claims["email"])
+	if !ok {
+		groups = ParseGroups(claims["cognito:groups"])
+		for _, g := range ParseGroups(claims["groups"]) {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
 		}
 	}
 	if len(groups) > maxGroups {
@@ -40,9 +49,56 @@ func CallerFromClaims(req *events.APIGatewayV2HTTPRequest) (app.Caller, error) {
 	return app.Caller{Principal: p, Groups: groups}, nil
 }
 
+// groupsFromBearer reads the group claims from the bearer token itself.
+// API Gateway flattens array claims to "[a b]", which cannot tell a group
+// named "Team elevate-admins" from two groups, one of them the admin group;
+// the token it verified keeps the array exact. ok is false when there is no
+// readable token, and the flattened claims are used instead. A readable token
+// whose email differs from the verified claims yields no groups at all.
+func groupsFromBearer(authorization, email string) (groups []string, ok bool) {
+	tok, found := strings.CutPrefix(authorization, "Bearer ")
+	if !found {
+		return nil, false
+	}
+	parts := strings.Split(strings.TrimSpace(tok), ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, false
+	}
+	var payload struct {
+		Email         string          `json:"email"`
+		CognitoGroups json.RawMessage `json:"cognito:groups"`
+		Groups        json.RawMessage `json:"groups"`
+	}
+	if json.Unmarshal(raw, &payload) != nil {
+		return nil, false
+	}
+	if payload.Email != email {
+		return nil, true
+	}
+	for _, claim := range []json.RawMessage{payload.CognitoGroups, payload.Groups} {
+		var arr []string
+		var one string
+		switch {
+		case len(claim) == 0:
+		case json.Unmarshal(claim, &arr) == nil:
+			for _, g := range arr {
+				groups = appendGroup(groups, g)
+			}
+		case json.Unmarshal(claim, &one) == nil:
+			groups = appendGroup(groups, one)
+		}
+	}
+	return groups, true
+}
+
 // ParseGroups accepts the shapes a groups claim arrives in: API Gateway's
 // rendering of a JSON array ("[a b]"), a JSON array string, or a
-// comma-separated list. Group names therefore cannot contain spaces or commas.
+// comma-separated list. Group names therefore cannot contain spaces or
+// commas; it is only used when the bearer token itself cannot be read.
 func ParseGroups(v string) []string {
 	v = strings.TrimSpace(v)
 	if v == "" {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/routes"
@@ -413,5 +415,54 @@ func TestRouteKeyWithoutPathParameters(t *testing.T) {
 	ev.PathParameters, ev.RouteKey = nil, "GET /v1/groups/{name}"
 	if resp, _ := h.handlers[routes.Policies](t.Context(), ev); resp.StatusCode != 404 {
 		t.Fatalf("mismatched route key: %d", resp.StatusCode)
+	}
+}
+
+// bearer builds an unsigned token with the given payload: API Gateway has
+// already verified the real one by the time a handler runs.
+func bearer(t *testing.T, payload map[string]any) string {
+	t.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(raw) + ".c2ln"
+}
+
+func TestCallerIdentityHardening(t *testing.T) {
+	h := newHarness(t, newMemStore())
+	event := func(claims map[string]string, authorization string) events.APIGatewayV2HTTPRequest {
+		ev := h.event("GET", "/v1/requests", "", claims)
+		if authorization != "" {
+			ev.Headers = map[string]string{"authorization": authorization}
+		}
+		return ev
+	}
+	// An address the IdP has not verified is refused.
+	ev := event(map[string]string{"email": alice, "email_verified": "false"}, "")
+	if _, err := CallerFromClaims(&ev); !errors.Is(err, elevate.ErrUnauthorized) {
+		t.Errorf("unverified email accepted: %v", err)
+	}
+	ev = event(map[string]string{"email": alice, "email_verified": "true"}, "")
+	if _, err := CallerFromClaims(&ev); err != nil {
+		t.Errorf("verified email refused: %v", err)
+	}
+	// API Gateway flattens ["Team elevate-admins"] to "[Team elevate-admins]";
+	// the token keeps the one group it really is, which is not the admin group.
+	flattened := map[string]string{"email": alice, "cognito:groups": "[Team elevate-admins]"}
+	ev = event(flattened, bearer(t, map[string]any{"email": alice, "cognito:groups": []string{"Team elevate-admins"}}))
+	c, err := CallerFromClaims(&ev)
+	if err != nil || !slices.Equal(c.Groups, []string{"Team elevate-admins"}) || h.svc.IsAdmin(c) {
+		t.Errorf("groups from the token: %+v %v", c, err)
+	}
+	// A readable token that is not the one the claims came from grants nothing.
+	ev = event(flattened, bearer(t, map[string]any{"email": "mallory@example.com", "cognito:groups": []string{"elevate-admins"}}))
+	if c, err := CallerFromClaims(&ev); err != nil || len(c.Groups) != 0 {
+		t.Errorf("mismatched token: %+v %v", c, err)
+	}
+	// Exact groups from both claims, a plain string included.
+	ev = event(map[string]string{"email": alice}, bearer(t, map[string]any{"email": alice, "cognito:groups": []string{"a", "b"}, "groups": "c d"}))
+	if c, err := CallerFromClaims(&ev); err != nil || !slices.Equal(c.Groups, []string{"a", "b", "c d"}) {
+		t.Errorf("both claims: %+v %v", c, err)
 	}
 }

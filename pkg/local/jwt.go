@@ -62,13 +62,14 @@ func (a *Authority) Mint(principal string, groups []string) (string, time.Time, 
 	now := a.now().Truncate(time.Second)
 	exp := now.Add(a.ttl)
 	claims := jwt.MapClaims{
-		"iss":   a.issuer,
-		"aud":   a.audience,
-		"sub":   principal,
-		"email": principal,
-		"iat":   now.Unix(),
-		"nbf":   now.Unix(),
-		"exp":   exp.Unix(),
+		"iss":            a.issuer,
+		"aud":            a.audience,
+		"sub":            principal,
+		"email":          principal,
+		"email_verified": true,
+		"iat":            now.Unix(),
+		"nbf":            now.Unix(),
+		"exp":            exp.Unix(),
 	}
 	if len(groups) > 0 {
 		claims["cognito:groups"] = groups

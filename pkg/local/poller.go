@@ -44,8 +44,8 @@ const (
 // ReportBatchItemFailures: it reads every shard from TRIM_HORIZON in
 // parent-before-child order, hands each consumer batches, and on a reported
 // failure re-delivers from the failed record onward with backoff. After
-// MaxRetries the failed record is logged and skipped, as an on-failure
-// destination would take it.
+// MaxRetries the failed record and the rest of its batch are logged and
+// skipped, as Lambda hands them to the on-failure destination.
 type Poller struct {
 	Streams    StreamsAPI
 	StreamARN  string
@@ -296,8 +296,13 @@ func (c *cursor) poll(ctx context.Context, s *shardState) (bool, error) {
 	s.attempts++
 	s.iterator = ""
 	if s.attempts > c.p.MaxRetries {
-		c.log.Error("stream record dropped after retries", "shard", s.id, "sequenceNumber", failedSeq, "eventID", aws.ToString(out.Records[failedAt].EventID), "attempts", s.attempts)
-		s.seq, s.retry, s.attempts = failedSeq, "", 0
+		// Lambda gives up on the whole rest of the batch, not just the failed
+		// record: it sends that range to the on-failure destination and moves
+		// past all of it. Each dropped record is logged.
+		for _, r := range out.Records[failedAt:] {
+			c.log.Error("stream record dropped after retries", "shard", s.id, "sequenceNumber", seqOf(r), "eventID", aws.ToString(r.EventID), "attempts", s.attempts)
+		}
+		s.seq, s.retry, s.attempts = seqOf(out.Records[len(out.Records)-1]), "", 0
 		return false, nil
 	}
 	s.wait = time.Now().Add(c.p.Backoff(s.attempts))

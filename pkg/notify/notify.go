@@ -58,6 +58,28 @@ const (
 
 var errUnexpected = errors.New("notify: unexpected request state")
 
+// Errors a Sender wraps to say how a failed send may be retried. Any other
+// error means the email was certainly not accepted, so it is retried.
+var (
+	// ErrUndeliverable: the email service refused this message for good (a
+	// rejected or malformed address). Retrying cannot help and would block
+	// every later record on the shard, so it is logged and given up.
+	ErrUndeliverable = errors.New("undeliverable")
+	// ErrUncertain: the request may have reached the email service (the
+	// connection broke after it was sent). Resending could duplicate the
+	// email, and delivery is at most once, so it is logged, not resent.
+	ErrUncertain = errors.New("delivery uncertain")
+)
+
+// minTimeLeft is how much of the invocation a record needs: a record started
+// closer to the deadline is reported for retry instead, so a timeout never
+// strands a claimed-but-unsent email.
+const minTimeLeft = 5 * time.Second
+
+// releaseTimeout bounds the release of a failed claim, which runs even when
+// the invocation's context is done.
+const releaseTimeout = 3 * time.Second
+
 // IsTTLDelete reports whether a REMOVE record was made by DynamoDB's TTL
 // rather than by a manual delete.
 func IsTTLDelete(rec events.DynamoDBEventRecord) bool {
@@ -86,6 +108,11 @@ func NewHandler(d Deps) func(context.Context, events.DynamoDBEvent) (events.Dyna
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		for _, rec := range ev.Records {
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < minTimeLeft {
+				d.Logger.WarnContext(ctx, "notify: invocation almost out of time; the rest of the batch will be retried", "eventID", rec.EventID)
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+				break
+			}
 			if err := d.deliver(ctx, rec); err != nil {
 				d.Logger.ErrorContext(ctx, "notify: record not delivered; it will be retried",
 					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
@@ -120,10 +147,21 @@ func (d Deps) sendOnce(ctx context.Context, eventID string, e Email) error {
 		d.Logger.DebugContext(ctx, "notify: already delivered", "eventID", eventID, "to", e.To)
 		return nil
 	}
-	if err := d.Sender.Send(ctx, e); err != nil {
+	err = d.Sender.Send(ctx, e)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUndeliverable):
+		d.Logger.ErrorContext(ctx, "notify: email refused for good; not retried", "eventID", eventID, "to", e.To, "err", err)
+		return nil
+	case errors.Is(err, ErrUncertain):
+		d.Logger.ErrorContext(ctx, "notify: email may or may not have been sent; not resent, to avoid a duplicate", "eventID", eventID, "to", e.To, "err", err)
+		return nil
+	default:
 		// Released so the retry sends it; if the release fails too, the email
 		// is lost rather than duplicated, which is what "at most once" means.
-		if rerr := d.Store.ReleaseDelivery(ctx, eventID, e.To); rerr != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if rerr := d.Store.ReleaseDelivery(rctx, eventID, e.To); rerr != nil {
 			d.Logger.ErrorContext(ctx, "notify: release of a failed delivery failed; this email will not be retried",
 				"eventID", eventID, "to", e.To, "err", rerr)
 		}
@@ -152,6 +190,9 @@ func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email
 		}
 		return nil, nil
 	case events.DynamoDBOperationTypeModify:
+		if dynamo.ImageKind(rec.Change.NewImage) == "grant" {
+			return d.slotTakenOver(rec)
+		}
 		if dynamo.ImageKind(rec.Change.NewImage) != "request" {
 			return nil, nil
 		}
@@ -184,6 +225,24 @@ func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email
 		return one(expired(g, status == elevate.StatusPending))
 	}
 	return nil, nil
+}
+
+// slotTakenOver handles a new request claiming a slot whose pending request
+// or grant had lapsed before TTL removed it: no TTL REMOVE will ever come for
+// the old one, so its requester is told here that it expired.
+func (d Deps) slotTakenOver(rec events.DynamoDBEventRecord) ([]Email, error) {
+	old, oldStatus, err := dynamo.GrantFromImage(rec.Change.OldImage)
+	if err != nil {
+		return nil, fmt.Errorf("decode old grant: %w", err)
+	}
+	cur, _, err := dynamo.GrantFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, fmt.Errorf("decode grant: %w", err)
+	}
+	if old.RequestID == cur.RequestID {
+		return nil, nil
+	}
+	return one(expired(old, oldStatus == elevate.StatusPending))
 }
 
 func one(e Email, err error) ([]Email, error) {

@@ -72,17 +72,22 @@ type env struct {
 	handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 }
 
-// failFor wraps the real SES sender and fails for chosen recipients while on.
+// failFor wraps the real SES sender and fails for chosen recipients while on,
+// with a transient error unless refuse holds the error to return instead.
 type failFor struct {
 	notify.Sender
-	mu   sync.Mutex
-	fail map[string]bool
+	mu     sync.Mutex
+	fail   map[string]bool
+	refuse error
 }
 
 func (f *failFor) Send(ctx context.Context, e notify.Email) error {
 	f.mu.Lock()
-	bad := f.fail[e.To]
+	bad, refuse := f.fail[e.To], f.refuse
 	f.mu.Unlock()
+	if bad && refuse != nil {
+		return refuse
+	}
 	if bad {
 		return errors.New("simulated SES throttling")
 	}
@@ -272,6 +277,72 @@ func TestTTLRemovesTellTheRequester(t *testing.T) {
 	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != strings.Join(want, "|") {
 		t.Fatalf("emails = %v, want %v", r, want)
 	}
+}
+
+// An address SES refuses for good (or a send whose fate is unknown) must not
+// block the shard: the record is not reported, the other emails go out, and
+// a retry of the batch sends nothing again.
+func TestPermanentAndUncertainFailuresDoNotBlockTheShard(t *testing.T) {
+	for name, refuse := range map[string]error{
+		"undeliverable": errors.Join(notify.ErrUndeliverable, errors.New("MessageRejected")),
+		"uncertain":     errors.Join(notify.ErrUncertain, errors.New("connection reset after send")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, sender := setup(t)
+			sender.mu.Lock()
+			sender.fail, sender.refuse = map[string]bool{"alice@example.com": true}, refuse
+			sender.mu.Unlock()
+			ev := loadBatch(t, "request-insert-pending.json", "slot-ttl-remove-approved.json")
+			if failed := run(t, e, ev); len(failed) != 0 {
+				t.Fatalf("reported %v; a refusal that retrying cannot fix would block the shard", failed)
+			}
+			want := "bob@example.com [Elevate] Approval needed|rita@example.com [Elevate] Access expired"
+			if r := byRecipient(e.emails(t)); strings.Join(r, "|") != want {
+				t.Fatalf("emails = %v, want %s", r, want)
+			}
+			sender.set(nil)
+			if failed := run(t, e, ev); len(failed) != 0 {
+				t.Fatal(failed)
+			}
+			if r := byRecipient(e.emails(t)); strings.Join(r, "|") != want {
+				t.Fatalf("the retry resent: %v", r)
+			}
+		})
+	}
+}
+
+// A new request that takes over a lapsed slot before TTL removed it means no
+// TTL REMOVE will ever come for the old one, so its requester hears here.
+func TestSlotTakeoverTellsTheOldRequester(t *testing.T) {
+	e, _ := setup(t)
+	ev := loadBatch(t, "slot-ttl-remove-approved.json")
+	rec := ev.Records[0]
+	rec.EventName, rec.UserIdentity = "MODIFY", nil
+	rec.Change.NewImage = cloneImage(rec.Change.OldImage)
+	rec.Change.NewImage["requestId"] = events.NewStringAttribute("r-new")
+	rec.Change.NewImage["status"] = events.NewStringAttribute("Pending")
+	if failed := run(t, e, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}}); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != "rita@example.com [Elevate] Access expired" {
+		t.Fatalf("emails = %v", r)
+	}
+	// A slot MODIFY within one request (its approval) sends nothing.
+	same := rec
+	same.Change.NewImage = cloneImage(rec.Change.OldImage)
+	same.EventID = "ev-same"
+	e2, _ := setup(t)
+	if failed := run(t, e2, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{same}}); len(failed) != 0 || len(e2.emails(t)) != 0 {
+		t.Fatalf("same-request slot change: failed %v, emails %v", failed, e2.emails(t))
+	}
+}
+
+func cloneImage(img map[string]events.DynamoDBAttributeValue) map[string]events.DynamoDBAttributeValue {
+	out := make(map[string]events.DynamoDBAttributeValue, len(img))
+	for k, v := range img {
+		out[k] = v
+	}
+	return out
 }
 
 func TestQuietRecords(t *testing.T) {

@@ -23,13 +23,13 @@ var (
 // and IndexActions those on its indexes: the CDK stack grants exactly these,
 // and tests that run the handlers against DynamoDB Local check that every
 // call they make is covered. IAM authorizes a TransactWriteItems call by the
-// per-item actions inside it, so transactions appear as PutItem, UpdateItem
-// and DeleteItem.
+// per-item actions inside it, so transactions appear as PutItem, UpdateItem,
+// DeleteItem and ConditionCheckItem.
 var (
 	TableActions = map[string][]string{
 		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
 		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem"},
-		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "PutItem", "DeleteItem"},
 		Audit:     nil,

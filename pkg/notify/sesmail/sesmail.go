@@ -3,11 +3,15 @@ package sesmail
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/elevate-pam/elevate/pkg/notify"
 )
@@ -40,7 +44,31 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 		}},
 	})
 	if err != nil {
-		return fmt.Errorf("ses: send email: %w", err)
+		return fmt.Errorf("ses: send email: %w", classify(err))
 	}
 	return nil
+}
+
+// classify tells notify how a failed send may be retried. SES answering
+// with an error means it did not accept the message; a connection that was
+// never made means nothing was sent; anything else (a reply lost after the
+// request went out) may have sent it.
+func classify(err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "MessageRejected", "BadRequestException":
+			return errors.Join(notify.ErrUndeliverable, err)
+		}
+		return err
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return err
+	}
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		return err
+	}
+	return errors.Join(notify.ErrUncertain, err)
 }
