@@ -203,3 +203,48 @@ func TestMembershipIsCheckedAtDecisionTime(t *testing.T) {
 		t.Fatalf("a current approver cannot read the link page: %v", err)
 	}
 }
+
+// Customer Lockbox (F10): its own switch and approver group, always Manual,
+// at most 4 hours, listed by type.
+func TestLockbox(t *testing.T) {
+	svc := newService(t, 1)
+	lockbox := elevate.SubmitInput{Type: "Lockbox", Scope: "Exchange", Name: "mailbox-42", Reason: "support case 7"}
+	if _, err := svc.SubmitRequest(ctx, alice, lockbox); !errors.Is(err, elevate.ErrLockboxDisabled) {
+		t.Fatalf("lockbox off: %v", err)
+	}
+	res, err := svc.Authorize(ctx, alice, app.AuthzInput{Type: "Lockbox", Scope: "Exchange", Name: "mailbox-42"})
+	if err != nil || !res.Allowed || res.Reason != elevate.ReasonDisabled {
+		t.Fatalf("authorize with lockbox off: %+v %v", res, err)
+	}
+	must(t, func() error {
+		_, err := svc.CreateGroup(ctx, admin, elevate.NewGroupInput{Name: "lockbox-approvers", Members: []string{carol.Principal}})
+		return err
+	})
+	must(t, func() error {
+		_, err := svc.UpdateSettings(ctx, admin, elevate.SettingsPatch{Lockbox: &elevate.LockboxPatch{Enabled: ptr(true), ApproverGroup: ptr("lockbox-approvers")}})
+		return err
+	})
+	if _, err := svc.SubmitRequest(ctx, alice, elevate.SubmitInput{Type: "Lockbox", Scope: "Exchange", Name: "mailbox-42", Reason: "r", DurationHours: ptr(5.0)}); !errors.Is(err, elevate.ErrDurationTooLong) {
+		t.Fatalf("lockbox over 4 h: %v", err)
+	}
+	r, err := svc.SubmitRequest(ctx, alice, lockbox)
+	if err != nil || r.ApprovalType != elevate.ApprovalManual || r.ApproverGroup != "lockbox-approvers" || r.Status != elevate.StatusPending {
+		t.Fatalf("lockbox request: %+v %v", r, err)
+	}
+	submit(t, svc, alice) // a Task request, to be filtered out below
+	page, err := svc.ListRequests(ctx, admin, app.ListFilter{Type: elevate.TypeLockbox})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != r.ID {
+		t.Fatalf("list by type Lockbox: %+v %v", page.Items, err)
+	}
+	// The default group's bob cannot decide it; the Lockbox group's carol can.
+	if _, err := svc.Decide(ctx, bob, r.ID, app.Approve, ""); !errors.Is(err, elevate.ErrForbidden) {
+		t.Fatalf("bob approves a lockbox request: %v", err)
+	}
+	if _, err := svc.Decide(ctx, carol, r.ID, app.Approve, "case 7"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = svc.Authorize(ctx, alice, app.AuthzInput{Type: "Lockbox", Scope: "Exchange", Name: "mailbox-42"})
+	if err != nil || !res.Allowed || res.Reason != elevate.ReasonGrant || res.RequestID != r.ID {
+		t.Fatalf("authorize after lockbox approval: %+v %v", res, err)
+	}
+}
