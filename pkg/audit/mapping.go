@@ -10,12 +10,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
-// The identity DynamoDB puts on deletions made by TTL.
-const (
-	ttlIdentityType      = "Service"
-	ttlIdentityPrincipal = "dynamodb.amazonaws.com"
-)
-
 // ErrUnmappable wraps every reason a stream record cannot become audit
 // records (an image that does not decode).
 var ErrUnmappable = errors.New("audit: stream record cannot be mapped")
@@ -63,15 +57,15 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]Record, error) {
 	switch events.DynamoDBOperationType(rec.EventName) {
 	case events.DynamoDBOperationTypeInsert:
 		switch dynamo.ImageKind(c.NewImage) {
-		case "request":
+		case dynamo.KindRequest:
 			r, err := dynamo.RequestFromImage(c.NewImage)
 			if err != nil {
 				return nil, err
 			}
 			return requestCreated(r), nil
-		case "grant":
+		case dynamo.KindGrant:
 			return grantCreated(c.NewImage)
-		case "event":
+		case dynamo.KindEvent:
 			ev, err := dynamo.EventFromImage(c.NewImage)
 			if err != nil {
 				return nil, err
@@ -84,7 +78,7 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]Record, error) {
 		}
 	case events.DynamoDBOperationTypeModify:
 		switch dynamo.ImageKind(c.NewImage) {
-		case "request":
+		case dynamo.KindRequest:
 			prev, err := dynamo.RequestFromImage(c.OldImage)
 			if err != nil {
 				return nil, err
@@ -94,29 +88,28 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]Record, error) {
 				return nil, err
 			}
 			return requestChanged(prev, r), nil
-		case "grant":
-			return slotChanged(c.OldImage, c.NewImage)
+		case dynamo.KindGrant:
+			return slotChanged(rec)
 		}
 	case events.DynamoDBOperationTypeRemove:
-		if !isTTLDelete(rec) || dynamo.ImageKind(c.OldImage) != "grant" {
-			return nil, nil
-		}
-		g, status, err := dynamo.GrantFromImage(c.OldImage)
-		if err != nil {
-			return nil, err
-		}
-		action := ActionGrantExpired
-		if status == elevate.StatusPending {
-			action = ActionRequestExpired
-		}
-		// The record's time is the deletion's; expiresAt says when it lapsed.
-		return []Record{grantRecord(action, g)}, nil
+		return lapsed(rec)
 	}
 	return nil, nil
 }
 
-func isTTLDelete(rec events.DynamoDBEventRecord) bool {
-	return rec.UserIdentity != nil && rec.UserIdentity.Type == ttlIdentityType && rec.UserIdentity.PrincipalID == ttlIdentityPrincipal
+// lapsed records the end of a slot's pending request (request.expired) or
+// grant (grant.expired) when the record shows one lapsing. The record's time
+// is the change's; the grant's expiresAt says when it lapsed.
+func lapsed(rec events.DynamoDBEventRecord) ([]Record, error) {
+	g, wasPending, ok, err := dynamo.LapsedSlot(rec)
+	if err != nil || !ok {
+		return nil, err
+	}
+	action := ActionGrantExpired
+	if wasPending {
+		action = ActionRequestExpired
+	}
+	return []Record{grantRecord(action, g)}, nil
 }
 
 func target(t elevate.Target) *Target {
@@ -212,23 +205,21 @@ func grantRecord(action string, g elevate.Grant) Record {
 // been lapsed (the store refuses to overwrite a live one) while TTL had not
 // yet removed it, so the old request's expiry is recorded here, because no
 // TTL REMOVE will ever come for it.
-func slotChanged(oldImg, img map[string]events.DynamoDBAttributeValue) ([]Record, error) {
-	old, was, err := dynamo.GrantFromImage(oldImg)
+func slotChanged(rec events.DynamoDBEventRecord) ([]Record, error) {
+	out, err := lapsed(rec)
 	if err != nil {
 		return nil, err
 	}
-	g, status, err := dynamo.GrantFromImage(img)
+	_, was, err := dynamo.GrantFromImage(rec.Change.OldImage)
 	if err != nil {
 		return nil, err
 	}
-	var out []Record
-	if old.RequestID != g.RequestID {
-		action := ActionGrantExpired
-		if was == elevate.StatusPending {
-			action = ActionRequestExpired
-		}
-		out = append(out, grantRecord(action, old))
-		was = ""
+	g, status, err := dynamo.GrantFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 {
+		was = "" // taken over: the new request's slot starts afresh
 	}
 	if status == elevate.StatusApproved && was != elevate.StatusApproved {
 		out = append(out, grantRecord(ActionGrantCreated, g))

@@ -50,6 +50,37 @@ func EventFromImage(img map[string]events.DynamoDBAttributeValue) (app.Event, er
 	return it.domain()
 }
 
+// IsTTLDelete reports whether a REMOVE record was made by DynamoDB's TTL
+// rather than by a manual delete: TTL deletions carry the service identity.
+func IsTTLDelete(rec events.DynamoDBEventRecord) bool {
+	return rec.EventName == string(events.DynamoDBOperationTypeRemove) && rec.UserIdentity != nil &&
+		rec.UserIdentity.Type == "Service" && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com"
+}
+
+// LapsedSlot reports the grant slot whose pending request or grant a stream
+// record shows ending by lapse: TTL deleting the slot, or a new request
+// taking over a slot that had lapsed before TTL got to it (no TTL REMOVE will
+// ever come for the old one then). Manual deletes are decisions, recorded
+// from the request item, not lapses.
+func LapsedSlot(rec events.DynamoDBEventRecord) (old elevate.Grant, wasPending, ok bool, err error) {
+	c := rec.Change
+	byTTL := IsTTLDelete(rec)
+	if ImageKind(c.OldImage) != KindGrant || (!byTTL && rec.EventName != string(events.DynamoDBOperationTypeModify)) {
+		return elevate.Grant{}, false, false, nil
+	}
+	old, status, err := GrantFromImage(c.OldImage)
+	if err != nil {
+		return elevate.Grant{}, false, false, err
+	}
+	if !byTTL {
+		cur, _, err := GrantFromImage(c.NewImage)
+		if err != nil || cur.RequestID == old.RequestID {
+			return elevate.Grant{}, false, false, err
+		}
+	}
+	return old, status == elevate.StatusPending, true, nil
+}
+
 // ErrWrongKind is returned when an image is not of the kind asked for.
 var ErrWrongKind = errors.New("dynamo: stream image is not of the expected kind")
 

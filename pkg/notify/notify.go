@@ -50,12 +50,6 @@ type Deps struct {
 	Logger        *slog.Logger
 }
 
-// The identity DynamoDB puts on deletions made by TTL.
-const (
-	ttlIdentityType      = "Service"
-	ttlIdentityPrincipal = "dynamodb.amazonaws.com"
-)
-
 var errUnexpected = errors.New("notify: unexpected request state")
 
 // Errors a Sender wraps to say how a failed send may be retried. Any other
@@ -79,13 +73,6 @@ const minTimeLeft = 5 * time.Second
 // releaseTimeout bounds the release of a failed claim, which runs even when
 // the invocation's context is done.
 const releaseTimeout = 3 * time.Second
-
-// IsTTLDelete reports whether a REMOVE record was made by DynamoDB's TTL
-// rather than by a manual delete.
-func IsTTLDelete(rec events.DynamoDBEventRecord) bool {
-	return rec.EventName == string(events.DynamoDBOperationTypeRemove) && rec.UserIdentity != nil &&
-		rec.UserIdentity.Type == ttlIdentityType && rec.UserIdentity.PrincipalID == ttlIdentityPrincipal
-}
 
 // NewHandler returns the Lambda handler for the table's stream.
 //
@@ -173,36 +160,31 @@ func (d Deps) sendOnce(ctx context.Context, eventID string, e Email) error {
 
 // plan decides which emails a stream record calls for.
 func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email, error) {
+	if g, wasPending, lapsed, err := dynamo.LapsedSlot(rec); err != nil || lapsed {
+		if err != nil {
+			return nil, fmt.Errorf("decode grant: %w", err)
+		}
+		return one(expired(g, wasPending))
+	}
+	if dynamo.ImageKind(rec.Change.NewImage) != dynamo.KindRequest {
+		return nil, nil
+	}
+	r, err := dynamo.RequestFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, fmt.Errorf("decode request: %w", err)
+	}
 	switch events.DynamoDBOperationType(rec.EventName) {
 	case events.DynamoDBOperationTypeInsert:
-		if dynamo.ImageKind(rec.Change.NewImage) != "request" {
-			return nil, nil
-		}
-		r, err := dynamo.RequestFromImage(rec.Change.NewImage)
-		if err != nil {
-			return nil, fmt.Errorf("decode request: %w", err)
-		}
 		switch r.Status {
 		case elevate.StatusPending:
 			return d.approvalRequests(ctx, r)
 		case elevate.StatusApproved: // approved automatically by its policy
 			return one(outcome(r))
 		}
-		return nil, nil
 	case events.DynamoDBOperationTypeModify:
-		if dynamo.ImageKind(rec.Change.NewImage) == "grant" {
-			return d.slotTakenOver(rec)
-		}
-		if dynamo.ImageKind(rec.Change.NewImage) != "request" {
-			return nil, nil
-		}
 		prev, err := dynamo.RequestFromImage(rec.Change.OldImage)
 		if err != nil {
 			return nil, fmt.Errorf("decode old request: %w", err)
-		}
-		r, err := dynamo.RequestFromImage(rec.Change.NewImage)
-		if err != nil {
-			return nil, fmt.Errorf("decode request: %w", err)
 		}
 		if prev.Status == r.Status {
 			return nil, nil
@@ -213,36 +195,8 @@ func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email
 		case elevate.StatusRevoked:
 			return one(outcome(r))
 		}
-		return nil, nil
-	case events.DynamoDBOperationTypeRemove:
-		if !IsTTLDelete(rec) || dynamo.ImageKind(rec.Change.OldImage) != "grant" {
-			return nil, nil
-		}
-		g, status, err := dynamo.GrantFromImage(rec.Change.OldImage)
-		if err != nil {
-			return nil, fmt.Errorf("decode grant: %w", err)
-		}
-		return one(expired(g, status == elevate.StatusPending))
 	}
 	return nil, nil
-}
-
-// slotTakenOver handles a new request claiming a slot whose pending request
-// or grant had lapsed before TTL removed it: no TTL REMOVE will ever come for
-// the old one, so its requester is told here that it expired.
-func (d Deps) slotTakenOver(rec events.DynamoDBEventRecord) ([]Email, error) {
-	old, oldStatus, err := dynamo.GrantFromImage(rec.Change.OldImage)
-	if err != nil {
-		return nil, fmt.Errorf("decode old grant: %w", err)
-	}
-	cur, _, err := dynamo.GrantFromImage(rec.Change.NewImage)
-	if err != nil {
-		return nil, fmt.Errorf("decode grant: %w", err)
-	}
-	if old.RequestID == cur.RequestID {
-		return nil, nil
-	}
-	return one(expired(old, oldStatus == elevate.StatusPending))
 }
 
 func one(e Email, err error) ([]Email, error) {
