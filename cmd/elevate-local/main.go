@@ -6,17 +6,16 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/local"
+	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
 // The ready-made token printed for the CLI.
@@ -26,7 +25,7 @@ const (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level()}))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: wire.LogLevel()}))
 	slog.SetDefault(log)
 	if err := run(log); err != nil {
 		log.Error("elevate-local failed", "error", err)
@@ -47,7 +46,7 @@ func run(log *slog.Logger) error {
 		Sender:     config.Get(config.EnvSender, local.DefaultSender),
 		AdminGroup: adminGroup,
 		PublicURL:  config.Get(config.EnvPublicBaseURL, ""),
-		LinkKey:    linkKey(config.Get(config.EnvLinkKey, "")),
+		LinkKey:    wire.ParseKey(config.Get(config.EnvLinkKey, "")), // empty: a random per-run key
 		Log:        log,
 	})
 	if err != nil {
@@ -72,25 +71,4 @@ func run(log *slog.Logger) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
-}
-
-// linkKey reads ELEVATE_LINK_KEY as the functions do: hex of at least 32
-// bytes is decoded, anything else is used as raw bytes. Empty means a random
-// per-run key.
-func linkKey(v string) []byte {
-	if v == "" {
-		return nil
-	}
-	if b, err := hex.DecodeString(v); err == nil && len(b) >= 32 {
-		return b
-	}
-	return []byte(v)
-}
-
-func level() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(config.Get(config.EnvLogLevel, "info")))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }

@@ -2,6 +2,7 @@ package elevate
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -74,6 +75,14 @@ type Request struct {
 
 // Target returns what the request asks for.
 func (r Request) Target() Target { return Target{Type: r.Type, Scope: r.Scope, Name: r.Name} }
+
+// DurationText is the duration as people read it: "1 hour", "1.5 hours".
+func (r Request) DurationText() string {
+	if r.DurationHours == 1 {
+		return "1 hour"
+	}
+	return strconv.FormatFloat(r.DurationHours, 'f', -1, 64) + " hours"
+}
 
 // SubmitInput is the body of POST /v1/requests.
 type SubmitInput struct {

@@ -217,3 +217,11 @@ func TestReadTimeExpiry(t *testing.T) {
 		t.Fatal("the stored status never becomes Expired")
 	}
 }
+
+func TestDurationText(t *testing.T) {
+	for h, want := range map[float64]string{1: "1 hour", 1.5: "1.5 hours", 4: "4 hours", 0.25: "0.25 hours"} {
+		if got := (Request{DurationHours: h}).DurationText(); got != want {
+			t.Errorf("DurationText(%v) = %q, want %q", h, got, want)
+		}
+	}
+}

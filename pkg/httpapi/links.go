@@ -106,18 +106,11 @@ type requestView struct {
 func viewOf(r elevate.Request) *requestView {
 	return &requestView{
 		Requester: r.Requester, Type: string(r.Type), Scope: r.Scope, Name: r.Name, Reason: r.Reason,
-		Duration: hoursText(r.DurationHours),
+		Duration: r.DurationText(),
 		Status:   string(r.Status), Pending: r.Status == elevate.StatusPending,
 		Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), ExpiresISO: r.ExpiresAt.UTC().Format(time.RFC3339),
 		Approvals: r.Approvals(), Required: r.RequiredApprovals, Decisions: r.Decisions,
 	}
-}
-
-func hoursText(h float64) string {
-	if h == 1 {
-		return "1 hour"
-	}
-	return strconv.FormatFloat(h, 'f', -1, 64) + " hours"
 }
 
 func linkHeaders() map[string]string {

@@ -83,7 +83,7 @@ func requestMessage(r elevate.Request, heading string, lines ...string) message 
 	m.row("Request", r.ID)
 	m.row("Requester", r.Requester)
 	m.row("Target", r.Target().String())
-	m.row("Duration", formatHours(r.DurationHours))
+	m.row("Duration", r.DurationText())
 	m.row("Reason", r.Reason)
 	return m
 }
@@ -100,16 +100,9 @@ func oneLine(s string) string {
 
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 
-func formatHours(h float64) string {
-	if h == 1 {
-		return "1 hour"
-	}
-	return strconv.FormatFloat(h, 'f', -1, 64) + " hours"
-}
-
 // approvalRequest asks one approver to decide, with their personal link.
 func approvalRequest(r elevate.Request, approver, link string) (Email, error) {
-	lines := []string{r.Requester + " asks for " + r.Target().String() + " for " + formatHours(r.DurationHours) + "."}
+	lines := []string{r.Requester + " asks for " + r.Target().String() + " for " + r.DurationText() + "."}
 	if r.RequiredApprovals > 1 {
 		lines = append(lines, strconv.Itoa(r.RequiredApprovals)+" approvals are required.")
 	}

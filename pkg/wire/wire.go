@@ -33,13 +33,18 @@ import (
 // Logger is the JSON logger on stdout at ELEVATE_LOG_LEVEL (default info),
 // also installed as slog's default.
 func Logger() *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(config.Get(config.EnvLogLevel, "info"))); err != nil {
-		level = slog.LevelInfo
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: LogLevel()}))
 	slog.SetDefault(log)
 	return log
+}
+
+// LogLevel reads ELEVATE_LOG_LEVEL (debug|info|warn|error), default info.
+func LogLevel() slog.Level {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(config.Get(config.EnvLogLevel, "info"))); err != nil {
+		return slog.LevelInfo
+	}
+	return level
 }
 
 // Missing reports required environment variables that are unset.
