@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -22,19 +21,7 @@ func (s *Store) GetSettings(ctx context.Context) (elevate.Settings, error) {
 	if item == nil {
 		return elevate.DefaultSettings(), nil
 	}
-	return decodeSettings(item)
-}
-
-func decodeSettings(item map[string]types.AttributeValue) (elevate.Settings, error) {
-	var it settingsItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return elevate.Settings{}, unavailable("decode settings", err)
-	}
-	st, err := it.domain()
-	if err != nil {
-		return elevate.Settings{}, unavailable("decode settings", err)
-	}
-	return st, nil
+	return decodeAs[settingsItem]("decode settings", item)
 }
 
 // SaveSettings writes next if the stored version is still prev.Version, and
@@ -54,19 +41,8 @@ func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, e
 	}
 	items := []types.TransactWriteItem{s.put(item, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
-	before, after := prev.ReferencedGroups(), next.ReferencedGroups()
-	for _, g := range after {
-		if !slices.Contains(before, g) {
-			items = append(items, s.refsDelta(g, +1))
-			mapping = append(mapping, is(elevate.ErrUnknownGroup))
-		}
-	}
-	for _, g := range before {
-		if !slices.Contains(after, g) {
-			items = append(items, s.refsDelta(g, -1))
-			mapping = append(mapping, nil)
-		}
-	}
+	refItems, refMapping := s.moveRefs(prev.ReferencedGroups(), next.ReferencedGroups())
+	items, mapping = append(items, refItems...), append(mapping, refMapping...)
 	evPut, err := s.eventPut(ev)
 	if err != nil {
 		return err
@@ -75,11 +51,37 @@ func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, e
 	return txResult("save settings", s.transact(ctx, items), mapping...)
 }
 
-// refsDelta moves a group's reference count; the group must exist, so an
-// increment doubles as the "named group exists" check.
-func (s *Store) refsDelta(group string, delta int64) types.TransactWriteItem {
-	return s.update(groupKey(group), "ADD #r :d", "attribute_exists(PK)",
-		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":d": num(delta)})
+// moveRefs moves group reference counts from the groups in before to those
+// in after, for the same transaction as the change that moves them: +1 for
+// each group newly used, which must exist (so the increment doubles as the
+// "named group exists" check, ErrUnknownGroup), -1 for each no longer used.
+func (s *Store) moveRefs(before, after []string) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {
+	var items []types.TransactWriteItem
+	var mapping []func(map[string]types.AttributeValue) error
+	delta := func(group string, d int64) types.TransactWriteItem {
+		return s.update(groupKey(group), "ADD #r :d", "attribute_exists(PK)",
+			map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":d": num(d)})
+	}
+	for _, g := range after {
+		if !slices.Contains(before, g) {
+			items, mapping = append(items, delta(g, +1)), append(mapping, is(elevate.ErrUnknownGroup))
+		}
+	}
+	for _, g := range before {
+		if !slices.Contains(after, g) {
+			items, mapping = append(items, delta(g, -1)), append(mapping, nil)
+		}
+	}
+	return items, mapping
+}
+
+// groupRefs is the group a policy references, if it names one (an empty
+// name falls back to the default group, which the settings reference).
+func groupRefs(p elevate.Policy) []string {
+	if p.ApproverGroup == "" {
+		return nil
+	}
+	return []string{p.ApproverGroup}
 }
 
 // CreateGroup refuses an existing name with ErrGroupExists.
@@ -191,10 +193,8 @@ func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies 
 			map[string]types.AttributeValue{":kind": str(KindCounter), ":one": num(1), ":max": num(int64(maxPolicies))}),
 	}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrPolicyExists), is(elevate.ErrPolicyCap)}
-	if p.ApproverGroup != "" {
-		items = append(items, s.refsDelta(p.ApproverGroup, +1))
-		mapping = append(mapping, is(elevate.ErrUnknownGroup))
-	}
+	refItems, refMapping := s.moveRefs(nil, groupRefs(p))
+	items, mapping = append(items, refItems...), append(mapping, refMapping...)
 	evPut, err := s.eventPut(ev)
 	if err != nil {
 		return err
@@ -229,16 +229,8 @@ func (s *Store) UpdatePolicy(ctx context.Context, prev, next elevate.Policy, ev 
 	items := []types.TransactWriteItem{s.put(item, "attribute_exists(PK) AND #u = :prev",
 		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))})}
 	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate)}
-	if prev.ApproverGroup != next.ApproverGroup {
-		if next.ApproverGroup != "" {
-			items = append(items, s.refsDelta(next.ApproverGroup, +1))
-			mapping = append(mapping, is(elevate.ErrUnknownGroup))
-		}
-		if prev.ApproverGroup != "" {
-			items = append(items, s.refsDelta(prev.ApproverGroup, -1))
-			mapping = append(mapping, nil)
-		}
-	}
+	refItems, refMapping := s.moveRefs(groupRefs(prev), groupRefs(next))
+	items, mapping = append(items, refItems...), append(mapping, refMapping...)
 	evPut, err := s.eventPut(ev)
 	if err != nil {
 		return err
@@ -257,10 +249,8 @@ func (s *Store) DeletePolicy(ctx context.Context, prev elevate.Policy, ev app.Ev
 			map[string]types.AttributeValue{":minus": num(-1)}),
 	}
 	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate), nil}
-	if prev.ApproverGroup != "" {
-		items = append(items, s.refsDelta(prev.ApproverGroup, -1))
-		mapping = append(mapping, nil)
-	}
+	refItems, refMapping := s.moveRefs(groupRefs(prev), nil)
+	items, mapping = append(items, refItems...), append(mapping, refMapping...)
 	evPut, err := s.eventPut(ev)
 	if err != nil {
 		return err

@@ -153,7 +153,7 @@ func (s *Store) ReadAuthz(ctx context.Context, principal string, t elevate.Targe
 		}
 		switch kind {
 		case KindSettings:
-			if read.Settings, err = decodeSettings(item); err != nil {
+			if read.Settings, err = decodeAs[settingsItem]("decode settings", item); err != nil {
 				return app.AuthzRead{}, err
 			}
 		case KindPolicy:
