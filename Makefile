@@ -1,7 +1,6 @@
 # Elevate — see README.md. Everything installs what it needs first (scripts/deps.sh).
 SHELL := /bin/bash
 GO ?= go
-GOBIN := $(shell $(GO) env GOPATH)/bin
 FUNCTIONS := policies requests approvals authorize notify audit
 # TTL deletion in DynamoDB Local takes about a minute; those tests run as their own group.
 TTL_TESTS := ^TestTTL
@@ -30,7 +29,7 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './scripts/node_modules/*')); \
 	  if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GOBIN)/staticcheck ./...
+	$(GO) tool staticcheck ./...
 
 unit:
 	$(GO) test -count=1 -timeout 20m -skip '$(TTL_TESTS)' ./...

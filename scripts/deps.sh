@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
 # Installs what Elevate's local stack and tests need on a fresh Debian machine.
-# Idempotent: each step is skipped when its result is already present.
-#   scripts/deps.sh            Node tooling + Go modules + Go tools
+# Nothing already on the machine is trusted for its version:
+#   - Debian packages: installed when the command is missing or older than the
+#     version the project needs (Java 17, Node 18);
+#   - npm packages: pinned by scripts/package-lock.json; reinstalled whenever the
+#     lockfile differs from the one the installed tree was made from;
+#   - Go modules and Go tools (staticcheck, govulncheck): pinned in go.mod/go.sum
+#     (`tool` directives) and run with `go tool`, so no binary in $GOPATH/bin counts.
+#   scripts/deps.sh            Debian packages + npm tooling + Go modules and tools
 #   scripts/deps.sh browser    also Debian's Chromium (for the browser e2e test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# major VERSION_COMMAND... prints the first number in the command's version output.
+major() { "$@" 2>&1 | grep -oE '[0-9]+' | head -1; }
+
 need_apt=()
-command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
-command -v node >/dev/null || need_apt+=(nodejs npm)
+if ! command -v java >/dev/null || (($(major java -version) < 17)); then
+  need_apt+=(openjdk-17-jre-headless)
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null || (($(major node --version) < 18)); then
+  need_apt+=(nodejs npm)
+fi
+command -v curl >/dev/null || need_apt+=(curl)
 if [[ "${1:-}" == "browser" ]] && ! command -v chromium >/dev/null; then
   need_apt+=(chromium)
 fi
@@ -19,7 +33,8 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# npm packages pinned by scripts/package-lock.json.
+# npm packages pinned by scripts/package-lock.json. The stamp is the lockfile the
+# installed tree came from: a changed pin reinstalls, whatever is on the machine.
 stamp=scripts/node_modules/.elevate-lock
 if [[ ! -f $stamp ]] || ! cmp -s scripts/package-lock.json "$stamp"; then
   echo "deps: npm ci (scripts/)"
@@ -27,14 +42,8 @@ if [[ ! -f $stamp ]] || ! cmp -s scripts/package-lock.json "$stamp"; then
   cp scripts/package-lock.json "$stamp"
 fi
 
+# Go modules, and the tools go.mod pins, built into the build cache now so the
+# first `go tool` call does not pay for it mid-test.
 go mod download
-
-GOBIN=$(go env GOPATH)/bin
-if [[ ! -x $GOBIN/staticcheck ]]; then
-  echo "deps: go install staticcheck"
-  go install honnef.co/go/tools/cmd/staticcheck@2025.1.1
-fi
-if [[ ! -x $GOBIN/govulncheck ]]; then
-  echo "deps: go install govulncheck"
-  go install golang.org/x/vuln/cmd/govulncheck@v1.1.4 || echo "deps: govulncheck unavailable; it will be skipped"
-fi
+go tool staticcheck -version >/dev/null
+go tool govulncheck -version >/dev/null
