@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// Decision verbs.
+const (
+	Approve = elevate.DecisionApprove
+	Deny    = elevate.DecisionDeny
+	Revoke  = elevate.DecisionRevoke
+	Cancel  = elevate.DecisionCancel
+)
+
+// maxDecisionAttempts bounds optimistic retries when concurrent approvers of
+// an N-of-M request race; each retry re-reads and re-applies every rule.
+const maxDecisionAttempts = 3
+
+// Decide applies approve, deny, revoke or cancel as the caller.
+func (s *Service) Decide(ctx context.Context, c Caller, id string, kind elevate.DecisionKind, comment string) (elevate.Request, error) {
+	return s.decide(ctx, c, id, kind, comment, "")
+}
+
+func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.DecisionKind, comment, linkID string) (elevate.Request, error) {
+	var lastErr error
+	for attempt := 0; attempt < maxDecisionAttempts; attempt++ {
+		prev, err := s.Store.GetRequest(ctx, id)
+		if err != nil {
+			return elevate.Request{}, err
+		}
+		inGroup := false
+		if kind != Cancel {
+			// Membership is checked at the moment of the decision, not when
+			// the request or the email was made.
+			g, err := s.Store.GetGroup(ctx, prev.ApproverGroup)
+			if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+				return elevate.Request{}, err
+			}
+			inGroup = g.HasMember(c.Principal)
+		}
+		d := elevate.Decider{Principal: c.Principal, InGroup: inGroup, Admin: s.IsAdmin(c)}
+		now := s.Clock()
+		var next elevate.Request
+		switch kind {
+		case Approve:
+			next, err = prev.Approve(d, comment, now)
+		case Deny:
+			next, err = prev.Deny(d, comment, now)
+		case Revoke:
+			next, err = prev.Revoke(d, comment, now)
+		case Cancel:
+			next, err = prev.Cancel(d, comment, now)
+		default:
+			return elevate.Request{}, elevate.Invalid("unknown decision")
+		}
+		if err != nil {
+			if !s.IsAdmin(c) && prev.Requester != c.Principal && !inGroup && errors.Is(err, elevate.ErrConflict) {
+				// Don't reveal a request's state to someone who may not see it.
+				return elevate.Request{}, elevate.ErrNotApprover
+			}
+			return elevate.Request{}, err
+		}
+		err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
+		if errors.Is(err, elevate.ErrConcurrentUpdate) {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return elevate.Request{}, err
+		}
+		return next.View(now), nil
+	}
+	return elevate.Request{}, lastErr
+}

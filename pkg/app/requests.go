@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// SubmitRequest creates a request for the caller.
+func (s *Service) SubmitRequest(ctx context.Context, c Caller, in elevate.SubmitInput) (elevate.Request, error) {
+	typ, err := elevate.ParseRequestType(in.Type)
+	if err != nil {
+		return elevate.Request{}, err
+	}
+	in.Type = string(typ)
+	t := elevate.Target{Type: typ, Scope: in.Scope, Name: in.Name}
+	if err := t.Validate(); err != nil {
+		return elevate.Request{}, err
+	}
+	read, err := s.Store.ReadAuthz(ctx, c.Principal, t)
+	if err != nil {
+		return elevate.Request{}, err
+	}
+	now := s.Clock()
+	r, err := elevate.NewRequest(in, elevate.Submission{ID: s.id(), Requester: c.Principal, Settings: read.Settings, Policy: read.Policy, Now: now})
+	if err != nil {
+		return elevate.Request{}, err
+	}
+	if r.ApprovalType == elevate.ApprovalManual {
+		// Refuse a request nobody could ever approve.
+		if _, err := s.Store.GetGroup(ctx, r.ApproverGroup); errors.Is(err, elevate.ErrNotFound) {
+			return elevate.Request{}, elevate.ErrUnknownGroup
+		} else if err != nil {
+			return elevate.Request{}, err
+		}
+	}
+	if err := s.Store.CreateRequest(ctx, r); err != nil {
+		return elevate.Request{}, err
+	}
+	return r.View(now), nil
+}
+
+// GetRequest returns a request the caller may see: their own, one they can
+// decide, or any for an admin. Others read as not found, so IDs don't leak.
+func (s *Service) GetRequest(ctx context.Context, c Caller, id string) (elevate.Request, error) {
+	r, err := s.Store.GetRequest(ctx, id)
+	if err != nil {
+		return elevate.Request{}, err
+	}
+	if r.Requester != c.Principal && !s.IsAdmin(c) {
+		g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
+		if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+			return elevate.Request{}, err
+		}
+		if !g.HasMember(c.Principal) {
+			return elevate.Request{}, elevate.ErrRequestNotFound
+		}
+	}
+	return r.View(s.Clock()), nil
+}
+
+// ListFilter is what GET /v1/requests accepts.
+type ListFilter struct {
+	Status    elevate.Status
+	Type      elevate.RequestType
+	Requester string
+	Limit     int
+	Next      string
+}
+
+// ListRequests shows admins everything and others their own requests plus
+// those their approver groups can decide.
+func (s *Service) ListRequests(ctx context.Context, c Caller, f ListFilter) (RequestPage, error) {
+	if f.Limit <= 0 || f.Limit > 100 {
+		f.Limit = 50
+	}
+	now := s.Clock()
+	q := RequestQuery{Status: f.Status, Type: f.Type, Limit: f.Limit, Next: f.Next, Now: now}
+	if f.Requester != "" {
+		p, err := elevate.NormalizePrincipal(f.Requester)
+		if err != nil {
+			return RequestPage{}, err
+		}
+		q.Index, q.Requester = ByRequester, p
+	}
+	if !s.IsAdmin(c) {
+		groups, err := s.groupsOf(ctx, c.Principal)
+		if err != nil {
+			return RequestPage{}, err
+		}
+		q.VisibleTo = &Visibility{Principal: c.Principal, Groups: groups}
+		if q.Index == AllRequests && len(groups) == 0 {
+			q.Index, q.Requester = ByRequester, c.Principal
+		}
+	}
+	page, err := s.Store.ListRequests(ctx, q)
+	if err != nil {
+		return RequestPage{}, err
+	}
+	for i := range page.Items {
+		page.Items[i] = page.Items[i].View(now)
+	}
+	return page, nil
+}
+
+func (s *Service) groupsOf(ctx context.Context, principal string) ([]string, error) {
+	all, err := s.Store.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, g := range all {
+		if g.HasMember(principal) {
+			names = append(names, g.Name)
+		}
+	}
+	return names, nil
+}
