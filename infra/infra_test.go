@@ -243,7 +243,7 @@ var wantEnv = map[string][]string{
 	routes.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret},
 	routes.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
 	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
-	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL},
+	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
 	routes.Audit:     {config.EnvAuditBucket},
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -44,6 +45,7 @@ func main() {
 		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg), From: sender},
 		Signer:        signer,
 		PublicBaseURL: publicURL,
+		AlertGroup:    config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 		Clock:         elevate.SystemClock,
 		Logger:        log,
 	}))

@@ -24,6 +24,27 @@ func (s *Service) Decide(ctx context.Context, c Caller, id string, kind elevate.
 	return s.decide(ctx, c, id, kind, comment, "")
 }
 
+// decider is the caller as a decider of r, with their membership read now:
+// membership is checked at the moment of the decision, not when the request
+// or the email was made.
+func (s *Service) decider(ctx context.Context, c Caller, r elevate.Request, kind elevate.DecisionKind) (elevate.Decider, error) {
+	d := elevate.Decider{Principal: c.Principal, Admin: s.IsAdmin(c)}
+	if kind == Cancel {
+		return d, nil
+	}
+	g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
+	if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+		return d, err
+	}
+	if g.HasMember(c.Principal) {
+		d.InGroup, d.Via = true, g.Name
+	}
+	if err := s.breakGlassDecider(ctx, &d, r, kind); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
 func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.DecisionKind, comment, linkID string) (elevate.Request, error) {
 	var lastErr error
 	for attempt := 0; attempt < maxDecisionAttempts; attempt++ {
@@ -31,17 +52,16 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 		if err != nil {
 			return elevate.Request{}, err
 		}
-		inGroup := false
-		if kind != Cancel {
-			// Membership is checked at the moment of the decision, not when
-			// the request or the email was made.
-			g, err := s.Store.GetGroup(ctx, prev.ApproverGroup)
-			if err != nil && !errors.Is(err, elevate.ErrNotFound) {
-				return elevate.Request{}, err
-			}
-			inGroup = g.HasMember(c.Principal)
+		if linkID != "" && prev.BreakGlass != (kind == Ratify || kind == Revoke) {
+			// An approval link approves or denies; a break-glass alert's
+			// link ratifies or revokes. Neither does the other's job.
+			return elevate.Request{}, ErrLinkDead
 		}
-		d := elevate.Decider{Principal: c.Principal, InGroup: inGroup, Admin: s.IsAdmin(c)}
+		d, err := s.decider(ctx, c, prev, kind)
+		if err != nil {
+			return elevate.Request{}, err
+		}
+		inGroup := d.InGroup
 		now := s.Clock()
 		var next elevate.Request
 		switch kind {
@@ -53,6 +73,8 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 			next, err = prev.Revoke(d, comment, now)
 		case Cancel:
 			next, err = prev.Cancel(d, comment, now)
+		case Ratify:
+			next, err = prev.Ratify(d, comment, now)
 		default:
 			return elevate.Request{}, elevate.Invalid("unknown decision")
 		}
@@ -66,6 +88,11 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 		err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
 		if errors.Is(err, elevate.ErrConcurrentUpdate) {
 			lastErr = err
+			if kind == Revoke || kind == Ratify {
+				// A revoke or ratification loses only to another one: the
+				// state the caller acted on is gone, and one outcome stands.
+				break
+			}
 			continue
 		}
 		if err != nil {

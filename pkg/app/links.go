@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -26,11 +25,11 @@ func (s *Service) LinkRequest(ctx context.Context, l LinkClaims) (elevate.Reques
 	}
 	// The page shows the reason and others' comments: only to someone who is
 	// still an approver, not to whoever was one when the email went out.
-	g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
-	if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+	d, err := s.decider(ctx, Caller{Principal: l.Approver}, r, linkDecision(r))
+	if err != nil {
 		return elevate.Request{}, err
 	}
-	if !g.HasMember(l.Approver) {
+	if !d.InGroup {
 		return elevate.Request{}, elevate.ErrNotApprover
 	}
 	return r.View(s.Clock()), nil
@@ -40,8 +39,8 @@ func (s *Service) LinkRequest(ctx context.Context, l LinkClaims) (elevate.Reques
 // re-checked now (membership, self-approval, state, expiry) and the link's ID
 // is consumed in the decision's transaction, so a link works once.
 func (s *Service) DecideByLink(ctx context.Context, l LinkClaims, kind elevate.DecisionKind, comment string) (elevate.Request, error) {
-	if kind != Approve && kind != Deny {
-		return elevate.Request{}, elevate.Invalid("decision must be approve or deny")
+	if kind != Approve && kind != Deny && kind != Ratify && kind != Revoke {
+		return elevate.Request{}, elevate.Invalid("decision must be approve, deny, ratify or revoke")
 	}
 	return s.decide(ctx, Caller{Principal: l.Approver}, l.RequestID, kind, comment, l.ID)
 }

@@ -56,6 +56,11 @@ type RequestQuery struct {
 	Limit     int
 	Next      string
 	Now       time.Time
+
+	// Break-glass filters (F16): BreakGlass nil means either; Ratification
+	// filters on the ratification as it reads at Now.
+	BreakGlass   *bool
+	Ratification elevate.Ratification
 }
 
 // Visibility restricts a listing to what one non-admin may see.

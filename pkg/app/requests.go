@@ -36,7 +36,7 @@ func (s *Service) SubmitRequest(ctx context.Context, c Caller, in elevate.Submit
 		}
 	}
 	if err := s.Store.CreateRequest(ctx, r); err != nil {
-		return elevate.Request{}, err
+		return elevate.Request{}, s.submitRefused(ctx, c, r, err)
 	}
 	return r.View(now), nil
 }
@@ -67,6 +67,10 @@ type ListFilter struct {
 	Requester string
 	Limit     int
 	Next      string
+
+	// Break-glass filters (F16).
+	BreakGlass   *bool
+	Ratification elevate.Ratification
 }
 
 // ListRequests shows admins everything and others their own requests plus
@@ -76,7 +80,8 @@ func (s *Service) ListRequests(ctx context.Context, c Caller, f ListFilter) (Req
 		f.Limit = 50
 	}
 	now := s.Clock()
-	q := RequestQuery{Status: f.Status, Type: f.Type, Limit: f.Limit, Next: f.Next, Now: now}
+	q := RequestQuery{Status: f.Status, Type: f.Type, Limit: f.Limit, Next: f.Next, Now: now,
+		BreakGlass: f.BreakGlass, Ratification: f.Ratification}
 	if f.Requester != "" {
 		p, err := elevate.NormalizePrincipal(f.Requester)
 		if err != nil {

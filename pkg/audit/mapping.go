@@ -90,8 +90,14 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]Record, error) {
 			return requestChanged(prev, r), nil
 		case dynamo.KindGrant:
 			return slotChanged(rec)
+		case dynamo.KindRatification:
+			m, _, err := dynamo.MissedRatificationOf(rec)
+			return ratificationMissed(m, err)
 		}
 	case events.DynamoDBOperationTypeRemove:
+		if m, ok, err := dynamo.MissedRatificationOf(rec); err != nil || ok {
+			return ratificationMissed(m, err)
+		}
 		return lapsed(rec)
 	}
 	return nil, nil
@@ -126,6 +132,9 @@ func requestCreated(r elevate.Request) []Record {
 		},
 	}
 	out := []Record{created}
+	if r.BreakGlass {
+		return append(out, breakGlassRecord(r, created.Target))
+	}
 	if r.Status == elevate.StatusApproved {
 		d := lastDecision(r)
 		out = append(out, Record{
@@ -162,6 +171,10 @@ var statusActions = map[elevate.Status]string{
 func requestChanged(prev, r elevate.Request) []Record {
 	d := lastDecision(r)
 	rec := Record{Time: d.At, Actor: d.By, Target: target(r.Target()), RequestID: r.ID}
+	if prev.Ratification == elevate.RatificationPending && r.Ratification == elevate.RatificationRatified {
+		rec.Action, rec.Detail = ActionRequestRatified, decisionDetail(d, map[string]any{"comment": d.Comment, "status": string(r.Status)})
+		return []Record{rec}
+	}
 	if prev.Status != r.Status {
 		action, ok := statusActions[r.Status]
 		if !ok {
@@ -173,12 +186,16 @@ func requestChanged(prev, r elevate.Request) []Record {
 		} else {
 			rec.Detail = map[string]any{"comment": d.Comment}
 		}
+		if r.BreakGlass {
+			rec.Detail["ratification"] = string(r.Ratification)
+		}
+		rec.Detail = decisionDetail(d, rec.Detail)
 		return []Record{rec}
 	}
 	// Still pending with one more approval: an N-of-M step.
 	if r.Status == elevate.StatusPending && r.Approvals() > prev.Approvals() && d.Decision == elevate.DecisionApprove {
 		rec.Action = ActionRequestApproved
-		rec.Detail = approvedDetail(r, false, d)
+		rec.Detail = decisionDetail(d, approvedDetail(r, false, d))
 		return []Record{rec}
 	}
 	return nil

@@ -28,6 +28,12 @@ const (
 	ActionGroupMemberDel   = "group.member-removed"
 	ActionAuthorizeAllowed = "authorize.allowed"
 	ActionAuthorizeDenied  = "authorize.denied"
+
+	// Break-glass (F16).
+	ActionRequestBreakGlass         = "request.break_glass"
+	ActionRequestRatified           = "request.ratified"
+	ActionRequestRatificationMissed = "request.ratification_missed"
+	ActionRefusedBreakGlassOpen     = "refused.break-glass-open"
 	// ActionUnmappable keeps a stream record the mapper could not read, so it
 	// is investigated rather than lost or left blocking the stream.
 	ActionUnmappable = "audit.unmappable"

@@ -335,8 +335,9 @@ func (a *app) policyCmd() *cobra.Command {
 	var tf targetFlags
 	var approval, group, maxDur string
 	var required int
+	var bg breakGlassFlags
 	newCmd := &cobra.Command{
-		Use:   `new --task 'Scope\Name' --approval Manual|Auto [--approver-group G] [--max-duration 8h] [--required-approvals N]`,
+		Use:   `new --task 'Scope\Name' --approval Manual|Auto [--approver-group G] [--max-duration 8h] [--required-approvals N] [--break-glass [--break-glass-max 1h] [--ratify-within 24h]]`,
 		Short: "Create an approval policy (New-ElevatedAccessApprovalPolicy)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -374,6 +375,9 @@ func (a *app) policyCmd() *cobra.Command {
 				}
 				body["requiredApprovals"] = required
 			}
+			if err := bg.addTo(cmd, body); err != nil {
+				return err
+			}
 			return a.call(cmd.Context(), "POST", "/v1/policies", body, renderPolicy)
 		},
 	}
@@ -385,6 +389,7 @@ func (a *app) policyCmd() *cobra.Command {
 	nf.StringVar(&group, "approver-group", "", "approver group (default: the settings' default group)")
 	nf.StringVar(&maxDur, "max-duration", "", "longest grant, e.g. 8h or 30m")
 	nf.IntVar(&required, "required-approvals", 0, "approvals needed (N of M)")
+	bg.register(newCmd)
 
 	list := &cobra.Command{
 		Use: "list", Short: "List approval policies", Args: noArgs,

@@ -85,6 +85,12 @@ func renderRequest(w io.Writer, raw json.RawMessage) error {
 	if r.GrantExpiresAt != nil {
 		row(tw, "Grant expires", ts(*r.GrantExpiresAt))
 	}
+	if r.BreakGlass {
+		row(tw, "Break-glass", string(r.Ratification))
+		if r.RatifyBy != nil {
+			row(tw, "Ratify by", ts(*r.RatifyBy))
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -95,7 +101,11 @@ func renderRequest(w io.Writer, raw json.RawMessage) error {
 	tw = newTable(w)
 	row(tw, "DECISION", "BY", "AT", "COMMENT")
 	for _, d := range r.Decisions {
-		row(tw, string(d.Decision), d.By, ts(d.At), d.Comment)
+		by := d.By
+		if d.OnBehalfOf != "" {
+			by += " for " + d.OnBehalfOf
+		}
+		row(tw, string(d.Decision), by, ts(d.At), d.Comment)
 	}
 	return tw.Flush()
 }
@@ -123,9 +133,9 @@ func addTargetFlags(c *cobra.Command, tf *targetFlags) {
 func (a *app) requestCmd() *cobra.Command {
 	var tf targetFlags
 	var reason, duration string
-	var lockbox bool
+	var lockbox, breakGlass bool
 	newCmd := &cobra.Command{
-		Use:   `new --task 'Scope\Name' --reason TEXT [--duration 4h] [--lockbox]`,
+		Use:   `new --task 'Scope\Name' --reason TEXT [--duration 4h] [--lockbox] [--break-glass]`,
 		Short: "Request a privileged task for a bounded time (New-ElevatedAccessRequest)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -137,6 +147,9 @@ func (a *app) requestCmd() *cobra.Command {
 				return usagef("request new needs --reason")
 			}
 			body := map[string]any{"type": t.Type, "scope": t.Scope, "name": t.Name, "reason": reason}
+			if breakGlass {
+				body["breakGlass"] = true
+			}
 			if cmd.Flags().Changed("duration") {
 				h, err := ParseHours(duration)
 				if err != nil {
@@ -151,6 +164,7 @@ func (a *app) requestCmd() *cobra.Command {
 	newCmd.Flags().StringVar(&reason, "reason", "", "why you need it (shown to approvers)")
 	newCmd.Flags().StringVar(&duration, "duration", "", "how long, e.g. 4h, 30m, 1h30m (default: the settings' default)")
 	newCmd.Flags().BoolVar(&lockbox, "lockbox", false, "a Customer Lockbox request (target from --task)")
+	newCmd.Flags().BoolVar(&breakGlass, "break-glass", false, "emergency self-approval where the policy allows it; approvers and admins are alerted and must ratify (reason of 20+ characters)")
 
 	get := &cobra.Command{
 		Use: "get ID", Short: "Show a request (Get-ElevatedAccessRequest)", Args: exactArgs("ID"),
@@ -162,6 +176,7 @@ func (a *app) requestCmd() *cobra.Command {
 	var status, typ, requester, next string
 	var limit int
 	var all bool
+	var blf breakGlassListFlags
 	list := &cobra.Command{
 		Use:   "list [--status S] [--type Lockbox] [--requester EMAIL] [--all]",
 		Short: "List requests you can see (Get-ElevatedAccessRequest)",
@@ -194,6 +209,9 @@ func (a *app) requestCmd() *cobra.Command {
 			if all && next != "" {
 				return usagef("--all and --next cannot be combined")
 			}
+			if err := blf.addTo(cmd, q); err != nil {
+				return err
+			}
 			return a.list(cmd.Context(), "/v1/requests", q, all, next, renderRequests)
 		},
 	}
@@ -204,6 +222,7 @@ func (a *app) requestCmd() *cobra.Command {
 	lf.IntVar(&limit, "limit", 0, "page size, 1-100")
 	lf.BoolVar(&all, "all", false, "follow every page")
 	lf.StringVar(&next, "next", "", "continue from this page token")
+	blf.register(list)
 
 	return parent("request", "Request privileged access and view requests", newCmd, get, list)
 }

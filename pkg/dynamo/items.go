@@ -132,6 +132,8 @@ type policyItem struct {
 	UpdatedAt         string  `dynamodbav:"updatedAt"`
 	CreatedBy         string  `dynamodbav:"createdBy,omitempty"`
 	UpdatedBy         string  `dynamodbav:"updatedBy,omitempty"`
+
+	BreakGlass *breakGlassItem `dynamodbav:"breakGlass,omitempty"`
 }
 
 func toPolicyItem(p elevate.Policy) policyItem {
@@ -139,7 +141,7 @@ func toPolicyItem(p elevate.Policy) policyItem {
 	return policyItem{PK: k.pk, SK: k.sk, Kind: KindPolicy, ID: p.ID, Type: string(p.Type), Scope: p.Scope, Name: p.Name,
 		ApprovalType: string(p.ApprovalType), ApproverGroup: p.ApproverGroup, MaxDurationHours: p.MaxDurationHours,
 		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
-		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy}
+		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy, BreakGlass: toBreakGlassItem(p.BreakGlass)}
 }
 
 func (it policyItem) domain() (elevate.Policy, error) {
@@ -151,7 +153,8 @@ func (it policyItem) domain() (elevate.Policy, error) {
 	return elevate.Policy{ID: it.ID, Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name,
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
 		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
-		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy}, nil
+		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy,
+		BreakGlass: it.BreakGlass.domain()}, nil
 }
 
 type decisionItem struct {
@@ -159,6 +162,9 @@ type decisionItem struct {
 	Decision string `dynamodbav:"decision"`
 	Comment  string `dynamodbav:"comment"`
 	At       string `dynamodbav:"at"`
+
+	OnBehalfOf string `dynamodbav:"onBehalfOf,omitempty"`
+	Via        string `dynamodbav:"via,omitempty"`
 }
 
 type requestItem struct {
@@ -189,6 +195,8 @@ type requestItem struct {
 	ExpiresEpochMs    int64          `dynamodbav:"expiresEpochMs"`
 	GrantExpiresAt    string         `dynamodbav:"grantExpiresAt,omitempty"`
 	Version           int            `dynamodbav:"version"`
+
+	breakGlassFields
 }
 
 func toRequestItem(r elevate.Request) requestItem {
@@ -205,11 +213,20 @@ func toRequestItem(r elevate.Request) requestItem {
 		it.GSI2PK, it.GSI2SK = approversPartition(r.ApproverGroup), sk
 	}
 	for _, d := range r.Decisions {
-		it.Decisions = append(it.Decisions, decisionItem{By: d.By, Decision: string(d.Decision), Comment: d.Comment, At: formatTime(d.At)})
-		if d.Decision == elevate.DecisionApprove && !slices.Contains(it.ApprovedBy, d.By) {
-			it.ApprovedBy = append(it.ApprovedBy, d.By)
+		it.Decisions = append(it.Decisions, decisionItem{By: d.By, Decision: string(d.Decision), Comment: d.Comment, At: formatTime(d.At),
+			OnBehalfOf: d.OnBehalfOf, Via: d.Via})
+		if d.Decision != elevate.DecisionApprove {
+			continue
+		}
+		// A delegate's approval counts for the member they stand in for:
+		// both names are taken, so neither can approve again.
+		for _, p := range []string{d.By, d.OnBehalfOf} {
+			if p != "" && !slices.Contains(it.ApprovedBy, p) {
+				it.ApprovedBy = append(it.ApprovedBy, p)
+			}
 		}
 	}
+	it.breakGlassFields = toBreakGlassFields(r)
 	if r.GrantExpiresAt != nil {
 		it.GrantExpiresAt = formatTime(*r.GrantExpiresAt)
 	}
@@ -241,7 +258,11 @@ func (it requestItem) domain() (elevate.Request, error) {
 		if err != nil {
 			return r, bad("decision time")
 		}
-		r.Decisions = append(r.Decisions, elevate.Decision{By: d.By, Decision: elevate.DecisionKind(d.Decision), Comment: d.Comment, At: at})
+		r.Decisions = append(r.Decisions, elevate.Decision{By: d.By, Decision: elevate.DecisionKind(d.Decision), Comment: d.Comment, At: at,
+			OnBehalfOf: d.OnBehalfOf, Via: d.Via})
+	}
+	if err := it.breakGlassFields.apply(&r); err != nil {
+		return r, bad(err.Error())
 	}
 	return r, nil
 }
@@ -273,7 +294,7 @@ func toGrantItem(r elevate.Request) grantItem {
 	k := grantSlotKey(r.Requester, r.Target())
 	it := grantItem{PK: k.pk, SK: k.sk, Kind: KindGrant, RequestID: r.ID, Principal: r.Requester,
 		Type: string(r.Type), Scope: r.Scope, Name: r.Name, Status: string(r.Status),
-		ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt)}
+		ExpiresAt: formatTime(r.LiveUntil()), ExpiresEpochMs: epochMs(r.LiveUntil()), TTL: ttlAt(r.LiveUntil())}
 	it.GSI1PK, it.GSI1SK, it.GSI2PK, it.GSI2SK, it.GSI3PK, it.GSI3SK = slotIndexKeys(r.Requester, r.Target())
 	return it
 }

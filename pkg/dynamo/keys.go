@@ -21,6 +21,9 @@ const (
 	KindEvent    = "event"
 	KindLink     = "link"
 	KindDelivery = "delivery"
+
+	// KindRatification is a principal's unratified break-glass grant.
+	KindRatification = "ratification"
 )
 
 // Index names, as declared in pkg/tabledef.
@@ -50,6 +53,9 @@ const (
 	prefixReqr   = "REQUESTER#"
 	prefixApprov = "APPROVERS#"
 	prefixSlot   = "SLOT#"
+
+	prefixBreakGlass = "BREAKGLASS#"
+	skUnratified     = "UNRATIFIED"
 )
 
 // Retention of items that exist only for idempotency or the audit trail.
@@ -118,6 +124,19 @@ func linkKey(tokenID string) key { return key{prefixLink + tokenID, skLink} }
 
 // deliveryKey: one email sent for one stream event to one recipient.
 func deliveryKey(eventID, recipient string) key { return key{prefixDeliv + eventID, recipient} }
+
+// ratificationKey: a principal's one unratified break-glass grant. Its
+// existence enforces "at most one unratified break-glass grant per
+// principal", and its TTL at the ratification deadline is what tells the
+// stream that a ratification was missed.
+func ratificationKey(principal string) key { return key{prefixBreakGlass + principal, skUnratified} }
+
+// ratificationIndexKeys gives the ratification item a value for every GSI key,
+// in partitions no listing reads, for the same reason as slotIndexKeys: so
+// that DynamoDB Local's TTL sweeper deletes it.
+func ratificationIndexKeys(principal string) (gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk string) {
+	return prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal
+}
 
 // requestSortKey orders a request in every listing index: newest first when
 // read backwards, ties broken by ID.

@@ -135,13 +135,20 @@ func addFilters(in *dynamodb.QueryInput, q app.RequestQuery) error {
 		} else {
 			parts = append(parts, "#s = :pending AND #e <= :now")
 		}
-	case elevate.StatusApproved, elevate.StatusDenied, elevate.StatusCancelled, elevate.StatusRevoked:
+	case elevate.StatusApproved, elevate.StatusRevoked:
+		parts = append(parts, grantStatusFilter(q, names, values))
+	case elevate.StatusDenied, elevate.StatusCancelled:
 		names["#s"] = attrStatus
 		values[":status"] = str(string(q.Status))
 		parts = append(parts, "#s = :status")
 	default:
 		return elevate.Invalid("unknown status")
 	}
+	bg, err := breakGlassFilter(q, names, values)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, bg...)
 	if q.Type != "" {
 		names["#t"] = attrType
 		values[":type"] = str(string(q.Type))
@@ -186,6 +193,12 @@ func resumeKey(item map[string]types.AttributeValue, plan listPlan) map[string]t
 func fingerprint(plan listPlan, q app.RequestQuery) string {
 	var b strings.Builder
 	b.WriteString(plan.index + "\x00" + plan.partition + "\x00" + string(q.Status) + "\x00" + string(q.Type))
+	if q.BreakGlass != nil {
+		b.WriteString("\x00bg\x00" + strconv.FormatBool(*q.BreakGlass))
+	}
+	if q.Ratification != "" {
+		b.WriteString("\x00rat\x00" + string(q.Ratification))
+	}
 	if v := q.VisibleTo; v != nil {
 		groups := slices.Clone(v.Groups)
 		slices.Sort(groups)

@@ -37,7 +37,16 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		s.put(slot, "attribute_not_exists(PK) OR #e <= :now", map[string]string{"#e": attrExpiresMs},
 			map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}),
 	}
-	return txResult("create request", s.transact(ctx, items), is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest))
+	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest)}
+	if r.BreakGlass {
+		claim, err := s.breakGlassClaim(r)
+		if err != nil {
+			return err
+		}
+		items = append(items, claim)
+		mapping = append(mapping, is(elevate.ErrBreakGlassOpen))
+	}
+	return txResult("create request", s.transact(ctx, items), mapping...)
 }
 
 // GetRequest is strongly consistent; ErrRequestNotFound when absent.
@@ -81,20 +90,18 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 	case elevate.DecisionRevoke:
 		cond = "#v = :prev AND #s = :approved"
 		values[":approved"] = str(string(elevate.StatusApproved))
+	case elevate.DecisionRatify:
+		cond, names, values = ratifyCondition(prev, now)
 	default:
 		return fmt.Errorf("dynamo: save decision: unknown decision %q", last.Decision)
 	}
 	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
-	if last.Decision == elevate.DecisionApprove || last.Decision == elevate.DecisionDeny {
+	if group := decidingGroup(next, last); group != "" {
 		// The decider was a member when the service read the group; this
 		// holds it to that until the commit, so a removal that lands in
 		// between wins.
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.table), Key: groupKey(next.ApproverGroup).av(),
-			ConditionExpression:      aws.String("contains(#m, :by)"),
-			ExpressionAttributeNames: map[string]string{"#m": attrMembers}, ExpressionAttributeValues: map[string]types.AttributeValue{":by": str(last.By)},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}})
+		items = append(items, s.membershipCheck(group, last.By))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	}
 
@@ -114,6 +121,13 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 		// request is not ours to delete.
 		items = append(items, s.del(slot, "attribute_not_exists(PK) OR #rid = :id", idName, idValue))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	case last.Decision == elevate.DecisionRatify && next.IsActive(now):
+		items = append(items, s.ratifySlot(next))
+		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	}
+	if prev.Ratification == elevate.RatificationPending && next.Ratification != elevate.RatificationPending {
+		items = append(items, s.breakGlassRelease(next))
+		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	}
 	if linkID != "" {
 		if len(linkID) > maxIDLen {
@@ -132,6 +146,18 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 		return elevate.ErrLinkUsed
 	}
 	return txResult("save decision", err, mapping...)
+}
+
+// decidingGroup is the group whose membership the decision rests on: the one
+// the decision names, else the approver group for approve and deny.
+func decidingGroup(r elevate.Request, d elevate.Decision) string {
+	switch {
+	case d.Via != "":
+		return d.Via
+	case d.Decision == elevate.DecisionApprove || d.Decision == elevate.DecisionDeny:
+		return r.ApproverGroup
+	}
+	return ""
 }
 
 // ReadAuthz is one strongly consistent BatchGetItem of the settings, the

@@ -29,6 +29,9 @@ type Policy struct {
 	UpdatedAt         time.Time `json:"updatedAt"`
 	CreatedBy         string    `json:"createdBy,omitempty"`
 	UpdatedBy         string    `json:"updatedBy,omitempty"`
+
+	// BreakGlass is nil when the policy never allows it (F16).
+	BreakGlass *BreakGlassPolicy `json:"breakGlass,omitempty"`
 }
 
 // Target returns what the policy covers.
@@ -43,6 +46,8 @@ type PolicyInput struct {
 	ApproverGroup     *string  `json:"approverGroup"`
 	MaxDurationHours  *float64 `json:"maxDurationHours"`
 	RequiredApprovals *int     `json:"requiredApprovals"`
+
+	BreakGlass *BreakGlassInput `json:"breakGlass"`
 }
 
 // NewPolicy validates input and builds a policy. Lockbox is not a policy type:
@@ -111,6 +116,12 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 		}
 		p.RequiredApprovals = n
 	}
+	bg, err := breakGlassRule(in.BreakGlass)
+	if err != nil {
+		return p, err
+	}
+	p.BreakGlass = bg
+
 	p.UpdatedAt = now
 	p.UpdatedBy = actor
 	return p, nil

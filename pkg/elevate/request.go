@@ -47,6 +47,12 @@ type Decision struct {
 	Decision DecisionKind `json:"decision"`
 	Comment  string       `json:"comment"`
 	At       time.Time    `json:"at"`
+	// OnBehalfOf is the approver a delegate decided for (F17).
+	OnBehalfOf string `json:"onBehalfOf,omitempty"`
+	// Via is the Elevate group whose membership gave the right to decide,
+	// checked again in the decision's transaction; empty for the requester
+	// and for admins acting on their identity-provider group.
+	Via string `json:"via,omitempty"`
 }
 
 // Request is a request for one target for a bounded time (F4, F5, F10).
@@ -71,6 +77,11 @@ type Request struct {
 	Active bool `json:"active"`
 	// Version increases with every stored change; writes are conditioned on it.
 	Version int `json:"-"`
+
+	// Break-glass (F16): self-approved at once, to be ratified by RatifyBy.
+	BreakGlass   bool         `json:"breakGlass,omitempty"`
+	Ratification Ratification `json:"ratification,omitempty"`
+	RatifyBy     *time.Time   `json:"ratifyBy,omitempty"`
 }
 
 // Target returns what the request asks for.
@@ -91,6 +102,9 @@ type SubmitInput struct {
 	Name          string   `json:"name"`
 	Reason        string   `json:"reason"`
 	DurationHours *float64 `json:"durationHours"`
+
+	// BreakGlass asks for self-approved access under a policy allowing it.
+	BreakGlass bool `json:"breakGlass"`
 }
 
 // Submission is everything NewRequest needs besides the input. Policy is nil
@@ -155,6 +169,12 @@ func NewRequest(in SubmitInput, sub Submission) (Request, error) {
 			maxHours = p.MaxDurationHours
 		}
 	}
+	if in.BreakGlass {
+		if err := r.breakGlass(in, sub, in.DurationHours != nil); err != nil {
+			return Request{}, err
+		}
+		return r, nil
+	}
 	if duration > maxHours {
 		return Request{}, ErrDurationTooLong
 	}
@@ -184,18 +204,22 @@ func (r Request) EffectiveStatus(now time.Time) Status {
 	if r.Status == StatusPending && !now.Before(r.ExpiresAt) {
 		return StatusExpired
 	}
+	if r.RevokedByMissedRatification() && !now.Before(*r.RatifyBy) {
+		return StatusRevoked
+	}
 	return r.Status
 }
 
 // IsActive reports whether the request's grant is live at now.
 func (r Request) IsActive(now time.Time) bool {
-	return r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(*r.GrantExpiresAt)
+	return r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(r.LiveUntil())
 }
 
 // View is the request as callers see it at now: expiry applied, Active set.
 func (r Request) View(now time.Time) Request {
 	r.Status = r.EffectiveStatus(now)
 	r.Active = r.IsActive(now)
+	r.Ratification = r.RatificationAt(now)
 	return r
 }
 
@@ -214,9 +238,15 @@ func (r Request) Approvals() int {
 // the moment of the decision.
 type Decider struct {
 	Principal string
-	// InGroup is whether Principal is in the request's approver group now.
+	// InGroup is whether Principal may decide as an approver now: a member
+	// of the request's approver group (or, for break-glass, of the admin
+	// group's Elevate twin), directly or as a delegate.
 	InGroup bool
 	Admin   bool
+	// Via is the group that makes InGroup true, and OnBehalfOf the member a
+	// delegate stands in for; both are recorded in the decision.
+	Via        string
+	OnBehalfOf string
 }
 
 func (r Request) checkPending(now time.Time) error {
@@ -243,7 +273,7 @@ func (r Request) Approve(d Decider, comment string, now time.Time) (Request, err
 			return r, ErrAlreadyDecided
 		}
 	}
-	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionApprove, Comment: comment, At: now})
+	r = r.withDecision(Decision{By: d.Principal, OnBehalfOf: d.OnBehalfOf, Via: d.Via, Decision: DecisionApprove, Comment: comment, At: now})
 	if r.Approvals() >= r.RequiredApprovals {
 		r.grant(now)
 	}
@@ -255,7 +285,7 @@ func (r Request) Deny(d Decider, comment string, now time.Time) (Request, error)
 	if err := r.decide(d, comment, now); err != nil {
 		return r, err
 	}
-	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionDeny, Comment: comment, At: now})
+	r = r.withDecision(Decision{By: d.Principal, OnBehalfOf: d.OnBehalfOf, Via: d.Via, Decision: DecisionDeny, Comment: comment, At: now})
 	r.Status = StatusDenied
 	return r, nil
 }
@@ -301,7 +331,16 @@ func (r Request) Revoke(d Decider, comment string, now time.Time) (Request, erro
 	if !r.IsActive(now) {
 		return r, ErrNotActive
 	}
-	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionRevoke, Comment: comment, At: now})
+	var via, onBehalfOf string
+	if d.Principal != r.Requester {
+		via, onBehalfOf = d.Via, d.OnBehalfOf
+		if r.awaitsRatification() {
+			// An approver taking a break-glass grant away answers the
+			// ratification; the requester giving it up does not.
+			r.Ratification = RatificationRevoked
+		}
+	}
+	r = r.withDecision(Decision{By: d.Principal, OnBehalfOf: onBehalfOf, Via: via, Decision: DecisionRevoke, Comment: comment, At: now})
 	r.Status = StatusRevoked
 	r.ExpiresAt = now
 	return r, nil
@@ -318,5 +357,5 @@ func (r Request) Grant() (Grant, bool) {
 	if r.Status != StatusApproved || r.GrantExpiresAt == nil {
 		return Grant{}, false
 	}
-	return Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: *r.GrantExpiresAt}, true
+	return Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: r.LiveUntil()}, true
 }

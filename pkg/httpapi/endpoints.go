@@ -43,6 +43,8 @@ var allEndpoints = map[string]endpoint{
 	"GET /v1/links/{token}":                        linkPage,
 	"POST /v1/links/{token}":                       linkDecide,
 	"POST /v1/authorize":                           authorize,
+
+	"POST /v1/requests/{id}/ratify": decision(app.Ratify),
 }
 
 // List is the body of every collection response.
@@ -269,6 +271,14 @@ func ParseListFilter(q map[string]string) (app.ListFilter, error) {
 				err = badRequest("next is not a valid page token")
 			}
 			f.Next = v
+		case "breakGlass":
+			b, perr := strconv.ParseBool(v)
+			if perr != nil || (v != "true" && v != "false") {
+				err = badRequest("breakGlass must be true or false")
+			}
+			f.BreakGlass = &b
+		case "ratification":
+			f.Ratification, err = elevate.ParseRatification(v)
 		default:
 			err = badRequest("unknown query parameter " + strconv.Quote(k))
 		}

@@ -78,9 +78,13 @@ func renderPage(d pageData) string {
 	if f := d.Form; f != nil {
 		b.WriteString("<form method=\"post\">\n<input type=\"hidden\" name=\"request\" value=\"" + esc(f.RequestID) + "\">\n" +
 			"<p>You are deciding as <strong>" + esc(f.Approver) + "</strong>.</p>\n" +
-			"<label for=\"comment\">Comment (optional)</label>\n<textarea id=\"comment\" name=\"comment\" maxlength=\"1000\"></textarea>\n" +
-			"<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"approve\">Approve</button>\n" +
-			"<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"deny\">Deny</button>\n</form>\n")
+			"<label for=\"comment\">Comment (optional)</label>\n<textarea id=\"comment\" name=\"comment\" maxlength=\"1000\"></textarea>\n")
+		yes, no := [2]string{"approve", "Approve"}, [2]string{"deny", "Deny"}
+		if f.BreakGlass {
+			yes, no = [2]string{"ratify", "Ratify"}, [2]string{"revoke", "Revoke"}
+		}
+		b.WriteString("<button type=\"submit\" name=\"decision\" value=\"" + yes[0] + "\" class=\"approve\">" + yes[1] + "</button>\n" +
+			"<button type=\"submit\" name=\"decision\" value=\"" + no[0] + "\" class=\"deny\">" + no[1] + "</button>\n</form>\n")
 	}
 	b.WriteString("</main>\n</body>\n</html>\n")
 	return b.String()
@@ -93,7 +97,11 @@ type pageData struct {
 	Form    *formView
 }
 
-type formView struct{ RequestID, Approver string }
+type formView struct {
+	RequestID, Approver string
+	// BreakGlass offers Ratify and Revoke instead of Approve and Deny.
+	BreakGlass bool
+}
 
 type requestView struct {
 	Requester, Type, Scope, Name, Reason, Duration, Status string
@@ -203,6 +211,9 @@ func linkPage(s *server, c *call) (response, error) {
 	if err != nil {
 		return s.linkError(c, err)
 	}
+	if r.BreakGlass {
+		return s.breakGlassPage(c, l, r)
+	}
 	d := pageData{Title: "Approve or deny access", Request: viewOf(r)}
 	switch {
 	case r.Status != elevate.StatusPending:
@@ -253,8 +264,12 @@ func ParseLinkForm(body []byte) (LinkForm, error) {
 				f.Decision = elevate.DecisionApprove
 			case "deny":
 				f.Decision = elevate.DecisionDeny
+			case "ratify":
+				f.Decision = elevate.DecisionRatify
+			case "revoke":
+				f.Decision = elevate.DecisionRevoke
 			default:
-				return LinkForm{}, badRequest("decision must be approve or deny")
+				return LinkForm{}, badRequest("decision must be approve, deny, ratify or revoke")
 			}
 		case "comment":
 			f.Comment = v[0]
@@ -298,6 +313,10 @@ func linkDecide(s *server, c *call) (response, error) {
 	}
 	d := pageData{Request: viewOf(r)}
 	switch {
+	case f.Decision == elevate.DecisionRatify:
+		d.Title, d.Message = "Break-glass access ratified", "The requester and the other approvers have been told by email."
+	case f.Decision == elevate.DecisionRevoke:
+		d.Title, d.Message = "Break-glass access revoked", "The grant has ended. The requester has been told by email."
 	case r.Status == elevate.StatusApproved:
 		d.Title, d.Message = "Request approved", "The requester can now perform the task until the grant ends. They have been told by email."
 	case r.Status == elevate.StatusDenied:
@@ -306,5 +325,19 @@ func linkDecide(s *server, c *call) (response, error) {
 		d.Title = "Your approval was recorded"
 		d.Message = "The request needs " + strconv.Itoa(r.RequiredApprovals-r.Approvals()) + " more approval(s) before access is granted."
 	}
+	return s.page(c, http.StatusOK, d)
+}
+
+// breakGlassPage shows a break-glass alert's link: Ratify or Revoke while the
+// ratification is pending, otherwise where it stands.
+func (s *server) breakGlassPage(c *call, l app.LinkClaims, r elevate.Request) (response, error) {
+	d := pageData{Title: "Ratify or revoke break-glass access", Request: viewOf(r),
+		Message: r.Requester + " approved this request themselves, in an emergency. Ratify it if the access was justified; revoke it otherwise."}
+	if r.Ratification != elevate.RatificationPending {
+		d.Title = "This break-glass access can no longer be ratified"
+		d.Message = "Its ratification is " + string(r.Ratification) + "."
+		return s.page(c, http.StatusConflict, d)
+	}
+	d.Form = &formView{RequestID: r.ID, Approver: l.Approver, BreakGlass: true}
 	return s.page(c, http.StatusOK, d)
 }

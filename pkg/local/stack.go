@@ -189,6 +189,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
+				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", routes.Notify),
 			})},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
@@ -46,8 +47,11 @@ type Deps struct {
 	// PublicBaseURL is where the API is reachable, e.g. https://x.example.com;
 	// links are PublicBaseURL + /v1/links/<token>.
 	PublicBaseURL string
-	Clock         elevate.Clock
-	Logger        *slog.Logger
+	// AlertGroup is the Elevate group whose members stand for the admins in
+	// break-glass alerts (app.Service.AlertGroup); default elevate-admins.
+	AlertGroup string
+	Clock      elevate.Clock
+	Logger     *slog.Logger
 }
 
 var errUnexpected = errors.New("notify: unexpected request state")
@@ -85,6 +89,9 @@ const releaseTimeout = 3 * time.Second
 // that can be served is; the delivery markers keep the retry from sending
 // those again.
 func NewHandler(d Deps) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	if d.AlertGroup == "" {
+		d.AlertGroup = app.DefaultAdminGroup
+	}
 	if d.Clock == nil {
 		d.Clock = elevate.SystemClock
 	}
@@ -166,6 +173,12 @@ func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email
 		}
 		return one(expired(g, wasPending))
 	}
+	if m, missed, err := dynamo.MissedRatificationOf(rec); err != nil || missed {
+		if err != nil {
+			return nil, fmt.Errorf("decode ratification: %w", err)
+		}
+		return d.ratificationMissed(ctx, m)
+	}
 	if dynamo.ImageKind(rec.Change.NewImage) != dynamo.KindRequest {
 		return nil, nil
 	}
@@ -178,13 +191,19 @@ func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email
 		switch r.Status {
 		case elevate.StatusPending:
 			return d.approvalRequests(ctx, r)
-		case elevate.StatusApproved: // approved automatically by its policy
+		case elevate.StatusApproved: // approved automatically by its policy, or break-glass
+			if r.BreakGlass {
+				return d.breakGlassAlerts(ctx, r)
+			}
 			return one(outcome(r))
 		}
 	case events.DynamoDBOperationTypeModify:
 		prev, err := dynamo.RequestFromImage(rec.Change.OldImage)
 		if err != nil {
 			return nil, fmt.Errorf("decode old request: %w", err)
+		}
+		if prev.Ratification == elevate.RatificationPending && r.Ratification == elevate.RatificationRatified {
+			return d.ratified(ctx, r)
 		}
 		if prev.Status == r.Status {
 			return nil, nil
@@ -210,9 +229,14 @@ func one(e Email, err error) ([]Email, error) {
 // what counts. A group deleted since yields nobody rather than a record that
 // can never succeed.
 func (d Deps) approvers(ctx context.Context, r elevate.Request, except ...string) ([]string, error) {
-	g, err := d.Store.GetGroup(ctx, r.ApproverGroup)
+	return d.members(ctx, r.ID, r.ApproverGroup, append(except, r.Requester)...)
+}
+
+// members lists a group's members now, less except.
+func (d Deps) members(ctx context.Context, requestID, group string, except ...string) ([]string, error) {
+	g, err := d.Store.GetGroup(ctx, group)
 	if errors.Is(err, elevate.ErrNotFound) {
-		d.Logger.WarnContext(ctx, "notify: approver group no longer exists", "requestId", r.ID, "group", r.ApproverGroup)
+		d.Logger.WarnContext(ctx, "notify: group no longer exists", "requestId", requestID, "group", group)
 		return nil, nil
 	}
 	if err != nil {
@@ -221,10 +245,8 @@ func (d Deps) approvers(ctx context.Context, r elevate.Request, except ...string
 	var out []string
 next:
 	for _, m := range g.Members {
-		// Nobody approves their own request, so the requester never gets a link.
-		if m == r.Requester {
-			continue
-		}
+		// Nobody approves their own request, so the requester never gets a
+		// link: callers pass the requester in except.
 		for _, x := range except {
 			if m == x {
 				continue next

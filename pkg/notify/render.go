@@ -28,6 +28,15 @@ type message struct {
 	lines   []string
 	rows    [][2]string
 	link    string
+	// linkText labels the link; "Review and decide" when empty.
+	linkText string
+}
+
+func (m message) linkLabel() string {
+	if m.linkText == "" {
+		return "Review and decide"
+	}
+	return m.linkText
 }
 
 func (m *message) row(label, value string) {
@@ -53,7 +62,7 @@ func (m message) text() string {
 		b.WriteString(r[0] + ":" + strings.Repeat(" ", width-len(r[0])+1) + r[1] + "\n")
 	}
 	if m.link != "" {
-		b.WriteString("\nReview and decide: " + m.link + "\n" + linkNotice + "\n")
+		b.WriteString("\n" + m.linkLabel() + ": " + m.link + "\n" + linkNotice + "\n")
 	}
 	return b.String()
 }
@@ -71,7 +80,7 @@ func (m message) html() string {
 	}
 	b.WriteString("</table>\n")
 	if m.link != "" {
-		b.WriteString("<p><a href=\"" + esc(m.link) + "\">Review and decide</a></p>\n<p><small>" + linkNotice + "</small></p>\n")
+		b.WriteString("<p><a href=\"" + esc(m.link) + "\">" + esc(m.linkLabel()) + "</a></p>\n<p><small>" + linkNotice + "</small></p>\n")
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()

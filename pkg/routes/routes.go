@@ -79,6 +79,8 @@ var All = []Route{
 	{"POST", "/v1/links/{token}", Approvals, true},
 
 	{"POST", "/v1/authorize", Authorize, false},
+
+	{"POST", "/v1/requests/{id}/ratify", Approvals, false},
 }
 
 // RouteKey is API Gateway's "METHOD /path" form.

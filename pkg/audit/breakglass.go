@@ -1,0 +1,41 @@
+package audit
+
+import (
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// breakGlassRecord is the requester approving their own break-glass request.
+func breakGlassRecord(r elevate.Request, t *Target) Record {
+	d := lastDecision(r)
+	detail := map[string]any{"reason": r.Reason, "durationHours": r.DurationHours, "approverGroup": r.ApproverGroup}
+	if r.GrantExpiresAt != nil {
+		detail["grantExpiresAt"] = r.GrantExpiresAt.UTC()
+	}
+	if r.RatifyBy != nil {
+		detail["ratifyBy"] = r.RatifyBy.UTC()
+	}
+	return Record{Time: d.At, Action: ActionRequestBreakGlass, Actor: r.Requester, Target: t, RequestID: r.ID, Detail: detail}
+}
+
+// ratificationMissed records a deadline that passed unanswered, by "system"
+// at the deadline.
+func ratificationMissed(m dynamo.MissedRatification, err error) ([]Record, error) {
+	if err != nil || m.RequestID == "" {
+		return nil, err
+	}
+	return []Record{{Time: m.RatifyBy, Action: ActionRequestRatificationMissed, Actor: elevate.SystemActor, Target: target(m.Target), RequestID: m.RequestID,
+		Detail: map[string]any{"principal": m.Principal, "ratifyBy": m.RatifyBy.UTC(), "grantRevoked": m.GrantRevoked}}}, nil
+}
+
+// decisionDetail adds who a delegate decided for (F17) and the group the
+// decision rested on.
+func decisionDetail(d elevate.Decision, detail map[string]any) map[string]any {
+	if d.OnBehalfOf != "" {
+		detail["onBehalfOf"] = d.OnBehalfOf
+	}
+	if d.Via != "" {
+		detail["via"] = d.Via
+	}
+	return detail
+}
