@@ -35,6 +35,8 @@ const (
 	idToCancel  = "e4000000000000000000000000000004" // erin, Manual: cancelled by a sample
 	idForLink   = "f5000000000000000000000000000005" // grace, Manual: decided through the email link
 	replayAdmin = "admin@example.com"
+
+	idBreakGlass = "b6000000000000000000000000000006" // heidi, break-glass on Search-Mailbox: ratified by a sample
 )
 
 // ReplayLinkKey signs the link tokens in the sample events.
@@ -149,6 +151,13 @@ func samples(t testing.TB) []sample {
 		{"authorize/authorize.other-principal", "POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest","principal":"bob@example.com"}`, "", alice, 403, ""},
 		{"authorize/authorize.authorizer", "POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest","principal":"Alice@Example.com"}`, "", member("gateway@example.com", "elevate-authorizers"), 200, ""},
 		{"authorize/authorize.missing-field", "POST", "/v1/authorize", `{"scope":"Exchange"}`, "", alice, 400, ""},
+
+		// break-glass (F16)
+		{"approvals/ratify.self", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{}`, "", member("heidi@example.com"), 403, "nobody ratifies their own break-glass"},
+		{"approvals/ratify.non-member", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{}`, "", mallory, 403, ""},
+		{"approvals/ratify.unknown-field", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{"approve":true}`, "", bob, 400, ""},
+		{"approvals/ratify.valid", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{"comment":"outage confirmed"}`, "", bob, 200, ""},
+		{"approvals/ratify.already-ratified", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{}`, "", member("carol@example.com"), 409, ""},
 	}
 }
 

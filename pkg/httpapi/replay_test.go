@@ -71,6 +71,10 @@ func replayFixture(t *testing.T, svc *app.Service) {
 		next = r.id
 		must(svc.SubmitRequest(ctx, app.Caller{Principal: r.who}, elevate.SubmitInput{Scope: "Exchange", Name: r.name, Reason: "fixture"}))
 	}
+
+	must(svc.CreatePolicy(ctx, ad, elevate.PolicyInput{Scope: "Exchange", Name: "Search-Mailbox", ApprovalType: "Manual", BreakGlass: &elevate.BreakGlassInput{Enabled: ptr(true)}}))
+	next = idBreakGlass
+	must(svc.SubmitRequest(ctx, app.Caller{Principal: "heidi@example.com"}, elevate.SubmitInput{Scope: "Exchange", Name: "Search-Mailbox", Reason: "fixture: the outage nobody answers", BreakGlass: true}))
 }
 
 func ptr[T any](v T) *T { return &v }
