@@ -20,6 +20,8 @@ const (
 	KeyEvents     = "EVENT#*"    // audit-only facts
 	KeyLinks      = "LINK#*"     // consumed approval links
 	KeyDeliveries = "DELIVERY#*" // email delivery markers
+
+	KeyBreakGlass = "BREAKGLASS#*" // a principal's unratified break-glass claim
 )
 
 // TableKey grants Actions on the table only for items whose partition key
@@ -50,14 +52,17 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots}},
+		// a break-glass submit claims the principal's one unratified grant;
+		// a refused second one is audited
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyBreakGlass, KeyEvents}},
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}}, // cancel frees the slot
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks}},
-		{Actions: []string{"UpdateItem", "DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}}, // approve turns the slot into the grant; deny and revoke free it
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},           // the decider's membership at commit
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                // approve turns the slot into the grant; ratify moves its end
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}}, // deny and revoke free the slot; ratify and revoke release the break-glass claim
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},            // the decider's membership at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
