@@ -32,6 +32,9 @@ type access struct {
 	sendEmail  bool // ses:SendEmail as the sender identity
 	auditWrite bool // s3:PutObject under audit/
 	adminGroup bool
+	// alertGroup: the admin group's name only, to find its Elevate twin
+	// group of break-glass alert recipients (no token is read)
+	alertGroup bool
 	publicURL  bool
 }
 
@@ -57,12 +60,11 @@ var accessByFunction = map[string]access{
 		adminGroup: true,
 	},
 	routes.Notify: {
-		stream:    true,
-		linkKey:   true,
-		sendEmail: true,
-		publicURL: true,
-		// break-glass alerts go to the Elevate group named like it
-		adminGroup: true,
+		stream:     true,
+		linkKey:    true,
+		sendEmail:  true,
+		publicURL:  true,
+		alertGroup: true,
 	},
 	routes.Audit: {
 		stream:     true,
@@ -165,6 +167,9 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 		if props.AllowMissingEmailVerified {
 			env[config.EnvAllowMissingEmailVerified] = jsii.String("true")
 		}
+	}
+	if acc.alertGroup {
+		env[config.EnvAdminGroup] = jsii.String(props.AdminGroup)
 	}
 	if acc.publicURL {
 		env[config.EnvPublicBaseURL] = publicURL

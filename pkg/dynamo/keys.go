@@ -24,6 +24,8 @@ const (
 
 	// KindRatification is a principal's unratified break-glass grant.
 	KindRatification = "ratification"
+	// KindDelegation is one approver's hand-over of their approvals.
+	KindDelegation = "delegation"
 )
 
 // Index names, as declared in pkg/tabledef.
@@ -56,6 +58,7 @@ const (
 
 	prefixBreakGlass = "BREAKGLASS#"
 	skUnratified     = "UNRATIFIED"
+	pkDelegation     = "DELEGATION"
 )
 
 // Retention of items that exist only for idempotency or the audit trail.
@@ -137,6 +140,11 @@ func ratificationKey(principal string) key { return key{prefixBreakGlass + princ
 func ratificationIndexKeys(principal string) (gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk string) {
 	return prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal
 }
+
+// delegationKey: one approver's delegation; all share a partition, so the
+// decision path and notify read every delegation with one Query (they are
+// few: one per approver at most).
+func delegationKey(principal string) key { return key{pkDelegation, principal} }
 
 // requestSortKey orders a request in every listing index: newest first when
 // read backwards, ties broken by ID.

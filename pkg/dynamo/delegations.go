@@ -1,0 +1,108 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// Approver delegation (F17) in the table.
+
+// Attribute names of delegation conditions.
+const (
+	attrDelegate    = "delegate"
+	attrFromMs      = "fromEpochMs"
+	attrUntilMs     = "untilEpochMs"
+	attrDelegGroups = "groups"
+)
+
+// delegationRetention keeps a delegation past its window for a day, then TTL
+// collects it; it is dead at read time from Until on anyway.
+const delegationRetention = 24 * time.Hour
+
+type delegationItem struct {
+	PK           string   `dynamodbav:"PK"`
+	SK           string   `dynamodbav:"SK"`
+	Kind         string   `dynamodbav:"kind"`
+	Principal    string   `dynamodbav:"principal"`
+	Delegate     string   `dynamodbav:"delegate"`
+	From         string   `dynamodbav:"from"`
+	Until        string   `dynamodbav:"until"`
+	FromEpochMs  int64    `dynamodbav:"fromEpochMs"`
+	UntilEpochMs int64    `dynamodbav:"untilEpochMs"`
+	Groups       []string `dynamodbav:"groups,stringset,omitempty"`
+	UpdatedAt    string   `dynamodbav:"updatedAt"`
+	UpdatedBy    string   `dynamodbav:"updatedBy"`
+	TTL          int64    `dynamodbav:"ttl"`
+}
+
+func toDelegationItem(d elevate.Delegation) delegationItem {
+	k := delegationKey(d.Principal)
+	return delegationItem{PK: k.pk, SK: k.sk, Kind: KindDelegation, Principal: d.Principal, Delegate: d.Delegate,
+		From: formatTime(d.From), Until: formatTime(d.Until), FromEpochMs: epochMs(d.From), UntilEpochMs: epochMs(d.Until),
+		Groups: d.Groups, UpdatedAt: formatTime(d.UpdatedAt), UpdatedBy: d.UpdatedBy, TTL: ttlAt(d.Until.Add(delegationRetention))}
+}
+
+func (it delegationItem) domain() (elevate.Delegation, error) {
+	from, err1 := parseTime(it.From)
+	until, err2 := parseTime(it.Until)
+	updated, err3 := parseTime(it.UpdatedAt)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return elevate.Delegation{}, fmt.Errorf("delegation of %q: bad timestamps", it.Principal)
+	}
+	groups := append([]string{}, it.Groups...)
+	return elevate.Delegation{Principal: it.Principal, Delegate: it.Delegate, From: from, Until: until, Groups: groups,
+		UpdatedAt: updated, UpdatedBy: it.UpdatedBy}, nil
+}
+
+// PutDelegation creates or replaces principal's delegation.
+func (s *Store) PutDelegation(ctx context.Context, d elevate.Delegation, ev app.Event) error {
+	item, err := marshal(toDelegationItem(d))
+	if err != nil {
+		return err
+	}
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	return txResult("put delegation", s.transact(ctx, []types.TransactWriteItem{s.put(item, "", nil, nil), evPut}))
+}
+
+// GetDelegation returns ErrDelegationNotFound when absent.
+func (s *Store) GetDelegation(ctx context.Context, principal string) (elevate.Delegation, error) {
+	return getAs[delegationItem](ctx, s, "get delegation", delegationKey(principal), elevate.ErrDelegationNotFound)
+}
+
+// ListDelegations returns every delegation, ordered by approver.
+func (s *Store) ListDelegations(ctx context.Context) ([]elevate.Delegation, error) {
+	return listAs[delegationItem](ctx, s, "list delegations", pkDelegation)
+}
+
+// DeleteDelegation returns ErrDelegationNotFound when there is none.
+func (s *Store) DeleteDelegation(ctx context.Context, principal string, ev app.Event) error {
+	evPut, err := s.eventPut(ev)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, []types.TransactWriteItem{s.del(delegationKey(principal), "attribute_exists(PK)", nil, nil), evPut})
+	return txResult("delete delegation", err, is(elevate.ErrDelegationNotFound))
+}
+
+// delegationCheck holds a delegate's decision to the delegation it rests on
+// until the commit: still held by by, its window open at now, and covering
+// group. A delegation removed, narrowed or handed to someone else in between
+// wins.
+func (s *Store) delegationCheck(onBehalfOf, by, group string, now time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(s.table), Key: delegationKey(onBehalfOf).av(),
+		ConditionExpression:                 aws.String("#d = :by AND #from <= :now AND #until > :now AND (attribute_not_exists(#g) OR contains(#g, :group))"),
+		ExpressionAttributeNames:            map[string]string{"#d": attrDelegate, "#from": attrFromMs, "#until": attrUntilMs, "#g": attrDelegGroups},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":by": str(by), ":now": num(epochMs(now)), ":group": str(group)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
+}
