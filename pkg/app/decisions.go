@@ -32,12 +32,14 @@ func (s *Service) decider(ctx context.Context, c Caller, r elevate.Request, kind
 	if kind == Cancel {
 		return d, nil
 	}
-	g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
-	if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+	isApprover, err := s.approversOf(ctx, r.ApproverGroup)
+	if err != nil {
 		return d, err
 	}
-	if g.HasMember(c.Principal) {
-		d.InGroup, d.Via = true, g.Name
+	d.StillApprover = isApprover
+	if isApprover(c.Principal) {
+		d.InGroup, d.Via = true, r.ApproverGroup
+		return d, nil
 	}
 	if err := s.breakGlassDecider(ctx, &d, r, kind); err != nil {
 		return d, err

@@ -199,15 +199,6 @@ func ratifyCondition(prev elevate.Request, now time.Time) (string, map[string]st
 		map[string]types.AttributeValue{":prev": num(int64(prev.Version)), ":rpending": str(string(elevate.RatificationPending)), ":now": num(epochMs(now))}
 }
 
-// membershipCheck holds a decider to their membership of group until the
-// commit, so a removal that lands in between wins.
-func (s *Store) membershipCheck(group, principal string) types.TransactWriteItem {
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: aws.String(s.table), Key: groupKey(group).av(),
-		ConditionExpression:      aws.String("contains(#m, :by)"),
-		ExpressionAttributeNames: map[string]string{"#m": attrMembers}, ExpressionAttributeValues: map[string]types.AttributeValue{":by": str(principal)},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
-}
 
 // grantStatusFilter lists Approved or Revoked as they read at q.Now: a grant
 // cut short by a missed ratification reads as Revoked from the deadline on.

@@ -38,6 +38,15 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 			map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}),
 	}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest)}
+	// The request holds its approver group until it ends (see groupuse.go).
+	hold, err := s.holdFollows(r)
+	if err != nil {
+		return err
+	}
+	if hold != nil {
+		checks, checkMapping := s.groupOpenChecks(r.ApproverGroup, r.CreatedAt)
+		items, mapping = append(append(items, checks...), *hold), append(append(mapping, checkMapping...), nil)
+	}
 	if r.BreakGlass {
 		claim, err := s.breakGlassClaim(r)
 		if err != nil {
@@ -60,10 +69,12 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 // SaveDecision commits next in one transaction. The request write is
 // conditioned on the stored item still being prev (version), still Pending
 // and unexpired (approve, deny, cancel) or Approved (revoke), and for an
-// approval on this approver not being counted yet; an approver's membership
-// of the group is checked in the same transaction. The slot becomes the
-// grant on final approval and is deleted on deny, cancel and revoke. A link
-// ID is consumed in the same transaction.
+// approval on this approver not being counted yet. The membership every
+// decision rests on is checked in the same transaction (approverChecks):
+// the approver or denier, a revoker acting as an approver, and on a final
+// N-of-M approval every approver counted. The slot becomes the grant on
+// final approval and is deleted on deny, cancel and revoke; the request's
+// group hold follows it. A link ID is consumed in the same transaction.
 func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
 	if len(next.Decisions) == 0 || prev.ID != next.ID {
 		return fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
@@ -97,12 +108,25 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 	}
 	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
-	if group := decidingGroup(next, last); group != "" {
-		// The decider was a member when the service read the group; this
-		// holds it to that until the commit, so a removal that lands in
-		// between wins.
-		items = append(items, s.membershipCheck(group, last.By))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	approvers, err := decisionApprovers(prev, next)
+	if err != nil {
+		return err
+	}
+	group := decidingGroup(next, last)
+	checks, checkMapping := s.approverChecks(group, approvers)
+	items, mapping = append(items, checks...), append(mapping, checkMapping...)
+	if last.OnBehalfOf != "" && len(approvers) > 0 {
+		// A delegate decides on the delegation live now (F17).
+		items, mapping = append(items, s.delegationCheck(last.OnBehalfOf, last.By, group, now)), append(mapping, is(elevate.ErrConcurrentUpdate))
+	}
+	if prev.Status != next.Status {
+		hold, err := s.holdFollows(next)
+		if err != nil {
+			return err
+		}
+		if hold != nil {
+			items, mapping = append(items, *hold), append(mapping, nil)
+		}
 	}
 
 	slot := grantSlotKey(next.Requester, next.Target())
@@ -149,15 +173,13 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 }
 
 // decidingGroup is the group whose membership the decision rests on: the one
-// the decision names, else the approver group for approve and deny.
+// the decision names (the break-glass alert group, say), else the request's
+// approver group.
 func decidingGroup(r elevate.Request, d elevate.Decision) string {
-	switch {
-	case d.Via != "":
+	if d.Via != "" {
 		return d.Via
-	case d.Decision == elevate.DecisionApprove || d.Decision == elevate.DecisionDeny:
-		return r.ApproverGroup
 	}
-	return ""
+	return r.ApproverGroup
 }
 
 // ReadAuthz is one strongly consistent BatchGetItem of the settings, the

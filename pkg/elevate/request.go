@@ -2,6 +2,7 @@ package elevate
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -47,6 +48,9 @@ type Decision struct {
 	Decision DecisionKind `json:"decision"`
 	Comment  string       `json:"comment"`
 	At       time.Time    `json:"at"`
+	// As is the right a revoke was made under (RevokeAs*): only a revoke by
+	// an approver depends on group membership, which the commit re-checks.
+	As string `json:"as,omitempty"`
 	// OnBehalfOf is the approver a delegate decided for (F17).
 	OnBehalfOf string `json:"onBehalfOf,omitempty"`
 	// Via is the Elevate group whose membership gave the right to decide,
@@ -54,6 +58,13 @@ type Decision struct {
 	// and for admins acting on their identity-provider group.
 	Via string `json:"via,omitempty"`
 }
+
+// The rights a revoke can be made under, most specific first.
+const (
+	RevokeAsRequester = "requester"
+	RevokeAsAdmin     = "admin"
+	RevokeAsApprover  = "approver"
+)
 
 // Request is a request for one target for a bounded time (F4, F5, F10).
 type Request struct {
@@ -73,6 +84,10 @@ type Request struct {
 	// ExpiresAt is the pending expiry until approval, then the grant's end.
 	ExpiresAt      time.Time  `json:"expiresAt"`
 	GrantExpiresAt *time.Time `json:"grantExpiresAt,omitempty"`
+	// CountedBy names the approvers whose approvals made the grant: under N
+	// of M only those still in the group at the final approval count, and
+	// the commit re-checks every one of them.
+	CountedBy []string `json:"countedBy,omitempty"`
 	// Active is computed at read time by View.
 	Active bool `json:"active"`
 	// Version increases with every stored change; writes are conditioned on it.
@@ -243,10 +258,32 @@ type Decider struct {
 	// group's Elevate twin), directly or as a delegate.
 	InGroup bool
 	Admin   bool
+	// StillApprover reports whether an earlier approver is still an approver
+	// of the request's group now, so their approval still counts under N of
+	// M. Nil counts no earlier approval: a caller that did not look at the
+	// group cannot complete an N-of-M request.
+	StillApprover func(principal string) bool
 	// Via is the group that makes InGroup true, and OnBehalfOf the member a
 	// delegate stands in for; both are recorded in the decision.
 	Via        string
 	OnBehalfOf string
+}
+
+// Approver is the member whose right a decision used: the delegator for a
+// delegate's decision (F17), else its author.
+func (d Decision) Approver() string {
+	if d.OnBehalfOf != "" {
+		return d.OnBehalfOf
+	}
+	return d.By
+}
+
+// approver is the member whose right the decider uses.
+func (d Decider) approver() string {
+	if d.OnBehalfOf != "" {
+		return d.OnBehalfOf
+	}
+	return d.Principal
 }
 
 func (r Request) checkPending(now time.Time) error {
@@ -269,15 +306,31 @@ func (r Request) Approve(d Decider, comment string, now time.Time) (Request, err
 		return r, err
 	}
 	for _, prev := range r.Decisions {
-		if prev.Decision == DecisionApprove && prev.By == d.Principal {
+		// A delegate's approval is the member's: neither approves twice.
+		if prev.Decision == DecisionApprove && (prev.By == d.Principal || prev.Approver() == d.approver()) {
 			return r, ErrAlreadyDecided
 		}
 	}
+	counted := r.countedApprovers(d.StillApprover)
 	r = r.withDecision(Decision{By: d.Principal, OnBehalfOf: d.OnBehalfOf, Via: d.Via, Decision: DecisionApprove, Comment: comment, At: now})
-	if r.Approvals() >= r.RequiredApprovals {
+	if counted = append(counted, d.approver()); len(counted) >= r.RequiredApprovals {
+		r.CountedBy = counted
 		r.grant(now)
 	}
 	return r, nil
+}
+
+// countedApprovers lists the earlier approvers whose approvals still count:
+// an approver who has since left the group no longer does, so the request
+// stays Pending until enough current members have approved.
+func (r Request) countedApprovers(stillApprover func(string) bool) []string {
+	var out []string
+	for _, d := range r.Decisions {
+		if d.Decision == DecisionApprove && stillApprover != nil && stillApprover(d.Approver()) && !slices.Contains(out, d.Approver()) {
+			out = append(out, d.Approver())
+		}
+	}
+	return out
 }
 
 // Deny ends a pending request. One denial is final, even under N of M.
@@ -325,22 +378,30 @@ func (r Request) Revoke(d Decider, comment string, now time.Time) (Request, erro
 	if err := checkComment(comment); err != nil {
 		return r, err
 	}
-	if d.Principal != r.Requester && !d.InGroup && !d.Admin {
+	var as string
+	switch {
+	case d.Principal == r.Requester:
+		as = RevokeAsRequester
+	case d.Admin:
+		as = RevokeAsAdmin
+	case d.InGroup:
+		as = RevokeAsApprover
+	default:
 		return r, ErrNotRevoker
 	}
 	if !r.IsActive(now) {
 		return r, ErrNotActive
 	}
 	var via, onBehalfOf string
-	if d.Principal != r.Requester {
+	if as == RevokeAsApprover {
 		via, onBehalfOf = d.Via, d.OnBehalfOf
-		if r.awaitsRatification() {
-			// An approver taking a break-glass grant away answers the
-			// ratification; the requester giving it up does not.
-			r.Ratification = RatificationRevoked
-		}
 	}
-	r = r.withDecision(Decision{By: d.Principal, OnBehalfOf: onBehalfOf, Via: via, Decision: DecisionRevoke, Comment: comment, At: now})
+	if as != RevokeAsRequester && r.awaitsRatification() {
+		// An approver or admin taking a break-glass grant away answers the
+		// ratification; the requester giving it up does not.
+		r.Ratification = RatificationRevoked
+	}
+	r = r.withDecision(Decision{By: d.Principal, OnBehalfOf: onBehalfOf, Via: via, Decision: DecisionRevoke, Comment: comment, At: now, As: as})
 	r.Status = StatusRevoked
 	r.ExpiresAt = now
 	return r, nil

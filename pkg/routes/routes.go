@@ -28,8 +28,8 @@ var (
 var (
 	TableActions = map[string][]string{
 		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
-		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem"},
-		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem"},
+		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "PutItem", "DeleteItem"},
 		Audit:     nil,

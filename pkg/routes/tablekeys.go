@@ -20,8 +20,10 @@ const (
 	KeyEvents     = "EVENT#*"    // audit-only facts
 	KeyLinks      = "LINK#*"     // consumed approval links
 	KeyDeliveries = "DELIVERY#*" // email delivery markers
+	KeyGroupUse   = "GROUPUSE#*" // holds of requests naming a group, and a group delete's lock
 
-	KeyBreakGlass = "BREAKGLASS#*" // a principal's unratified break-glass claim
+	KeyBreakGlass  = "BREAKGLASS#*" // a principal's unratified break-glass claim
+	KeyDelegations = "DELEGATION"   // every approver delegation
 )
 
 // TableKey grants Actions on the table only for items whose partition key
@@ -43,26 +45,29 @@ type TableKey struct {
 // until it is listed.
 var TableKeys = map[string][]TableKey{
 	Policies: {
-		{Actions: []string{"GetItem", "Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents}},
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse}}, // a group delete reads the group's holds
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups}}, // counters: the policy cap, group references, members
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies}},
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
 	},
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
-		// a break-glass submit claims the principal's one unratified grant;
-		// a refused second one is audited
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyBreakGlass, KeyEvents}},
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}}, // cancel frees the slot
+		// a break-glass submit also claims the principal's one unratified
+		// grant; a refused second one is audited
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents}},
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse}},     // cancel frees the slot and the group hold
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                // approve turns the slot into the grant; ratify moves its end
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}}, // deny and revoke free the slot; ratify and revoke release the break-glass claim
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},            // the decider's membership at commit
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // a delegate's standing at decision time
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyGroupUse}},
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                             // approve turns the slot into the grant; ratify moves its end
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse, KeyBreakGlass}}, // deny and revoke free the slot and the group hold; ratify and revoke release the break-glass claim
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},         // the decider's membership (or delegation) at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
