@@ -44,6 +44,9 @@ func (s *Service) decider(ctx context.Context, c Caller, r elevate.Request, kind
 	if err := s.breakGlassDecider(ctx, &d, r, kind); err != nil {
 		return d, err
 	}
+	if err := s.delegateDecider(ctx, &d, r, isApprover); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 

@@ -121,4 +121,7 @@ type Store interface {
 	ReadAuthz(ctx context.Context, principal string, t elevate.Target) (AuthzRead, error)
 	// RecordAuthz writes one audit item for one decision.
 	RecordAuthz(ctx context.Context, ev Event) error
+
+	// Approver delegation (F17).
+	DelegationStore
 }

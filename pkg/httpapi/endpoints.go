@@ -45,6 +45,10 @@ var allEndpoints = map[string]endpoint{
 	"POST /v1/authorize":                           authorize,
 
 	"POST /v1/requests/{id}/ratify": decision(app.Ratify),
+
+	"PUT /v1/delegations/{principal}":    putDelegation,
+	"GET /v1/delegations":                listDelegations,
+	"DELETE /v1/delegations/{principal}": deleteDelegation,
 }
 
 // List is the body of every collection response.

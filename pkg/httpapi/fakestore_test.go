@@ -266,3 +266,31 @@ func (m *memStore) RecordAuthz(_ context.Context, ev app.Event) error {
 	m.authz = append(m.authz, ev)
 	return nil
 }
+
+// Delegations (F17): the unit tests here never delegate; the delegation
+// tests run over DynamoDB Local.
+func (m *memStore) PutDelegation(context.Context, elevate.Delegation, app.Event) error {
+	defer m.lock()()
+	return m.fail
+}
+
+func (m *memStore) GetDelegation(context.Context, string) (elevate.Delegation, error) {
+	defer m.lock()()
+	if m.fail != nil {
+		return elevate.Delegation{}, m.fail
+	}
+	return elevate.Delegation{}, elevate.ErrDelegationNotFound
+}
+
+func (m *memStore) ListDelegations(context.Context) ([]elevate.Delegation, error) {
+	defer m.lock()()
+	return nil, m.fail
+}
+
+func (m *memStore) DeleteDelegation(context.Context, string, app.Event) error {
+	defer m.lock()()
+	if m.fail != nil {
+		return m.fail
+	}
+	return elevate.ErrDelegationNotFound
+}

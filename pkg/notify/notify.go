@@ -37,6 +37,8 @@ type Store interface {
 	// reports false if it already was.
 	ClaimDelivery(ctx context.Context, eventID, recipient string, now time.Time) (bool, error)
 	ReleaseDelivery(ctx context.Context, eventID, recipient string) error
+	// ListDelegations returns every approver delegation (F17).
+	ListDelegations(ctx context.Context) ([]elevate.Delegation, error)
 }
 
 // Deps are the handler's collaborators.
@@ -262,13 +264,17 @@ func (d Deps) approvalRequests(ctx context.Context, r elevate.Request) ([]Email,
 	if err != nil {
 		return nil, err
 	}
-	emails := make([]Email, 0, len(members))
-	for _, m := range members {
+	stand, onBehalfOf, err := d.delegates(ctx, r, members)
+	if err != nil {
+		return nil, err
+	}
+	emails := make([]Email, 0, len(members)+len(stand))
+	for _, m := range append(members, stand...) {
 		tok, err := d.Signer.Sign(r.ID, m, r.ExpiresAt)
 		if err != nil {
 			return nil, fmt.Errorf("sign link: %w", err)
 		}
-		e, err := approvalRequest(r, m, d.PublicBaseURL+"/v1/links/"+url.PathEscape(tok))
+		e, err := approvalRequest(r, m, d.PublicBaseURL+"/v1/links/"+url.PathEscape(tok), onBehalfOf[m]...)
 		if err != nil {
 			return nil, err
 		}

@@ -110,8 +110,12 @@ func oneLine(s string) string {
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 
 // approvalRequest asks one approver to decide, with their personal link.
-func approvalRequest(r elevate.Request, approver, link string) (Email, error) {
+// A delegate's email says whom they stand in for (F17).
+func approvalRequest(r elevate.Request, approver, link string, asDelegateOf ...string) (Email, error) {
 	lines := []string{r.Requester + " asks for " + r.Target().String() + " for " + r.DurationText() + "."}
+	if len(asDelegateOf) > 0 {
+		lines = append(lines, "You receive this as the delegate of "+strings.Join(asDelegateOf, ", ")+"; your decision is recorded as made on their behalf.")
+	}
 	if r.RequiredApprovals > 1 {
 		lines = append(lines, strconv.Itoa(r.RequiredApprovals)+" approvals are required.")
 	}
@@ -154,7 +158,7 @@ func outcome(r elevate.Request) (Email, error) {
 		return Email{}, errUnexpected
 	}
 	m := requestMessage(r, heading, lines...)
-	m.row("Decided by", d.By)
+	m.row("Decided by", decidedBy(d))
 	m.row("Comment", d.Comment)
 	m.row("Expires", expires)
 	return m.email(r.Requester, "[Elevate] Request "+subject+": "+r.Target().String())
@@ -164,8 +168,8 @@ func outcome(r elevate.Request) (Email, error) {
 func decidedFYI(r elevate.Request, to string) (Email, error) {
 	d := lastDecision(r)
 	verb := strings.ToLower(string(r.Status))
-	m := requestMessage(r, "Request "+verb+" by "+d.By, d.By+" "+verb+" the request of "+r.Requester+". No action is needed from you.")
-	m.row("Decided by", d.By)
+	m := requestMessage(r, "Request "+verb+" by "+decidedBy(d), decidedBy(d)+" "+verb+" the request of "+r.Requester+". No action is needed from you.")
+	m.row("Decided by", decidedBy(d))
 	m.row("Comment", d.Comment)
 	return m.email(to, "[Elevate] "+r.Requester+"'s request for "+r.Target().String()+" was "+verb+" by "+d.By)
 }

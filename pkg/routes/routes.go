@@ -31,7 +31,7 @@ var (
 		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem"},
 		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},
-		Notify:    {"GetItem", "PutItem", "DeleteItem"},
+		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
 		Audit:     nil,
 	}
 	IndexActions = map[string][]string{
@@ -81,6 +81,10 @@ var All = []Route{
 	{"POST", "/v1/authorize", Authorize, false},
 
 	{"POST", "/v1/requests/{id}/ratify", Approvals, false},
+
+	{"PUT", "/v1/delegations/{principal}", Policies, false},
+	{"GET", "/v1/delegations", Policies, false},
+	{"DELETE", "/v1/delegations/{principal}", Policies, false},
 }
 
 // RouteKey is API Gateway's "METHOD /path" form.

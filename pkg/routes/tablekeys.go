@@ -45,11 +45,11 @@ type TableKey struct {
 // until it is listed.
 var TableKeys = map[string][]TableKey{
 	Policies: {
-		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse}}, // a group delete reads the group's holds
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyDelegations}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse, KeyDelegations}}, // a group delete reads the group's holds
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse, KeyDelegations}},
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups}}, // counters: the policy cap, group references, members
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse, KeyDelegations}},
 	},
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
@@ -75,6 +75,7 @@ var TableKeys = map[string][]TableKey{
 	},
 	Notify: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // delegates get the approval emails
 		{Actions: []string{"PutItem", "DeleteItem"}, LeadingKeys: []string{KeyDeliveries}},
 	},
 }

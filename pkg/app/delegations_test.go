@@ -1,0 +1,132 @@
+package app_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+var erin = app.Caller{Principal: "erin@example.com"}
+
+func delegate(t *testing.T, svc *app.Service, c app.Caller, principal, to string, from, until time.Time) {
+	t.Helper()
+	if _, err := svc.PutDelegation(ctx, c, principal, elevate.DelegationInput{Delegate: to, From: from, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A delegate approves inside the window, for the member, and is refused
+// before and after it; both names are recorded.
+func TestDelegateDecidesInsideTheWindowOnly(t *testing.T) {
+	svc := newService(t, 1)
+	clock := &fakeClock{now: elevate.SystemClock()}
+	svc.Clock = clock.Now
+	start := clock.Now()
+	delegate(t, svc, bob, app.SelfPrincipal, dave.Principal, start.Add(time.Hour), start.Add(2*time.Hour))
+
+	r := submit(t, svc, alice)
+	if _, err := svc.Decide(ctx, dave, r.ID, app.Approve, "early"); !errors.Is(err, elevate.ErrNotApprover) {
+		t.Fatalf("before the window: %v", err)
+	}
+	clock.advance(90 * 60)
+	got, err := svc.Decide(ctx, dave, r.ID, app.Approve, "covering for bob")
+	if err != nil || got.Status != elevate.StatusApproved {
+		t.Fatalf("inside the window: %+v %v", got, err)
+	}
+	if d := got.Decisions[0]; d.By != dave.Principal || d.OnBehalfOf != bob.Principal || d.Via != "ops" {
+		t.Fatalf("decision %+v, want by dave on behalf of bob via ops", d)
+	}
+	if _, err := svc.Decide(ctx, dave, r.ID, app.Revoke, "done"); err != nil {
+		t.Fatalf("the delegate revokes: %v", err)
+	}
+	clock.advance(31 * 60) // past until
+	r2 := submit(t, svc, alice)
+	if _, err := svc.Decide(ctx, dave, r2.ID, app.Approve, "late"); !errors.Is(err, elevate.ErrNotApprover) {
+		t.Fatalf("after the window: %v", err)
+	}
+	if got, _ := svc.GetRequest(ctx, admin, r2.ID); got.Status != elevate.StatusPending {
+		t.Fatalf("a refused delegate changed the request: %s", got.Status)
+	}
+}
+
+func TestDelegationRules(t *testing.T) {
+	svc := newService(t, 2)
+	now := svc.Clock()
+	delegate(t, svc, bob, bob.Principal, dave.Principal, now, now.Add(24*time.Hour))
+	delegate(t, svc, dave, app.SelfPrincipal, erin.Principal, now, now.Add(24*time.Hour)) // dave is no member
+
+	r := submit(t, svc, alice)
+	if _, err := svc.Decide(ctx, erin, r.ID, app.Approve, ""); !errors.Is(err, elevate.ErrNotApprover) {
+		t.Fatalf("a delegate's delegate (not transitive): %v", err)
+	}
+	if _, err := svc.Decide(ctx, bob, r.ID, app.Approve, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, dave, r.ID, app.Approve, ""); !errors.Is(err, elevate.ErrAlreadyDecided) {
+		t.Fatalf("the delegate approves again for bob under 2 of 2: %v", err)
+	}
+	// Never the delegate's own request, nor the request of the member they
+	// stand in for.
+	own, err := svc.SubmitRequest(ctx, dave, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, dave, own.ID, app.Approve, ""); !errors.Is(err, elevate.ErrSelfApproval) {
+		t.Fatalf("the delegate approves their own request: %v", err)
+	}
+	bobs := submit(t, svc, bob)
+	if _, err := svc.Decide(ctx, dave, bobs.ID, app.Approve, ""); !errors.Is(err, elevate.ErrForbidden) {
+		t.Fatalf("the delegate approves bob's own request: %v", err)
+	}
+	// Removing bob from the group ends his delegation's effect.
+	r2 := submit(t, svc, carol)
+	if _, err := svc.RemoveGroupMember(ctx, admin, "ops", bob.Principal); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, dave, r2.ID, app.Approve, ""); !errors.Is(err, elevate.ErrNotApprover) {
+		t.Fatalf("the delegate of a removed approver: %v", err)
+	}
+
+	// Refusals.
+	for name, c := range map[string]struct {
+		caller    app.Caller
+		principal string
+		in        elevate.DelegationInput
+		want      error
+	}{
+		"to yourself":           {bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: bob.Principal, From: now, Until: now.Add(time.Hour)}, elevate.ErrDelegateSelf},
+		"over 30 days":          {bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: dave.Principal, From: now, Until: now.Add(31 * 24 * time.Hour)}, elevate.ErrDelegationTooLong},
+		"until before from":     {bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: dave.Principal, From: now.Add(time.Hour), Until: now}, elevate.ErrDelegationWindow},
+		"for someone else":      {carol, bob.Principal, elevate.DelegationInput{Delegate: carol.Principal, From: now, Until: now.Add(time.Hour)}, elevate.ErrDelegateOthers},
+		"remove someone else's": {carol, bob.Principal, elevate.DelegationInput{}, elevate.ErrDelegateOthers},
+	} {
+		var err error
+		if name == "remove someone else's" {
+			err = svc.DeleteDelegation(ctx, c.caller, c.principal)
+		} else {
+			_, err = svc.PutDelegation(ctx, c.caller, c.principal, c.in)
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	// An admin may delegate for anyone; people see what they gave or hold.
+	delegate(t, svc, admin, carol.Principal, erin.Principal, now, now.Add(time.Hour))
+	mine, err := svc.ListDelegations(ctx, erin)
+	if err != nil || len(mine) != 2 {
+		t.Fatalf("erin's delegations: %+v %v", mine, err)
+	}
+	all, err := svc.ListDelegations(ctx, admin)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("all delegations: %+v %v", all, err)
+	}
+	if err := svc.DeleteDelegation(ctx, bob, app.SelfPrincipal); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DeleteDelegation(ctx, bob, app.SelfPrincipal); !errors.Is(err, elevate.ErrDelegationNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
