@@ -72,13 +72,10 @@ func (w *walkthrough) login(principal string, groups ...string) string {
 	return strings.TrimSuffix(tok, "'")
 }
 
-// TestCLIWalkthrough drives the built binary against the whole local stack:
-// enable, group, policy, request, approve, authorize, revoke, then reads the
-// audit trail the stream produced.
-func TestCLIWalkthrough(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and the SES emulator")
-	}
+// startWalkthrough builds the CLI and starts the whole local stack, which
+// stops with the test.
+func startWalkthrough(t *testing.T) *walkthrough {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "elevate")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -86,17 +83,15 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stack, err := local.Start(ctx, local.Options{})
+	stack, err := local.Start(context.Background(), local.Options{})
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := stack.Stop(); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-	}()
+	})
 
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -114,6 +109,17 @@ func TestCLIWalkthrough(t *testing.T) {
 		}
 	}
 	w := &walkthrough{t: t, bin: bin, env: env}
+	return w
+}
+
+// TestCLIWalkthrough drives the built binary against the whole local stack:
+// enable, group, policy, request, approve, authorize, revoke, then reads the
+// audit trail the stream produced.
+func TestCLIWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local and the SES emulator")
+	}
+	w := startWalkthrough(t)
 	start := time.Now().UTC().Add(-time.Minute)
 
 	admin := w.login("admin@example.com", "elevate-admins")

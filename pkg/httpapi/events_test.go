@@ -158,6 +158,16 @@ func samples(t testing.TB) []sample {
 		{"approvals/ratify.unknown-field", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{"approve":true}`, "", bob, 400, ""},
 		{"approvals/ratify.valid", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{"comment":"outage confirmed"}`, "", bob, 200, ""},
 		{"approvals/ratify.already-ratified", "POST", "/v1/requests/" + idBreakGlass + "/ratify", `{}`, "", member("carol@example.com"), 409, ""},
+
+		// approver delegation (F17)
+		{"requests/delegations-put.valid", "PUT", "/v1/delegations/me", `{"delegate":"dave@example.com","from":"2099-01-01T00:00:00Z","until":"2099-01-08T00:00:00Z","groups":["ops"]}`, "", bob, 200, "me is the caller"},
+		{"requests/delegations-put.self", "PUT", "/v1/delegations/me", `{"delegate":"bob@example.com","from":"2099-01-01T00:00:00Z","until":"2099-01-02T00:00:00Z"}`, "", bob, 422, "delegating to yourself"},
+		{"requests/delegations-put.too-long", "PUT", "/v1/delegations/me", `{"delegate":"dave@example.com","from":"2099-01-01T00:00:00Z","until":"2099-02-01T00:00:00Z"}`, "", bob, 422, "over 30 days"},
+		{"requests/delegations-put.other-principal", "PUT", "/v1/delegations/bob@example.com", `{"delegate":"mallory@example.com","from":"2099-01-01T00:00:00Z","until":"2099-01-02T00:00:00Z"}`, "", mallory, 403, "only admins delegate for others"},
+		{"requests/delegations-put.bad-time", "PUT", "/v1/delegations/me", `{"delegate":"dave@example.com","from":"soon","until":"2099-01-02T00:00:00Z"}`, "", bob, 400, ""},
+		{"requests/delegations-list.valid", "GET", "/v1/delegations", "", "", bob, 200, ""},
+		{"requests/delegations-delete.non-admin", "DELETE", "/v1/delegations/bob@example.com", "", "", mallory, 403, ""},
+		{"requests/delegations-delete.valid", "DELETE", "/v1/delegations/me", "", "", bob, 204, ""},
 	}
 }
 

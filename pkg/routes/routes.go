@@ -82,9 +82,10 @@ var All = []Route{
 
 	{"POST", "/v1/requests/{id}/ratify", Approvals, false},
 
-	{"PUT", "/v1/delegations/{principal}", Policies, false},
-	{"GET", "/v1/delegations", Policies, false},
-	{"DELETE", "/v1/delegations/{principal}", Policies, false},
+	// Self-service, so not on the admin-only policies function.
+	{"PUT", "/v1/delegations/{principal}", Requests, false},
+	{"GET", "/v1/delegations", Requests, false},
+	{"DELETE", "/v1/delegations/{principal}", Requests, false},
 }
 
 // RouteKey is API Gateway's "METHOD /path" form.
