@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -223,7 +224,11 @@ func (a *app) progressPrinter() func(done, total int) {
 // addressing, and checksums only where the API requires them, which local
 // emulators handle.
 func (a *app) defaultS3(ctx context.Context) (audit.S3Reader, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(a.timeout)))
+	// Keep a connection per --parallel worker alive: the SDK's default of 10
+	// idle connections per host would reconnect on every round of GETs.
+	httpClient := awshttp.NewBuildableClient().WithTimeout(a.timeout).
+		WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = maxParallel })
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(httpClient))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -169,11 +168,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	store := dynamo.New(db, o.Table, randomBytes(32))
 	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup}
 
-	fns := map[string]HTTPHandler{}
-	for _, f := range routes.APIFunctions {
-		fns[f] = HTTPHandler(httpapi.New(f, httpapi.Deps{Service: svc, Links: signer, Log: log}))
-	}
-	gw := &Gateway{Functions: fns, Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: APIHandlers(svc, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := st.authority.TokenHandler()
 
 	st.Poller = &Poller{
