@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -146,10 +147,19 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 
 	var emit func(audit.Record) error
 	var finish func() error
-	out := a.env.Stdout
+	// One write per record would be one syscall per record.
+	buffered := bufio.NewWriterSize(a.env.Stdout, 64<<10)
+	out := buffered
 	switch format {
 	case "json":
-		emit, finish = audit.JSONLines(out), func() error { return nil }
+		// The stored lines are printed as they are: one record per line.
+		opts.Lines = func(l audit.Line) error {
+			if _, err := out.Write(l); err != nil {
+				return err
+			}
+			return out.WriteByte('\n')
+		}
+		finish = func() error { return nil }
 	case "csv":
 		w := audit.NewCSVWriter(out)
 		emit, finish = w.Write, w.Flush
@@ -168,9 +178,13 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 	}
 
 	if err := audit.QueryWith(ctx, client, bucket, f, emit, opts); err != nil {
+		_ = buffered.Flush() // what was emitted before the failure still shows
 		return auditError(err)
 	}
-	return finish()
+	if err := finish(); err != nil {
+		return err
+	}
+	return buffered.Flush()
 }
 
 // maxParallel caps --parallel: beyond it only the number of open
