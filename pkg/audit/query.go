@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"path"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,16 +40,16 @@ var ErrInvalidFilter = errors.New("invalid audit filter")
 // Filter selects records. Zero-valued fields match everything except Since,
 // which is required. Times are inclusive at both ends.
 type Filter struct {
-	Since time.Time
-	Until time.Time // zero means now, resolved by Query
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"` // zero means now, resolved by Query
 	// Action matches exactly, or as a prefix when it ends in "*" or "." (e.g.
 	// "request.*" or "request.").
-	Action    string
-	Actor     string // case-insensitive
-	RequestID string
+	Action    string `json:"action,omitempty"`
+	Actor     string `json:"actor,omitempty"` // case-insensitive
+	RequestID string `json:"requestId,omitempty"`
 	// Target matches case-insensitively on scope and name; an empty Type
 	// matches any type.
-	Target *Target
+	Target *Target `json:"target,omitempty"`
 }
 
 func invalidf(format string, a ...any) error {
@@ -148,69 +152,300 @@ func truncateDay(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// Query reads the partitions of [f.Since, f.Until], drops records repeated
-// across retried batches (same id), filters, and hands the matches to emit in
-// time order. Objects are streamed; only matching records are held. progress,
-// if not nil, is told after each object read.
+// DefaultParallel is how many objects a query reads at once unless told
+// otherwise. Each S3 GET costs a round trip; sixteen in flight hide it
+// without holding many partly read bodies.
+const DefaultParallel = 16
+
+// QueryOptions tune how a query reads, beyond what it selects.
+type QueryOptions struct {
+	// Parallel is how many objects are read (and listings made) at once;
+	// zero means DefaultParallel.
+	Parallel int
+	// Progress, if set, is told after each object is read.
+	Progress func(done, total int)
+	// Objects, if set, are read instead of listing the partitions of the
+	// filter's range (verify reads exactly the objects a manifest names).
+	Objects []string
+	// Source, if set, is told about every object, in key order, once the
+	// records of its day partition have been emitted.
+	Source func(SourceObject)
+	// KeepGoing records an object that cannot be read in its
+	// SourceObject.Err and carries on, instead of failing the query, so a
+	// verifier can name every broken object rather than the first.
+	KeepGoing bool
+}
+
+// SourceObject is what a query saw of one audit object: enough to prove
+// later that the same bytes are still there.
+type SourceObject struct {
+	Key       string `json:"key"`
+	VersionID string `json:"versionId,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	// ObjectLockMode and ObjectLockRetainUntil are what S3 answered on the
+	// GET; empty when the bucket (or the emulator) reports no lock.
+	ObjectLockMode        string     `json:"objectLockMode,omitempty"`
+	ObjectLockRetainUntil *time.Time `json:"objectLockRetainUntil,omitempty"`
+	RecordsRead           int        `json:"recordsRead"`
+	RecordsKept           int        `json:"recordsKept"`
+	// Err is why the object could not be read (KeepGoing only).
+	Err string `json:"-"`
+}
+
+// Query reads the partitions of [f.Since, f.Until] and hands the matching
+// records to emit in time order. progress, if not nil, is told after each
+// object read.
 func Query(ctx context.Context, c S3Reader, bucket string, f Filter, emit func(Record) error, progress func(done, total int)) error {
+	return QueryWith(ctx, c, bucket, f, emit, QueryOptions{Progress: progress})
+}
+
+// dayObjects are the objects of one day partition, in key order.
+type dayObjects struct {
+	first, n int // indexes into the query's object list
+}
+
+// objectResult is one object read by a worker.
+type objectResult struct {
+	index int
+	src   SourceObject
+	recs  []Record // the records matching the filter, in object order
+	err   error
+}
+
+// QueryWith is Query with options. It streams: objects are read
+// concurrently, but only the records of the day partition being emitted and
+// of the next one (read ahead so the workers never idle at a day boundary)
+// are held, so memory follows the busiest day, not the length of the range.
+// Records are emitted day by day, each day sorted by time then id; as the
+// writer files every record under its own UTC day, that is time order
+// overall.
+func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit func(Record) error, o QueryOptions) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
 	if f.Until.IsZero() {
 		f.Until = time.Now()
 	}
-	prefixes, err := Partitions(f.Since, f.Until)
-	if err != nil {
-		return err
+	parallel := o.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
 	}
-	var keys []string
-	for _, prefix := range prefixes {
-		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
-			}
-			for _, o := range page.Contents {
-				if k := aws.ToString(o.Key); isAuditObject(k) {
-					keys = append(keys, k)
-				}
-			}
-		}
-	}
-	seen := map[string]struct{}{}
-	var matched []Record
-	for i, key := range keys {
-		err := readObject(ctx, c, bucket, key, func(r Record) {
-			if r.ID != "" {
-				if _, dup := seen[r.ID]; dup {
-					return
-				}
-				seen[r.ID] = struct{}{}
-			}
-			if f.Match(r) {
-				matched = append(matched, r)
-			}
-		})
+	keys := o.Objects
+	if keys == nil {
+		prefixes, err := Partitions(f.Since, f.Until)
 		if err != nil {
 			return err
 		}
-		if progress != nil {
-			progress(i+1, len(keys))
+		if keys, err = listPartitions(ctx, c, bucket, prefixes, parallel); err != nil {
+			return err
+		}
+	} else {
+		keys = slices.Clone(keys)
+		slices.Sort(keys)
+	}
+	days := groupByDay(keys)
+	dayOf := make([]int, len(keys))
+	for d, g := range days {
+		for i := g.first; i < g.first+g.n; i++ {
+			dayOf[i] = d
 		}
 	}
-	sort.SliceStable(matched, func(i, j int) bool {
-		if !matched[i].Time.Equal(matched[j].Time) {
-			return matched[i].Time.Before(matched[j].Time)
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // runs after cancel: no worker outlives the query
+	defer cancel()
+
+	jobs := make(chan int)
+	results := make(chan objectResult, parallel)
+	// emitted carries one token per day fully emitted; the dispatcher holds
+	// back the objects of day d+2 until day d is out, which is what bounds
+	// memory to two partitions.
+	emitted := make(chan struct{}, len(days))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		done := 0
+		for i := range keys {
+			for dayOf[i] > done+1 {
+				select {
+				case <-emitted:
+					done++
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
 		}
-		return matched[i].ID < matched[j].ID
+	}()
+	var workers sync.WaitGroup
+	for range min(parallel, max(len(keys), 1)) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for i := range jobs {
+				src, recs, err := readObject(ctx, c, bucket, keys[i], f)
+				select {
+				case results <- objectResult{index: i, src: src, recs: recs, err: err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		workers.Wait()
+		close(results)
+	}()
+
+	pending := map[int]objectResult{}
+	read, next := 0, 0 // objects read; the next day to emit
+	for res := range results {
+		if res.err != nil {
+			if !o.KeepGoing || ctx.Err() != nil {
+				return res.err
+			}
+			res.src = SourceObject{Key: keys[res.index], Err: res.err.Error()}
+		}
+		pending[res.index] = res
+		read++
+		if o.Progress != nil {
+			o.Progress(read, len(keys))
+		}
+		for next < len(days) && dayComplete(pending, days[next]) {
+			if err := emitDay(pending, days[next], emit, o.Source); err != nil {
+				return err
+			}
+			next++
+			emitted <- struct{}{}
+		}
+	}
+	return ctx.Err()
+}
+
+func dayComplete(pending map[int]objectResult, g dayObjects) bool {
+	for i := g.first; i < g.first+g.n; i++ {
+		if _, ok := pending[i]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// emitDay de-duplicates, sorts and emits one day partition, then forgets it.
+//
+// De-duplication is by record id (the stream eventID) within the day only. A
+// duplicate comes from the writer storing a batch again: Lambda retried it
+// after a partial failure, or split it in two to isolate a failing record.
+// Either way the copy is the same record, with the same time, so it lands
+// in the same day partition; ids never need to be remembered across days.
+// Objects are taken in key order, so which copy is kept (and so every
+// object's RecordsKept) is the same on every run, whatever order the workers
+// finished in: verify depends on that.
+func emitDay(pending map[int]objectResult, g dayObjects, emit func(Record) error, source func(SourceObject)) error {
+	n := 0
+	for i := g.first; i < g.first+g.n; i++ {
+		n += len(pending[i].recs)
+	}
+	seen := make(map[string]struct{}, n)
+	day := make([]Record, 0, n)
+	for i := g.first; i < g.first+g.n; i++ {
+		res := pending[i]
+		for _, r := range res.recs {
+			if r.ID != "" {
+				if _, dup := seen[r.ID]; dup {
+					continue
+				}
+				seen[r.ID] = struct{}{}
+			}
+			day = append(day, r)
+			res.src.RecordsKept++
+		}
+		res.recs = nil
+		pending[i] = res
+	}
+	slices.SortStableFunc(day, func(a, b Record) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
 	})
-	for _, r := range matched {
+	for _, r := range day {
 		if err := emit(r); err != nil {
 			return err
 		}
 	}
+	for i := g.first; i < g.first+g.n; i++ {
+		if source != nil {
+			source(pending[i].src)
+		}
+		delete(pending, i)
+	}
 	return nil
+}
+
+// groupByDay splits sorted keys into runs sharing a partition prefix
+// (everything up to the last "/").
+func groupByDay(keys []string) []dayObjects {
+	var days []dayObjects
+	for i, k := range keys {
+		if i > 0 && path.Dir(k) == path.Dir(keys[i-1]) {
+			days[len(days)-1].n++
+			continue
+		}
+		days = append(days, dayObjects{first: i, n: 1})
+	}
+	return days
+}
+
+// listPartitions lists the audit objects of every prefix, parallel prefixes
+// at a time, and returns their keys in partition then key order. Only keys
+// are held: about a hundred bytes per object, never the records.
+func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, parallel int) ([]string, error) {
+	perPrefix := make([][]string, len(prefixes))
+	errs := make([]error, len(prefixes))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, prefix := range prefixes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					errs[i] = fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+					return
+				}
+				for _, o := range page.Contents {
+					if k := aws.ToString(o.Key); isAuditObject(k) {
+						perPrefix[i] = append(perPrefix[i], k)
+					}
+				}
+			}
+			slices.Sort(perPrefix[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, ks := range perPrefix {
+		keys = append(keys, ks...)
+	}
+	return keys, nil
 }
 
 func isAuditObject(key string) bool {
@@ -222,37 +457,65 @@ func isAuditObject(key string) bool {
 	return false
 }
 
-// readObject decodes one object record by record. It sniffs the gzip magic
+// countingReader counts the bytes that pass through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// readObject decodes one object record by record, keeping those f matches,
+// and hashes the stored bytes as they stream past. It sniffs the gzip magic
 // rather than trusting the key, so an object stored uncompressed (or
 // transparently decompressed by a proxy) still reads.
-func readObject(ctx context.Context, c S3Reader, bucket, key string, each func(Record)) error {
+func readObject(ctx context.Context, c S3Reader, bucket, key string, f Filter) (SourceObject, []Record, error) {
+	src := SourceObject{Key: key}
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+		return src, nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
-	br := bufio.NewReader(out.Body)
+	src.VersionID, src.ETag = aws.ToString(out.VersionId), aws.ToString(out.ETag)
+	src.ObjectLockMode, src.ObjectLockRetainUntil = string(out.ObjectLockMode), out.ObjectLockRetainUntilDate
+	h := sha256.New()
+	body := &countingReader{r: io.TeeReader(out.Body, h)}
+	br := bufio.NewReaderSize(body, 64<<10)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+			return src, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 		}
 		defer gz.Close()
 		r = gz
 	}
+	var recs []Record
 	dec := json.NewDecoder(r)
 	for {
 		var rec Record
 		err := dec.Decode(&rec)
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
-			return fmt.Errorf("decode s3://%s/%s: %w", bucket, key, err)
+			return src, nil, fmt.Errorf("decode s3://%s/%s: %w", bucket, key, err)
 		}
-		each(rec)
+		src.RecordsRead++
+		if f.Match(rec) {
+			recs = append(recs, rec)
+		}
 	}
+	// The hash covers every stored byte, including any after the last record.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return src, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	src.Size, src.SHA256 = body.n, hex.EncodeToString(h.Sum(nil))
+	return src, recs, nil
 }
 
 // JSONLines returns an emit function writing one record per line.

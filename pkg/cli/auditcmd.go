@@ -23,12 +23,14 @@ const progressThreshold = 5
 type auditFlags struct {
 	since, until, action, actor, request, target, bucket string
 	progress                                             bool
+	parallel                                             int
+	evidence                                             string // export only
 }
 
 func (a *app) auditCmd() *cobra.Command {
 	query := a.auditSub("query", "Query the audit trail (JSON lines with --output json)", "table")
 	export := a.auditSub("export", "Export the audit trail for compliance evidence (CSV by default)", "csv")
-	return parent("audit", "Read the audit trail from the audit bucket", query, export)
+	return parent("audit", "Read the audit trail from the audit bucket", query, export, a.auditVerifyCmd())
 }
 
 func (a *app) auditSub(name, short, defFormat string) *cobra.Command {
@@ -57,6 +59,10 @@ endpoint (AWS_ENDPOINT_URL_S3) come from the standard AWS environment.`,
 	f.StringVar(&af.target, "target", "", `target, Scope\Name or Type:Scope\Name`)
 	f.StringVar(&af.bucket, "bucket", "", "audit bucket (default $"+EnvAuditBucket+")")
 	f.BoolVar(&af.progress, "progress", false, "report progress on stderr even when it is not a terminal")
+	f.IntVar(&af.parallel, "parallel", audit.DefaultParallel, "objects read at once")
+	if name == "export" {
+		f.StringVar(&af.evidence, "evidence", "", "write an evidence bundle to DIR: export.csv, export.jsonl and manifest.json")
+	}
 	return c
 }
 
@@ -118,6 +124,9 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 	if err != nil {
 		return err
 	}
+	if af.parallel < 1 || af.parallel > maxParallel {
+		return usagef("--parallel must be between 1 and %d", maxParallel)
+	}
 	bucket := af.bucket
 	if bucket == "" {
 		bucket = strings.TrimSpace(a.env.Getenv(EnvAuditBucket))
@@ -125,13 +134,13 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 	if bucket == "" {
 		return usagef("no audit bucket: set %s or pass --bucket", EnvAuditBucket)
 	}
-	newS3 := a.env.NewS3
-	if newS3 == nil {
-		newS3 = a.defaultS3
-	}
-	client, err := newS3(ctx)
+	client, err := a.auditClient(ctx)
 	if err != nil {
 		return err
+	}
+	opts := audit.QueryOptions{Parallel: af.parallel, Progress: a.progress(af.progress)}
+	if af.evidence != "" {
+		return a.writeEvidence(ctx, client, bucket, f, af.evidence, opts)
 	}
 
 	var emit func(audit.Record) error
@@ -157,17 +166,37 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 		finish = tw.Flush
 	}
 
-	var progress func(done, total int)
-	if af.progress || a.env.StderrIsTerminal {
-		progress = a.progressPrinter()
-	}
-	if err := audit.Query(ctx, client, bucket, f, emit, progress); err != nil {
-		if errors.Is(err, audit.ErrInvalidFilter) {
-			return &UsageError{Msg: err.Error()}
-		}
-		return &TransportError{Err: err}
+	if err := audit.QueryWith(ctx, client, bucket, f, emit, opts); err != nil {
+		return auditError(err)
 	}
 	return finish()
+}
+
+// maxParallel caps --parallel: beyond it only the number of open
+// connections grows.
+const maxParallel = 256
+
+func auditError(err error) error {
+	if errors.Is(err, audit.ErrInvalidFilter) {
+		return &UsageError{Msg: err.Error()}
+	}
+	return &TransportError{Err: err}
+}
+
+func (a *app) auditClient(ctx context.Context) (audit.S3Reader, error) {
+	newS3 := a.env.NewS3
+	if newS3 == nil {
+		newS3 = a.defaultS3
+	}
+	return newS3(ctx)
+}
+
+// progress returns the progress printer when it should show, else nil.
+func (a *app) progress(forced bool) func(done, total int) {
+	if forced || a.env.StderrIsTerminal {
+		return a.progressPrinter()
+	}
+	return nil
 }
 
 // progressPrinter overwrites one line on a terminal and prints plain lines

@@ -15,6 +15,9 @@ const (
 	ExitDenied   = 5 // `elevate authorize` answered "denied"
 )
 
+// Exit code of `elevate audit verify` (issue 11).
+const ExitVerifyFailed = 6 // the evidence bundle differs from the bucket
+
 // UsageError is a mistake on the command line, found before any call.
 type UsageError struct{ Msg string }
 
@@ -63,6 +66,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, ErrDenied):
 		return ExitDenied
+	case errors.As(err, new(*VerifyFailedError)):
+		return ExitVerifyFailed
 	case errors.As(err, &ue):
 		return ExitUsage
 	case errors.As(err, &ae):

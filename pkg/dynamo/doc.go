@@ -33,6 +33,11 @@
 // and revoke. The store never filters expired grants: the domain decides
 // liveness at read time, because TTL deletion lags.
 //
+// IAM narrows each function's table grant by the PK prefixes above
+// (dynamodb:LeadingKeys, routes.TableKeys): a new entity needs its PK pattern
+// there, for the functions and actions that use it, or the tests that record
+// every DynamoDB call fail naming the key.
+//
 // Scheduled start, tickets and extensions (F13-F15) add attributes, no kinds:
 //
 //	| Item       | Attribute                     | Meaning |

@@ -29,6 +29,9 @@ type Deps struct {
 	Service *app.Service
 	Links   *linktoken.Signer
 	Log     *slog.Logger
+
+	// Identity is which verified tokens name a caller (email_verified).
+	Identity IdentityPolicy
 }
 
 // call is one request in flight.
@@ -140,7 +143,7 @@ func (s *server) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	routeKey = r.RouteKey()
 	c.route, c.params = r, params
 	if !r.Public {
-		caller, err := CallerFromClaims(&req)
+		caller, err := s.deps.Identity.Caller(&req)
 		if err != nil {
 			return s.fail(c, err), nil
 		}

@@ -243,8 +243,9 @@ type LinkForm struct {
 	RequestID string
 }
 
-// ParseLinkForm strictly decodes the urlencoded approval form: only
-// decision, comment and request, each at most once.
+// ParseLinkForm strictly decodes the urlencoded approval form: decision and
+// comment as documented, and the optional request the link page also sends,
+// each at most once. The request, when sent, must name one.
 func ParseLinkForm(body []byte) (LinkForm, error) {
 	vs, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -268,6 +269,9 @@ func ParseLinkForm(body []byte) (LinkForm, error) {
 		case "comment":
 			f.Comment = v[0]
 		case "request":
+			if v[0] == "" {
+				return LinkForm{}, badRequest("the form's request field is empty")
+			}
 			f.RequestID = v[0]
 		default:
 			return LinkForm{}, badRequest("the form has an unknown field " + strconv.Quote(k))
@@ -275,9 +279,6 @@ func ParseLinkForm(body []byte) (LinkForm, error) {
 	}
 	if f.Decision == "" {
 		return LinkForm{}, badRequest("choose Approve or Deny")
-	}
-	if f.RequestID == "" {
-		return LinkForm{}, badRequest("the form is missing the request it is for")
 	}
 	return f, nil
 }
@@ -298,7 +299,9 @@ func linkDecide(s *server, c *call) (response, error) {
 	if err != nil {
 		return s.linkError(c, err)
 	}
-	if f.RequestID != l.RequestID {
+	// The link page sends the request it showed; a client built to the
+	// documented form (decision, comment) need not.
+	if f.RequestID != "" && f.RequestID != l.RequestID {
 		return s.linkError(c, badRequest("this form does not belong to this link's request"))
 	}
 	r, err := s.deps.Service.DecideByLink(c.ctx, l, f.Decision, f.Comment)

@@ -57,6 +57,9 @@ type Options struct {
 	PublicURL string
 	// LinkKey signs approval links; a random per-run key when empty.
 	LinkKey []byte
+	// PageKey signs pagination tokens; a random per-run key when empty. It is
+	// never the link key, as in AWS where each is its own secret.
+	PageKey []byte
 	// PollInterval is the stream poller's idle interval; default 300 ms.
 	PollInterval time.Duration
 	// StreamMaxRetries bounds re-deliveries of a failing stream record before
@@ -168,7 +171,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		ln.Close()
 		return nil, fmt.Errorf("local: link key: %w", err)
 	}
-	store := dynamo.New(db, o.Table, randomBytes(32))
+	store := dynamo.New(db, o.Table, o.PageKey)
 	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 
 	fns := map[string]HTTPHandler{}
@@ -245,6 +248,9 @@ func withDefaults(o Options) Options {
 	}
 	if len(o.LinkKey) == 0 {
 		o.LinkKey = randomBytes(32)
+	}
+	if len(o.PageKey) == 0 {
+		o.PageKey = randomBytes(32)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
