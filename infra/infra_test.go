@@ -240,7 +240,7 @@ func TestTableFollowsTabledef(t *testing.T) {
 // wantEnv is which function gets which variable (pkg/config names).
 var wantEnv = map[string][]string{
 	routes.Policies:  {config.EnvTable, config.EnvAdminGroup},
-	routes.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret},
+	routes.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvPageKeySecret},
 	routes.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
 	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL},
@@ -361,16 +361,22 @@ func TestPerFunctionGrants(t *testing.T) {
 	tableID, _ := one(t, "AWS::DynamoDB::Table", "Table")
 	auditID, _ := one(t, "AWS::S3::Bucket", "AuditBucket")
 	secretID, _ := one(t, "AWS::SecretsManager::Secret", "LinkKey")
+	pageSecretID, _ := one(t, "AWS::SecretsManager::Secret", "PageKey")
 	for name, want := range wantTableActions {
 		_, policy := one(t, "AWS::IAM::Policy", title(name)+"RoleDefaultPolicy")
 		var table, index []string
-		var secret, email, putAudit, stream bool
+		var secret, pageSecret, email, putAudit, stream bool
+		var narrowed []routes.TableKey
 		for _, s := range statements(t, policy) {
 			for _, r := range list(s.Resource) {
 				join := list(get(r, "Fn::Join"))
 				switch {
 				case refTo(r, tableID) && get(r, "Fn::GetAtt") != nil && list(get(r, "Fn::GetAtt"))[1] == "Arn":
 					table = append(table, strs(s.Action)...)
+					narrowed = append(narrowed, routes.TableKey{Actions: trimDynamo(strs(s.Action)), LeadingKeys: strs(get(s.Condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys"))})
+					if c, _ := s.Condition.(obj); len(c) != 1 || len(c["ForAllValues:StringLike"].(obj)) != 1 {
+						t.Errorf("%s table statement %s has conditions %v beyond dynamodb:LeadingKeys", name, s.Sid, s.Condition)
+					}
 				case refTo(r, tableID): // StreamArn
 					stream = true
 				case len(join) == 2 && refTo(list(join[1])[0], tableID) && list(join[1])[1] == "/index/*":
@@ -379,6 +385,11 @@ func TestPerFunctionGrants(t *testing.T) {
 					secret = true
 					if !reflect.DeepEqual(strs(s.Action), []string{"secretsmanager:GetSecretValue"}) {
 						t.Errorf("%s secret actions %v", name, s.Action)
+					}
+				case refTo(r, pageSecretID):
+					pageSecret = true
+					if !reflect.DeepEqual(strs(s.Action), []string{"secretsmanager:GetSecretValue"}) {
+						t.Errorf("%s page secret actions %v", name, s.Action)
 					}
 				case len(join) == 2 && refTo(list(join[1])[0], auditID):
 					putAudit = true
@@ -403,6 +414,11 @@ func TestPerFunctionGrants(t *testing.T) {
 		if !reflect.DeepEqual(slices.Sorted(slices.Values(table)), slices.Sorted(slices.Values(wantFull))) {
 			t.Errorf("%s table actions %v, want %v", name, table, wantFull)
 		}
+		// Issue 10 item 3: every table statement is one routes.TableKeys
+		// entry, conditioned on its partition-key patterns.
+		if want := routes.TableKeys[name]; !reflect.DeepEqual(narrowed, want) && !(len(narrowed) == 0 && len(want) == 0) {
+			t.Errorf("%s table statements narrowed to %+v, want %+v", name, narrowed, want)
+		}
 		if wantIndex := name == routes.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
 			t.Errorf("%s index actions %v", name, index)
 		}
@@ -410,8 +426,13 @@ func TestPerFunctionGrants(t *testing.T) {
 		if stream != consumer {
 			t.Errorf("%s stream access %v, want %v", name, stream, consumer)
 		}
-		if want := name == routes.Approvals || name == routes.Notify || name == routes.Requests; secret != want {
+		// Issue 10 item 2: only the functions that sign or verify links
+		// read the link key; only the one that lists reads the page key.
+		if want := name == routes.Approvals || name == routes.Notify; secret != want {
 			t.Errorf("%s reads link key: %v, want %v", name, secret, want)
+		}
+		if want := name == routes.Requests; pageSecret != want {
+			t.Errorf("%s reads page key: %v, want %v", name, pageSecret, want)
 		}
 		if want := name == routes.Notify; email != want {
 			t.Errorf("%s sends email: %v, want %v", name, email, want)
@@ -420,6 +441,14 @@ func TestPerFunctionGrants(t *testing.T) {
 			t.Errorf("%s writes audit objects: %v, want %v", name, putAudit, want)
 		}
 	}
+}
+
+func trimDynamo(actions []string) []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = strings.TrimPrefix(a, "dynamodb:")
+	}
+	return out
 }
 
 func TestBuckets(t *testing.T) {
@@ -657,10 +686,12 @@ func TestAuditCatalog(t *testing.T) {
 }
 
 func TestSecretAndEmail(t *testing.T) {
-	_, s := one(t, "AWS::SecretsManager::Secret", "LinkKey")
-	g := s.Properties["GenerateSecretString"]
-	if n, _ := get(g, "PasswordLength").(float64); n < 64 || get(g, "ExcludePunctuation") != true {
-		t.Errorf("generated secret %v", g)
+	for _, id := range []string{"LinkKey", "PageKey"} {
+		_, s := one(t, "AWS::SecretsManager::Secret", id)
+		g := s.Properties["GenerateSecretString"]
+		if n, _ := get(g, "PasswordLength").(float64); n < 64 || get(g, "ExcludePunctuation") != true || s.DeletionPolicy != "Retain" {
+			t.Errorf("%s generated secret %v, deletion %q", id, g, s.DeletionPolicy)
+		}
 	}
 	must(t, "SES identity", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::SES::EmailIdentity"), &obj{"EmailIdentity": "example.com"})
@@ -683,6 +714,10 @@ func TestCognitoAndOutputs(t *testing.T) {
 	// verified, and users cannot set it through the app client.
 	if !reflect.DeepEqual(strs(get(pool.Properties, "UserAttributeUpdateSettings", "AttributesRequireVerificationBeforeUpdate")), []string{"email"}) {
 		t.Errorf("email changes need no verification: %v", pool.Properties["UserAttributeUpdateSettings"])
+	}
+	// Issue 10 item 10: MFA is required, by authenticator app (TOTP) only.
+	if pool.Properties["MfaConfiguration"] != "ON" || !reflect.DeepEqual(strs(pool.Properties["EnabledMfas"]), []string{"SOFTWARE_TOKEN_MFA"}) {
+		t.Errorf("MFA %v with %v, want ON with SOFTWARE_TOKEN_MFA only", pool.Properties["MfaConfiguration"], pool.Properties["EnabledMfas"])
 	}
 	_, client := one(t, "AWS::Cognito::UserPoolClient", "UsersCliClient")
 	if slices.Contains(strs(client.Properties["WriteAttributes"]), "email") || client.Properties["WriteAttributes"] == nil {
@@ -730,11 +765,16 @@ func TestAlarms(t *testing.T) {
 }
 
 // An external IdP replaces the user pool; the same routes stay protected.
+// The same synth checks the settings such a deployment may change: the
+// email_verified opt-out and COMPLIANCE Object Lock (issue 10 items 4, 10).
 func TestExternalIdP(t *testing.T) {
 	dir := t.TempDir()
 	e, err := synth(dir, "oidc", obj{
-		stack.CtxOIDCIssuer:   "https://login.example.com/tenant/v2.0",
-		stack.CtxOIDCAudience: "api://elevate",
+		stack.CtxOIDCIssuer:                "https://login.example.com/tenant/v2.0",
+		stack.CtxOIDCAudience:              "api://elevate",
+		stack.CtxAllowMissingEmailVerified: true,
+		stack.CtxObjectLockMode:            "COMPLIANCE",
+		stack.CtxTicketURL:                 "https://tickets.example.com/api/changes", // issue 12
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -759,6 +799,31 @@ func TestExternalIdP(t *testing.T) {
 	if _, ok := d.Outputs[stack.OutUserPoolID]; ok {
 		t.Error("user pool output without a user pool")
 	}
+	for id, r := range d.Resources {
+		switch {
+		case r.Type == "AWS::Lambda::Function":
+			v := get(r.Properties, "Environment", "Variables", config.EnvAllowMissingEmailVerified)
+			api := slices.ContainsFunc(routes.APIFunctions, func(f string) bool { return strings.HasPrefix(id, title(f)+"Function") })
+			if api && v != "true" || !api && v != nil {
+				t.Errorf("%s %s = %v", id, config.EnvAllowMissingEmailVerified, v)
+			}
+			// Only the requests function asks the ticket system.
+			tickets := get(r.Properties, "Environment", "Variables", config.EnvTicketURL)
+			if requests := strings.HasPrefix(id, title(routes.Requests)+"Function"); requests && tickets != "https://tickets.example.com/api/changes" || !requests && tickets != nil {
+				t.Errorf("%s %s = %v", id, config.EnvTicketURL, tickets)
+			}
+		case r.Type == "AWS::S3::Bucket" && strings.HasPrefix(id, "AuditBucket"):
+			if m := get(r.Properties, "ObjectLockConfiguration", "Rule", "DefaultRetention", "Mode"); m != stack.LockCompliance {
+				t.Errorf("audit bucket Object Lock mode %v, want %s", m, stack.LockCompliance)
+			}
+		}
+	}
+	// The default deployment (Cognito) requires the claim on every function.
+	for id, r := range ofType("AWS::Lambda::Function") {
+		if v := get(r.Properties, "Environment", "Variables", config.EnvAllowMissingEmailVerified); v != nil {
+			t.Errorf("default %s sets %s = %v", id, config.EnvAllowMissingEmailVerified, v)
+		}
+	}
 }
 
 func TestContextValidation(t *testing.T) {
@@ -766,18 +831,20 @@ func TestContextValidation(t *testing.T) {
 		ctx  obj
 		want string
 	}{
-		"lock mode":      {obj{stack.CtxObjectLockMode: "LEGAL"}, stack.CtxObjectLockMode},
-		"lock days":      {obj{stack.CtxObjectLockDays: "a year"}, stack.CtxObjectLockDays},
-		"zero lock days": {obj{stack.CtxObjectLockDays: 0}, stack.CtxObjectLockDays},
-		"half OIDC":      {obj{stack.CtxOIDCIssuer: "https://idp.example.com"}, stack.CtxOIDCAudience},
-		"http issuer":    {obj{stack.CtxOIDCIssuer: "http://idp", stack.CtxOIDCAudience: "x"}, stack.CtxOIDCIssuer},
-		"retention":      {obj{stack.CtxLogRetentionDays: 42}, stack.CtxLogRetentionDays},
-		"sender domain":  {obj{stack.CtxSenderDomain: "not a domain"}, stack.CtxSenderDomain},
-		"foreign sender": {obj{stack.CtxSenderAddress: "me@other.org"}, stack.CtxSenderAddress},
-		"negative conc.": {obj{stack.CtxReservedConcurrency: -1}, stack.CtxReservedConcurrency},
-		"public url":     {obj{stack.CtxPublicURL: "https://x.example.com/"}, stack.CtxPublicURL},
-		"bool":           {obj{stack.CtxServerAccessLogs: "maybe"}, stack.CtxServerAccessLogs},
-		"stack name":     {obj{stack.CtxStackName: "1nvalid"}, stack.CtxStackName},
+		"lock mode":                           {obj{stack.CtxObjectLockMode: "LEGAL"}, stack.CtxObjectLockMode},
+		"ticket url not https":                {obj{stack.CtxTicketURL: "http://tickets.example.com"}, stack.CtxTicketURL},
+		"lock days":                           {obj{stack.CtxObjectLockDays: "a year"}, stack.CtxObjectLockDays},
+		"zero lock days":                      {obj{stack.CtxObjectLockDays: 0}, stack.CtxObjectLockDays},
+		"half OIDC":                           {obj{stack.CtxOIDCIssuer: "https://idp.example.com"}, stack.CtxOIDCAudience},
+		"http issuer":                         {obj{stack.CtxOIDCIssuer: "http://idp", stack.CtxOIDCAudience: "x"}, stack.CtxOIDCIssuer},
+		"retention":                           {obj{stack.CtxLogRetentionDays: 42}, stack.CtxLogRetentionDays},
+		"sender domain":                       {obj{stack.CtxSenderDomain: "not a domain"}, stack.CtxSenderDomain},
+		"foreign sender":                      {obj{stack.CtxSenderAddress: "me@other.org"}, stack.CtxSenderAddress},
+		"negative conc.":                      {obj{stack.CtxReservedConcurrency: -1}, stack.CtxReservedConcurrency},
+		"public url":                          {obj{stack.CtxPublicURL: "https://x.example.com/"}, stack.CtxPublicURL},
+		"bool":                                {obj{stack.CtxServerAccessLogs: "maybe"}, stack.CtxServerAccessLogs},
+		"stack name":                          {obj{stack.CtxStackName: "1nvalid"}, stack.CtxStackName},
+		"email_verified opt-out with Cognito": {obj{stack.CtxAllowMissingEmailVerified: true}, stack.CtxAllowMissingEmailVerified},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := tc.ctx

@@ -47,6 +47,7 @@ func run(log *slog.Logger) error {
 		AdminGroup: adminGroup,
 		PublicURL:  config.Get(config.EnvPublicBaseURL, ""),
 		LinkKey:    wire.ParseKey(config.Get(config.EnvLinkKey, "")), // empty: a random per-run key
+		PageKey:    wire.ParseKey(config.Get(config.EnvPageKey, "")), // empty: another random per-run key
 		Log:        log,
 	})
 	if err != nil {

@@ -142,7 +142,9 @@ func newUserPool(scope constructs.Construct, props Props) (awscognito.UserPool, 
 			RequireSymbols:       jsii.Bool(true),
 			TempPasswordValidity: awscdk.Duration_Days(jsii.Number(3)),
 		},
-		Mfa:                awscognito.Mfa_OPTIONAL,
+		// A password alone must not reach privileged approvals: every user
+		// sets up an authenticator app (TOTP) at first sign-in.
+		Mfa:                awscognito.Mfa_REQUIRED,
 		MfaSecondFactor:    &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(false)},
 		AccountRecovery:    awscognito.AccountRecovery_EMAIL_ONLY,
 		DeletionProtection: jsii.Bool(true),

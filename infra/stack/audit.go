@@ -62,8 +62,9 @@ func newAuditBuckets(scope constructs.Construct, props Props) (auditBucket, resu
 				{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: days(90)},
 				{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: days(365)},
 			},
-			// A retried batch overwrites its object; the older version stays
-			// locked for the retention period and then goes.
+			// The writer never replaces an object (If-None-Match: *), so
+			// noncurrent versions appear only if someone overwrites one by
+			// hand; they stay locked for the retention period, then go.
 			NoncurrentVersionExpiration:         days(props.ObjectLockDays + 1),
 			AbortIncompleteMultipartUploadAfter: days(7),
 		}},
@@ -104,6 +105,8 @@ var AuditColumns = [][2]string{
 	{"requestid", "string"},
 	{"policyid", "string"},
 	{"detail", "string"},
+	// ticket: the request's ticket reference (F15), searchable in Athena.
+	{"ticket", "string"},
 }
 
 // projectionStart is the first date partition projection enumerates; no

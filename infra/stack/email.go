@@ -22,6 +22,20 @@ func newLinkKey(scope constructs.Construct) awssecretsmanager.Secret {
 	})
 }
 
+// newPageKey generates the HMAC key for pagination tokens, a secret of its
+// own: the requests function, which lists, must not hold the link key.
+func newPageKey(scope constructs.Construct) awssecretsmanager.Secret {
+	return awssecretsmanager.NewSecret(scope, jsii.String("PageKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Elevate: HMAC key that signs pagination tokens"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+}
+
 // newEmailIdentity declares the sender domain with Easy DKIM and a default
 // configuration set that suppresses bounced and complaining addresses. The
 // DNS records it needs are in the SES console after deploy (see README).

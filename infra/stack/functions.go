@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -27,6 +28,7 @@ const (
 type access struct {
 	stream     bool // read the table's stream
 	linkKey    bool // read the link-signing secret
+	pageKey    bool // read the pagination-token secret
 	sendEmail  bool // ses:SendEmail as the sender identity
 	auditWrite bool // s3:PutObject under audit/
 	adminGroup bool
@@ -41,9 +43,9 @@ var accessByFunction = map[string]access{
 		adminGroup: true,
 	},
 	routes.Requests: {
-		// pkg/wire derives the pagination-token key from the link key;
-		// without it the key falls back to one guessable from the table name.
-		linkKey:    true,
+		// Its own secret, never the link key: whoever holds the link key
+		// can approve anything as anyone.
+		pageKey:    true,
 		adminGroup: true,
 	},
 	routes.Approvals: {
@@ -118,9 +120,15 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 
 	env := map[string]*string{config.EnvLogLevel: jsii.String("info")}
 	if len(routes.TableActions[name]) > 0 {
-		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("Table"), Actions: dynamoActions(routes.TableActions[name]), Resources: &[]*string{e.Table.TableArn()},
-		}))
+		// One statement per routes.TableKeys entry: its actions, only on
+		// items whose partition key matches its patterns. ForAllValues
+		// holds every key of a batch or transaction to them.
+		for i, g := range routes.TableKeys[name] {
+			role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid: jsii.String(fmt.Sprintf("Table%d", i+1)), Actions: dynamoActions(g.Actions), Resources: &[]*string{e.Table.TableArn()},
+				Conditions: &map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": g.LeadingKeys}},
+			}))
+		}
 		env[config.EnvTable] = e.Table.TableName()
 	}
 	if len(routes.IndexActions[name]) > 0 {
@@ -137,6 +145,10 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 		role.AddToPrincipalPolicy(allow("LinkKey", []string{"secretsmanager:GetSecretValue"}, e.LinkKey.SecretArn()))
 		env[config.EnvLinkKeySecret] = e.LinkKey.SecretArn()
 	}
+	if acc.pageKey {
+		role.AddToPrincipalPolicy(allow("PageKey", []string{"secretsmanager:GetSecretValue"}, e.PageKey.SecretArn()))
+		env[config.EnvPageKeySecret] = e.PageKey.SecretArn()
+	}
 	if acc.sendEmail {
 		role.AddToPrincipalPolicy(allow("SendEmail", []string{"ses:SendEmail"}, sesIdentityArn(scope, props), sesConfigSetArn(scope, e.EmailSet)))
 		env[config.EnvSender] = jsii.String(props.Sender())
@@ -147,9 +159,16 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	}
 	if acc.adminGroup {
 		env[config.EnvAdminGroup] = jsii.String(props.AdminGroup)
+		// The same functions read identities from tokens.
+		if props.AllowMissingEmailVerified {
+			env[config.EnvAllowMissingEmailVerified] = jsii.String("true")
+		}
 	}
 	if acc.publicURL {
 		env[config.EnvPublicBaseURL] = publicURL
+	}
+	if name == routes.Requests && props.TicketURL != "" {
+		env[config.EnvTicketURL] = jsii.String(props.TicketURL)
 	}
 
 	timeout := awscdk.Duration_Seconds(jsii.Number(10))

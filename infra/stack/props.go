@@ -40,6 +40,22 @@ const (
 	CtxAlarmEmail          = "elevate:alarmEmail"
 )
 
+// Issue 10 context keys.
+const (
+	// CtxAllowMissingEmailVerified (false by default) accepts tokens without
+	// an email_verified claim, for an external OIDC issuer that never sends
+	// it. It trusts that issuer to vouch for every address it puts in a token.
+	CtxAllowMissingEmailVerified = "elevate:allowMissingEmailVerified"
+)
+
+// Issue 12 context keys.
+const (
+	// CtxTicketURL is the https base URL of the ticket system the requests
+	// function asks about ticket references (GET <url>/<ticket>); unset,
+	// tickets are checked against the policy's pattern only.
+	CtxTicketURL = "elevate:ticketUrl"
+)
+
 // Object Lock modes.
 const (
 	LockGovernance = "GOVERNANCE"
@@ -76,6 +92,13 @@ type Props struct {
 	ServerAccessLogs    bool
 	// AlarmEmail, when set, subscribes an address to every alarm.
 	AlarmEmail string
+
+	// AllowMissingEmailVerified: see CtxAllowMissingEmailVerified. Only for
+	// an external IdP; Cognito always sends the claim.
+	AllowMissingEmailVerified bool
+
+	// TicketURL: see CtxTicketURL.
+	TicketURL string
 }
 
 // DefaultProps are the values used when the context says nothing.
@@ -154,6 +177,12 @@ func (p Props) Validate() error {
 	if p.ThrottleRate <= 0 || p.ThrottleBurst <= 0 {
 		add("%s and %s must be positive", CtxThrottleRate, CtxThrottleBurst)
 	}
+	if p.AllowMissingEmailVerified && p.UsesCognito() {
+		add("%s is only for an external OIDC issuer (%s); Cognito always sends email_verified", CtxAllowMissingEmailVerified, CtxOIDCIssuer)
+	}
+	if p.TicketURL != "" && (!strings.HasPrefix(p.TicketURL, "https://") || strings.ContainsAny(p.TicketURL, "?#")) {
+		add("%s %q must be an https URL without query", CtxTicketURL, p.TicketURL)
+	}
 	if p.AlarmEmail != "" && !strings.Contains(p.AlarmEmail, "@") {
 		add("%s %q is not an email address", CtxAlarmEmail, p.AlarmEmail)
 	}
@@ -196,6 +225,8 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 	r.integer(CtxThrottleBurst, &p.ThrottleBurst)
 	r.boolean(CtxServerAccessLogs, &p.ServerAccessLogs)
 	r.str(CtxAlarmEmail, &p.AlarmEmail)
+	r.boolean(CtxAllowMissingEmailVerified, &p.AllowMissingEmailVerified)
+	r.str(CtxTicketURL, &p.TicketURL)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)
 	if len(r.errs) > 0 {

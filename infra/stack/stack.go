@@ -21,6 +21,7 @@ type Elevate struct {
 	Audit     awss3.Bucket
 	Results   awss3.Bucket
 	LinkKey   awssecretsmanager.Secret
+	PageKey   awssecretsmanager.Secret
 	Identity  awsses.EmailIdentity
 	EmailSet  awsses.ConfigurationSet
 	Failures  map[string]awssqs.Queue
@@ -47,6 +48,7 @@ func New(scope constructs.Construct, props Props) *Elevate {
 	e.Table = newTable(st)
 	e.Audit, e.Results = newAuditBuckets(st, props)
 	e.LinkKey = newLinkKey(st)
+	e.PageKey = newPageKey(st)
 	e.Identity, e.EmailSet = newEmailIdentity(st, props)
 	api := newHTTPAPI(st, props)
 	publicURL := api.Endpoint

@@ -31,17 +31,14 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 		if err != nil {
 			return elevate.Request{}, err
 		}
-		inGroup := false
+		d := elevate.Decider{Principal: c.Principal, Admin: s.IsAdmin(c)}
 		if kind != Cancel {
-			// Membership is checked at the moment of the decision, not when
-			// the request or the email was made.
-			g, err := s.Store.GetGroup(ctx, prev.ApproverGroup)
-			if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+			if d.StillApprover, err = s.approversOf(ctx, prev.ApproverGroup); err != nil {
 				return elevate.Request{}, err
 			}
-			inGroup = g.HasMember(c.Principal)
+			d.InGroup = d.StillApprover(c.Principal)
 		}
-		d := elevate.Decider{Principal: c.Principal, InGroup: inGroup, Admin: s.IsAdmin(c)}
+		inGroup := d.InGroup
 		now := s.Clock()
 		var next elevate.Request
 		switch kind {
@@ -63,7 +60,15 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 			}
 			return elevate.Request{}, err
 		}
-		err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
+		linked, isLinked, err := s.linkedChange(ctx, c, prev, next, now)
+		if err != nil {
+			return elevate.Request{}, err
+		}
+		if isLinked {
+			err = s.Store.SaveLinkedDecision(ctx, prev, next, linked, linkID, now)
+		} else {
+			err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
+		}
 		if errors.Is(err, elevate.ErrConcurrentUpdate) {
 			lastErr = err
 			continue

@@ -7,14 +7,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // PutAPI is the part of the S3 client the writer uses.
@@ -31,8 +35,10 @@ type HandlerDeps struct {
 
 // NewHandler returns the Lambda handler that appends a stream batch to the
 // audit bucket: one gzip JSON-lines object per UTC day present in the batch,
-// at a key derived from the batch, so a retried batch overwrites its earlier
-// attempt instead of adding a copy.
+// at a key derived from the batch. Stored evidence is never replaced: every
+// write is conditional on the key being free (If-None-Match: *), and a key
+// already taken is the earlier attempt of the same batch, so a retry counts
+// it as written instead of adding a copy or overwriting it.
 //
 // Failure semantics: Lambda checkpoints at the lowest reported sequence
 // number and retries everything after it. A record that cannot be mapped
@@ -152,12 +158,29 @@ func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []Record
 	if err != nil {
 		return err
 	}
+	key := ObjectKey(t, batchID)
 	_, err = d.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(d.Bucket),
-		Key:           aws.String(ObjectKey(t, batchID)),
+		Key:           aws.String(key),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentType:   aws.String("application/x-ndjson"),
+		IfNoneMatch:   aws.String("*"),
 	})
+	if alreadyWritten(err) {
+		d.Logger.InfoContext(ctx, "audit: object already written by an earlier attempt of this batch", "key", key)
+		return nil
+	}
 	return err
+}
+
+// alreadyWritten reports S3's answer to a conditional write whose key
+// exists: 412 PreconditionFailed.
+func alreadyWritten(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed" {
+		return true
+	}
+	var resp *smithyhttp.ResponseError
+	return errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusPreconditionFailed
 }

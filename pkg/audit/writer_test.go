@@ -83,7 +83,7 @@ func wIDs(objs map[string][]Record) []string {
 	return out
 }
 
-func TestWriterOneObjectPerDayAndRetryOverwrites(t *testing.T) {
+func TestWriterOneObjectPerDayAndRetryAddsNothing(t *testing.T) {
 	_, c := wStartS3(t)
 	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket})
 	ev := wBatchOf(t, "request-insert-pending.json", "request-modify-approved.json", "event-insert-authorize-denied.json", "slot-ttl-remove-pending.json")

@@ -13,12 +13,26 @@ const (
 	EnvAdminGroup     = "ELEVATE_ADMIN_GROUP"     // JWT group of admins; default elevate-admins
 	EnvLinkKey        = "ELEVATE_LINK_KEY"        // link-signing key, local only (hex or raw, ≥ 32 bytes)
 	EnvLinkKeySecret  = "ELEVATE_LINK_KEY_SECRET" // Secrets Manager ARN of the link-signing key (AWS)
-	EnvPageKey        = "ELEVATE_PAGE_KEY"        // optional key for pagination tokens; derived from the link key otherwise
+	EnvPageKey        = "ELEVATE_PAGE_KEY"        // pagination-token key, local only (hex or raw, ≥ 32 bytes)
 	EnvSender         = "ELEVATE_SENDER"          // From address of emails
 	EnvPublicBaseURL  = "ELEVATE_PUBLIC_URL"      // base URL of the API, for links in emails
 	EnvAuditBucket    = "ELEVATE_AUDIT_BUCKET"    // audit bucket name
 	EnvLogLevel       = "ELEVATE_LOG_LEVEL"       // debug|info|warn|error
 	EnvDynamoEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+	// EnvTicketURL is the https base URL of the ticket system (F15); unset,
+	// tickets are checked against the policy's pattern only.
+	EnvTicketURL = "ELEVATE_TICKET_URL"
+)
+
+// Issue 10: identity and key separation.
+const (
+	// EnvPageKeySecret is the Secrets Manager ARN of the pagination-token key
+	// (AWS); it is a secret of its own, never the link key.
+	EnvPageKeySecret = "ELEVATE_PAGE_KEY_SECRET"
+	// EnvAllowMissingEmailVerified, "true", accepts tokens that carry no
+	// email_verified claim (an OIDC issuer that never sends it). By default
+	// such a token is refused: the address might not be the caller's.
+	EnvAllowMissingEmailVerified = "ELEVATE_ALLOW_MISSING_EMAIL_VERIFIED"
 )
 
 // Get returns the trimmed value of name, or def when unset or empty.

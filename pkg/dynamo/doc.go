@@ -25,6 +25,8 @@
 //	| event            | EVENT#<id>            | EVENT                     | –                                                                        | audit-only facts; ttl = time + 1 day |
 //	| link use         | LINK#<token id>       | LINK                      | –                                                                        | single-use approval links; ttl 7 days |
 //	| delivery marker  | DELIVERY#<eventID>    | <recipient>               | –                                                                        | email at most once per event and recipient; ttl 7 days |
+//	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all three (never queried)                                | a request naming the group, live while expiresEpochMs is ahead; group delete Queries the partition (groupuse.go) |
+//	| group delete lock| GROUPUSE#<group>      | #DELETE                   | as holds                                                                 | a group delete in progress; new requests condition-check it; lapses after 30 s |
 //
 // A request's stored status is never Expired: a Pending request whose
 // expiresEpochMs has passed reads as Expired, and listings filter on that.
@@ -32,4 +34,25 @@
 // final approval (Approved, ttl = grant end) and is deleted on deny, cancel
 // and revoke. The store never filters expired grants: the domain decides
 // liveness at read time, because TTL deletion lags.
+//
+// IAM narrows each function's table grant by the PK prefixes above
+// (dynamodb:LeadingKeys, routes.TableKeys): a new entity needs its PK pattern
+// there, for the functions and actions that use it, or the tests that record
+// every DynamoDB call fail naming the key.
+//
+// Scheduled start, tickets and extensions (F13-F15) add attributes, no kinds:
+//
+//	| Item       | Attribute                     | Meaning |
+//	|------------|-------------------------------|---------|
+//	| request    | startAt, grantStartsAt        | requested start; when the approved grant starts (the window does not slide) |
+//	| request    | ticket, windowStart/End       | ticket reference (filter of ?ticket=); the ticket system's change window |
+//	| request    | notAfter                      | cap on the grant's end (change window; an extension's policy max from the original start) |
+//	| request    | extends                       | on an extension: the original's ID (it has no slot of its own) |
+//	| request    | pendingExtension, extensions  | on an original: the one pending extension (the transaction's guard) and the approved ones |
+//	| grant slot | startsAt                      | a scheduled grant's start, read by authorization in the same BatchGetItem |
+//
+// An extension is written with its original in one transaction conditioned
+// on the original's version and live grant; approving it moves the
+// original's grantExpiresAt and its slot's expiry in the decision's
+// transaction.
 package dynamo

@@ -63,7 +63,7 @@ func (h *harness) advance(d time.Duration) {
 
 // claims is what API Gateway's JWT authorizer puts in the event.
 func claims(email string, groups ...string) map[string]string {
-	c := map[string]string{"email": email, "sub": "sub-" + email}
+	c := map[string]string{"email": email, "email_verified": "true", "sub": "sub-" + email}
 	if len(groups) > 0 {
 		c["cognito:groups"] = "[" + strings.Join(groups, " ") + "]"
 	}

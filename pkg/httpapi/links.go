@@ -61,6 +61,12 @@ func renderPage(d pageData) string {
 		} {
 			b.WriteString("<dt>" + row[0] + "</dt><dd>" + esc(row[1]) + "</dd>\n")
 		}
+		// Scheduled start, ticket and extension (F13-F15), shown when set.
+		for _, row := range [][2]string{{"Window", r.Window}, {"Ticket", r.Ticket}, {"Extends", r.Extends}} {
+			if row[1] != "" {
+				b.WriteString("<dt>" + row[0] + "</dt><dd>" + esc(row[1]) + "</dd>\n")
+			}
+		}
 		b.WriteString("<dt>" + until + "</dt><dd><time datetime=\"" + esc(r.ExpiresISO) + "\">" + esc(r.Expires) + "</time></dd>\n" +
 			"<dt>Approvals</dt><dd>" + strconv.Itoa(r.Approvals) + " of " + strconv.Itoa(r.Required) + " required</dd>\n</dl>\n")
 		if len(r.Decisions) > 0 {
@@ -101,6 +107,8 @@ type requestView struct {
 	Expires, ExpiresISO                                    string
 	Approvals, Required                                    int
 	Decisions                                              []elevate.Decision
+	// Window, Ticket and Extends are empty unless the request has them.
+	Window, Ticket, Extends string
 }
 
 func viewOf(r elevate.Request) *requestView {
@@ -110,6 +118,7 @@ func viewOf(r elevate.Request) *requestView {
 		Status:   string(r.Status), Pending: r.Status == elevate.StatusPending,
 		Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), ExpiresISO: r.ExpiresAt.UTC().Format(time.RFC3339),
 		Approvals: r.Approvals(), Required: r.RequiredApprovals, Decisions: r.Decisions,
+		Window: r.WindowText(), Ticket: r.Ticket, Extends: r.Extends,
 	}
 }
 
@@ -234,8 +243,9 @@ type LinkForm struct {
 	RequestID string
 }
 
-// ParseLinkForm strictly decodes the urlencoded approval form: only
-// decision, comment and request, each at most once.
+// ParseLinkForm strictly decodes the urlencoded approval form: decision and
+// comment as documented, and the optional request the link page also sends,
+// each at most once. The request, when sent, must name one.
 func ParseLinkForm(body []byte) (LinkForm, error) {
 	vs, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -259,6 +269,9 @@ func ParseLinkForm(body []byte) (LinkForm, error) {
 		case "comment":
 			f.Comment = v[0]
 		case "request":
+			if v[0] == "" {
+				return LinkForm{}, badRequest("the form's request field is empty")
+			}
 			f.RequestID = v[0]
 		default:
 			return LinkForm{}, badRequest("the form has an unknown field " + strconv.Quote(k))
@@ -266,9 +279,6 @@ func ParseLinkForm(body []byte) (LinkForm, error) {
 	}
 	if f.Decision == "" {
 		return LinkForm{}, badRequest("choose Approve or Deny")
-	}
-	if f.RequestID == "" {
-		return LinkForm{}, badRequest("the form is missing the request it is for")
 	}
 	return f, nil
 }
@@ -289,7 +299,9 @@ func linkDecide(s *server, c *call) (response, error) {
 	if err != nil {
 		return s.linkError(c, err)
 	}
-	if f.RequestID != l.RequestID {
+	// The link page sends the request it showed; a client built to the
+	// documented form (decision, comment) need not.
+	if f.RequestID != "" && f.RequestID != l.RequestID {
 		return s.linkError(c, badRequest("this form does not belong to this link's request"))
 	}
 	r, err := s.deps.Service.DecideByLink(c.ctx, l, f.Decision, f.Comment)

@@ -259,3 +259,34 @@ func flip(s string) string {
 	}
 	return string(b)
 }
+
+// Issue 10 item 12: the documented link form is decision and comment; a
+// request field, when sent, must name the link's request.
+func TestLinkFormWithoutRequestField(t *testing.T) {
+	store := newMemStore()
+	h := newHarness(t, store)
+	h.setup(1)
+	id := h.submit()
+	h.must(h.do("POST", "/v1/policies", `{"scope":"Exchange","name":"Other","approvalType":"Manual"}`, claims(admin, app.DefaultAdminGroup)), 201, nil)
+	other := h.submit2(t)
+	tok := h.linkToken(id, bob)
+	for name, form := range map[string]string{
+		"other request": decisionForm("approve", other, ""),
+		"empty request": url.Values{"decision": {"approve"}, "request": {""}}.Encode(),
+	} {
+		if resp := h.postForm(tok, form); resp.StatusCode != 400 {
+			t.Errorf("%s: status %d, want 400: %s", name, resp.StatusCode, resp.Body)
+		}
+	}
+	if store.requests[id].Status != elevate.StatusPending {
+		t.Fatalf("a refused form decided the request")
+	}
+	resp := h.postForm(tok, url.Values{"decision": {"approve"}, "comment": {"ok for CHG-1"}}.Encode())
+	if resp.StatusCode != 200 || !strings.Contains(resp.Body, "Request approved") {
+		t.Fatalf("documented form: %d %s", resp.StatusCode, resp.Body)
+	}
+	r := store.requests[id]
+	if r.Status != elevate.StatusApproved || r.Decisions[len(r.Decisions)-1].Comment != "ok for CHG-1" {
+		t.Fatalf("request after the documented form: %+v", r)
+	}
+}

@@ -14,10 +14,25 @@ import (
 // maxGroups bounds what a token may claim, so a hostile claim costs little.
 const maxGroups = 256
 
-// CallerFromClaims reads the principal and groups that API Gateway's JWT
-// authorizer verified. Nothing here re-verifies the token: the route is only
-// reachable through the authorizer.
+// IdentityPolicy says which tokens name a caller. The zero value is the
+// strict default: a token must carry email_verified=true.
+type IdentityPolicy struct {
+	// AllowMissingEmailVerified accepts a token that carries no
+	// email_verified claim at all, for an external OIDC issuer that never
+	// sends it. It trusts the issuer to hand out only addresses it owns; a
+	// token that says email_verified=false is refused all the same.
+	AllowMissingEmailVerified bool
+}
+
+// CallerFromClaims reads the caller under the strict default policy.
 func CallerFromClaims(req *events.APIGatewayV2HTTPRequest) (app.Caller, error) {
+	return IdentityPolicy{}.Caller(req)
+}
+
+// Caller reads the principal and groups that API Gateway's JWT authorizer
+// verified. Nothing here re-verifies the token: the route is only reachable
+// through the authorizer.
+func (pol IdentityPolicy) Caller(req *events.APIGatewayV2HTTPRequest) (app.Caller, error) {
 	var claims map[string]string
 	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
 		claims = a.JWT.Claims
@@ -31,7 +46,8 @@ func CallerFromClaims(req *events.APIGatewayV2HTTPRequest) (app.Caller, error) {
 	}
 	// An address the identity provider has not verified is not an identity:
 	// otherwise a user could set an approver's address on their own account.
-	if v, ok := claims["email_verified"]; ok && v != "true" {
+	// A missing claim proves nothing either, unless configured otherwise.
+	if v, ok := claims["email_verified"]; (ok || !pol.AllowMissingEmailVerified) && v != "true" {
 		return app.Caller{}, unauthenticated("the token's email address is not verified")
 	}
 	groups, ok := groupsFromBearer(req.Headers["authorization"], claims["email"])
@@ -56,11 +72,7 @@ func CallerFromClaims(req *events.APIGatewayV2HTTPRequest) (app.Caller, error) {
 // readable token, and the flattened claims are used instead. A readable token
 // whose email differs from the verified claims yields no groups at all.
 func groupsFromBearer(authorization, email string) (groups []string, ok bool) {
-	tok, found := strings.CutPrefix(authorization, "Bearer ")
-	if !found {
-		return nil, false
-	}
-	parts := strings.Split(strings.TrimSpace(tok), ".")
+	parts := strings.Split(bearerToken(authorization), ".")
 	if len(parts) != 3 {
 		return nil, false
 	}
@@ -93,6 +105,21 @@ func groupsFromBearer(authorization, email string) (groups []string, ok bool) {
 		}
 	}
 	return groups, true
+}
+
+// bearerToken is the token in an Authorization header as API Gateway's JWT
+// authorizer reads it: with a "Bearer" prefix in any case and any spacing, or
+// bare. Whatever the authorizer accepted, the groups must come from the same
+// token, never from the flattened claim.
+func bearerToken(authorization string) string {
+	fields := strings.Fields(authorization)
+	switch {
+	case len(fields) == 1:
+		return fields[0]
+	case len(fields) == 2 && strings.EqualFold(fields[0], "bearer"):
+		return fields[1]
+	}
+	return ""
 }
 
 // ParseGroups accepts the shapes a groups claim arrives in: API Gateway's

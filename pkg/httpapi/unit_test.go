@@ -70,7 +70,7 @@ func TestParseGroups(t *testing.T) {
 
 func TestCallerFromClaims(t *testing.T) {
 	h := newHarness(t, newMemStore())
-	ev := h.event("GET", "/v1/requests", "", map[string]string{"email": " Alice@Example.COM ", "cognito:groups": "[a b]", "groups": `["b","c"]`})
+	ev := h.event("GET", "/v1/requests", "", map[string]string{"email": " Alice@Example.COM ", "email_verified": "true", "cognito:groups": "[a b]", "groups": `["b","c"]`})
 	c, err := CallerFromClaims(&ev)
 	if err != nil || c.Principal != alice || !slices.Equal(c.Groups, []string{"a", "b", "c"}) {
 		t.Fatalf("got %+v, %v", c, err)
@@ -449,7 +449,7 @@ func TestCallerIdentityHardening(t *testing.T) {
 	}
 	// API Gateway flattens ["Team elevate-admins"] to "[Team elevate-admins]";
 	// the token keeps the one group it really is, which is not the admin group.
-	flattened := map[string]string{"email": alice, "cognito:groups": "[Team elevate-admins]"}
+	flattened := map[string]string{"email": alice, "email_verified": "true", "cognito:groups": "[Team elevate-admins]"}
 	ev = event(flattened, bearer(t, map[string]any{"email": alice, "cognito:groups": []string{"Team elevate-admins"}}))
 	c, err := CallerFromClaims(&ev)
 	if err != nil || !slices.Equal(c.Groups, []string{"Team elevate-admins"}) || h.svc.IsAdmin(c) {
@@ -461,7 +461,7 @@ func TestCallerIdentityHardening(t *testing.T) {
 		t.Errorf("mismatched token: %+v %v", c, err)
 	}
 	// Exact groups from both claims, a plain string included.
-	ev = event(map[string]string{"email": alice}, bearer(t, map[string]any{"email": alice, "cognito:groups": []string{"a", "b"}, "groups": "c d"}))
+	ev = event(map[string]string{"email": alice, "email_verified": "true"}, bearer(t, map[string]any{"email": alice, "cognito:groups": []string{"a", "b"}, "groups": "c d"}))
 	if c, err := CallerFromClaims(&ev); err != nil || !slices.Equal(c.Groups, []string{"a", "b", "c d"}) {
 		t.Errorf("both claims: %+v %v", c, err)
 	}

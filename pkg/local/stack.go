@@ -56,6 +56,9 @@ type Options struct {
 	PublicURL string
 	// LinkKey signs approval links; a random per-run key when empty.
 	LinkKey []byte
+	// PageKey signs pagination tokens; a random per-run key when empty. It is
+	// never the link key, as in AWS where each is its own secret.
+	PageKey []byte
 	// PollInterval is the stream poller's idle interval; default 300 ms.
 	PollInterval time.Duration
 	// StreamMaxRetries bounds re-deliveries of a failing stream record before
@@ -65,6 +68,8 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// Tickets checks ticket references (F15); the policy's pattern only when nil.
+	Tickets app.TicketVerifier
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -165,8 +170,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		ln.Close()
 		return nil, fmt.Errorf("local: link key: %w", err)
 	}
-	store := dynamo.New(db, o.Table, randomBytes(32))
-	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup}
+	store := dynamo.New(db, o.Table, o.PageKey)
+	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 
 	gw := &Gateway{Functions: APIHandlers(svc, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := st.authority.TokenHandler()
@@ -238,6 +243,9 @@ func withDefaults(o Options) Options {
 	}
 	if len(o.LinkKey) == 0 {
 		o.LinkKey = randomBytes(32)
+	}
+	if len(o.PageKey) == 0 {
+		o.PageKey = randomBytes(32)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

@@ -3,30 +3,41 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
 // OpRecorder notes every DynamoDB action a client performs, as IAM sees it:
 // a transaction counts as the per-item actions inside it, and a Query on an
-// index is told from one on the table.
-// Tests use it to check the IAM grants in routes.TableActions against what
-// the code really calls.
+// index is told from one on the table. For table actions it also notes the
+// partition key of every item touched, which is what IAM's
+// dynamodb:LeadingKeys condition sees.
+// Tests use it to check the IAM grants in routes.TableActions and
+// routes.TableKeys against what the code really calls.
 type OpRecorder struct {
-	mu           sync.Mutex
-	table, index map[string]bool
+	mu    sync.Mutex
+	table map[string]map[string]bool // action → partition keys
+	index map[string]bool
 }
+
+// unknownKey stands for a partition key the recorder could not read; no
+// grant pattern matches it.
+const unknownKey = "<unreadable partition key>"
 
 // NewOpRecorder returns an empty recorder; pass its Option to DynamoClient.
 func NewOpRecorder() *OpRecorder {
-	return &OpRecorder{table: map[string]bool{}, index: map[string]bool{}}
+	return &OpRecorder{table: map[string]map[string]bool{}, index: map[string]bool{}}
 }
 
 // Option installs the recorder on a DynamoDB client.
@@ -48,39 +59,86 @@ func (r *OpRecorder) record(params any) {
 		for _, it := range in.TransactItems {
 			switch {
 			case it.Put != nil:
-				r.table["PutItem"] = true
+				r.onTable("PutItem", it.Put.Item)
 			case it.Update != nil:
-				r.table["UpdateItem"] = true
+				r.onTable("UpdateItem", it.Update.Key)
 			case it.Delete != nil:
-				r.table["DeleteItem"] = true
+				r.onTable("DeleteItem", it.Delete.Key)
 			case it.ConditionCheck != nil:
-				r.table["ConditionCheckItem"] = true
+				r.onTable("ConditionCheckItem", it.ConditionCheck.Key)
 			}
 		}
 	case *dynamodb.QueryInput:
 		if in.IndexName != nil {
 			r.index["Query"] = true
 		} else {
-			r.table["Query"] = true
+			r.onTableKey("Query", queryPartition(in))
 		}
 	case *dynamodb.GetItemInput:
-		r.table["GetItem"] = true
+		r.onTable("GetItem", in.Key)
 	case *dynamodb.PutItemInput:
-		r.table["PutItem"] = true
+		r.onTable("PutItem", in.Item)
 	case *dynamodb.UpdateItemInput:
-		r.table["UpdateItem"] = true
+		r.onTable("UpdateItem", in.Key)
 	case *dynamodb.DeleteItemInput:
-		r.table["DeleteItem"] = true
+		r.onTable("DeleteItem", in.Key)
 	case *dynamodb.BatchGetItemInput:
-		r.table["BatchGetItem"] = true
+		for _, ka := range in.RequestItems {
+			for _, k := range ka.Keys {
+				r.onTable("BatchGetItem", k)
+			}
+		}
 	default:
-		r.table[fmt.Sprintf("unexpected %T", params)] = true
+		r.onTableKey(fmt.Sprintf("unexpected %T", params), unknownKey)
 	}
 }
 
+func (r *OpRecorder) onTable(action string, item map[string]types.AttributeValue) {
+	pk := unknownKey
+	if s, ok := item[tabledef.PartitionKey].(*types.AttributeValueMemberS); ok {
+		pk = s.Value
+	}
+	r.onTableKey(action, pk)
+}
+
+func (r *OpRecorder) onTableKey(action, pk string) {
+	if r.table[action] == nil {
+		r.table[action] = map[string]bool{}
+	}
+	r.table[action][pk] = true
+}
+
+// queryPartition reads the partition key value out of a table Query's key
+// condition ("PK = :v" or "#n = :v", optionally followed by AND and a sort
+// key condition).
+func queryPartition(in *dynamodb.QueryInput) string {
+	if in.KeyConditionExpression == nil {
+		return unknownKey
+	}
+	for _, clause := range strings.Split(*in.KeyConditionExpression, " AND ") {
+		name, placeholder, ok := strings.Cut(clause, "=")
+		if !ok {
+			continue
+		}
+		name, placeholder = strings.TrimSpace(name), strings.TrimSpace(placeholder)
+		if n, ok := in.ExpressionAttributeNames[name]; ok {
+			name = n
+		}
+		if name != tabledef.PartitionKey {
+			continue
+		}
+		if s, ok := in.ExpressionAttributeValues[placeholder].(*types.AttributeValueMemberS); ok {
+			return s.Value
+		}
+	}
+	return unknownKey
+}
+
 // CheckWithin fails the test for any action the function performed that its
-// IAM grant (routes.TableActions / IndexActions) would refuse in AWS, and
-// when it recorded nothing at all (the check would then prove nothing).
+// IAM grant (routes.TableActions / IndexActions) would refuse in AWS, for any
+// item whose partition key falls outside the dynamodb:LeadingKeys patterns
+// its grant has for that action (routes.TableKeys), and when it recorded
+// nothing at all (the check would then prove nothing).
 func (r *OpRecorder) CheckWithin(t testing.TB, function string) {
 	t.Helper()
 	r.mu.Lock()
@@ -89,12 +147,12 @@ func (r *OpRecorder) CheckWithin(t testing.TB, function string) {
 		t.Errorf("function %s made no DynamoDB call", function)
 	}
 	for _, c := range []struct {
-		used    map[string]bool
+		used    []string
 		granted []string
 		where   string
-	}{{r.table, routes.TableActions[function], "table"}, {r.index, routes.IndexActions[function], "indexes"}} {
+	}{{slices.Collect(maps.Keys(r.table)), routes.TableActions[function], "table"}, {slices.Collect(maps.Keys(r.index)), routes.IndexActions[function], "indexes"}} {
 		var missing []string
-		for op := range c.used {
+		for _, op := range c.used {
 			if !slices.Contains(c.granted, op) {
 				missing = append(missing, op)
 			}
@@ -102,6 +160,14 @@ func (r *OpRecorder) CheckWithin(t testing.TB, function string) {
 		sort.Strings(missing)
 		if len(missing) > 0 {
 			t.Errorf("function %s calls %v on the %s, which its IAM grant %v lacks", function, missing, c.where, c.granted)
+		}
+	}
+	for _, action := range slices.Sorted(maps.Keys(r.table)) {
+		for _, pk := range slices.Sorted(maps.Keys(r.table[action])) {
+			if !routes.TableKeyAllowed(function, action, pk) {
+				t.Errorf("function %s calls %s on partition key %q, outside its dynamodb:LeadingKeys grant %v for %s (add the item kind's pattern to routes.TableKeys if this access is intended)",
+					function, action, pk, routes.LeadingKeysFor(function, action), action)
+			}
 		}
 	}
 }

@@ -6,8 +6,7 @@ package wire
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/ticketcheck"
 )
 
 // Logger is the JSON logger on stdout at ELEVATE_LOG_LEVEL (default info),
@@ -72,42 +72,42 @@ func ParseKey(raw string) []byte {
 
 // LinkKey returns the link-signing key: the Secrets Manager secret named by
 // ELEVATE_LINK_KEY_SECRET in AWS, else ELEVATE_LINK_KEY. It returns nil and
-// no error when neither is set.
+// no error when neither is set. Only the functions that sign or verify links
+// (notify, approvals) read it.
 func LinkKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
-	if arn := config.Get(config.EnvLinkKeySecret, ""); arn != "" {
+	return keyFrom(ctx, cfg, "link key", config.EnvLinkKeySecret, config.EnvLinkKey)
+}
+
+// PageKey returns the key that signs pagination tokens: the Secrets Manager
+// secret named by ELEVATE_PAGE_KEY_SECRET in AWS, else ELEVATE_PAGE_KEY, nil
+// when neither is set. It is never derived from the link key, so the function
+// that lists requests holds nothing that could sign an approval link.
+func PageKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
+	return keyFrom(ctx, cfg, "page key", config.EnvPageKeySecret, config.EnvPageKey)
+}
+
+// keyFrom reads a key from the secret named by secretEnv, else from plainEnv.
+func keyFrom(ctx context.Context, cfg aws.Config, what, secretEnv, plainEnv string) ([]byte, error) {
+	if arn := config.Get(secretEnv, ""); arn != "" {
 		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 		if err != nil {
-			return nil, fmt.Errorf("reading the link key secret: %w", err)
+			return nil, fmt.Errorf("reading the %s secret: %w", what, err)
 		}
 		return ParseKey(aws.ToString(out.SecretString)), nil
 	}
-	if raw := config.Get(config.EnvLinkKey, ""); raw != "" {
+	if raw := config.Get(plainEnv, ""); raw != "" {
 		return ParseKey(raw), nil
 	}
 	return nil, nil
 }
 
-// PageKey returns the key that signs pagination tokens: ELEVATE_PAGE_KEY if
-// set, else one derived from the link key, else one derived from the table
-// name. The last is guessable, which is tolerable only because a page token
-// merely positions a listing: the store re-applies the caller's visibility
-// filter on every page. fromTable reports that fallback so it can be logged.
-func PageKey(linkKey []byte, table string) (key []byte, fromTable bool) {
-	if raw := config.Get(config.EnvPageKey, ""); raw != "" {
-		return ParseKey(raw), false
-	}
-	secret, fromTable := linkKey, false
-	if len(secret) == 0 {
-		secret, fromTable = []byte("elevate-table:"+table), true
-	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("elevate/page-token/v1"))
-	return m.Sum(nil), fromTable
-}
+// minPageKey is the shortest pagination key accepted, as for link keys.
+const minPageKey = 32
 
 // HTTPHandler builds the handler of one API function from the environment.
-// The approvals function needs the link key; the others read it only to
-// derive the page key when it is available.
+// Only the approvals function reads the link key, and only the requests
+// function, which lists, the page key. The others never issue page tokens
+// and sign with a random per-process key should they ever have to.
 func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpapi.Handler, error) {
 	table := config.Get(config.EnvTable, "")
 	if table == "" {
@@ -117,26 +117,47 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 	if err != nil {
 		return nil, err
 	}
-	linkKey, err := LinkKey(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
 	var links *linktoken.Signer
 	if function == routes.Approvals {
+		linkKey, err := LinkKey(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
 		if links, err = linktoken.NewSigner(linkKey); err != nil {
 			return nil, fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err)
 		}
 	}
-	pageKey, weak := PageKey(linkKey, table)
-	if weak && function == routes.Requests {
-		log.Warn("pagination tokens are signed with a key derived from the table name; set " + config.EnvPageKey)
+	pageKey := make([]byte, minPageKey)
+	if function == routes.Requests {
+		if pageKey, err = PageKey(ctx, cfg); err != nil {
+			return nil, err
+		}
+		if len(pageKey) < minPageKey {
+			return nil, fmt.Errorf("%s or %s must hold a key of at least %d bytes", config.EnvPageKey, config.EnvPageKeySecret, minPageKey)
+		}
+	} else if _, err := rand.Read(pageKey); err != nil {
+		return nil, err
 	}
 	svc := &app.Service{
 		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey),
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 	}
-	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log}), nil
+	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == routes.Requests {
+		v, err := ticketcheck.New(u, nil)
+		if err != nil {
+			return nil, err
+		}
+		svc.Tickets = v
+	}
+	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log, Identity: IdentityPolicy()}), nil
+}
+
+// IdentityPolicy reads which verified tokens name a caller: by default a
+// token must say email_verified=true; ELEVATE_ALLOW_MISSING_EMAIL_VERIFIED=true
+// also accepts one without the claim (an OIDC issuer that never sends it).
+func IdentityPolicy() httpapi.IdentityPolicy {
+	return httpapi.IdentityPolicy{AllowMissingEmailVerified: config.Get(config.EnvAllowMissingEmailVerified, "false") == "true"}
 }
 
 // LambdaConfig builds the SDK configuration from what the Lambda runtime puts

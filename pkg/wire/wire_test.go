@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/localstack"
@@ -29,20 +30,39 @@ func TestParseKey(t *testing.T) {
 	}
 }
 
-func TestPageKey(t *testing.T) {
+// Issue 10 item 2: the pagination key is a key of its own. The requests
+// function refuses to start without one, even when a link key is at hand,
+// because deriving one from the link key would let it hold the link key.
+func TestPageKeyIsItsOwnSecret(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv(config.EnvTable, "elevate-test")
+	t.Setenv(config.EnvLinkKeySecret, "")
+	t.Setenv(config.EnvPageKeySecret, "")
+	t.Setenv(config.EnvLinkKey, strings.Repeat("z", 32))
 	t.Setenv(config.EnvPageKey, "")
-	a, weakA := PageKey([]byte(strings.Repeat("a", 32)), "t1")
-	b, weakB := PageKey([]byte(strings.Repeat("b", 32)), "t1")
-	c, weakC := PageKey(nil, "t1")
-	if weakA || weakB || !weakC || bytes.Equal(a, b) || bytes.Equal(a, c) || len(a) != 32 {
-		t.Fatalf("derived keys: %x %x %x %v %v %v", a, b, c, weakA, weakB, weakC)
+	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	if _, err := HTTPHandler(t.Context(), routes.Requests, log); err == nil || !strings.Contains(err.Error(), config.EnvPageKey) || !strings.Contains(err.Error(), config.EnvPageKeySecret) {
+		t.Fatalf("requests without a page key: %v", err)
 	}
-	if bytes.Contains(a, []byte("aaaa")) {
-		t.Fatal("the page key exposes the link key")
+	t.Setenv(config.EnvPageKey, "short")
+	if _, err := HTTPHandler(t.Context(), routes.Requests, log); err == nil {
+		t.Fatal("requests accepted a 5-byte page key")
 	}
 	t.Setenv(config.EnvPageKey, strings.Repeat("p", 32))
-	if got, weak := PageKey(nil, "t1"); string(got) != strings.Repeat("p", 32) || weak {
-		t.Fatalf("explicit page key ignored: %q", got)
+	if got, err := PageKey(t.Context(), aws.Config{}); err != nil || string(got) != strings.Repeat("p", 32) {
+		t.Fatalf("page key %q, %v", got, err)
+	}
+	if _, err := HTTPHandler(t.Context(), routes.Requests, log); err != nil {
+		t.Fatalf("requests with a page key: %v", err)
+	}
+	// Nothing but approvals needs the link key to start.
+	t.Setenv(config.EnvLinkKey, "")
+	for _, f := range []string{routes.Requests, routes.Policies, routes.Authorize} {
+		if _, err := HTTPHandler(t.Context(), f, log); err != nil {
+			t.Errorf("%s without a link key: %v", f, err)
+		}
 	}
 }
 
@@ -108,12 +128,23 @@ func TestHTTPHandlerAgainstDynamoDBLocal(t *testing.T) {
 		RouteKey: "POST /v1/authorize", Headers: map[string]string{"content-type": "application/json"},
 		Body: `{"scope":"Exchange","name":"New-MoveRequest"}`,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"email": "alice@example.com"}},
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"email": "alice@example.com", "email_verified": "true"}},
 		}},
 	}
 	resp, err := h(t.Context(), ev)
 	// Access is off on a fresh table, so the answer is allowed/disabled.
 	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Body, `"reason":"disabled"`) {
 		t.Fatalf("authorize: %d %s %v", resp.StatusCode, resp.Body, err)
+	}
+}
+
+// Issue 10 item 4: the email_verified opt-out is read from the environment,
+// and only the exact value "true" turns it on.
+func TestIdentityPolicyFromEnvironment(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "false": false, "yes": false, "true": true} {
+		t.Setenv(config.EnvAllowMissingEmailVerified, v)
+		if got := IdentityPolicy().AllowMissingEmailVerified; got != want {
+			t.Errorf("%s=%q: allow missing %v, want %v", config.EnvAllowMissingEmailVerified, v, got, want)
+		}
 	}
 }

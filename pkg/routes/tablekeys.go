@@ -1,0 +1,116 @@
+package routes
+
+import (
+	"slices"
+	"strings"
+)
+
+// Partition-key patterns of the table's item kinds, in the syntax of IAM's
+// StringLike operator ("*" matches any run of characters). They mirror the
+// key builders in pkg/dynamo/keys.go; the tests that record every DynamoDB
+// call a function makes check each partition key against them, so the two
+// cannot drift apart unnoticed.
+const (
+	KeySettings   = "SETTINGS"   // the settings item
+	KeyMeta       = "META"       // the policy counter
+	KeyGroups     = "GROUP"      // every group
+	KeyPolicies   = "POLICY"     // every policy
+	KeyRequests   = "REQ#*"      // one request
+	KeyGrantSlots = "GRANT#*"    // a principal's grant slots
+	KeyEvents     = "EVENT#*"    // audit-only facts
+	KeyLinks      = "LINK#*"     // consumed approval links
+	KeyDeliveries = "DELIVERY#*" // email delivery markers
+	KeyGroupUse   = "GROUPUSE#*" // holds of requests naming a group, and a group delete's lock
+)
+
+// TableKey grants Actions on the table only for items whose partition key
+// matches one of LeadingKeys. The CDK stack turns each into one IAM
+// statement conditioned on ForAllValues:StringLike dynamodb:LeadingKeys, so
+// a function cannot touch an item kind it has no business with even through
+// a bug: authorize, say, can put audit events but never a grant.
+type TableKey struct {
+	Actions     []string
+	LeadingKeys []string
+}
+
+// TableKeys narrows each function's TableActions by partition key. Every
+// action in TableActions appears in exactly one entry of its function.
+//
+// To add an item kind: add its pattern above, then to the entries of the
+// functions and actions that use it. A test that calls the function through
+// an OpRecorder fails with the partition key, the action and this grant
+// until it is listed.
+var TableKeys = map[string][]TableKey{
+	Policies: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse}}, // a group delete reads the group's holds
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups}}, // counters: the policy cap, group references, members
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
+	},
+	Requests: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse}},
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse}},     // cancel frees the slot and the group hold
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // an automatic extension moves the grant's end
+	},
+	Approvals: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyGroupUse}},
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},              // approve turns the slot into the grant
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse}}, // deny and revoke free the slot and the group hold
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},          // the decider's membership at commit
+	},
+	Authorize: {
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyEvents}},
+	},
+	Notify: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
+		{Actions: []string{"PutItem", "DeleteItem"}, LeadingKeys: []string{KeyDeliveries}},
+	},
+}
+
+// LeadingKeysFor is the partition-key patterns function's grant allows for
+// action, nil when none.
+func LeadingKeysFor(function, action string) []string {
+	for _, g := range TableKeys[function] {
+		if slices.Contains(g.Actions, action) {
+			return g.LeadingKeys
+		}
+	}
+	return nil
+}
+
+// TableKeyAllowed reports whether function's grant lets action touch an item
+// whose partition key is pk, as IAM would evaluate it.
+func TableKeyAllowed(function, action, pk string) bool {
+	return slices.ContainsFunc(LeadingKeysFor(function, action), func(pattern string) bool { return StringLike(pattern, pk) })
+}
+
+// StringLike is IAM's StringLike match: case-sensitive, "*" matches any run
+// of characters (none included) and "?" any single character.
+func StringLike(pattern, s string) bool {
+	if pattern == "" {
+		return s == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if StringLike(pattern[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && StringLike(pattern[1:], s[1:])
+	}
+	head, _, _ := strings.Cut(pattern, "*")
+	if i := strings.IndexByte(head, '?'); i >= 0 {
+		head = head[:i]
+	}
+	return strings.HasPrefix(s, head) && StringLike(pattern[len(head):], s[len(head):])
+}
