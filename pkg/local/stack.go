@@ -69,6 +69,11 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+
+	// TokensBeyondLoopback serves POST /_local/token even when Addr is not a
+	// loopback address. Anyone who can reach that route can mint an admin
+	// token, so by default it is refused (403) on any other address.
+	TokensBeyondLoopback bool
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -177,7 +182,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		fns[f] = HTTPHandler(httpapi.New(f, httpapi.Deps{Service: svc, Links: signer, Log: log}))
 	}
 	gw := &Gateway{Functions: fns, Verifier: st.authority, Log: log.With("component", "gateway")}
-	tokens := st.authority.TokenHandler()
+	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
 		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
