@@ -31,17 +31,14 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 		if err != nil {
 			return elevate.Request{}, err
 		}
-		inGroup := false
+		d := elevate.Decider{Principal: c.Principal, Admin: s.IsAdmin(c)}
 		if kind != Cancel {
-			// Membership is checked at the moment of the decision, not when
-			// the request or the email was made.
-			g, err := s.Store.GetGroup(ctx, prev.ApproverGroup)
-			if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+			if d.StillApprover, err = s.approversOf(ctx, prev.ApproverGroup); err != nil {
 				return elevate.Request{}, err
 			}
-			inGroup = g.HasMember(c.Principal)
+			d.InGroup = d.StillApprover(c.Principal)
 		}
-		d := elevate.Decider{Principal: c.Principal, InGroup: inGroup, Admin: s.IsAdmin(c)}
+		inGroup := d.InGroup
 		now := s.Clock()
 		var next elevate.Request
 		switch kind {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -26,11 +25,11 @@ func (s *Service) LinkRequest(ctx context.Context, l LinkClaims) (elevate.Reques
 	}
 	// The page shows the reason and others' comments: only to someone who is
 	// still an approver, not to whoever was one when the email went out.
-	g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
-	if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+	isApprover, err := s.approversOf(ctx, r.ApproverGroup)
+	if err != nil {
 		return elevate.Request{}, err
 	}
-	if !g.HasMember(l.Approver) {
+	if !isApprover(l.Approver) {
 		return elevate.Request{}, elevate.ErrNotApprover
 	}
 	return r.View(s.Clock()), nil

@@ -88,7 +88,7 @@ type Store interface {
 	AddGroupMember(ctx context.Context, group, principal string, ev Event) error
 	RemoveGroupMember(ctx context.Context, group, principal string, ev Event) error
 	// DeleteGroup refuses with ErrGroupInUse while a policy or the settings
-	// reference the group.
+	// reference the group, or a pending request or live grant names it.
 	DeleteGroup(ctx context.Context, name string, ev Event) error
 
 	// CreatePolicy enforces one policy per target, the cap, and that the

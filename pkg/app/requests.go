@@ -49,11 +49,11 @@ func (s *Service) GetRequest(ctx context.Context, c Caller, id string) (elevate.
 		return elevate.Request{}, err
 	}
 	if r.Requester != c.Principal && !s.IsAdmin(c) {
-		g, err := s.Store.GetGroup(ctx, r.ApproverGroup)
-		if err != nil && !errors.Is(err, elevate.ErrNotFound) {
+		isApprover, err := s.approversOf(ctx, r.ApproverGroup)
+		if err != nil {
 			return elevate.Request{}, err
 		}
-		if !g.HasMember(c.Principal) {
+		if !isApprover(c.Principal) {
 			return elevate.Request{}, elevate.ErrRequestNotFound
 		}
 	}

@@ -164,21 +164,6 @@ func (s *Store) RemoveGroupMember(ctx context.Context, group, principal string, 
 		orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound))
 }
 
-// DeleteGroup refuses with ErrGroupInUse while refs > 0: no read-then-write.
-func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) error {
-	if !elevate.ValidName(name) {
-		return elevate.ErrGroupNotFound
-	}
-	d := s.del(groupKey(name), "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
-		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)})
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	return txResult("delete group", s.transact(ctx, []types.TransactWriteItem{d, evPut}),
-		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse))
-}
-
 // CreatePolicy is one transaction: the policy (one per target), the counter
 // under the cap, the named group's refs (it must exist), and the event.
 func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies int, ev app.Event) error {

@@ -159,6 +159,7 @@ type decisionItem struct {
 	Decision string `dynamodbav:"decision"`
 	Comment  string `dynamodbav:"comment"`
 	At       string `dynamodbav:"at"`
+	As       string `dynamodbav:"as,omitempty"`
 }
 
 type requestItem struct {
@@ -189,6 +190,7 @@ type requestItem struct {
 	ExpiresEpochMs    int64          `dynamodbav:"expiresEpochMs"`
 	GrantExpiresAt    string         `dynamodbav:"grantExpiresAt,omitempty"`
 	Version           int            `dynamodbav:"version"`
+	CountedBy         []string       `dynamodbav:"countedBy,omitempty"`
 }
 
 func toRequestItem(r elevate.Request) requestItem {
@@ -200,12 +202,12 @@ func toRequestItem(r elevate.Request) requestItem {
 		DurationHours: r.DurationHours, Status: string(r.Status), ApprovalType: string(r.ApprovalType),
 		ApproverGroup: r.ApproverGroup, RequiredApprovals: r.RequiredApprovals, Decisions: []decisionItem{},
 		CreatedAt: formatTime(r.CreatedAt), ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt),
-		Version: r.Version}
+		Version: r.Version, CountedBy: r.CountedBy}
 	if r.ApproverGroup != "" {
 		it.GSI2PK, it.GSI2SK = approversPartition(r.ApproverGroup), sk
 	}
 	for _, d := range r.Decisions {
-		it.Decisions = append(it.Decisions, decisionItem{By: d.By, Decision: string(d.Decision), Comment: d.Comment, At: formatTime(d.At)})
+		it.Decisions = append(it.Decisions, decisionItem{By: d.By, Decision: string(d.Decision), Comment: d.Comment, At: formatTime(d.At), As: d.As})
 		if d.Decision == elevate.DecisionApprove && !slices.Contains(it.ApprovedBy, d.By) {
 			it.ApprovedBy = append(it.ApprovedBy, d.By)
 		}
@@ -221,7 +223,8 @@ func (it requestItem) domain() (elevate.Request, error) {
 	r := elevate.Request{ID: it.ID, Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name,
 		Requester: it.Requester, Reason: it.Reason, DurationHours: it.DurationHours, Status: elevate.Status(it.Status),
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
-		RequiredApprovals: it.RequiredApprovals, Decisions: make([]elevate.Decision, 0, len(it.Decisions)), Version: it.Version}
+		RequiredApprovals: it.RequiredApprovals, Decisions: make([]elevate.Decision, 0, len(it.Decisions)), Version: it.Version,
+		CountedBy: it.CountedBy}
 	var err error
 	if r.CreatedAt, err = parseTime(it.CreatedAt); err != nil {
 		return r, bad("createdAt")
@@ -241,7 +244,7 @@ func (it requestItem) domain() (elevate.Request, error) {
 		if err != nil {
 			return r, bad("decision time")
 		}
-		r.Decisions = append(r.Decisions, elevate.Decision{By: d.By, Decision: elevate.DecisionKind(d.Decision), Comment: d.Comment, At: at})
+		r.Decisions = append(r.Decisions, elevate.Decision{By: d.By, Decision: elevate.DecisionKind(d.Decision), Comment: d.Comment, At: at, As: d.As})
 	}
 	return r, nil
 }

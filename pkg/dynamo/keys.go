@@ -23,6 +23,13 @@ const (
 	KindDelivery = "delivery"
 )
 
+// Kinds of the items that keep a group from being deleted while requests
+// name it (issue 10 item 7): internal bookkeeping, not audited entities.
+const (
+	KindGroupHold = "grouphold"
+	KindGroupLock = "grouplock"
+)
+
 // Index names, as declared in pkg/tabledef.
 const (
 	indexByRequester = "GSI1"
@@ -50,6 +57,13 @@ const (
 	prefixReqr   = "REQUESTER#"
 	prefixApprov = "APPROVERS#"
 	prefixSlot   = "SLOT#"
+)
+
+// The group-use partition: one hold per request naming the group, and the
+// lock a delete takes while it looks at them.
+const (
+	prefixGroupUse = "GROUPUSE#"
+	skGroupLock    = "#DELETE" // request IDs never start with '#'
 )
 
 // Retention of items that exist only for idempotency or the audit trail.
@@ -109,6 +123,15 @@ func requestKey(id string) key { return key{prefixReq + id, skRequest} }
 func grantSlotKey(principal string, t elevate.Target) key {
 	return key{prefixGrant + principal, t.Key()}
 }
+
+// groupHoldKey: request id names group, pending or with a grant that may be
+// live; all of a group's holds share a partition, so a delete reads them with
+// one strongly consistent Query.
+func groupHoldKey(group, requestID string) key { return key{prefixGroupUse + group, requestID} }
+
+// groupLockKey: a group delete in progress; requests naming the group are
+// refused while it stands.
+func groupLockKey(group string) key { return key{prefixGroupUse + group, skGroupLock} }
 
 // eventKey: one audit-only fact.
 func eventKey(id string) key { return key{prefixEvent + id, skEvent} }

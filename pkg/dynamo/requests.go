@@ -37,7 +37,17 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		s.put(slot, "attribute_not_exists(PK) OR #e <= :now", map[string]string{"#e": attrExpiresMs},
 			map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}),
 	}
-	return txResult("create request", s.transact(ctx, items), is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest))
+	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest)}
+	// The request holds its approver group until it ends (see groupuse.go).
+	hold, err := s.holdFollows(r)
+	if err != nil {
+		return err
+	}
+	if hold != nil {
+		checks, checkMapping := s.groupOpenChecks(r.ApproverGroup, r.CreatedAt)
+		items, mapping = append(append(items, checks...), *hold), append(append(mapping, checkMapping...), nil)
+	}
+	return txResult("create request", s.transact(ctx, items), mapping...)
 }
 
 // GetRequest is strongly consistent; ErrRequestNotFound when absent.
@@ -51,10 +61,12 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 // SaveDecision commits next in one transaction. The request write is
 // conditioned on the stored item still being prev (version), still Pending
 // and unexpired (approve, deny, cancel) or Approved (revoke), and for an
-// approval on this approver not being counted yet; an approver's membership
-// of the group is checked in the same transaction. The slot becomes the
-// grant on final approval and is deleted on deny, cancel and revoke. A link
-// ID is consumed in the same transaction.
+// approval on this approver not being counted yet. The membership every
+// decision rests on is checked in the same transaction (approverChecks):
+// the approver or denier, a revoker acting as an approver, and on a final
+// N-of-M approval every approver counted. The slot becomes the grant on
+// final approval and is deleted on deny, cancel and revoke; the request's
+// group hold follows it. A link ID is consumed in the same transaction.
 func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
 	if len(next.Decisions) == 0 || prev.ID != next.ID {
 		return fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
@@ -86,16 +98,20 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 	}
 	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
-	if last.Decision == elevate.DecisionApprove || last.Decision == elevate.DecisionDeny {
-		// The decider was a member when the service read the group; this
-		// holds it to that until the commit, so a removal that lands in
-		// between wins.
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.table), Key: groupKey(next.ApproverGroup).av(),
-			ConditionExpression:      aws.String("contains(#m, :by)"),
-			ExpressionAttributeNames: map[string]string{"#m": attrMembers}, ExpressionAttributeValues: map[string]types.AttributeValue{":by": str(last.By)},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}})
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	approvers, err := decisionApprovers(prev, next)
+	if err != nil {
+		return err
+	}
+	checks, checkMapping := s.approverChecks(next.ApproverGroup, approvers)
+	items, mapping = append(items, checks...), append(mapping, checkMapping...)
+	if prev.Status != next.Status {
+		hold, err := s.holdFollows(next)
+		if err != nil {
+			return err
+		}
+		if hold != nil {
+			items, mapping = append(items, *hold), append(mapping, nil)
+		}
 	}
 
 	slot := grantSlotKey(next.Requester, next.Target())

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/localstack"
@@ -37,7 +38,15 @@ func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dynamo.New(client, table, []byte("0123456789abcdef0123456789abcdef")).CreateRequest(ctx, req); err != nil {
+	store := dynamo.New(client, table, []byte("0123456789abcdef0123456789abcdef"))
+	ops, err := elevate.NewGroup(elevate.NewGroupInput{Name: "ops", Members: []string{"bob@example.com"}}, "admin@example.com", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateGroup(ctx, ops, app.Event{ID: "ev-ops", Time: time.Now(), Action: "group.created", Actor: "admin@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateRequest(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	d, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})

@@ -56,7 +56,7 @@ var (
 	ErrNoApproverGroup  = refusal(ErrUnprocessable, "no-approver-group", "no approver group is configured for this target")
 	ErrPolicyExists     = refusal(ErrConflict, "policy-exists", "the target already has a policy")
 	ErrGroupExists      = refusal(ErrConflict, "group-exists", "a group with this name already exists")
-	ErrGroupInUse       = refusal(ErrConflict, "group-in-use", "the group is used by a policy or the settings")
+	ErrGroupInUse       = refusal(ErrConflict, "group-in-use", "the group is used by a policy, the settings, a pending request or a live grant")
 	ErrOpenRequest      = refusal(ErrConflict, "open-request", "you already have a pending request or a live grant for this target")
 	ErrConcurrentUpdate = refusal(ErrConflict, "concurrent-update", "the item changed while you were updating it; retry")
 	ErrRequestNotFound  = refusal(ErrNotFound, "request-not-found", "request not found")

@@ -47,7 +47,17 @@ type Decision struct {
 	Decision DecisionKind `json:"decision"`
 	Comment  string       `json:"comment"`
 	At       time.Time    `json:"at"`
+	// As is the right a revoke was made under (RevokeAs*): only a revoke by
+	// an approver depends on group membership, which the commit re-checks.
+	As string `json:"as,omitempty"`
 }
+
+// The rights a revoke can be made under, most specific first.
+const (
+	RevokeAsRequester = "requester"
+	RevokeAsAdmin     = "admin"
+	RevokeAsApprover  = "approver"
+)
 
 // Request is a request for one target for a bounded time (F4, F5, F10).
 type Request struct {
@@ -67,6 +77,10 @@ type Request struct {
 	// ExpiresAt is the pending expiry until approval, then the grant's end.
 	ExpiresAt      time.Time  `json:"expiresAt"`
 	GrantExpiresAt *time.Time `json:"grantExpiresAt,omitempty"`
+	// CountedBy names the approvers whose approvals made the grant: under N
+	// of M only those still in the group at the final approval count, and
+	// the commit re-checks every one of them.
+	CountedBy []string `json:"countedBy,omitempty"`
 	// Active is computed at read time by View.
 	Active bool `json:"active"`
 	// Version increases with every stored change; writes are conditioned on it.
@@ -217,6 +231,11 @@ type Decider struct {
 	// InGroup is whether Principal is in the request's approver group now.
 	InGroup bool
 	Admin   bool
+	// StillApprover reports whether an earlier approver is still an approver
+	// of the request's group now, so their approval still counts under N of
+	// M. Nil counts no earlier approval: a caller that did not look at the
+	// group cannot complete an N-of-M request.
+	StillApprover func(principal string) bool
 }
 
 func (r Request) checkPending(now time.Time) error {
@@ -243,11 +262,26 @@ func (r Request) Approve(d Decider, comment string, now time.Time) (Request, err
 			return r, ErrAlreadyDecided
 		}
 	}
+	counted := r.countedApprovers(d.StillApprover)
 	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionApprove, Comment: comment, At: now})
-	if r.Approvals() >= r.RequiredApprovals {
+	if counted = append(counted, d.Principal); len(counted) >= r.RequiredApprovals {
+		r.CountedBy = counted
 		r.grant(now)
 	}
 	return r, nil
+}
+
+// countedApprovers lists the earlier approvers whose approvals still count:
+// an approver who has since left the group no longer does, so the request
+// stays Pending until enough current members have approved.
+func (r Request) countedApprovers(stillApprover func(string) bool) []string {
+	var out []string
+	for _, d := range r.Decisions {
+		if d.Decision == DecisionApprove && stillApprover != nil && stillApprover(d.By) {
+			out = append(out, d.By)
+		}
+	}
+	return out
 }
 
 // Deny ends a pending request. One denial is final, even under N of M.
@@ -295,13 +329,21 @@ func (r Request) Revoke(d Decider, comment string, now time.Time) (Request, erro
 	if err := checkComment(comment); err != nil {
 		return r, err
 	}
-	if d.Principal != r.Requester && !d.InGroup && !d.Admin {
+	var as string
+	switch {
+	case d.Principal == r.Requester:
+		as = RevokeAsRequester
+	case d.Admin:
+		as = RevokeAsAdmin
+	case d.InGroup:
+		as = RevokeAsApprover
+	default:
 		return r, ErrNotRevoker
 	}
 	if !r.IsActive(now) {
 		return r, ErrNotActive
 	}
-	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionRevoke, Comment: comment, At: now})
+	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionRevoke, Comment: comment, At: now, As: as})
 	r.Status = StatusRevoked
 	r.ExpiresAt = now
 	return r, nil

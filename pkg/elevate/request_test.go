@@ -1,6 +1,7 @@
 package elevate
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -174,8 +175,9 @@ func TestGrantClockStartsAtApproval(t *testing.T) {
 }
 
 func TestNOfM(t *testing.T) {
-	bob := Decider{Principal: "bob@example.com", InGroup: true}
-	carol := Decider{Principal: "carol@example.com", InGroup: true}
+	members := func(p string) bool { return p == "bob@example.com" || p == "carol@example.com" }
+	bob := Decider{Principal: "bob@example.com", InGroup: true, StillApprover: members}
+	carol := Decider{Principal: "carol@example.com", InGroup: true, StillApprover: members}
 	r := pendingRequest(t, 2)
 	r1, err := r.Approve(bob, "one", t0.Add(time.Minute))
 	if err != nil {
@@ -193,6 +195,9 @@ func TestNOfM(t *testing.T) {
 	}
 	if r2.Status != StatusApproved || !r2.GrantExpiresAt.Equal(t0.Add(3*time.Minute+4*time.Hour)) {
 		t.Fatalf("after two approvals: %s, grant %v", r2.Status, r2.GrantExpiresAt)
+	}
+	if fmt.Sprint(r2.CountedBy) != "[bob@example.com carol@example.com]" {
+		t.Fatalf("counted approvers %v", r2.CountedBy)
 	}
 	// One denial ends an N-of-M request even after partial approval.
 	d, err := r1.Deny(carol, "no", t0.Add(3*time.Minute))
@@ -222,6 +227,65 @@ func TestDurationText(t *testing.T) {
 	for h, want := range map[float64]string{1: "1 hour", 1.5: "1.5 hours", 4: "4 hours", 0.25: "0.25 hours"} {
 		if got := (Request{DurationHours: h}).DurationText(); got != want {
 			t.Errorf("DurationText(%v) = %q, want %q", h, got, want)
+		}
+	}
+}
+
+// Issue 10 item 6: an approval from someone who has since left the group no
+// longer counts toward N of M; the request stays Pending until enough
+// current members approve.
+func TestNOfMCountsOnlyCurrentApprovers(t *testing.T) {
+	current := map[string]bool{"carol@example.com": true, "dave@example.com": true}
+	still := func(p string) bool { return current[p] }
+	r := pendingRequest(t, 2)
+	r, err := r.Approve(Decider{Principal: "bob@example.com", InGroup: true, StillApprover: still}, "", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob has left: Carol's approval is the second recorded but the first counted.
+	r, err = r.Approve(Decider{Principal: "carol@example.com", InGroup: true, StillApprover: still}, "", t0.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != StatusPending || r.CountedBy != nil || r.Approvals() != 2 {
+		t.Fatalf("a departed approver was counted: status %s counted %v", r.Status, r.CountedBy)
+	}
+	r, err = r.Approve(Decider{Principal: "dave@example.com", InGroup: true, StillApprover: still}, "", t0.Add(3*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != StatusApproved || fmt.Sprint(r.CountedBy) != "[carol@example.com dave@example.com]" {
+		t.Fatalf("two current approvers: status %s counted %v", r.Status, r.CountedBy)
+	}
+	// Without a view of the group, no earlier approval counts (fail closed).
+	p := pendingRequest(t, 2)
+	p, _ = p.Approve(Decider{Principal: "carol@example.com", InGroup: true}, "", t0.Add(time.Minute))
+	if p, _ = p.Approve(Decider{Principal: "dave@example.com", InGroup: true}, "", t0.Add(2*time.Minute)); p.Status != StatusPending {
+		t.Fatalf("nil StillApprover counted an earlier approval: %s", p.Status)
+	}
+}
+
+// Issue 10 item 5: a revoke records the right it was made under, so the
+// commit can re-check membership when that right is membership.
+func TestRevokeRecordsItsRight(t *testing.T) {
+	for _, c := range []struct {
+		d    Decider
+		want string
+	}{
+		{Decider{Principal: "alice@example.com", InGroup: true}, RevokeAsRequester},
+		{Decider{Principal: "root@example.com", InGroup: true, Admin: true}, RevokeAsAdmin},
+		{Decider{Principal: "bob@example.com", InGroup: true}, RevokeAsApprover},
+	} {
+		r, err := pendingRequest(t, 1).Approve(Decider{Principal: "bob@example.com", InGroup: true}, "", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err = r.Revoke(c.d, "", t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Decisions[len(r.Decisions)-1].As; got != c.want {
+			t.Errorf("%s revoked as %q, want %q", c.d.Principal, got, c.want)
 		}
 	}
 }

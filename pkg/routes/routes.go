@@ -28,7 +28,7 @@ var (
 var (
 	TableActions = map[string][]string{
 		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
-		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem"},
+		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem"},
 		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "PutItem", "DeleteItem"},
