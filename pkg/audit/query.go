@@ -526,7 +526,7 @@ func JSONLines(w io.Writer) func(Record) error {
 }
 
 // CSVHeader is the first row of a CSV export.
-var CSVHeader = []string{"id", "time", "action", "actor", "target_type", "target_scope", "target_name", "requestId", "policyId", "detail"}
+var CSVHeader = []string{"id", "time", "action", "actor", "target_type", "target_scope", "target_name", "requestId", "policyId", "detail", "ticket"}
 
 // CSVWriter writes records as CSV with a header row, for spreadsheets and
 // evidence exports.
@@ -557,7 +557,7 @@ func (c *CSVWriter) Write(r Record) error {
 		}
 		detail = string(b)
 	}
-	row := []string{r.ID, r.Time.UTC().Format(time.RFC3339Nano), r.Action, r.Actor, tt, ts, tn, r.RequestID, r.PolicyID, detail}
+	row := []string{r.ID, r.Time.UTC().Format(time.RFC3339Nano), r.Action, r.Actor, tt, ts, tn, r.RequestID, r.PolicyID, detail, r.Ticket}
 	for i, v := range row {
 		row[i] = csvSafe(v)
 	}

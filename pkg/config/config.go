@@ -19,6 +19,9 @@ const (
 	EnvAuditBucket    = "ELEVATE_AUDIT_BUCKET"    // audit bucket name
 	EnvLogLevel       = "ELEVATE_LOG_LEVEL"       // debug|info|warn|error
 	EnvDynamoEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+	// EnvTicketURL is the https base URL of the ticket system (F15); unset,
+	// tickets are checked against the policy's pattern only.
+	EnvTicketURL = "ELEVATE_TICKET_URL"
 )
 
 // Issue 10: identity and key separation.

@@ -69,6 +69,8 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// Tickets checks ticket references (F15); the policy's pattern only when nil.
+	Tickets app.TicketVerifier
 
 	// TokensBeyondLoopback serves POST /_local/token even when Addr is not a
 	// loopback address. Anyone who can reach that route can mint an admin
@@ -175,7 +177,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("local: link key: %w", err)
 	}
 	store := dynamo.New(db, o.Table, o.PageKey)
-	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup}
+	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 
 	fns := map[string]HTTPHandler{}
 	for _, f := range routes.APIFunctions {
