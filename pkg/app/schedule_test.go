@@ -3,11 +3,19 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+
 	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
 // A scheduled request decided before its start: authorize answers
@@ -123,5 +131,41 @@ func TestTicketsOverTheStore(t *testing.T) {
 		if err != nil || len(page.Items) != want {
 			t.Fatalf("?ticket=%s: %d items (%v), want %d", ticket, len(page.Items), err, want)
 		}
+	}
+}
+
+// Authorization stays one BatchGetItem and one PutItem with a scheduled
+// grant in the slot: the start is read with the slot itself.
+func TestAuthorizeScheduledIsOneReadOneWrite(t *testing.T) {
+	svc := newService(t, 1)
+	start := svc.Clock().Add(time.Hour).Format(time.RFC3339)
+	r, err := svc.SubmitRequest(ctx, alice, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "r", StartAt: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, bob, r.ID, app.Approve, ""); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	_, endpoint := localstack.DynamoForTest(t)
+	counting := localstack.DynamoClient(endpoint, func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				calls[fmt.Sprintf("%T", in.Parameters)]++
+				mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+		})
+	})
+	counted := &app.Service{Store: dynamo.New(counting, svc.Store.(*dynamo.Store).Table(), []byte("0123456789abcdef0123456789abcdef")), Clock: svc.Clock}
+	a, err := counted.Authorize(ctx, alice, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"})
+	if err != nil || a.Reason != elevate.ReasonNotYetActive {
+		t.Fatalf("authorize: %+v %v", a, err)
+	}
+	want := map[string]int{"*dynamodb.BatchGetItemInput": 1, "*dynamodb.PutItemInput": 1}
+	if !maps.Equal(calls, want) {
+		t.Fatalf("authorize made %v, want %v", calls, want)
 	}
 }
