@@ -158,7 +158,7 @@ func (s Settings) validate() error {
 	if !validHours(s.Lockbox.MaxDurationHours, LockboxCapHours) {
 		return Invalid("lockbox.maxDurationHours must be more than one minute and at most 4")
 	}
-	if s.MaxScheduleAheadHours != 0 && !validHours(s.MaxScheduleAheadHours, MaxScheduleAheadLimit) {
+	if !validHours(s.MaxScheduleAheadHours, MaxScheduleAheadLimit) {
 		return Unprocessable("invalid", "maxScheduleAheadHours must be more than one minute and at most 2160 (90 days)")
 	}
 	return nil

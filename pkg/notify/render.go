@@ -149,6 +149,9 @@ func outcome(r elevate.Request) (Email, error) {
 			heading = "Your request was approved automatically"
 		}
 		lines = []string{"You may now perform " + r.Target().String() + "."}
+		if r.GrantStartsAt != nil && r.GrantStartsAt.After(d.At) {
+			lines = []string{"You may perform " + r.Target().String() + " from " + formatTime(*r.GrantStartsAt) + "."}
+		}
 		if r.GrantExpiresAt != nil {
 			expires = formatTime(*r.GrantExpiresAt)
 		}
