@@ -70,6 +70,11 @@ type Options struct {
 	ServiceOutput io.Writer
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
+
+	// TokensBeyondLoopback serves POST /_local/token even when Addr is not a
+	// loopback address. Anyone who can reach that route can mint an admin
+	// token, so by default it is refused (403) on any other address.
+	TokensBeyondLoopback bool
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -174,7 +179,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 
 	gw := &Gateway{Functions: APIHandlers(svc, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
-	tokens := st.authority.TokenHandler()
+	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
 		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
