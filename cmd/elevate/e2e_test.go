@@ -72,10 +72,13 @@ func (w *walkthrough) login(principal string, groups ...string) string {
 	return strings.TrimSuffix(tok, "'")
 }
 
-// startWalkthrough builds the CLI and starts the whole local stack, which
-// stops with the test.
+// startWalkthrough builds the binary and starts a local stack for it; both
+// end with the test.
 func startWalkthrough(t *testing.T) *walkthrough {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local and the SES emulator")
+	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "elevate")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -83,7 +86,9 @@ func startWalkthrough(t *testing.T) *walkthrough {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	stack, err := local.Start(context.Background(), local.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // after Stop: cleanups run last-registered first
+	stack, err := local.Start(ctx, local.Options{})
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)
 	}
@@ -108,17 +113,13 @@ func startWalkthrough(t *testing.T) *walkthrough {
 			env = append(env, kv)
 		}
 	}
-	w := &walkthrough{t: t, bin: bin, env: env}
-	return w
+	return &walkthrough{t: t, bin: bin, env: env}
 }
 
 // TestCLIWalkthrough drives the built binary against the whole local stack:
 // enable, group, policy, request, approve, authorize, revoke, then reads the
 // audit trail the stream produced.
 func TestCLIWalkthrough(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts DynamoDB Local and the SES emulator")
-	}
 	w := startWalkthrough(t)
 	start := time.Now().UTC().Add(-time.Minute)
 
@@ -234,7 +235,7 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("history %v, want %v", got, wantHist)
 	}
 	csvOut := w.ok("", "audit", "export", "--since", since)
-	if !strings.HasPrefix(csvOut, "id,time,action,actor,target_type,target_scope,target_name,requestId,policyId,detail\n") || strings.Count(csvOut, "\n") != len(lines)+1 {
+	if !strings.HasPrefix(csvOut, "id,time,action,actor,target_type,target_scope,target_name,requestId,policyId,detail,ticket\n") || strings.Count(csvOut, "\n") != len(lines)+1 {
 		t.Fatalf("export has %d lines for %d records:\n%s", strings.Count(csvOut, "\n"), len(lines), csvOut)
 	}
 }

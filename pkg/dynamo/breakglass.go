@@ -198,7 +198,6 @@ func ratifyCondition(prev elevate.Request, now time.Time) (string, map[string]st
 		map[string]types.AttributeValue{":prev": num(int64(prev.Version)), ":rpending": str(string(elevate.RatificationPending)), ":now": num(epochMs(now))}
 }
 
-
 // grantStatusFilter lists Approved or Revoked as they read at q.Now: a grant
 // cut short by a missed ratification reads as Revoked from the deadline on.
 // An absent missRevokesEpochMs makes the comparison false.

@@ -71,6 +71,7 @@ var (
 	ErrNotBreakGlass        = refusal(ErrConflict, "not-break-glass", "only a break-glass request is ratified")
 	ErrNotRatifiable        = refusal(ErrConflict, "not-ratifiable", "the break-glass request is no longer waiting for ratification")
 	ErrRatificationMissed   = refusal(ErrConflict, "ratification-missed", "the ratification deadline has passed; the grant has ended")
+	ErrBreakGlassScheduled  = refusal(ErrUnprocessable, "break-glass-scheduled", "break-glass access starts now; it cannot take startAt")
 )
 
 // breakGlassRule validates a policy's break-glass input; nil input leaves it
@@ -101,10 +102,10 @@ func breakGlassRule(in *BreakGlassInput) (*BreakGlassPolicy, error) {
 // AllowsBreakGlass reports whether the policy lets requesters self-approve.
 func (p Policy) AllowsBreakGlass() bool { return p.BreakGlass != nil && p.BreakGlass.Enabled }
 
-// breakGlass turns a freshly built request into a self-approved break-glass
-// grant: capped by the policy's break-glass maximum, approved by the
-// requester alone, due for ratification within the policy's deadline.
-// durationGiven is false when the caller left durationHours out.
+// breakGlass makes a freshly built request a break-glass one: capped by the
+// policy's break-glass maximum, due for ratification within the policy's
+// deadline. approveAsBreakGlass then approves it. durationGiven is false when
+// the caller left durationHours out.
 func (r *Request) breakGlass(in SubmitInput, sub Submission, durationGiven bool) error {
 	if r.Type == TypeLockbox || sub.Policy == nil || !sub.Policy.AllowsBreakGlass() {
 		return ErrBreakGlassNotAllowed
@@ -124,8 +125,17 @@ func (r *Request) breakGlass(in SubmitInput, sub Submission, durationGiven bool)
 	}
 	ratifyBy := sub.Now.Add(hours(bg.RatifyWithinHours))
 	r.BreakGlass, r.Ratification, r.RatifyBy = true, RatificationPending, &ratifyBy
-	r.Decisions = append(r.Decisions, Decision{By: r.Requester, Decision: DecisionBreakGlass, Comment: breakGlassSelfApprovalNotice, At: sub.Now})
-	r.grant(sub.Now)
+	return nil
+}
+
+// approveAsBreakGlass approves the request at once, for the requester alone.
+// Break-glass is for now: it cannot be scheduled.
+func (r *Request) approveAsBreakGlass(now time.Time) error {
+	if r.StartAt != nil {
+		return ErrBreakGlassScheduled
+	}
+	r.Decisions = append(r.Decisions, Decision{By: r.Requester, Decision: DecisionBreakGlass, Comment: breakGlassSelfApprovalNotice, At: now})
+	r.grant(now)
 	return nil
 }
 

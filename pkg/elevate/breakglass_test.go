@@ -73,6 +73,7 @@ func TestNewBreakGlassRequest(t *testing.T) {
 		{"policy without break-glass", SubmitInput{Reason: longReason}, off, ErrBreakGlassNotAllowed, 0},
 		{"no policy", SubmitInput{Reason: longReason}, nil, ErrNoPolicy, 0},
 		{"never for Lockbox", SubmitInput{Type: "Lockbox", Name: "mailbox-42", Reason: longReason}, allowed, ErrBreakGlassNotAllowed, 0},
+		{"never scheduled", SubmitInput{Reason: longReason, StartAt: ptr(t0.Add(time.Hour).Format(time.RFC3339))}, allowed, ErrBreakGlassScheduled, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -30,6 +30,11 @@ type Policy struct {
 	CreatedBy         string    `json:"createdBy,omitempty"`
 	UpdatedBy         string    `json:"updatedBy,omitempty"`
 
+	// Ticket references (F15): TicketPattern is RE2, matched against the
+	// whole ticket.
+	TicketRequired bool   `json:"ticketRequired,omitempty"`
+	TicketPattern  string `json:"ticketPattern,omitempty"`
+
 	// BreakGlass is nil when the policy never allows it (F16).
 	BreakGlass *BreakGlassPolicy `json:"breakGlass,omitempty"`
 }
@@ -46,6 +51,9 @@ type PolicyInput struct {
 	ApproverGroup     *string  `json:"approverGroup"`
 	MaxDurationHours  *float64 `json:"maxDurationHours"`
 	RequiredApprovals *int     `json:"requiredApprovals"`
+	// v1.1: ticket references.
+	TicketRequired *bool   `json:"ticketRequired"`
+	TicketPattern  *string `json:"ticketPattern"`
 
 	BreakGlass *BreakGlassInput `json:"breakGlass"`
 }
@@ -115,6 +123,9 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 			return p, Invalid("an Auto policy cannot require approvals")
 		}
 		p.RequiredApprovals = n
+	}
+	if err := p.applyTicketRules(in); err != nil {
+		return p, err
 	}
 	bg, err := breakGlassRule(in.BreakGlass)
 	if err != nil {

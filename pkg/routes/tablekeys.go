@@ -61,6 +61,7 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations}},
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse, KeyDelegations}}, // cancel frees the slot and the group hold
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}},             // a new request's group exists and is not being deleted
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                              // an automatic extension moves the grant's end
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
