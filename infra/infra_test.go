@@ -774,6 +774,7 @@ func TestExternalIdP(t *testing.T) {
 		stack.CtxOIDCAudience:              "api://elevate",
 		stack.CtxAllowMissingEmailVerified: true,
 		stack.CtxObjectLockMode:            "COMPLIANCE",
+		stack.CtxTicketURL:                 "https://tickets.example.com/api/changes", // issue 12
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -806,6 +807,11 @@ func TestExternalIdP(t *testing.T) {
 			if api && v != "true" || !api && v != nil {
 				t.Errorf("%s %s = %v", id, config.EnvAllowMissingEmailVerified, v)
 			}
+			// Only the requests function asks the ticket system.
+			tickets := get(r.Properties, "Environment", "Variables", config.EnvTicketURL)
+			if requests := strings.HasPrefix(id, title(routes.Requests)+"Function"); requests && tickets != "https://tickets.example.com/api/changes" || !requests && tickets != nil {
+				t.Errorf("%s %s = %v", id, config.EnvTicketURL, tickets)
+			}
 		case r.Type == "AWS::S3::Bucket" && strings.HasPrefix(id, "AuditBucket"):
 			if m := get(r.Properties, "ObjectLockConfiguration", "Rule", "DefaultRetention", "Mode"); m != stack.LockCompliance {
 				t.Errorf("audit bucket Object Lock mode %v, want %s", m, stack.LockCompliance)
@@ -826,6 +832,7 @@ func TestContextValidation(t *testing.T) {
 		want string
 	}{
 		"lock mode":                           {obj{stack.CtxObjectLockMode: "LEGAL"}, stack.CtxObjectLockMode},
+		"ticket url not https":                {obj{stack.CtxTicketURL: "http://tickets.example.com"}, stack.CtxTicketURL},
 		"lock days":                           {obj{stack.CtxObjectLockDays: "a year"}, stack.CtxObjectLockDays},
 		"zero lock days":                      {obj{stack.CtxObjectLockDays: 0}, stack.CtxObjectLockDays},
 		"half OIDC":                           {obj{stack.CtxOIDCIssuer: "https://idp.example.com"}, stack.CtxOIDCAudience},

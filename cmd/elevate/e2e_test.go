@@ -72,10 +72,10 @@ func (w *walkthrough) login(principal string, groups ...string) string {
 	return strings.TrimSuffix(tok, "'")
 }
 
-// TestCLIWalkthrough drives the built binary against the whole local stack:
-// enable, group, policy, request, approve, authorize, revoke, then reads the
-// audit trail the stream produced.
-func TestCLIWalkthrough(t *testing.T) {
+// startWalkthrough builds the binary and starts a local stack for it; both
+// end with the test.
+func startWalkthrough(t *testing.T) *walkthrough {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts DynamoDB Local and the SES emulator")
 	}
@@ -87,16 +87,16 @@ func TestCLIWalkthrough(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel) // after Stop: cleanups run last-registered first
 	stack, err := local.Start(ctx, local.Options{})
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := stack.Stop(); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-	}()
+	})
 
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -113,7 +113,14 @@ func TestCLIWalkthrough(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	w := &walkthrough{t: t, bin: bin, env: env}
+	return &walkthrough{t: t, bin: bin, env: env}
+}
+
+// TestCLIWalkthrough drives the built binary against the whole local stack:
+// enable, group, policy, request, approve, authorize, revoke, then reads the
+// audit trail the stream produced.
+func TestCLIWalkthrough(t *testing.T) {
+	w := startWalkthrough(t)
 	start := time.Now().UTC().Add(-time.Minute)
 
 	admin := w.login("admin@example.com", "elevate-admins")
@@ -228,7 +235,7 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("history %v, want %v", got, wantHist)
 	}
 	csvOut := w.ok("", "audit", "export", "--since", since)
-	if !strings.HasPrefix(csvOut, "id,time,action,actor,target_type,target_scope,target_name,requestId,policyId,detail\n") || strings.Count(csvOut, "\n") != len(lines)+1 {
+	if !strings.HasPrefix(csvOut, "id,time,action,actor,target_type,target_scope,target_name,requestId,policyId,detail,ticket\n") || strings.Count(csvOut, "\n") != len(lines)+1 {
 		t.Fatalf("export has %d lines for %d records:\n%s", strings.Count(csvOut, "\n"), len(lines), csvOut)
 	}
 }

@@ -105,6 +105,8 @@ var AuditColumns = [][2]string{
 	{"requestid", "string"},
 	{"policyid", "string"},
 	{"detail", "string"},
+	// ticket: the request's ticket reference (F15), searchable in Athena.
+	{"ticket", "string"},
 }
 
 // projectionStart is the first date partition projection enumerates; no

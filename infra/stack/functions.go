@@ -167,6 +167,9 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	if acc.publicURL {
 		env[config.EnvPublicBaseURL] = publicURL
 	}
+	if name == routes.Requests && props.TicketURL != "" {
+		env[config.EnvTicketURL] = jsii.String(props.TicketURL)
+	}
 
 	timeout := awscdk.Duration_Seconds(jsii.Number(10))
 	if stream {

@@ -48,6 +48,14 @@ const (
 	CtxAllowMissingEmailVerified = "elevate:allowMissingEmailVerified"
 )
 
+// Issue 12 context keys.
+const (
+	// CtxTicketURL is the https base URL of the ticket system the requests
+	// function asks about ticket references (GET <url>/<ticket>); unset,
+	// tickets are checked against the policy's pattern only.
+	CtxTicketURL = "elevate:ticketUrl"
+)
+
 // Object Lock modes.
 const (
 	LockGovernance = "GOVERNANCE"
@@ -88,6 +96,9 @@ type Props struct {
 	// AllowMissingEmailVerified: see CtxAllowMissingEmailVerified. Only for
 	// an external IdP; Cognito always sends the claim.
 	AllowMissingEmailVerified bool
+
+	// TicketURL: see CtxTicketURL.
+	TicketURL string
 }
 
 // DefaultProps are the values used when the context says nothing.
@@ -169,6 +180,9 @@ func (p Props) Validate() error {
 	if p.AllowMissingEmailVerified && p.UsesCognito() {
 		add("%s is only for an external OIDC issuer (%s); Cognito always sends email_verified", CtxAllowMissingEmailVerified, CtxOIDCIssuer)
 	}
+	if p.TicketURL != "" && (!strings.HasPrefix(p.TicketURL, "https://") || strings.ContainsAny(p.TicketURL, "?#")) {
+		add("%s %q must be an https URL without query", CtxTicketURL, p.TicketURL)
+	}
 	if p.AlarmEmail != "" && !strings.Contains(p.AlarmEmail, "@") {
 		add("%s %q is not an email address", CtxAlarmEmail, p.AlarmEmail)
 	}
@@ -212,6 +226,7 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 	r.boolean(CtxServerAccessLogs, &p.ServerAccessLogs)
 	r.str(CtxAlarmEmail, &p.AlarmEmail)
 	r.boolean(CtxAllowMissingEmailVerified, &p.AllowMissingEmailVerified)
+	r.str(CtxTicketURL, &p.TicketURL)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)
 	if len(r.errs) > 0 {

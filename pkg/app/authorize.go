@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -21,6 +22,8 @@ type AuthzResult struct {
 	Reason    elevate.Reason `json:"reason"`
 	RequestID string         `json:"requestId,omitempty"`
 	ExpiresAt *string        `json:"expiresAt,omitempty"`
+	// ActiveFrom is a scheduled grant's start, with reason not-yet-active.
+	ActiveFrom *string `json:"activeFrom,omitempty"`
 }
 
 // Authorize answers and audits one question: one read round trip, one write.
@@ -55,6 +58,9 @@ func (s *Service) Authorize(ctx context.Context, c Caller, in AuthzInput) (Authz
 	}
 	ev := Event{ID: s.id(), Time: now, Action: action, Actor: principal, Target: &t, RequestID: ans.RequestID,
 		Detail: map[string]any{"reason": string(ans.Reason), "askedBy": c.Principal}}
+	if !ans.ActiveFrom.IsZero() {
+		ev.Detail["activeFrom"] = ans.ActiveFrom.UTC()
+	}
 	if read.Policy != nil {
 		ev.PolicyID = read.Policy.ID
 	}
@@ -62,10 +68,16 @@ func (s *Service) Authorize(ctx context.Context, c Caller, in AuthzInput) (Authz
 	if err := s.Store.RecordAuthz(ctx, ev); err != nil {
 		return AuthzResult{}, err
 	}
-	res := AuthzResult{Allowed: ans.Allowed, Reason: ans.Reason, RequestID: ans.RequestID}
-	if !ans.ExpiresAt.IsZero() {
-		e := ans.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00")
-		res.ExpiresAt = &e
-	}
+	res := AuthzResult{Allowed: ans.Allowed, Reason: ans.Reason, RequestID: ans.RequestID,
+		ExpiresAt: rfc3339(ans.ExpiresAt), ActiveFrom: rfc3339(ans.ActiveFrom)}
 	return res, nil
+}
+
+// rfc3339 formats a non-zero instant for the API; nil for zero.
+func rfc3339(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.UTC().Format(time.RFC3339)
+	return &v
 }

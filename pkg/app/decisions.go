@@ -60,7 +60,15 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 			}
 			return elevate.Request{}, err
 		}
-		err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
+		linked, isLinked, err := s.linkedChange(ctx, c, prev, next, now)
+		if err != nil {
+			return elevate.Request{}, err
+		}
+		if isLinked {
+			err = s.Store.SaveLinkedDecision(ctx, prev, next, linked, linkID, now)
+		} else {
+			err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
+		}
 		if errors.Is(err, elevate.ErrConcurrentUpdate) {
 			lastErr = err
 			continue

@@ -58,6 +58,8 @@ type RequestQuery struct {
 	Limit     int
 	Next      string
 	Now       time.Time
+	// Ticket filters on the ticket reference; empty means any.
+	Ticket string
 }
 
 // Visibility restricts a listing to what one non-admin may see.
@@ -118,4 +120,19 @@ type Store interface {
 	ReadAuthz(ctx context.Context, principal string, t elevate.Target) (AuthzRead, error)
 	// RecordAuthz writes one audit item for one decision.
 	RecordAuthz(ctx context.Context, ev Event) error
+
+	// Extensions (F14).
+	// CreateExtension writes a new extension and the original it extends in
+	// one transaction, conditioned on the original still being orig.Prev
+	// (same version, Approved, its grant not ended). An automatic extension's
+	// original carries the moved grant end, which the grant slot gets too.
+	CreateExtension(ctx context.Context, ext elevate.Request, orig Change, now time.Time) error
+	// SaveLinkedDecision is SaveDecision plus a second request changed in the
+	// same transaction, conditioned like the first: the original whose grant
+	// an approved extension moves (its slot moves too), or the pending
+	// extension a revocation ends.
+	SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked Change, linkID string, now time.Time) error
 }
+
+// Change is one request's stored state before and after a write.
+type Change struct{ Prev, Next elevate.Request }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -23,17 +22,16 @@ func (s *Service) SubmitRequest(ctx context.Context, c Caller, in elevate.Submit
 		return elevate.Request{}, err
 	}
 	now := s.Clock()
-	r, err := elevate.NewRequest(in, elevate.Submission{ID: s.id(), Requester: c.Principal, Settings: read.Settings, Policy: read.Policy, Now: now})
+	sub := elevate.Submission{ID: s.id(), Requester: c.Principal, Settings: read.Settings, Policy: read.Policy, Now: now}
+	r, err := elevate.NewRequest(in, sub)
 	if err != nil {
 		return elevate.Request{}, err
 	}
-	if r.ApprovalType == elevate.ApprovalManual {
-		// Refuse a request nobody could ever approve.
-		if _, err := s.Store.GetGroup(ctx, r.ApproverGroup); errors.Is(err, elevate.ErrNotFound) {
-			return elevate.Request{}, elevate.ErrUnknownGroup
-		} else if err != nil {
-			return elevate.Request{}, err
-		}
+	if r, err = s.withVerifiedTicket(ctx, r, in, sub); err != nil {
+		return elevate.Request{}, err
+	}
+	if err := s.requireApprovers(ctx, r); err != nil {
+		return elevate.Request{}, err
 	}
 	if err := s.Store.CreateRequest(ctx, r); err != nil {
 		return elevate.Request{}, err
@@ -67,6 +65,8 @@ type ListFilter struct {
 	Requester string
 	Limit     int
 	Next      string
+	// Ticket lists the requests that carry this ticket reference (F15).
+	Ticket string
 }
 
 // ListRequests shows admins everything and others their own requests plus
@@ -76,7 +76,7 @@ func (s *Service) ListRequests(ctx context.Context, c Caller, f ListFilter) (Req
 		f.Limit = 50
 	}
 	now := s.Clock()
-	q := RequestQuery{Status: f.Status, Type: f.Type, Limit: f.Limit, Next: f.Next, Now: now}
+	q := RequestQuery{Status: f.Status, Type: f.Type, Limit: f.Limit, Next: f.Next, Now: now, Ticket: f.Ticket}
 	if f.Requester != "" {
 		p, err := elevate.NormalizePrincipal(f.Requester)
 		if err != nil {

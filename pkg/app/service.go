@@ -35,6 +35,8 @@ type Service struct {
 	AdminGroup string
 	// NewID returns a new unique ID; random 128-bit hex by default.
 	NewID func() string
+	// Tickets checks ticket references; PatternVerifier when nil.
+	Tickets TicketVerifier
 }
 
 func (s *Service) id() string {

@@ -235,6 +235,37 @@ func requestCreated(r elevate.Request) []Record {
 		})
 		out[1].Detail["automatic"] = true
 	}
+	return withScheduleFields(r, out)
+}
+
+// withScheduleFields adds what scheduled start, tickets and extensions
+// (F13-F15) put on a request's records: the window, the ticket, the link to
+// an extension's original, and for an approved extension the
+// request.extended record of the original it lengthened.
+func withScheduleFields(r elevate.Request, out []Record) []Record {
+	for i := range out {
+		out[i].Ticket = r.Ticket
+		if out[i].Detail == nil {
+			out[i].Detail = map[string]any{}
+		}
+		if r.StartAt != nil {
+			out[i].Detail["startAt"] = r.StartAt.UTC()
+		}
+		if r.GrantStartsAt != nil && r.Status == elevate.StatusApproved {
+			out[i].Detail["grantStartsAt"] = r.GrantStartsAt.UTC()
+		}
+		if r.Extends != "" {
+			out[i].Detail["extends"] = r.Extends
+		}
+		if w := r.ChangeWindow; w != nil {
+			out[i].Detail["changeWindow"] = w
+		}
+	}
+	if n := len(out); n > 0 && r.Extends != "" && out[n-1].Action == ActionRequestApproved && out[n-1].Detail["final"] == true && r.GrantExpiresAt != nil {
+		last := out[n-1]
+		out = append(out, Record{Time: last.Time, Action: ActionRequestExtended, Actor: last.Actor, Target: last.Target, RequestID: r.Extends, Ticket: r.Ticket,
+			Detail: map[string]any{"extension": r.ID, "durationHours": r.DurationHours, "grantExpiresAt": r.GrantExpiresAt.UTC()}})
+	}
 	return out
 }
 
@@ -274,13 +305,13 @@ func requestChanged(prev, r elevate.Request) []Record {
 		} else {
 			rec.Detail = map[string]any{"comment": d.Comment}
 		}
-		return []Record{rec}
+		return withScheduleFields(r, []Record{rec})
 	}
 	// Still pending with one more approval: an N-of-M step.
 	if r.Status == elevate.StatusPending && r.Approvals() > prev.Approvals() && d.Decision == elevate.DecisionApprove {
 		rec.Action = ActionRequestApproved
 		rec.Detail = approvedDetail(r, false, d)
-		return []Record{rec}
+		return withScheduleFields(r, []Record{rec})
 	}
 	return nil
 }

@@ -350,7 +350,7 @@ func TestCSVWriter(t *testing.T) {
 	r := Record{
 		ID: "ev-1", Time: at("2025-03-10T08:00:00Z"), Action: ActionRequestApproved, Actor: "bob@example.com",
 		Target: &Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}, RequestID: "r1",
-		Detail: map[string]any{"comment": "ok, \"go\""},
+		Detail: map[string]any{"comment": "ok, \"go\""}, Ticket: "CHG-42",
 	}
 	if err := w.Write(r); err != nil {
 		t.Fatal(err)
@@ -367,8 +367,8 @@ func TestCSVWriter(t *testing.T) {
 	}
 	want := [][]string{
 		CSVHeader,
-		{"ev-1", "2025-03-10T08:00:00Z", "request.approved", "bob@example.com", "Task", "Exchange", "New-MoveRequest", "r1", "", `{"comment":"ok, \"go\""}`},
-		{"ev-2", "2025-03-10T09:00:00Z", "settings.updated", "'=cmd|' /C calc'!A0@x.io", "", "", "", "", "p", ""},
+		{"ev-1", "2025-03-10T08:00:00Z", "request.approved", "bob@example.com", "Task", "Exchange", "New-MoveRequest", "r1", "", `{"comment":"ok, \"go\""}`, "CHG-42"},
+		{"ev-2", "2025-03-10T09:00:00Z", "settings.updated", "'=cmd|' /C calc'!A0@x.io", "", "", "", "", "p", "", ""},
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("rows = %q\nwant %q", rows, want)

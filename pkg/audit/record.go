@@ -37,6 +37,11 @@ const (
 	// ActionUnmappable keeps a stream record the mapper could not read, so it
 	// is investigated rather than lost or left blocking the stream.
 	ActionUnmappable = "audit.unmappable"
+
+	// ActionRequestExtended: an approved extension moved its original's grant
+	// end (F14). Its requestId is the original's; detail.extension names the
+	// extension, whose own records carry detail.extends.
+	ActionRequestExtended = "request.extended"
 )
 
 // ActorUnknown is the actor of a direct write: the item names nobody who
@@ -61,6 +66,9 @@ type Record struct {
 	RequestID string         `json:"requestId,omitempty"`
 	PolicyID  string         `json:"policyId,omitempty"`
 	Detail    map[string]any `json:"detail,omitempty"`
+	// Ticket is the request's ticket reference (F15), on every record made
+	// from a request that has one, so the trail can be searched by ticket.
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // Prefix is where audit objects live; Glue's table location points here.

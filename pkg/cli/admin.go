@@ -68,6 +68,7 @@ func renderSettings(w io.Writer, raw json.RawMessage) error {
 	row(tw, "Lockbox enabled", yesNo(s.Lockbox.Enabled))
 	row(tw, "Lockbox approver group", s.Lockbox.ApproverGroup)
 	row(tw, "Lockbox max duration", FormatHours(s.Lockbox.MaxDurationHours))
+	row(tw, "Max schedule ahead", orDefault(FormatHours(s.MaxScheduleAheadHours), "-"))
 	if !s.UpdatedAt.IsZero() {
 		row(tw, "Updated", ts(s.UpdatedAt)+" by "+orDefault(s.UpdatedBy, "?"))
 	}
@@ -136,7 +137,7 @@ func (a *app) settingsCmd() *cobra.Command {
 			if f.Changed("max-policies") {
 				patch["maxPolicies"] = maxPolicies
 			}
-			for flag, field := range map[string]string{"default-duration": "defaultDurationHours", "pending-expiry": "pendingExpiryHours"} {
+			for flag, field := range map[string]string{"default-duration": "defaultDurationHours", "pending-expiry": "pendingExpiryHours", "schedule-ahead": "maxScheduleAheadHours"} {
 				if f.Changed(flag) {
 					v, _ := f.GetString(flag)
 					h, err := ParseHours(v)
@@ -158,6 +159,7 @@ func (a *app) settingsCmd() *cobra.Command {
 	set.Flags().IntVar(&maxPolicies, "max-policies", 0, "maximum number of policies")
 	set.Flags().StringVar(&defDuration, "default-duration", "", "default request duration")
 	set.Flags().StringVar(&pendingExpiry, "pending-expiry", "", "how long a request may stay pending")
+	set.Flags().String("schedule-ahead", "", "how far ahead a request's --start may be, e.g. 336h (14 days)")
 	set.Flags().StringArrayVar(&accounts, "system-account", nil, "principal excluded from the gate (repeatable; replaces the list)")
 	return parent("settings", "Show or change the organisation's settings", get, set)
 }
@@ -295,6 +297,8 @@ func renderPolicy(w io.Writer, raw json.RawMessage) error {
 	row(tw, "Approver group", orDefault(p.ApproverGroup, "(default group)"))
 	row(tw, "Max duration", orDefault(FormatHours(p.MaxDurationHours), "-"))
 	row(tw, "Required approvals", strconv.Itoa(p.RequiredApprovals))
+	row(tw, "Ticket required", yesNo(p.TicketRequired))
+	row(tw, "Ticket pattern", p.TicketPattern)
 	row(tw, "Updated", ts(p.UpdatedAt)+" by "+orDefault(p.UpdatedBy, "?"))
 	return tw.Flush()
 }
@@ -333,10 +337,11 @@ func policyID(arg, typ string) (string, error) {
 
 func (a *app) policyCmd() *cobra.Command {
 	var tf targetFlags
-	var approval, group, maxDur string
+	var approval, group, maxDur, ticketPattern string
 	var required int
+	var ticketRequired bool
 	newCmd := &cobra.Command{
-		Use:   `new --task 'Scope\Name' --approval Manual|Auto [--approver-group G] [--max-duration 8h] [--required-approvals N]`,
+		Use:   `new --task 'Scope\Name' --approval Manual|Auto [--approver-group G] [--max-duration 8h] [--required-approvals N] [--ticket-required] [--ticket-pattern RE]`,
 		Short: "Create an approval policy (New-ElevatedAccessApprovalPolicy)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -374,6 +379,12 @@ func (a *app) policyCmd() *cobra.Command {
 				}
 				body["requiredApprovals"] = required
 			}
+			if f.Changed("ticket-required") {
+				body["ticketRequired"] = ticketRequired
+			}
+			if f.Changed("ticket-pattern") {
+				body["ticketPattern"] = ticketPattern
+			}
 			return a.call(cmd.Context(), "POST", "/v1/policies", body, renderPolicy)
 		},
 	}
@@ -385,6 +396,8 @@ func (a *app) policyCmd() *cobra.Command {
 	nf.StringVar(&group, "approver-group", "", "approver group (default: the settings' default group)")
 	nf.StringVar(&maxDur, "max-duration", "", "longest grant, e.g. 8h or 30m")
 	nf.IntVar(&required, "required-approvals", 0, "approvals needed (N of M)")
+	nf.BoolVar(&ticketRequired, "ticket-required", false, "requests must carry a ticket reference")
+	nf.StringVar(&ticketPattern, "ticket-pattern", "", "RE2 pattern the whole ticket must match, e.g. 'CHG-[0-9]+'")
 
 	list := &cobra.Command{
 		Use: "list", Short: "List approval policies", Args: noArgs,

@@ -143,6 +143,15 @@ func TestCommandsSendTheContract(t *testing.T) {
 		{[]string{"request", "new", "--lockbox", "--task", `Exchange\Mailbox-Content`, "--reason", "ticket 42"}, "POST /v1/requests", "POST", "/v1/requests", "",
 			map[string]any{"type": "Lockbox", "scope": "Exchange", "name": "Mailbox-Content", "reason": "ticket 42"}},
 		{[]string{"request", "get", "r-1"}, "GET /v1/requests/r-1", "GET", "/v1/requests/r-1", "", nil},
+		// scheduled start, tickets and extensions (F13-F15)
+		{[]string{"request", "new", "--task", `Exchange\New-MoveRequest`, "--reason", "change", "--start", "2030-01-01T23:00:00+01:00", "--ticket", "CHG-7"}, "POST /v1/requests", "POST", "/v1/requests", "",
+			map[string]any{"type": "Task", "scope": "Exchange", "name": "New-MoveRequest", "reason": "change", "startAt": "2030-01-01T22:00:00Z", "ticket": "CHG-7"}},
+		{[]string{"request", "extend", "r-1", "--duration", "1h", "--reason", "runs long"}, "POST /v1/requests/r-1/extend", "POST", "/v1/requests/r-1/extend", "",
+			map[string]any{"durationHours": 1.0, "reason": "runs long"}},
+		{[]string{"request", "list", "--ticket", "CHG-7"}, "GET /v1/requests", "GET", "/v1/requests", "ticket=CHG-7", nil},
+		{[]string{"policy", "new", "--task", `Exchange\New-MoveRequest`, "--approval", "Manual", "--ticket-required", "--ticket-pattern", "CHG-[0-9]+"}, "POST /v1/policies", "POST", "/v1/policies", "",
+			map[string]any{"type": "Task", "scope": "Exchange", "name": "New-MoveRequest", "approvalType": "Manual", "ticketRequired": true, "ticketPattern": "CHG-[0-9]+"}},
+		{[]string{"settings", "set", "--schedule-ahead", "48h"}, "PATCH /v1/settings", "PATCH", "/v1/settings", "", map[string]any{"maxScheduleAheadHours": 48.0}},
 		{[]string{"request", "list", "--status", "pending", "--type", "lockbox", "--requester", "alice@example.com", "--limit", "10"}, "GET /v1/requests", "GET", "/v1/requests",
 			"limit=10&requester=alice%40example.com&status=Pending&type=Lockbox", nil},
 		{[]string{"approve", "r-1", "--comment", "ok"}, "POST /v1/requests/r-1/approve", "POST", "/v1/requests/r-1/approve", "", map[string]any{"comment": "ok"}},
@@ -229,6 +238,11 @@ func TestUsageErrorsExitTwoAndSendNothing(t *testing.T) {
 		{"request", "new", "--task", `Exchange\X`},
 		{"request", "new", "--task", `Exchange\X`, "--reason", "r", "--duration", "0"},
 		{"request", "new", "--role", `Exchange\X`, "--lockbox", "--reason", "r"},
+		{"request", "new", "--task", `Exchange\X`, "--reason", "r", "--start", "tomorrow"},
+		{"request", "new", "--task", `Exchange\X`, "--reason", "r", "--start", "+soon"},
+		{"request", "extend", "r-1", "--reason", "r"},
+		{"request", "extend", "r-1", "--duration", "1h"},
+		{"request", "extend", "--duration", "1h", "--reason", "r"},
 		{"request", "list", "--status", "Open"},
 		{"request", "list", "--type", "Mailbox"},
 		{"request", "list", "--limit", "500"},
@@ -390,16 +404,16 @@ func TestAuthorizeExitCodeBranches(t *testing.T) {
 
 func TestTableOutput(t *testing.T) {
 	f := newFakeAPI(t)
-	second := strings.Replace(strings.Replace(requestJSON, `"r-1"`, `"r-22222"`, 1), `"Pending"`, `"Approved"`, 1)
+	second := strings.Replace(strings.Replace(requestJSON, `"r-1"`, `"r-22222"`, 1), `"Pending"`, `"Approved","ticket":"CHG-7"`, 1)
 	f.on("GET /v1/requests", 200, `{"items":[`+requestJSON+`,`+second+`]}`)
 	res := run(t, apiEnv(f), "request", "list")
 	if res.code != 0 {
 		t.Fatalf("exit %d %s", res.code, res.stderr)
 	}
 	want := "" +
-		"ID       STATUS    TARGET                         REQUESTER          DURATION  EXPIRES\n" +
-		"r-1      Pending   Task Exchange\\New-MoveRequest  alice@example.com  1h30m     2025-03-11T08:00:00Z\n" +
-		"r-22222  Approved  Task Exchange\\New-MoveRequest  alice@example.com  1h30m     2025-03-11T08:00:00Z\n"
+		"ID       STATUS    TARGET                         REQUESTER          DURATION  EXPIRES               TICKET\n" +
+		"r-1      Pending   Task Exchange\\New-MoveRequest  alice@example.com  1h30m     2025-03-11T08:00:00Z  -\n" +
+		"r-22222  Approved  Task Exchange\\New-MoveRequest  alice@example.com  1h30m     2025-03-11T08:00:00Z  CHG-7\n"
 	if res.stdout != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", res.stdout, want)
 	}

@@ -85,6 +85,7 @@ func renderRequest(w io.Writer, raw json.RawMessage) error {
 	if r.GrantExpiresAt != nil {
 		row(tw, "Grant expires", ts(*r.GrantExpiresAt))
 	}
+	scheduleRows(tw, r)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -102,13 +103,13 @@ func renderRequest(w io.Writer, raw json.RawMessage) error {
 
 func renderRequests(w io.Writer, items []json.RawMessage) error {
 	tw := newTable(w)
-	row(tw, "ID", "STATUS", "TARGET", "REQUESTER", "DURATION", "EXPIRES")
+	row(tw, "ID", "STATUS", "TARGET", "REQUESTER", "DURATION", "EXPIRES", "TICKET")
 	for _, it := range items {
 		r, err := decodeAs[elevate.Request](it)
 		if err != nil {
 			return err
 		}
-		row(tw, r.ID, string(r.Status), targetString(r.Type, r.Scope, r.Name), r.Requester, FormatHours(r.DurationHours), ts(r.ExpiresAt))
+		row(tw, r.ID, string(r.Status), targetString(r.Type, r.Scope, r.Name), r.Requester, FormatHours(r.DurationHours), ts(r.ExpiresAt), r.Ticket)
 	}
 	return tw.Flush()
 }
@@ -122,10 +123,10 @@ func addTargetFlags(c *cobra.Command, tf *targetFlags) {
 
 func (a *app) requestCmd() *cobra.Command {
 	var tf targetFlags
-	var reason, duration string
+	var reason, duration, start, ticket string
 	var lockbox bool
 	newCmd := &cobra.Command{
-		Use:   `new --task 'Scope\Name' --reason TEXT [--duration 4h] [--lockbox]`,
+		Use:   `new --task 'Scope\Name' --reason TEXT [--duration 4h] [--start RFC3339|+2h] [--ticket ID] [--lockbox]`,
 		Short: "Request a privileged task for a bounded time (New-ElevatedAccessRequest)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -144,6 +145,16 @@ func (a *app) requestCmd() *cobra.Command {
 				}
 				body["durationHours"] = h
 			}
+			if cmd.Flags().Changed("start") {
+				at, err := ParseStart(start, time.Now())
+				if err != nil {
+					return err
+				}
+				body["startAt"] = at
+			}
+			if cmd.Flags().Changed("ticket") {
+				body["ticket"] = ticket
+			}
 			return a.call(cmd.Context(), "POST", "/v1/requests", body, renderRequest)
 		},
 	}
@@ -151,6 +162,8 @@ func (a *app) requestCmd() *cobra.Command {
 	newCmd.Flags().StringVar(&reason, "reason", "", "why you need it (shown to approvers)")
 	newCmd.Flags().StringVar(&duration, "duration", "", "how long, e.g. 4h, 30m, 1h30m (default: the settings' default)")
 	newCmd.Flags().BoolVar(&lockbox, "lockbox", false, "a Customer Lockbox request (target from --task)")
+	newCmd.Flags().StringVar(&start, "start", "", "scheduled start: RFC 3339 time or +DURATION from now (default: at approval)")
+	newCmd.Flags().StringVar(&ticket, "ticket", "", "change or incident ticket reference (some policies require one)")
 
 	get := &cobra.Command{
 		Use: "get ID", Short: "Show a request (Get-ElevatedAccessRequest)", Args: exactArgs("ID"),
@@ -159,7 +172,7 @@ func (a *app) requestCmd() *cobra.Command {
 		},
 	}
 
-	var status, typ, requester, next string
+	var status, typ, requester, next, ticketFilter string
 	var limit int
 	var all bool
 	list := &cobra.Command{
@@ -185,6 +198,9 @@ func (a *app) requestCmd() *cobra.Command {
 			if requester != "" {
 				q.Set("requester", requester)
 			}
+			if ticketFilter != "" {
+				q.Set("ticket", ticketFilter)
+			}
 			if cmd.Flags().Changed("limit") {
 				if limit < 1 || limit > 100 {
 					return usagef("--limit must be from 1 to 100")
@@ -204,8 +220,9 @@ func (a *app) requestCmd() *cobra.Command {
 	lf.IntVar(&limit, "limit", 0, "page size, 1-100")
 	lf.BoolVar(&all, "all", false, "follow every page")
 	lf.StringVar(&next, "next", "", "continue from this page token")
+	lf.StringVar(&ticketFilter, "ticket", "", "only requests with this ticket reference")
 
-	return parent("request", "Request privileged access and view requests", newCmd, get, list)
+	return parent("request", "Request privileged access and view requests", newCmd, get, list, a.extendCmd())
 }
 
 // parseStatus accepts any case, as cmdlet users type it.
@@ -242,6 +259,8 @@ type authzAnswer struct {
 	Reason    string `json:"reason"`
 	RequestID string `json:"requestId,omitempty"`
 	ExpiresAt string `json:"expiresAt,omitempty"`
+	// ActiveFrom comes with reason not-yet-active (a scheduled grant).
+	ActiveFrom string `json:"activeFrom,omitempty"`
 }
 
 func (a *app) authorizeCmd() *cobra.Command {
@@ -306,13 +325,20 @@ func renderAuthz(w io.Writer, ans authzAnswer) error {
 	if ans.RequestID != "" {
 		line += " by request " + cell(ans.RequestID)
 	}
+	if ans.ActiveFrom != "" {
+		line += " from " + apiTime(ans.ActiveFrom)
+	}
 	if ans.ExpiresAt != "" {
-		if t, err := time.Parse(time.RFC3339Nano, ans.ExpiresAt); err == nil {
-			line += " until " + ts(t)
-		} else {
-			line += " until " + cell(ans.ExpiresAt)
-		}
+		line += " until " + apiTime(ans.ExpiresAt)
 	}
 	_, err := fmt.Fprintln(w, line)
 	return err
+}
+
+// apiTime shows an RFC 3339 time from the API the way tables show times.
+func apiTime(v string) string {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return ts(t)
+	}
+	return cell(v)
 }

@@ -39,4 +39,20 @@
 // (dynamodb:LeadingKeys, routes.TableKeys): a new entity needs its PK pattern
 // there, for the functions and actions that use it, or the tests that record
 // every DynamoDB call fail naming the key.
+//
+// Scheduled start, tickets and extensions (F13-F15) add attributes, no kinds:
+//
+//	| Item       | Attribute                     | Meaning |
+//	|------------|-------------------------------|---------|
+//	| request    | startAt, grantStartsAt        | requested start; when the approved grant starts (the window does not slide) |
+//	| request    | ticket, windowStart/End       | ticket reference (filter of ?ticket=); the ticket system's change window |
+//	| request    | notAfter                      | cap on the grant's end (change window; an extension's policy max from the original start) |
+//	| request    | extends                       | on an extension: the original's ID (it has no slot of its own) |
+//	| request    | pendingExtension, extensions  | on an original: the one pending extension (the transaction's guard) and the approved ones |
+//	| grant slot | startsAt                      | a scheduled grant's start, read by authorization in the same BatchGetItem |
+//
+// An extension is written with its original in one transaction conditioned
+// on the original's version and live grant; approving it moves the
+// original's grantExpiresAt and its slot's expiry in the decision's
+// transaction.
 package dynamo

@@ -28,6 +28,7 @@ const (
 	attrRequester  = "requester"
 	attrGroup      = "approverGroup"
 	attrType       = "type"
+	attrTicket     = "ticket"
 )
 
 type settingsItem struct {
@@ -41,10 +42,12 @@ type settingsItem struct {
 	DefaultDurationHours float64     `dynamodbav:"defaultDurationHours"`
 	PendingExpiryHours   float64     `dynamodbav:"pendingExpiryHours"`
 	Lockbox              lockboxItem `dynamodbav:"lockbox"`
-	UpdatedAt            string      `dynamodbav:"updatedAt,omitempty"`
-	UpdatedBy            string      `dynamodbav:"updatedBy,omitempty"`
-	Version              int         `dynamodbav:"version"`
-	ChangeID             string      `dynamodbav:"changeId,omitempty"`
+	// Absent on items written before scheduled start: read as the default.
+	MaxScheduleAheadHours float64 `dynamodbav:"maxScheduleAheadHours,omitempty"`
+	UpdatedAt             string  `dynamodbav:"updatedAt,omitempty"`
+	UpdatedBy             string  `dynamodbav:"updatedBy,omitempty"`
+	Version               int     `dynamodbav:"version"`
+	ChangeID              string  `dynamodbav:"changeId,omitempty"`
 }
 
 type lockboxItem struct {
@@ -62,6 +65,7 @@ func toSettingsItem(s elevate.Settings) settingsItem {
 		DefaultDurationHours: s.DefaultDurationHours, PendingExpiryHours: s.PendingExpiryHours,
 		Lockbox:   lockboxItem{Enabled: s.Lockbox.Enabled, ApproverGroup: s.Lockbox.ApproverGroup, MaxDurationHours: s.Lockbox.MaxDurationHours},
 		UpdatedBy: s.UpdatedBy, Version: s.Version,
+		MaxScheduleAheadHours: s.MaxScheduleAheadHours,
 	}
 	if !s.UpdatedAt.IsZero() {
 		it.UpdatedAt = formatTime(s.UpdatedAt)
@@ -76,6 +80,10 @@ func (it settingsItem) domain() (elevate.Settings, error) {
 		DefaultDurationHours: it.DefaultDurationHours, PendingExpiryHours: it.PendingExpiryHours,
 		Lockbox:   elevate.LockboxSettings{Enabled: it.Lockbox.Enabled, ApproverGroup: it.Lockbox.ApproverGroup, MaxDurationHours: it.Lockbox.MaxDurationHours},
 		UpdatedBy: it.UpdatedBy, Version: it.Version,
+		MaxScheduleAheadHours: it.MaxScheduleAheadHours,
+	}
+	if s.MaxScheduleAheadHours == 0 {
+		s.MaxScheduleAheadHours = elevate.DefaultMaxScheduleAheadHours
 	}
 	if it.UpdatedAt != "" {
 		t, err := parseTime(it.UpdatedAt)
@@ -135,6 +143,9 @@ type policyItem struct {
 	CreatedBy         string  `dynamodbav:"createdBy,omitempty"`
 	UpdatedBy         string  `dynamodbav:"updatedBy,omitempty"`
 	ChangeID          string  `dynamodbav:"changeId,omitempty"`
+	// Ticket references (F15).
+	TicketRequired bool   `dynamodbav:"ticketRequired,omitempty"`
+	TicketPattern  string `dynamodbav:"ticketPattern,omitempty"`
 }
 
 func toPolicyItem(p elevate.Policy) policyItem {
@@ -142,7 +153,8 @@ func toPolicyItem(p elevate.Policy) policyItem {
 	return policyItem{PK: k.pk, SK: k.sk, Kind: KindPolicy, ID: p.ID, Type: string(p.Type), Scope: p.Scope, Name: p.Name,
 		ApprovalType: string(p.ApprovalType), ApproverGroup: p.ApproverGroup, MaxDurationHours: p.MaxDurationHours,
 		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
-		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy}
+		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy,
+		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern}
 }
 
 func (it policyItem) domain() (elevate.Policy, error) {
@@ -154,7 +166,8 @@ func (it policyItem) domain() (elevate.Policy, error) {
 	return elevate.Policy{ID: it.ID, Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name,
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
 		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
-		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy}, nil
+		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy,
+		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern}, nil
 }
 
 type decisionItem struct {
@@ -196,6 +209,16 @@ type requestItem struct {
 	CountedBy         []string       `dynamodbav:"countedBy,omitempty"`
 	UpdatedBy         string         `dynamodbav:"updatedBy,omitempty"`
 	ChangeID          string         `dynamodbav:"changeId,omitempty"`
+	// Scheduled start, ticket references and extensions (F13-F15).
+	StartAt          string   `dynamodbav:"startAt,omitempty"`
+	GrantStartsAt    string   `dynamodbav:"grantStartsAt,omitempty"`
+	Ticket           string   `dynamodbav:"ticket,omitempty"`
+	WindowStart      string   `dynamodbav:"windowStart,omitempty"`
+	WindowEnd        string   `dynamodbav:"windowEnd,omitempty"`
+	NotAfter         string   `dynamodbav:"notAfter,omitempty"`
+	Extends          string   `dynamodbav:"extends,omitempty"`
+	Extensions       []string `dynamodbav:"extensions,omitempty"`
+	PendingExtension string   `dynamodbav:"pendingExtension,omitempty"`
 }
 
 func toRequestItem(r elevate.Request) requestItem {
@@ -220,7 +243,28 @@ func toRequestItem(r elevate.Request) requestItem {
 	if r.GrantExpiresAt != nil {
 		it.GrantExpiresAt = formatTime(*r.GrantExpiresAt)
 	}
+	it.StartAt, it.GrantStartsAt, it.NotAfter = formatOptional(r.StartAt), formatOptional(r.GrantStartsAt), formatOptional(r.NotAfter)
+	if w := r.ChangeWindow; w != nil {
+		it.WindowStart, it.WindowEnd = formatOptional(w.Start), formatOptional(w.End)
+	}
+	it.Ticket, it.Extends, it.PendingExtension = r.Ticket, r.Extends, r.PendingExtension
+	it.Extensions = append([]string(nil), r.Extensions...)
 	return it
+}
+
+func formatOptional(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return formatTime(*t)
+}
+
+func parseOptional(s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t, err := parseTime(s)
+	return &t, err
 }
 
 func (it requestItem) domain() (elevate.Request, error) {
@@ -243,6 +287,28 @@ func (it requestItem) domain() (elevate.Request, error) {
 			return r, bad("grantExpiresAt")
 		}
 		r.GrantExpiresAt = &g
+	}
+	r.Ticket, r.Extends, r.PendingExtension = it.Ticket, it.Extends, it.PendingExtension
+	if len(it.Extensions) > 0 {
+		r.Extensions = append([]string(nil), it.Extensions...)
+	}
+	if r.StartAt, err = parseOptional(it.StartAt); err != nil {
+		return r, bad("startAt")
+	}
+	if r.GrantStartsAt, err = parseOptional(it.GrantStartsAt); err != nil {
+		return r, bad("grantStartsAt")
+	}
+	if r.NotAfter, err = parseOptional(it.NotAfter); err != nil {
+		return r, bad("notAfter")
+	}
+	if it.WindowStart != "" || it.WindowEnd != "" {
+		r.ChangeWindow = &elevate.ChangeWindow{}
+		if r.ChangeWindow.Start, err = parseOptional(it.WindowStart); err != nil {
+			return r, bad("windowStart")
+		}
+		if r.ChangeWindow.End, err = parseOptional(it.WindowEnd); err != nil {
+			return r, bad("windowEnd")
+		}
 	}
 	for _, d := range it.Decisions {
 		at, err := parseTime(d.At)
@@ -277,6 +343,9 @@ type grantItem struct {
 	GSI3SK         string `dynamodbav:"GSI3SK"`
 	UpdatedBy      string `dynamodbav:"updatedBy,omitempty"`
 	ChangeID       string `dynamodbav:"changeId,omitempty"`
+	// StartsAt is a scheduled grant's start (F13): authorization reads it in
+	// the same BatchGetItem as the rest.
+	StartsAt string `dynamodbav:"startsAt,omitempty"`
 }
 
 func toGrantItem(r elevate.Request) grantItem {
@@ -286,6 +355,9 @@ func toGrantItem(r elevate.Request) grantItem {
 		ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt),
 		UpdatedBy: r.LastActor(), ChangeID: requestChangeID(r.ID, r.Version)}
 	it.GSI1PK, it.GSI1SK, it.GSI2PK, it.GSI2SK, it.GSI3PK, it.GSI3SK = slotIndexKeys(r.Requester, r.Target())
+	if r.Status == elevate.StatusApproved {
+		it.StartsAt = formatOptional(r.GrantStartsAt)
+	}
 	return it
 }
 
@@ -294,8 +366,14 @@ func (it grantItem) domain() (elevate.Grant, elevate.Status, error) {
 	if err != nil {
 		return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad expiresAt", it.RequestID)
 	}
-	return elevate.Grant{RequestID: it.RequestID, Principal: it.Principal,
-		Target: elevate.Target{Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name}, ExpiresAt: exp}, elevate.Status(it.Status), nil
+	g := elevate.Grant{RequestID: it.RequestID, Principal: it.Principal,
+		Target: elevate.Target{Type: elevate.RequestType(it.Type), Scope: it.Scope, Name: it.Name}, ExpiresAt: exp}
+	if it.StartsAt != "" {
+		if g.StartsAt, err = parseTime(it.StartsAt); err != nil {
+			return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad startsAt", it.RequestID)
+		}
+	}
+	return g, elevate.Status(it.Status), nil
 }
 
 type targetItem struct {

@@ -147,6 +147,11 @@ func addFilters(in *dynamodb.QueryInput, q app.RequestQuery) error {
 		values[":type"] = str(string(q.Type))
 		parts = append(parts, "#t = :type")
 	}
+	if q.Ticket != "" {
+		names["#tk"] = attrTicket
+		values[":ticket"] = str(q.Ticket)
+		parts = append(parts, "#tk = :ticket")
+	}
 	if v := q.VisibleTo; v != nil {
 		names["#rq"] = attrRequester
 		values[":me"] = str(v.Principal)
@@ -186,6 +191,9 @@ func resumeKey(item map[string]types.AttributeValue, plan listPlan) map[string]t
 func fingerprint(plan listPlan, q app.RequestQuery) string {
 	var b strings.Builder
 	b.WriteString(plan.index + "\x00" + plan.partition + "\x00" + string(q.Status) + "\x00" + string(q.Type))
+	if q.Ticket != "" {
+		b.WriteString("\x00ticket\x00" + q.Ticket)
+	}
 	if v := q.VisibleTo; v != nil {
 		groups := slices.Clone(v.Groups)
 		slices.Sort(groups)

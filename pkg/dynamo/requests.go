@@ -68,13 +68,23 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 // final approval and is deleted on deny, cancel and revoke. A link ID is
 // consumed in the same transaction.
 func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
+	items, mapping, err := s.decisionItems(prev, next, now)
+	if err != nil {
+		return err
+	}
+	return s.commitDecision(ctx, items, mapping, linkID, now)
+}
+
+// decisionItems are the writes of one decision: the request, the decider's
+// membership check and the grant slot's change.
+func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error, error) {
 	if len(next.Decisions) == 0 || prev.ID != next.ID {
-		return fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
+		return nil, nil, fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
 	}
 	last := next.Decisions[len(next.Decisions)-1]
 	req, err := marshal(toRequestItem(next))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	names := map[string]string{"#v": attrVersion, "#s": attrStatus}
 	values := map[string]types.AttributeValue{":prev": num(int64(prev.Version))}
@@ -94,13 +104,13 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 		cond = "#v = :prev AND #s = :approved"
 		values[":approved"] = str(string(elevate.StatusApproved))
 	default:
-		return fmt.Errorf("dynamo: save decision: unknown decision %q", last.Decision)
+		return nil, nil, fmt.Errorf("dynamo: save decision: unknown decision %q", last.Decision)
 	}
 	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
 	approvers, err := decisionApprovers(prev, next)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	checks, checkMapping := s.approverChecks(next.ApproverGroup, approvers)
 	items, mapping = append(items, checks...), append(mapping, checkMapping...)
@@ -109,12 +119,10 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 	idValue := map[string]types.AttributeValue{":id": str(next.ID)}
 	idName := map[string]string{"#rid": attrRequestID}
 	switch {
+	case next.Extends != "":
+		// An extension has no slot of its own: the original's is the grant.
 	case next.Status == elevate.StatusApproved && prev.Status == elevate.StatusPending:
-		g := toGrantItem(next)
-		items = append(items, s.update(slot, "SET #s = :approved, expiresAt = :exp, #e = :expMs, #ttl = :ttl, #by = :by, #cid = :cid", "#rid = :id",
-			map[string]string{"#s": attrStatus, "#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID, "#by": attrUpdatedBy, "#cid": attrChangeID},
-			map[string]types.AttributeValue{":approved": str(string(elevate.StatusApproved)), ":exp": str(g.ExpiresAt),
-				":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(next.ID), ":by": str(g.UpdatedBy), ":cid": str(g.ChangeID)}))
+		items = append(items, s.grantSlotUpdate(next))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	case next.Status == elevate.StatusDenied || next.Status == elevate.StatusCancelled || next.Status == elevate.StatusRevoked:
 		// A slot already gone (nothing to free) is fine; one held by another
@@ -122,6 +130,12 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 		items = append(items, s.del(slot, "attribute_not_exists(PK) OR #rid = :id", idName, idValue))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	}
+	return items, mapping, nil
+}
+
+// commitDecision consumes the link (last, so its failure is told apart) and
+// runs the transaction.
+func (s *Store) commitDecision(ctx context.Context, items []types.TransactWriteItem, mapping []func(map[string]types.AttributeValue) error, linkID string, now time.Time) error {
 	if linkID != "" {
 		if len(linkID) > maxIDLen {
 			return elevate.ErrLinkUsed
@@ -133,12 +147,29 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 		items = append(items, s.put(m, "attribute_not_exists(PK)", nil, nil))
 		mapping = append(mapping, is(elevate.ErrLinkUsed))
 	}
-	err = s.transact(ctx, items)
+	err := s.transact(ctx, items)
 	// A replayed link is reported as such even when the request moved too.
 	if linkID != "" && reasonCode(cancelled(err), len(items)-1) == codeConditionFailed {
 		return elevate.ErrLinkUsed
 	}
 	return txResult("save decision", err, mapping...)
+}
+
+// grantSlotUpdate makes the requester's slot the approved request's grant:
+// status, window and expiry, conditioned on the slot still being this
+// request's. An extension's approval moves the original's slot the same way.
+func (s *Store) grantSlotUpdate(r elevate.Request) types.TransactWriteItem {
+	g := toGrantItem(r)
+	names := map[string]string{"#s": attrStatus, "#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID, "#by": attrUpdatedBy, "#cid": attrChangeID}
+	values := map[string]types.AttributeValue{":approved": str(string(elevate.StatusApproved)), ":exp": str(g.ExpiresAt),
+		":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(r.ID), ":by": str(g.UpdatedBy), ":cid": str(g.ChangeID)}
+	// Stamped like every entity write (stamp.go).
+	expr := "SET #s = :approved, expiresAt = :exp, #e = :expMs, #ttl = :ttl, #by = :by, #cid = :cid"
+	if g.StartsAt != "" {
+		expr += ", startsAt = :start"
+		values[":start"] = str(g.StartsAt)
+	}
+	return s.update(grantSlotKey(r.Requester, r.Target()), expr, "#rid = :id", names, values)
 }
 
 // ReadAuthz is one strongly consistent BatchGetItem of the settings, the

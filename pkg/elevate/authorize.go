@@ -9,10 +9,14 @@ type Grant struct {
 	Principal string    `json:"principal"`
 	Target    Target    `json:"target"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// StartsAt is a scheduled grant's start; zero means live from approval.
+	StartsAt time.Time `json:"startsAt,omitzero"`
 }
 
 // Live reports whether the grant is in force at now.
-func (g *Grant) Live(now time.Time) bool { return g != nil && now.Before(g.ExpiresAt) }
+func (g *Grant) Live(now time.Time) bool {
+	return g != nil && g.Started(now) && now.Before(g.ExpiresAt)
+}
 
 // Reason explains an authorization answer.
 type Reason string
@@ -23,6 +27,8 @@ const (
 	ReasonNoPolicy         Reason = "no-policy"
 	ReasonGrant            Reason = "grant"
 	ReasonApprovalRequired Reason = "approval-required"
+	// ReasonNotYetActive: an approved grant whose scheduled start is ahead.
+	ReasonNotYetActive Reason = "not-yet-active"
 )
 
 // AuthzQuestion is "may Principal perform Target now?" with everything needed
@@ -43,6 +49,8 @@ type AuthzAnswer struct {
 	Reason    Reason
 	RequestID string
 	ExpiresAt time.Time
+	// ActiveFrom is set with ReasonNotYetActive.
+	ActiveFrom time.Time
 }
 
 // Authorize is the decision function (F8). The checks run in order:
@@ -51,7 +59,8 @@ type AuthzAnswer struct {
 //  2. a system account: excluded from the gate;
 //  3. no policy covers the target: the task is not privileged;
 //  4. a live grant;
-//  5. otherwise approval is required, and the answer is no.
+//  5. an approved grant whose scheduled start is ahead: not yet active;
+//  6. otherwise approval is required, and the answer is no.
 //
 // It does not allocate.
 func Authorize(q *AuthzQuestion) AuthzAnswer {
@@ -71,6 +80,9 @@ func Authorize(q *AuthzQuestion) AuthzAnswer {
 	}
 	if g := q.Grant; g.Live(q.Now) && g.Principal == q.Principal {
 		return AuthzAnswer{Allowed: true, Reason: ReasonGrant, RequestID: g.RequestID, ExpiresAt: g.ExpiresAt}
+	}
+	if g := q.Grant; g != nil && g.Principal == q.Principal && !g.Started(q.Now) && q.Now.Before(g.ExpiresAt) {
+		return AuthzAnswer{Allowed: false, Reason: ReasonNotYetActive, RequestID: g.RequestID, ExpiresAt: g.ExpiresAt, ActiveFrom: g.StartsAt}
 	}
 	return AuthzAnswer{Allowed: false, Reason: ReasonApprovalRequired}
 }

@@ -29,6 +29,11 @@ type Policy struct {
 	UpdatedAt         time.Time `json:"updatedAt"`
 	CreatedBy         string    `json:"createdBy,omitempty"`
 	UpdatedBy         string    `json:"updatedBy,omitempty"`
+
+	// Ticket references (F15): TicketPattern is RE2, matched against the
+	// whole ticket.
+	TicketRequired bool   `json:"ticketRequired,omitempty"`
+	TicketPattern  string `json:"ticketPattern,omitempty"`
 }
 
 // Target returns what the policy covers.
@@ -43,6 +48,9 @@ type PolicyInput struct {
 	ApproverGroup     *string  `json:"approverGroup"`
 	MaxDurationHours  *float64 `json:"maxDurationHours"`
 	RequiredApprovals *int     `json:"requiredApprovals"`
+	// v1.1: ticket references.
+	TicketRequired *bool   `json:"ticketRequired"`
+	TicketPattern  *string `json:"ticketPattern"`
 }
 
 // NewPolicy validates input and builds a policy. Lockbox is not a policy type:
@@ -110,6 +118,9 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 			return p, Invalid("an Auto policy cannot require approvals")
 		}
 		p.RequiredApprovals = n
+	}
+	if err := p.applyTicketRules(in); err != nil {
+		return p, err
 	}
 	p.UpdatedAt = now
 	p.UpdatedBy = actor

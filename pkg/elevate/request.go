@@ -85,6 +85,23 @@ type Request struct {
 	Active bool `json:"active"`
 	// Version increases with every stored change; writes are conditioned on it.
 	Version int `json:"-"`
+
+	// Scheduled start, ticket references and extensions (F13-F15).
+	// StartAt is the requested start: the grant is live on [StartAt,
+	// StartAt+duration] whenever it is approved. For an extension it is the
+	// original grant's end when the extension was asked for.
+	StartAt       *time.Time    `json:"startAt,omitempty"`
+	GrantStartsAt *time.Time    `json:"grantStartsAt,omitempty"`
+	Ticket        string        `json:"ticket,omitempty"`
+	ChangeWindow  *ChangeWindow `json:"changeWindow,omitempty"`
+	// Extends is the original request an extension lengthens; an original
+	// lists its approved Extensions and the one PendingExtension.
+	Extends          string   `json:"extends,omitempty"`
+	Extensions       []string `json:"extensions,omitempty"`
+	PendingExtension string   `json:"pendingExtension,omitempty"`
+	// NotAfter caps the grant's end: the ticket's change window, or for an
+	// extension the policy's maximum measured from the original start.
+	NotAfter *time.Time `json:"-"`
 }
 
 // Target returns what the request asks for.
@@ -105,6 +122,9 @@ type SubmitInput struct {
 	Name          string   `json:"name"`
 	Reason        string   `json:"reason"`
 	DurationHours *float64 `json:"durationHours"`
+	// v1.1: scheduled start (RFC 3339) and ticket reference.
+	StartAt *string `json:"startAt"`
+	Ticket  string  `json:"ticket"`
 }
 
 // Submission is everything NewRequest needs besides the input. Policy is nil
@@ -115,11 +135,35 @@ type Submission struct {
 	Settings  Settings
 	Policy    *Policy
 	Now       time.Time
+	// Window is the ticket's change window, when a ticket system gave one.
+	Window *ChangeWindow
 }
 
 // NewRequest validates a submission and builds the request. An Auto policy
 // approves it at once, and the grant's clock starts now.
 func NewRequest(in SubmitInput, sub Submission) (Request, error) {
+	r, err := buildRequest(in, sub)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.StartAt, err = parseStartAt(in.StartAt, sub.Settings, sub.Now); err != nil {
+		return Request{}, err
+	}
+	if err := r.applyChangeWindow(sub.Window, sub.Now); err != nil {
+		return Request{}, err
+	}
+	if r.ApprovalType == ApprovalAuto {
+		r.approveAutomatically(sub.Now)
+		return r, nil
+	}
+	r.ExpiresAt = r.pendingExpiry(sub.Settings, sub.Now)
+	return r, nil
+}
+
+// buildRequest applies the rules every request shares, an extension's too:
+// the target, reason and duration, the policy's approval rules and cap, and
+// its ticket rules. The result is still to be scheduled and approved.
+func buildRequest(in SubmitInput, sub Submission) (Request, error) {
 	typ, err := ParseRequestType(in.Type)
 	if err != nil {
 		return Request{}, err
@@ -175,22 +219,32 @@ func NewRequest(in SubmitInput, sub Submission) (Request, error) {
 	if r.ApproverGroup == "" && r.ApprovalType == ApprovalManual {
 		return Request{}, ErrNoApproverGroup
 	}
-	if r.ApprovalType == ApprovalAuto {
-		r.Decisions = append(r.Decisions, Decision{By: SystemActor, Decision: DecisionApprove, Comment: "approved automatically by policy", At: sub.Now})
-		r.grant(sub.Now)
-		return r, nil
+	ticketRules := sub.Policy
+	if typ == TypeLockbox {
+		ticketRules = nil // Lockbox has no policy: a ticket is optional, only its form is checked
 	}
-	r.ExpiresAt = sub.Now.Add(hours(s.PendingExpiryHours))
+	if err := ticketRules.CheckTicket(in.Ticket); err != nil {
+		return Request{}, err
+	}
+	r.Ticket = in.Ticket
 	return r, nil
+}
+
+func (r *Request) approveAutomatically(now time.Time) {
+	r.Decisions = append(r.Decisions, Decision{By: SystemActor, Decision: DecisionApprove, Comment: "approved automatically by policy", At: now})
+	r.grant(now)
 }
 
 func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)).Round(time.Second) }
 
+// grant makes the request Approved at now. The grant runs from now (or the
+// scheduled start, if later) to the window's end.
 func (r *Request) grant(now time.Time) {
-	end := now.Add(hours(r.DurationHours))
+	start, end := r.grantStart(now), r.windowEnd(now)
 	r.Status = StatusApproved
 	r.ExpiresAt = end
 	r.GrantExpiresAt = &end
+	r.GrantStartsAt = &start
 }
 
 // EffectiveStatus applies read-time expiry to the stored status.
@@ -202,7 +256,14 @@ func (r Request) EffectiveStatus(now time.Time) Status {
 }
 
 // IsActive reports whether the request's grant is live at now.
+// An extension is never active itself: its time is the original's grant.
 func (r Request) IsActive(now time.Time) bool {
+	return r.Granted(now) && r.Extends == "" && (r.GrantStartsAt == nil || !now.Before(*r.GrantStartsAt))
+}
+
+// Granted reports whether the request is Approved and its grant has not
+// ended at now, whether or not a scheduled start has come yet.
+func (r Request) Granted(now time.Time) bool {
 	return r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(*r.GrantExpiresAt)
 }
 
@@ -356,7 +417,11 @@ func (r Request) Revoke(d Decider, comment string, now time.Time) (Request, erro
 	default:
 		return r, ErrNotRevoker
 	}
-	if !r.IsActive(now) {
+	if r.Extends != "" {
+		return r, ErrRevokeOriginal
+	}
+	// A scheduled grant can be revoked before its start.
+	if !r.Granted(now) {
 		return r, ErrNotActive
 	}
 	r = r.withDecision(Decision{By: d.Principal, Decision: DecisionRevoke, Comment: comment, At: now, As: as})
@@ -373,8 +438,12 @@ func (r Request) withDecision(d Decision) Request {
 
 // Grant returns the grant an Approved request confers, if any.
 func (r Request) Grant() (Grant, bool) {
-	if r.Status != StatusApproved || r.GrantExpiresAt == nil {
+	if r.Status != StatusApproved || r.GrantExpiresAt == nil || r.Extends != "" {
 		return Grant{}, false
 	}
-	return Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: *r.GrantExpiresAt}, true
+	g := Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: *r.GrantExpiresAt}
+	if r.GrantStartsAt != nil {
+		g.StartsAt = *r.GrantStartsAt
+	}
+	return g, true
 }

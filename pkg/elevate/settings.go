@@ -32,8 +32,10 @@ type Settings struct {
 	DefaultDurationHours float64         `json:"defaultDurationHours"`
 	PendingExpiryHours   float64         `json:"pendingExpiryHours"`
 	Lockbox              LockboxSettings `json:"lockbox"`
-	UpdatedAt            time.Time       `json:"updatedAt,omitzero"`
-	UpdatedBy            string          `json:"updatedBy,omitempty"`
+	// MaxScheduleAheadHours bounds a request's startAt (F13).
+	MaxScheduleAheadHours float64   `json:"maxScheduleAheadHours"`
+	UpdatedAt             time.Time `json:"updatedAt,omitzero"`
+	UpdatedBy             string    `json:"updatedBy,omitempty"`
 	// Version guards read-modify-write updates; 0 means never stored.
 	Version int `json:"-"`
 }
@@ -42,11 +44,12 @@ type Settings struct {
 // access off, Lockbox off.
 func DefaultSettings() Settings {
 	return Settings{
-		SystemAccounts:       []string{},
-		MaxPolicies:          DefaultMaxPolicies,
-		DefaultDurationHours: DefaultDurationHours,
-		PendingExpiryHours:   DefaultPendingExpiry,
-		Lockbox:              LockboxSettings{MaxDurationHours: LockboxCapHours},
+		SystemAccounts:        []string{},
+		MaxPolicies:           DefaultMaxPolicies,
+		DefaultDurationHours:  DefaultDurationHours,
+		PendingExpiryHours:    DefaultPendingExpiry,
+		Lockbox:               LockboxSettings{MaxDurationHours: LockboxCapHours},
+		MaxScheduleAheadHours: DefaultMaxScheduleAheadHours,
 	}
 }
 
@@ -59,13 +62,14 @@ type LockboxPatch struct {
 
 // SettingsPatch carries only the fields a PATCH names.
 type SettingsPatch struct {
-	Enabled              *bool         `json:"enabled"`
-	DefaultApproverGroup *string       `json:"defaultApproverGroup"`
-	SystemAccounts       *[]string     `json:"systemAccounts"`
-	MaxPolicies          *int          `json:"maxPolicies"`
-	DefaultDurationHours *float64      `json:"defaultDurationHours"`
-	PendingExpiryHours   *float64      `json:"pendingExpiryHours"`
-	Lockbox              *LockboxPatch `json:"lockbox"`
+	Enabled               *bool         `json:"enabled"`
+	DefaultApproverGroup  *string       `json:"defaultApproverGroup"`
+	SystemAccounts        *[]string     `json:"systemAccounts"`
+	MaxPolicies           *int          `json:"maxPolicies"`
+	DefaultDurationHours  *float64      `json:"defaultDurationHours"`
+	PendingExpiryHours    *float64      `json:"pendingExpiryHours"`
+	Lockbox               *LockboxPatch `json:"lockbox"`
+	MaxScheduleAheadHours *float64      `json:"maxScheduleAheadHours"`
 }
 
 // Apply merges p into s and validates the result. It does not check that the
@@ -118,6 +122,9 @@ func (s Settings) Apply(p SettingsPatch, actor string, now time.Time) (Settings,
 			n.Lockbox.MaxDurationHours = *p.Lockbox.MaxDurationHours
 		}
 	}
+	if p.MaxScheduleAheadHours != nil {
+		n.MaxScheduleAheadHours = *p.MaxScheduleAheadHours
+	}
 	if err := n.validate(); err != nil {
 		return s, err
 	}
@@ -150,6 +157,9 @@ func (s Settings) validate() error {
 	}
 	if !validHours(s.Lockbox.MaxDurationHours, LockboxCapHours) {
 		return Invalid("lockbox.maxDurationHours must be more than one minute and at most 4")
+	}
+	if !validHours(s.MaxScheduleAheadHours, MaxScheduleAheadLimit) {
+		return Unprocessable("invalid", "maxScheduleAheadHours must be more than one minute and at most 2160 (90 days)")
 	}
 	return nil
 }

@@ -53,3 +53,5 @@ func wantErr(t *testing.T, got, want error) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

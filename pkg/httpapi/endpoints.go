@@ -43,6 +43,9 @@ var allEndpoints = map[string]endpoint{
 	"GET /v1/links/{token}":                        linkPage,
 	"POST /v1/links/{token}":                       linkDecide,
 	"POST /v1/authorize":                           authorize,
+
+	// Extensions (F14).
+	"POST /v1/requests/{id}/extend": extendRequest,
 }
 
 // List is the body of every collection response.
@@ -269,6 +272,11 @@ func ParseListFilter(q map[string]string) (app.ListFilter, error) {
 				err = badRequest("next is not a valid page token")
 			}
 			f.Next = v
+		case "ticket":
+			if !elevate.ValidTicket(v) {
+				err = badRequest("ticket must be 1-64 printable characters")
+			}
+			f.Ticket = v
 		default:
 			err = badRequest("unknown query parameter " + strconv.Quote(k))
 		}
@@ -330,6 +338,22 @@ func getRequest(s *server, c *call) (response, error) {
 		return response{}, err
 	}
 	return reply(http.StatusOK, r)
+}
+
+func extendRequest(s *server, c *call) (response, error) {
+	id, err := c.id()
+	if err != nil {
+		return response{}, err
+	}
+	var in elevate.ExtendInput
+	if err := decodeRequest(c.req, &in, false, "durationHours", "reason"); err != nil {
+		return response{}, err
+	}
+	r, err := s.deps.Service.Extend(c.ctx, c.caller, id, in)
+	if err != nil {
+		return response{}, err
+	}
+	return created("/v1/requests/"+url.PathEscape(r.ID), r)
 }
 
 func decision(kind elevate.DecisionKind) endpoint {

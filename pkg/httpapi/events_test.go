@@ -125,6 +125,19 @@ func samples(t testing.TB) []sample {
 		{"requests/cancel.not-requester", "POST", "/v1/requests/" + idToDeny + "/cancel", "", "", bob, 403, ""},
 		{"requests/cancel.unknown-field", "POST", "/v1/requests/" + idToDeny + "/cancel", `{"reason":"x"}`, "", member("dave@example.com"), 400, ""},
 
+		// scheduled start, tickets and extensions (F13-F15)
+		{"requests/submit.start-in-past", "POST", "/v1/requests", `{"scope":"Exchange","name":"New-MoveRequest","reason":"x","startAt":"2020-01-01T00:00:00Z"}`, "", member("frank@example.com"), 422, "startAt must be ahead"},
+		{"requests/submit.start-wrong-type", "POST", "/v1/requests", `{"scope":"Exchange","name":"New-MoveRequest","reason":"x","startAt":1767225600}`, "", member("frank@example.com"), 400, "startAt is an RFC 3339 string"},
+		{"requests/submit.ticket-too-long", "POST", "/v1/requests", `{"scope":"Exchange","name":"New-MoveRequest","reason":"x","ticket":"` + strings.Repeat("T", 65) + `"}`, "", member("frank@example.com"), 422, "at most 64 characters"},
+		{"requests/list.by-ticket", "GET", "/v1/requests?ticket=CHG-1", "", "", alice, 200, ""},
+		{"requests/extend.valid", "POST", "/v1/requests/" + idGranted + "/extend", `{"durationHours":1,"reason":"the migration runs long"}`, "", alice, 201, "Auto policy: extended at once"},
+		{"requests/extend.not-requester", "POST", "/v1/requests/" + idGranted + "/extend", `{"durationHours":1,"reason":"x"}`, "", mallory, 404, "others' requests read as not found"},
+		{"requests/extend.missing-field", "POST", "/v1/requests/" + idGranted + "/extend", `{"reason":"x"}`, "", alice, 400, ""},
+		{"requests/extend.wrong-type", "POST", "/v1/requests/" + idGranted + "/extend", `{"durationHours":"1","reason":"x"}`, "", alice, 400, ""},
+		{"requests/extend.unknown-field", "POST", "/v1/requests/" + idGranted + "/extend", `{"durationHours":1,"reason":"x","startAt":"2030-01-01T00:00:00Z"}`, "", alice, 400, ""},
+		{"requests/extend.too-long", "POST", "/v1/requests/" + idGranted + "/extend", `{"durationHours":30,"reason":"x"}`, "", alice, 422, "over the policy's maximum"},
+		{"requests/extend.not-active", "POST", "/v1/requests/" + idToCancel + "/extend", `{"durationHours":1,"reason":"x"}`, "", member("erin@example.com"), 409, "a cancelled request has no grant to extend"},
+
 		// approvals
 		{"approvals/approve.valid", "POST", "/v1/requests/" + idPending + "/approve", `{"comment":"ticket checked"}`, "", bob, 200, ""},
 		{"approvals/approve.self", "POST", "/v1/requests/" + idToDeny + "/approve", `{}`, "", member("dave@example.com"), 403, "nobody approves their own request"},

@@ -208,7 +208,7 @@ func (m *memStore) ListRequests(_ context.Context, q app.RequestQuery) (app.Requ
 		if q.Status != "" && r.EffectiveStatus(q.Now) != q.Status || q.Type != "" && r.Type != q.Type {
 			continue
 		}
-		if q.Index == app.ByRequester && r.Requester != q.Requester {
+		if q.Index == app.ByRequester && r.Requester != q.Requester || q.Ticket != "" && r.Ticket != q.Ticket {
 			continue
 		}
 		if v := q.VisibleTo; v != nil && r.Requester != v.Principal && !slices.Contains(v.Groups, r.ApproverGroup) {

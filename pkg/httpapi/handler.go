@@ -165,12 +165,17 @@ func (s *server) fail(c *call, err error) events.APIGatewayV2HTTPResponse {
 		s.log.ErrorContext(c.ctx, "request failed", "requestId", c.req.RequestContext.RequestID, "route", c.route.RouteKey(), "status", p.Status, "error", err.Error())
 	}
 	b, _ := json.Marshal(p)
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: p.Status,
-		Headers:    jsonHeaders("application/problem+json"),
-		Body:       string(b),
+	h := jsonHeaders("application/problem+json")
+	if p.Status == http.StatusServiceUnavailable {
+		// Nothing was written; tell clients when trying again makes sense.
+		h["Retry-After"] = retryAfterSeconds
 	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: p.Status, Headers: h, Body: string(b)}
 }
+
+// retryAfterSeconds is the Retry-After of every 503: DynamoDB throttling and
+// a ticket system that is down both clear on that scale.
+const retryAfterSeconds = "5"
 
 func jsonHeaders(ct string) map[string]string {
 	return map[string]string{

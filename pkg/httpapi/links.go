@@ -61,6 +61,12 @@ func renderPage(d pageData) string {
 		} {
 			b.WriteString("<dt>" + row[0] + "</dt><dd>" + esc(row[1]) + "</dd>\n")
 		}
+		// Scheduled start, ticket and extension (F13-F15), shown when set.
+		for _, row := range [][2]string{{"Window", r.Window}, {"Ticket", r.Ticket}, {"Extends", r.Extends}} {
+			if row[1] != "" {
+				b.WriteString("<dt>" + row[0] + "</dt><dd>" + esc(row[1]) + "</dd>\n")
+			}
+		}
 		b.WriteString("<dt>" + until + "</dt><dd><time datetime=\"" + esc(r.ExpiresISO) + "\">" + esc(r.Expires) + "</time></dd>\n" +
 			"<dt>Approvals</dt><dd>" + strconv.Itoa(r.Approvals) + " of " + strconv.Itoa(r.Required) + " required</dd>\n</dl>\n")
 		if len(r.Decisions) > 0 {
@@ -101,6 +107,8 @@ type requestView struct {
 	Expires, ExpiresISO                                    string
 	Approvals, Required                                    int
 	Decisions                                              []elevate.Decision
+	// Window, Ticket and Extends are empty unless the request has them.
+	Window, Ticket, Extends string
 }
 
 func viewOf(r elevate.Request) *requestView {
@@ -110,6 +118,7 @@ func viewOf(r elevate.Request) *requestView {
 		Status:   string(r.Status), Pending: r.Status == elevate.StatusPending,
 		Expires: r.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), ExpiresISO: r.ExpiresAt.UTC().Format(time.RFC3339),
 		Approvals: r.Approvals(), Required: r.RequiredApprovals, Decisions: r.Decisions,
+		Window: r.WindowText(), Ticket: r.Ticket, Extends: r.Extends,
 	}
 }
 

@@ -85,7 +85,19 @@ func requestMessage(r elevate.Request, heading string, lines ...string) message 
 	m.row("Target", r.Target().String())
 	m.row("Duration", r.DurationText())
 	m.row("Reason", r.Reason)
+	// Scheduled start, ticket and extension (F13-F15); rows skip empty values.
+	m.row("Window", r.WindowText())
+	m.row("Ticket", r.Ticket)
+	m.row("Extends", r.Extends)
 	return m
+}
+
+// ticketSuffix names the ticket in a subject, so approvers can sort mail by it.
+func ticketSuffix(r elevate.Request) string {
+	if r.Ticket == "" {
+		return ""
+	}
+	return " (ticket " + r.Ticket + ")"
 }
 
 func (m message) email(to, subject string) (Email, error) {
@@ -103,13 +115,18 @@ func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MS
 // approvalRequest asks one approver to decide, with their personal link.
 func approvalRequest(r elevate.Request, approver, link string) (Email, error) {
 	lines := []string{r.Requester + " asks for " + r.Target().String() + " for " + r.DurationText() + "."}
+	if r.Extends != "" {
+		lines[0] = r.Requester + " asks to extend their access to " + r.Target().String() + " by " + r.DurationText() + "."
+	} else if r.StartAt != nil {
+		lines = append(lines, "The access is scheduled: "+r.WindowText()+".")
+	}
 	if r.RequiredApprovals > 1 {
 		lines = append(lines, strconv.Itoa(r.RequiredApprovals)+" approvals are required.")
 	}
 	m := requestMessage(r, "Approval needed: "+r.Target().String(), lines...)
 	m.row("Expires", formatTime(r.ExpiresAt)+" (the request expires if nobody decides by then)")
 	m.link = link
-	return m.email(approver, "[Elevate] Approval needed: "+r.Requester+" requests "+r.Target().String())
+	return m.email(approver, "[Elevate] Approval needed: "+r.Requester+" requests "+r.Target().String()+ticketSuffix(r))
 }
 
 // lastDecision is who moved the request to its current state.
@@ -132,6 +149,9 @@ func outcome(r elevate.Request) (Email, error) {
 			heading = "Your request was approved automatically"
 		}
 		lines = []string{"You may now perform " + r.Target().String() + "."}
+		if r.GrantStartsAt != nil && r.GrantStartsAt.After(d.At) {
+			lines = []string{"You may perform " + r.Target().String() + " from " + formatTime(*r.GrantStartsAt) + "."}
+		}
 		if r.GrantExpiresAt != nil {
 			expires = formatTime(*r.GrantExpiresAt)
 		}

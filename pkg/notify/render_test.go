@@ -88,3 +88,48 @@ func TestExpiredNotices(t *testing.T) {
 		}
 	}
 }
+
+// A scheduled request with a ticket: the approver's email shows the window
+// and the ticket, and its subject names the ticket.
+func TestApprovalRequestShowsWindowAndTicket(t *testing.T) {
+	r := pendingRequest()
+	start := t0.Add(5 * time.Hour)
+	r.StartAt, r.Ticket = &start, "CHG-4711"
+	e, err := approvalRequest(r, "alice@example.com", "https://elevate.example.com/v1/links/abc.def")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Subject, "(ticket CHG-4711)") {
+		t.Errorf("subject %q does not name the ticket", e.Subject)
+	}
+	for _, want := range []string{"Window:", "2025-03-01 15:00 – 2025-03-01 16:30 UTC", "Ticket:", "CHG-4711", "The access is scheduled"} {
+		if !strings.Contains(e.Text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, e.Text)
+		}
+	}
+	if !strings.Contains(e.HTML, "<th align=\"left\">Ticket</th><td>CHG-4711</td>") {
+		t.Errorf("HTML part lacks the ticket row:\n%s", e.HTML)
+	}
+	plain, _ := approvalRequest(pendingRequest(), "alice@example.com", "https://x")
+	if strings.Contains(plain.Text, "Window:") || strings.Contains(plain.Subject, "ticket") {
+		t.Errorf("a request without schedule or ticket shows them:\n%s", plain.Text)
+	}
+}
+
+// The requester of a scheduled grant is told when it starts, not "now".
+func TestOutcomeOfScheduledApproval(t *testing.T) {
+	r := pendingRequest()
+	start := t0.Add(5 * time.Hour)
+	r.StartAt, r.RequiredApprovals = &start, 1
+	approved, err := r.Approve(elevate.Decider{Principal: "bob@example.com", InGroup: true}, "", t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := outcome(approved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Text, "from 2025-03-01 15:00 UTC") || strings.Contains(e.Text, "may now perform") {
+		t.Errorf("scheduled approval email:\n%s", e.Text)
+	}
+}

@@ -28,7 +28,7 @@ var (
 var (
 	TableActions = map[string][]string{
 		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
-		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem"},
+		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
 		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "PutItem", "DeleteItem"},
@@ -71,6 +71,8 @@ var All = []Route{
 	{"GET", "/v1/requests", Requests, false},
 	{"GET", "/v1/requests/{id}", Requests, false},
 	{"POST", "/v1/requests/{id}/cancel", Requests, false},
+	// Extensions (F14).
+	{"POST", "/v1/requests/{id}/extend", Requests, false},
 
 	{"POST", "/v1/requests/{id}/approve", Approvals, false},
 	{"POST", "/v1/requests/{id}/deny", Approvals, false},

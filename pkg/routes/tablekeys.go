@@ -56,6 +56,7 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse}},
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // cancel frees the slot
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // an automatic extension moves the grant's end
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},

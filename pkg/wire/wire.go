@@ -27,6 +27,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/ticketcheck"
 )
 
 // Logger is the JSON logger on stdout at ELEVATE_LOG_LEVEL (default info),
@@ -141,6 +142,13 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey),
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
+	}
+	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == routes.Requests {
+		v, err := ticketcheck.New(u, nil)
+		if err != nil {
+			return nil, err
+		}
+		svc.Tickets = v
 	}
 	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log, Identity: IdentityPolicy()}), nil
 }
