@@ -49,6 +49,8 @@ func run(log *slog.Logger) error {
 		LinkKey:    wire.ParseKey(config.Get(config.EnvLinkKey, "")), // empty: a random per-run key
 		PageKey:    wire.ParseKey(config.Get(config.EnvPageKey, "")), // empty: another random per-run key
 		Log:        log,
+		// Anyone who reaches the token route can mint an admin token.
+		TokensBeyondLoopback: config.Get(config.EnvLocalTokensBeyondLoopback, "false") == "true",
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,9 @@ const (
 	// email_verified claim (an OIDC issuer that never sends it). By default
 	// such a token is refused: the address might not be the caller's.
 	EnvAllowMissingEmailVerified = "ELEVATE_ALLOW_MISSING_EMAIL_VERIFIED"
+	// EnvLocalTokensBeyondLoopback, "true", lets elevate-local serve
+	// POST /_local/token when ELEVATE_ADDR is not a loopback address.
+	EnvLocalTokensBeyondLoopback = "ELEVATE_LOCAL_TOKENS_BEYOND_LOOPBACK"
 )
 
 // Get returns the trimmed value of name, or def when unset or empty.

@@ -19,7 +19,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -71,6 +70,11 @@ type Options struct {
 	ServiceOutput io.Writer
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
+
+	// TokensBeyondLoopback serves POST /_local/token even when Addr is not a
+	// loopback address. Anyone who can reach that route can mint an admin
+	// token, so by default it is refused (403) on any other address.
+	TokensBeyondLoopback bool
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -174,12 +178,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	store := dynamo.New(db, o.Table, o.PageKey)
 	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 
-	fns := map[string]HTTPHandler{}
-	for _, f := range routes.APIFunctions {
-		fns[f] = HTTPHandler(httpapi.New(f, httpapi.Deps{Service: svc, Links: signer, Log: log}))
-	}
-	gw := &Gateway{Functions: fns, Verifier: st.authority, Log: log.With("component", "gateway")}
-	tokens := st.authority.TokenHandler()
+	gw := &Gateway{Functions: APIHandlers(svc, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
 		Streams:    localstack.StreamsClient(st.DynamoEndpoint),

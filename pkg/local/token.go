@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -65,6 +67,24 @@ func (a *Authority) TokenHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(tokenResponse{Token: tok, ExpiresAt: exp.Format(time.RFC3339)})
+	})
+}
+
+// guardTokens serves the token route only where nobody but this machine can
+// reach it: on a loopback listener, or beyond it when explicitly allowed, in
+// which case it says so loudly. Elsewhere the route answers 403.
+func guardTokens(tokens http.Handler, listen net.Addr, allowBeyondLoopback bool, log *slog.Logger) http.Handler {
+	if tcp, ok := listen.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return tokens
+	}
+	if allowBeyondLoopback {
+		log.Warn("the API listens beyond loopback and "+TokenPath+" is served there: anyone who reaches "+listen.String()+" can mint an admin token",
+			"addr", listen.String())
+		return tokens
+	}
+	log.Warn(TokenPath+" is refused because the API listens beyond loopback", "addr", listen.String())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, http.StatusForbidden, "minting tokens is refused: the API listens on "+listen.String()+", beyond loopback; allow it explicitly to serve this route there")
 	})
 }
 

@@ -112,10 +112,31 @@ func StartDynamoDB(ctx context.Context, opts DynamoOptions) (*Process, error) {
 
 var errExited = errors.New("exited before it was ready")
 
+// DynamoDB Local's options beyond the port. -cors names an allow-list no
+// browser origin can match ("none" is not an origin), so no web page may call
+// it: its documented default is "*". -disableTelemetry keeps it from calling
+// out to AWS.
+var dynamoArgs = []string{"-inMemory", "-sharedDb", "-cors", "none", "-disableTelemetry"}
+
+// loopbackLauncher is the Java source file, run by the JVM's source-file
+// launcher, that makes DynamoDB Local listen on 127.0.0.1 only: the jar has no
+// option for its bind address and listens on every interface by default.
+const loopbackLauncher = "pkg/localstack/dynamodblocal/LoopbackDynamoDBLocal.java"
+
 func startDynamoOnce(ctx context.Context, dir, jar string, port int, logw io.Writer, timeout time.Duration) (*Process, error) {
-	cmd := exec.Command("java",
-		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-		"-jar", jar, "-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{
+		"-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"),
+		"-Djava.net.preferIPv4Stack=true",
+		"-Delevate.dynamodb.host=127.0.0.1",
+		"-cp", jar + string(filepath.ListSeparator) + filepath.Join(dir, "DynamoDBLocal_lib", "*"),
+		filepath.Join(root, filepath.FromSlash(loopbackLauncher)),
+		"-port", strconv.Itoa(port),
+	}
+	cmd := exec.Command("java", append(args, dynamoArgs...)...)
 	cmd.Dir = dir
 	if logw == nil {
 		logw = io.Discard
