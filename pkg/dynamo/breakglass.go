@@ -160,9 +160,11 @@ func (s *Store) breakGlassRelease(r elevate.Request) types.TransactWriteItem {
 // deadline to the grant's own end.
 func (s *Store) ratifySlot(r elevate.Request) types.TransactWriteItem {
 	g := toGrantItem(r)
-	return s.update(grantSlotKey(r.Requester, r.Target()), "SET expiresAt = :exp, #e = :expMs, #ttl = :ttl", "#rid = :id",
-		map[string]string{"#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID},
-		map[string]types.AttributeValue{":exp": str(g.ExpiresAt), ":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(r.ID)})
+	// Stamped like every entity write (stamp.go).
+	return s.update(grantSlotKey(r.Requester, r.Target()), "SET expiresAt = :exp, #e = :expMs, #ttl = :ttl, #by = :by, #cid = :cid", "#rid = :id",
+		map[string]string{"#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID, "#by": attrUpdatedBy, "#cid": attrChangeID},
+		map[string]types.AttributeValue{":exp": str(g.ExpiresAt), ":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(r.ID),
+			":by": str(g.UpdatedBy), ":cid": str(g.ChangeID)})
 }
 
 // MissedRatificationOf reports the ratification a stream record shows being

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -39,6 +40,7 @@ type delegationItem struct {
 	Groups       []string `dynamodbav:"groups,stringset,omitempty"`
 	UpdatedAt    string   `dynamodbav:"updatedAt"`
 	UpdatedBy    string   `dynamodbav:"updatedBy"`
+	ChangeID     string   `dynamodbav:"changeId,omitempty"`
 	TTL          int64    `dynamodbav:"ttl"`
 }
 
@@ -61,17 +63,16 @@ func (it delegationItem) domain() (elevate.Delegation, error) {
 		UpdatedAt: updated, UpdatedBy: it.UpdatedBy}, nil
 }
 
-// PutDelegation creates or replaces principal's delegation.
+// PutDelegation creates or replaces principal's delegation, stamped with
+// ev's actor and ID like every entity write (stamp.go).
 func (s *Store) PutDelegation(ctx context.Context, d elevate.Delegation, ev app.Event) error {
-	item, err := marshal(toDelegationItem(d))
+	it := toDelegationItem(d)
+	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
+	item, err := marshal(it)
 	if err != nil {
 		return err
 	}
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	return txResult("put delegation", s.transact(ctx, []types.TransactWriteItem{s.put(item, "", nil, nil), evPut}))
+	return txResult("put delegation", s.transact(ctx, []types.TransactWriteItem{s.put(item, "", nil, nil)}))
 }
 
 // GetDelegation returns ErrDelegationNotFound when absent.
@@ -84,14 +85,26 @@ func (s *Store) ListDelegations(ctx context.Context) ([]elevate.Delegation, erro
 	return listAs[delegationItem](ctx, s, "list delegations", pkDelegation)
 }
 
-// DeleteDelegation returns ErrDelegationNotFound when there is none.
+// DeleteDelegation returns ErrDelegationNotFound when there is none. It is
+// a prepared delete (stamp.go), so the REMOVE names who ended it.
 func (s *Store) DeleteDelegation(ctx context.Context, principal string, ev app.Event) error {
-	evPut, err := s.eventPut(ev)
-	if err != nil {
+	k := delegationKey(principal)
+	if err := s.prepareDelete(ctx, "delete delegation", k, "attribute_exists(PK)", nil, nil, ev,
+		orMissing(elevate.ErrDelegationNotFound, elevate.ErrConcurrentUpdate)); err != nil {
 		return err
 	}
-	err = s.transact(ctx, []types.TransactWriteItem{s.del(delegationKey(principal), "attribute_exists(PK)", nil, nil), evPut})
-	return txResult("delete delegation", err, is(elevate.ErrDelegationNotFound))
+	mine, names, values := preparedBy(ev.ID)
+	err := s.transact(ctx, []types.TransactWriteItem{s.del(k, mine, names, values)})
+	return txResult("delete delegation", err, orMissing(elevate.ErrDelegationNotFound, elevate.ErrConcurrentUpdate))
+}
+
+// DelegationFromImage decodes a delegation item's stream image.
+func DelegationFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.Delegation, error) {
+	var it delegationItem
+	if err := decodeImage(img, KindDelegation, &it); err != nil {
+		return elevate.Delegation{}, err
+	}
+	return it.domain()
 }
 
 // delegationCheck holds a delegate's decision to the delegation it rests on

@@ -48,28 +48,29 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse}}, // a group delete reads the group's holds
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups}}, // counters: the policy cap, group references, members
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go)
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name
 	},
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
 		// a break-glass submit also claims the principal's one unratified
-		// grant; a refused second one is audited
-		// and delegations are set and removed here (self-service)
+		// grant, and a refused second one is audited; delegations are set
+		// and removed here (self-service)
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations}},
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse, KeyDelegations}}, // cancel frees the slot and the group hold
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}},             // a new request's group exists and is not being deleted
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                              // an automatic extension moves the grant's end
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // cancel frees the slot
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // an automatic extension moves the grant's end; a delegation's removal is prepared
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // a delegate's standing at decision time
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyGroupUse}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                             // approve turns the slot into the grant; ratify moves its end
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse, KeyBreakGlass}}, // deny and revoke free the slot and the group hold; ratify and revoke release the break-glass claim
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},         // the decider's membership (or delegation) at commit
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks}},
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                     // approve turns the slot into the grant; ratify moves its end
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}},      // deny and revoke free the slot; ratify and revoke release the break-glass claim
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyDelegations}}, // the decider's membership (or delegation) at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},

@@ -1,0 +1,26 @@
+package audit
+
+import (
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-pam/elevate/pkg/dynamo"
+)
+
+// delegationSet records a delegation created or replaced (F17), by its
+// stamped actor.
+func delegationSet(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error) {
+	d, err := dynamo.DelegationFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	return []Record{{Time: d.UpdatedAt, Action: ActionDelegationSet, Actor: ch.Actor, Detail: map[string]any{"delegation": d}}}, nil
+}
+
+// delegationRemoved records a delegation ended by a prepared delete.
+func delegationRemoved(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error) {
+	d, err := dynamo.DelegationFromImage(rec.Change.OldImage)
+	if err != nil {
+		return nil, err
+	}
+	return []Record{{Action: ActionDelegationRemoved, Actor: ch.Actor, Detail: map[string]any{"delegation": d}}}, nil
+}
