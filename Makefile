@@ -7,7 +7,7 @@ TTL_TESTS := ^TestTTL
 # The machine's Node 20 works for jsii; don't warn about its support window on every synth.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all deps deps-browser run test check unit ttl vuln bench build synth deploy clean
+.PHONY: all deps deps-browser run test check unit ttl vuln bench build synth deploy clean load
 
 all: test
 
@@ -43,6 +43,11 @@ vuln:
 ## bench: benchmarks, reported side by side
 bench: deps
 	@scripts/bench.sh
+
+## load: 200 requesters and 20 approvers against the local stack for 60 s, then
+## checks the API and the audit trail (LOAD_REQUESTERS, LOAD_APPROVERS, LOAD_DURATION)
+load: deps
+	ELEVATE_LOAD=1 $(GO) test -count=1 -v -timeout 30m -run '^TestLoad$$' ./pkg/load/
 
 ## build: Lambda bootstrap binaries (linux/arm64) under build/<function>/bootstrap
 build:

@@ -69,29 +69,36 @@ func (d *digestWriter) file(name string) ExportFile {
 }
 
 // exportSink renders the records of a query as CSV and JSON lines, hashing
-// both. Export and verify share it, so the bytes verify recomputes are made
-// exactly as the export made them.
+// both. The JSON lines are the stored lines themselves. Export and verify
+// share it, so the bytes verify recomputes are made exactly as the export
+// made them.
 type exportSink struct {
 	csvDigest, jsonDigest *digestWriter
 	csvBuf, jsonBuf       *bufio.Writer
 	csv                   *CSVWriter
-	json                  func(Record) error
 	records               int
 }
 
 func newExportSink(csvOut, jsonOut io.Writer) *exportSink {
 	s := &exportSink{csvDigest: newDigestWriter(csvOut), jsonDigest: newDigestWriter(jsonOut)}
 	s.csvBuf, s.jsonBuf = bufio.NewWriterSize(s.csvDigest, 64<<10), bufio.NewWriterSize(s.jsonDigest, 64<<10)
-	s.csv, s.json = NewCSVWriter(s.csvBuf), JSONLines(s.jsonBuf)
+	s.csv = NewCSVWriter(s.csvBuf)
 	return s
 }
 
-func (s *exportSink) emit(r Record) error {
+func (s *exportSink) line(l Line) error {
 	s.records++
+	r, err := l.Decode()
+	if err != nil {
+		return err
+	}
 	if err := s.csv.Write(r); err != nil {
 		return err
 	}
-	return s.json(r)
+	if _, err := s.jsonBuf.Write(l); err != nil {
+		return err
+	}
+	return s.jsonBuf.WriteByte('\n')
 }
 
 func (s *exportSink) finish() ([]ExportFile, error) {
@@ -138,7 +145,8 @@ func WriteEvidence(ctx context.Context, c S3Reader, bucket string, f Filter, dir
 	sink := newExportSink(csvFile, jsonFile)
 	o.Source = chainSource(o.Source, func(s SourceObject) { m.Objects = append(m.Objects, s) })
 	o.KeepGoing = false // evidence is never written from a partial read
-	if err := QueryWith(ctx, c, bucket, f, sink.emit, o); err != nil {
+	o.Lines = sink.line
+	if err := QueryWith(ctx, c, bucket, f, nil, o); err != nil {
 		return nil, err
 	}
 	if m.Files, err = sink.finish(); err != nil {
@@ -234,9 +242,9 @@ func Verify(ctx context.Context, c S3Reader, dir, bucket string, o QueryOptions)
 	}
 	var seen []SourceObject
 	sink := newExportSink(io.Discard, io.Discard)
-	o.Objects, o.KeepGoing = keys, true
+	o.Objects, o.KeepGoing, o.Lines = keys, true, sink.line
 	o.Source = chainSource(o.Source, func(s SourceObject) { seen = append(seen, s) })
-	if err := QueryWith(ctx, c, bucket, m.Filter, sink.emit, o); err != nil {
+	if err := QueryWith(ctx, c, bucket, m.Filter, nil, o); err != nil {
 		return nil, err
 	}
 	regenerated, err := sink.finish()

@@ -110,6 +110,7 @@ func BenchmarkColdStart(b *testing.B) {
 				cancel()
 				b.StartTimer()
 			}
+			figure(b, "cold_start_"+fn+"_ms", round3(float64(b.Elapsed())/float64(b.N)/float64(time.Millisecond)), "ms/start")
 		})
 	}
 }

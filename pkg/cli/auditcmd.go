@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -145,10 +147,19 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 
 	var emit func(audit.Record) error
 	var finish func() error
-	out := a.env.Stdout
+	// One write per record would be one syscall per record.
+	buffered := bufio.NewWriterSize(a.env.Stdout, 64<<10)
+	out := buffered
 	switch format {
 	case "json":
-		emit, finish = audit.JSONLines(out), func() error { return nil }
+		// The stored lines are printed as they are: one record per line.
+		opts.Lines = func(l audit.Line) error {
+			if _, err := out.Write(l); err != nil {
+				return err
+			}
+			return out.WriteByte('\n')
+		}
+		finish = func() error { return nil }
 	case "csv":
 		w := audit.NewCSVWriter(out)
 		emit, finish = w.Write, w.Flush
@@ -167,9 +178,13 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 	}
 
 	if err := audit.QueryWith(ctx, client, bucket, f, emit, opts); err != nil {
+		_ = buffered.Flush() // what was emitted before the failure still shows
 		return auditError(err)
 	}
-	return finish()
+	if err := finish(); err != nil {
+		return err
+	}
+	return buffered.Flush()
 }
 
 // maxParallel caps --parallel: beyond it only the number of open
@@ -223,7 +238,11 @@ func (a *app) progressPrinter() func(done, total int) {
 // addressing, and checksums only where the API requires them, which local
 // emulators handle.
 func (a *app) defaultS3(ctx context.Context) (audit.S3Reader, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(a.timeout)))
+	// Keep a connection per --parallel worker alive: the SDK's default of 10
+	// idle connections per host would reconnect on every round of GETs.
+	httpClient := awshttp.NewBuildableClient().WithTimeout(a.timeout).
+		WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = maxParallel })
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(httpClient))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

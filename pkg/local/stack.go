@@ -19,7 +19,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -197,12 +196,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return dynamo.New(localstack.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
-	fns := map[string]HTTPHandler{}
-	for _, f := range routes.APIFunctions {
-		svc := &app.Service{Store: storeOf(f), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
-		fns[f] = HTTPHandler(httpapi.New(f, httpapi.Deps{Service: svc, Links: signer, Log: log}))
+	serviceOf := func(function string) *app.Service {
+		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 	}
-	gw := &Gateway{Functions: fns, Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{

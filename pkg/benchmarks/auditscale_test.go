@@ -1,0 +1,279 @@
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/localstack"
+)
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// buildCLI compiles cmd/elevate once: the query is measured as a user runs
+// it, in its own process, so its peak RSS is the CLI's alone.
+func buildCLI(b *testing.B) string {
+	cliOnce.Do(func() {
+		root, err := localstack.RepoRoot()
+		if err != nil {
+			cliErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "elevate-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "elevate")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", cliPath, "./cmd/elevate")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = &buildError{fn: "cmd/elevate", out: string(out), err: err}
+		}
+	})
+	if cliErr != nil {
+		b.Fatal(cliErr)
+	}
+	return cliPath
+}
+
+// auditTrail is a generated audit bucket.
+type auditTrail struct {
+	srv          *localstack.S3Server
+	keys         []string
+	records      int
+	since, until time.Time
+}
+
+var benchActions = []string{audit.ActionAuthorizeDenied, audit.ActionAuthorizeAllowed, audit.ActionAuthorizeAllowed,
+	audit.ActionAuthorizeAllowed, audit.ActionRequestCreated, audit.ActionRequestApproved, audit.ActionGrantCreated}
+
+// generateTrail fills a fresh in-process S3 with records spread evenly over
+// objects and days, each object a gzip JSON-lines batch made by the audit
+// writer's own encoder, in time order within its day as the stream writes
+// them. Records carry random 32-hex ids like stream eventIDs, so the gzip
+// ratio is realistic. Objects are encoded and stored by one worker per CPU.
+func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
+	b.Helper()
+	srv, err := localstack.StartS3("elevate-audit-scale")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Close)
+	c := localstack.S3Client(srv.Endpoint)
+	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days+1)
+	tr := &auditTrail{srv: srv, keys: make([]string, objects), records: records, since: since, until: since.AddDate(0, 0, days).Add(-time.Nanosecond)}
+	perObject := records / objects
+	perDay := objects / days
+	if perObject == 0 || perDay == 0 {
+		b.Fatalf("%d records in %d objects over %d days: too few to spread", records, objects, days)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := range runtime.GOMAXPROCS(0) * 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for o := range jobs {
+				day := since.AddDate(0, 0, min(o/perDay, days-1))
+				slot := time.Duration(o%perDay) * (24 * time.Hour / time.Duration(perDay))
+				n := perObject
+				if o == objects-1 {
+					n = records - perObject*(objects-1)
+				}
+				recs := make([]audit.Record, n)
+				for i := range recs {
+					action := benchActions[rng.IntN(len(benchActions))]
+					actor := fmt.Sprintf("user%d@example.com", rng.IntN(5000))
+					recs[i] = audit.Record{
+						ID:        fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()),
+						Time:      day.Add(slot + time.Duration(i)*time.Millisecond),
+						Action:    action,
+						Actor:     actor,
+						Target:    &audit.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
+						RequestID: fmt.Sprintf("%016x", rng.Uint64()),
+						Detail:    map[string]any{"reason": "grant", "askedBy": actor},
+					}
+				}
+				body, err := audit.Encode(recs)
+				if err == nil {
+					key := audit.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
+					tr.keys[o] = key
+					_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+				}
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	for o := range objects {
+		jobs <- o
+	}
+	close(jobs)
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return tr
+}
+
+// floorGET reads every object, parallel at a time, discarding the bodies:
+// the least any query of these objects must spend.
+func floorGET(b *testing.B, c *s3.Client, bucket string, keys []string, parallel int) time.Duration {
+	b.Helper()
+	start := time.Now()
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range parallel {
+		wg.Go(func() {
+			for k := range jobs {
+				out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+				if err == nil {
+					_, err = io.Copy(io.Discard, out.Body)
+					out.Body.Close()
+				}
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	for _, k := range keys {
+		jobs <- k
+	}
+	close(jobs)
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// lineCounter counts the records the CLI prints (one JSON line each).
+type lineCounter struct{ n int }
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.n += bytes.Count(p, []byte{'\n'})
+	return len(p), nil
+}
+
+// runQuery runs `elevate audit query -o json` over the whole trail as a
+// child process and returns its wall time, peak RSS (MB, from the child's
+// rusage) and the records it printed.
+func runQuery(b *testing.B, cli string, tr *auditTrail, parallel int) (time.Duration, float64, int) {
+	b.Helper()
+	dir := b.TempDir()
+	cmd := exec.Command(cli, "audit", "query", "-o", "json", "--parallel", fmt.Sprint(parallel),
+		"--since", tr.since.Format(time.RFC3339Nano), "--until", tr.until.Format(time.RFC3339Nano))
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
+		"ELEVATE_AUDIT_BUCKET=" + tr.srv.Bucket, "AWS_ENDPOINT_URL_S3=" + tr.srv.Endpoint, "AWS_REGION=" + localstack.Region,
+		"AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
+		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+	var lines lineCounter
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &lines, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("audit query: %v\n%s", err, stderr.String())
+	}
+	wall := time.Since(start)
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		b.Fatal("no rusage for the child")
+	}
+	return wall, float64(ru.Maxrss) / 1024, lines.n // Maxrss is in KiB on Linux
+}
+
+// BenchmarkAuditQueryScale measures `elevate audit query` over a generated
+// trail against its floor, a parallel GET of the same objects with the
+// bodies discarded, alternating the two in one run. Targets: wall ≤ 1.5 ×
+// floor and peak RSS ≤ 256 MB, at 1,000,000 records in 5,000 objects over
+// 30 days; the 100,000-record run shows how both grow. Sizes:
+// AUDIT_RECORDS (comma-separated list), AUDIT_RECORDS_PER_OBJECT (200),
+// AUDIT_DAYS (30), AUDIT_PARALLEL (16).
+func BenchmarkAuditQueryScale(b *testing.B) {
+	cli := buildCLI(b)
+	sizes := os.Getenv("AUDIT_RECORDS")
+	if sizes == "" {
+		sizes = "100000,1000000"
+	}
+	perObject := envInt(b, "AUDIT_RECORDS_PER_OBJECT", 200)
+	days := envInt(b, "AUDIT_DAYS", 30)
+	parallel := envInt(b, "AUDIT_PARALLEL", audit.DefaultParallel)
+	for _, s := range strings.Split(sizes, ",") {
+		var records int
+		if _, err := fmt.Sscan(s, &records); err != nil || records <= 0 {
+			b.Fatalf("AUDIT_RECORDS: %q is not a count", s)
+		}
+		b.Run(fmt.Sprintf("records=%d", records), func(b *testing.B) {
+			objects := max(records/perObject, days)
+			start := time.Now()
+			tr := generateTrail(b, records, objects, days)
+			b.Logf("generated %d records in %d objects over %d days in %v", records, objects, days, time.Since(start).Round(time.Millisecond))
+			// The floor's client keeps a connection per worker, as the CLI's does.
+			c := s3.NewFromConfig(aws.Config{}, func(o *s3.Options) {
+				*o = localstack.S3Client(tr.srv.Endpoint).Options()
+				o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = parallel })
+			})
+			floorGET(b, c, tr.srv.Bucket, tr.keys, parallel) // warm both sides
+			var floors, walls []time.Duration
+			var peak float64
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				var wall time.Duration
+				var rss float64
+				var n int
+				if i%2 == 0 {
+					floors = append(floors, floorGET(b, c, tr.srv.Bucket, tr.keys, parallel))
+					wall, rss, n = runQuery(b, cli, tr, parallel)
+				} else {
+					wall, rss, n = runQuery(b, cli, tr, parallel)
+					floors = append(floors, floorGET(b, c, tr.srv.Bucket, tr.keys, parallel))
+				}
+				if n != records {
+					b.Fatalf("the query printed %d records, want %d", n, records)
+				}
+				walls = append(walls, wall)
+				peak = max(peak, rss)
+			}
+			b.StopTimer()
+			wall, floor := quantile(walls, 0.5), quantile(floors, 0.5)
+			name := fmt.Sprintf("audit_query_%dk", records/1000)
+			if records == 1_000_000 {
+				name = "audit_query"
+			}
+			figure(b, name+"_floor_s", round3(floor.Seconds()), "floor-s")
+			figure(b, name+"_wall_s", round3(wall.Seconds()), "wall-s")
+			figure(b, name+"_floor_ratio", round3(float64(wall)/float64(floor)), "floor-ratio")
+			figure(b, name+"_peak_rss_mb", round3(peak), "peak-rss-MB")
+			figure(b, name+"_records_per_s", float64(int(float64(records)/wall.Seconds())), "records/s")
+		})
+	}
+}
