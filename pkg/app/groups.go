@@ -16,7 +16,6 @@ func (s *Service) CreateGroup(ctx context.Context, c Caller, in elevate.NewGroup
 		return elevate.Group{}, err
 	}
 	ev := s.event(c, "group.created")
-	ev.Detail = map[string]any{"group": g.Name, "members": g.Members}
 	return g, s.Store.CreateGroup(ctx, g, ev)
 }
 
@@ -59,7 +58,6 @@ func (s *Service) changeMember(ctx context.Context, c Caller, group, member stri
 		action, change = "group.member-added", s.Store.AddGroupMember
 	}
 	ev := s.event(c, action)
-	ev.Detail = map[string]any{"group": group, "member": p}
 	if err := change(ctx, group, p, ev); err != nil {
 		return elevate.Group{}, err
 	}
@@ -72,6 +70,5 @@ func (s *Service) DeleteGroup(ctx context.Context, c Caller, name string) error 
 		return err
 	}
 	ev := s.event(c, "group.deleted")
-	ev.Detail = map[string]any{"group": name}
 	return s.Store.DeleteGroup(ctx, name, ev)
 }

@@ -21,7 +21,6 @@ func (s *Service) CreatePolicy(ctx context.Context, c Caller, in elevate.PolicyI
 		return elevate.Policy{}, err
 	}
 	ev := s.policyEvent(c, "policy.created", p)
-	ev.Detail = map[string]any{"after": p}
 	return p, s.Store.CreatePolicy(ctx, p, settings.MaxPolicies, ev)
 }
 
@@ -62,7 +61,6 @@ func (s *Service) UpdatePolicy(ctx context.Context, c Caller, id string, in elev
 		return elevate.Policy{}, err
 	}
 	ev := s.policyEvent(c, "policy.updated", next)
-	ev.Detail = map[string]any{"before": prev, "after": next}
 	return next, s.Store.UpdatePolicy(ctx, prev, next, ev)
 }
 
@@ -76,6 +74,5 @@ func (s *Service) DeletePolicy(ctx context.Context, c Caller, id string) error {
 		return err
 	}
 	ev := s.policyEvent(c, "policy.deleted", prev)
-	ev.Detail = map[string]any{"before": prev}
 	return s.Store.DeletePolicy(ctx, prev, ev)
 }

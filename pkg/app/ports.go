@@ -10,10 +10,12 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
-// Event is an audit-only fact written in the same transaction as the change
-// it describes (config changes, deletions, authorization decisions). The
-// stream carries it to the audit consumer; request and grant state changes
-// are instead derived from their items' old and new images.
+// Event identifies one change. For a change to an entity (settings, a
+// group, a policy) the store stamps the item with it (ID as changeId, Actor
+// as updatedBy), and the audit record is derived from the item's stream
+// record: the stream is the one source of audit truth. Facts that change no
+// entity (authorization decisions, refusals) are written as event items of
+// their own, which the stream carries to the audit consumer as they are.
 type Event struct {
 	ID        string
 	Time      time.Time

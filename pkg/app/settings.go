@@ -29,7 +29,6 @@ func (s *Service) UpdateSettings(ctx context.Context, c Caller, p elevate.Settin
 	}
 	next.Version = prev.Version + 1
 	ev := s.event(c, "settings.updated")
-	ev.Detail = map[string]any{"before": prev, "after": next}
 	if err := s.Store.SaveSettings(ctx, prev, next, ev); err != nil {
 		return elevate.Settings{}, err
 	}

@@ -15,22 +15,39 @@ import (
 var ErrUnmappable = errors.New("audit: stream record cannot be mapped")
 
 // Map turns one stream record into the audit records it stands for (often
-// none). It is pure.
+// none). It is pure. The stream is the one source of audit truth: every
+// change to an entity item becomes a record, its actor read from the item's
+// own stamp (dynamo.ChangeOf), and a change Elevate did not make is recorded
+// as <entity>.direct_write with detail.directWrite true.
 //
 // What becomes a record:
+//   - settings, group and policy items (the entities table below): INSERT,
+//     MODIFY and a prepared REMOVE, by the stamp's actor: settings.updated,
+//     group.created|member-added|member-removed|updated|deleted,
+//     policy.created|updated|deleted. A group's reference count moved by a
+//     policy or settings change is group.updated (detail.changed ["refs"]).
+//     The delete's preparation is part of the delete and has no record.
 //   - request INSERT: request.created by the requester; a request approved
 //     automatically at creation also yields request.approved by "system"
 //     (detail final:true, automatic:true). Its grant.created comes from the
 //     grant slot's INSERT, like every grant's.
 //   - request MODIFY with a status change: request.approved|denied|cancelled|
 //     revoked by the last decision's author. An approval that does not yet
-//     reach the required count yields request.approved with final:false.
+//     reach the required count yields request.approved with final:false; any
+//     other change Elevate makes is request.updated.
 //   - grant slot INSERT or MODIFY into Approved: grant.created by "system".
+//     A slot's claim (Pending INSERT) and release (manual REMOVE) mirror a
+//     request change and are recorded once, from the request item; a manual
+//     REMOVE cannot be told from a direct delete of a slot, which therefore
+//     reads as the decision it mirrors (it only ever removes access).
 //   - grant slot REMOVE made by TTL: request.expired (the slot was Pending) or
-//     grant.expired (it was Approved), by "system". Manual deletes are the
-//     echo of a decision already recorded from the request item.
-//   - event INSERT: the event as written (authorization decisions, config
-//     changes). Their TTL REMOVEs are garbage collection.
+//     grant.expired (it was Approved), by "system".
+//   - event INSERT: the event as written (authorization decisions, refused
+//     attempts). Their TTL REMOVEs are garbage collection.
+//   - an entity change without a stamp, or whose stamp did not change with
+//     its data (a slot rewritten with a later expiresAt in the console), or a
+//     REMOVE that was not prepared: <entity>.direct_write by "unknown", with
+//     the operation, the key, the changed attributes and both images.
 //
 // IDs are the stream eventID, suffixed #2, #3, ... when one stream record
 // yields several, so a retried batch yields the same IDs.
@@ -52,49 +69,133 @@ func Map(rec events.DynamoDBEventRecord) ([]Record, error) {
 	return recs, nil
 }
 
+// entityMapping is how the stamped changes of one item kind become records.
+// A nil handler means Elevate never makes that change, so one seen is a
+// direct write.
+type entityMapping struct {
+	// noun names the entity in <noun>.direct_write.
+	noun                   string
+	insert, modify, remove func(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error)
+	// removeMirrorsRequest: a manual REMOVE is a decision's echo, recorded
+	// from the request item.
+	removeMirrorsRequest bool
+}
+
+// entities maps item kinds to their audit mapping. New entity kinds add a
+// line here (and stamp their writes, pkg/dynamo/stamp.go).
+var entities = map[string]entityMapping{
+	dynamo.KindSettings: {noun: "settings", insert: settingsChanged, modify: settingsChanged},
+	dynamo.KindGroup:    {noun: "group", insert: groupCreated, modify: groupChanged, remove: groupDeleted},
+	dynamo.KindPolicy:   {noun: "policy", insert: policyCreated, modify: policyUpdated, remove: policyDeleted},
+	dynamo.KindRequest:  {noun: "request", insert: requestInserted, modify: requestModified},
+	dynamo.KindGrant:    {noun: "grant", insert: grantInserted, modify: slotModified, removeMirrorsRequest: true},
+}
+
 func mapRecord(rec events.DynamoDBEventRecord) ([]Record, error) {
 	c := rec.Change
-	switch events.DynamoDBOperationType(rec.EventName) {
-	case events.DynamoDBOperationTypeInsert:
-		switch dynamo.ImageKind(c.NewImage) {
-		case dynamo.KindRequest:
-			r, err := dynamo.RequestFromImage(c.NewImage)
-			if err != nil {
-				return nil, err
-			}
-			return requestCreated(r), nil
-		case dynamo.KindGrant:
-			return grantCreated(c.NewImage)
-		case dynamo.KindEvent:
-			ev, err := dynamo.EventFromImage(c.NewImage)
-			if err != nil {
-				return nil, err
-			}
-			out := Record{Time: ev.Time, Action: ev.Action, Actor: ev.Actor, RequestID: ev.RequestID, PolicyID: ev.PolicyID, Detail: ev.Detail}
-			if ev.Target != nil {
-				out.Target = target(*ev.Target)
-			}
-			return []Record{out}, nil
+	op := events.DynamoDBOperationType(rec.EventName)
+	kind := dynamo.ImageKind(c.NewImage)
+	if op == events.DynamoDBOperationTypeRemove {
+		kind = dynamo.ImageKind(c.OldImage)
+		if dynamo.IsTTLDelete(rec) {
+			return lapsed(rec)
 		}
-	case events.DynamoDBOperationTypeModify:
-		switch dynamo.ImageKind(c.NewImage) {
-		case dynamo.KindRequest:
-			prev, err := dynamo.RequestFromImage(c.OldImage)
-			if err != nil {
-				return nil, err
-			}
-			r, err := dynamo.RequestFromImage(c.NewImage)
-			if err != nil {
-				return nil, err
-			}
-			return requestChanged(prev, r), nil
-		case dynamo.KindGrant:
-			return slotChanged(rec)
-		}
-	case events.DynamoDBOperationTypeRemove:
-		return lapsed(rec)
 	}
-	return nil, nil
+	if kind == dynamo.KindEvent {
+		if op != events.DynamoDBOperationTypeInsert {
+			return nil, nil
+		}
+		return eventRecord(c.NewImage)
+	}
+	m, ok := entities[kind]
+	if !ok || (op == events.DynamoDBOperationTypeRemove && m.removeMirrorsRequest) {
+		return nil, nil
+	}
+	ch := dynamo.ChangeOf(rec)
+	switch ch.Provenance {
+	case dynamo.DeletePrepared:
+		return nil, nil
+	case dynamo.DirectWrite:
+		return []Record{directWrite(rec, m.noun, ch)}, nil
+	}
+	handler := map[events.DynamoDBOperationType]func(events.DynamoDBEventRecord, dynamo.Change) ([]Record, error){
+		events.DynamoDBOperationTypeInsert: m.insert, events.DynamoDBOperationTypeModify: m.modify, events.DynamoDBOperationTypeRemove: m.remove,
+	}[op]
+	if handler == nil {
+		return []Record{directWrite(rec, m.noun, ch)}, nil
+	}
+	return handler(rec, ch)
+}
+
+func eventRecord(img map[string]events.DynamoDBAttributeValue) ([]Record, error) {
+	ev, err := dynamo.EventFromImage(img)
+	if err != nil {
+		return nil, err
+	}
+	out := Record{Time: ev.Time, Action: ev.Action, Actor: ev.Actor, RequestID: ev.RequestID, PolicyID: ev.PolicyID, Detail: ev.Detail}
+	if ev.Target != nil {
+		out.Target = target(*ev.Target)
+	}
+	return []Record{out}, nil
+}
+
+// directWrite records a change Elevate did not make, from the raw images: a
+// direct write need not decode as its entity.
+func directWrite(rec events.DynamoDBEventRecord, noun string, ch dynamo.Change) Record {
+	c := rec.Change
+	img := c.NewImage
+	if len(img) == 0 {
+		img = c.OldImage
+	}
+	plain := dynamo.ImageJSON(img)
+	text := func(k string) string { v, _ := plain[k].(string); return v }
+	r := Record{Action: noun + ActionDirectWriteSuffix, Actor: ActorUnknown,
+		Detail: map[string]any{"directWrite": true, "operation": rec.EventName, "key": dynamo.ImageKeys(rec),
+			"changed": ch.Changed, "before": dynamo.ImageJSON(c.OldImage), "after": dynamo.ImageJSON(c.NewImage)}}
+	switch noun {
+	case "request":
+		r.RequestID = text("id")
+	case "grant":
+		r.RequestID = text("requestId")
+	case "policy":
+		r.PolicyID = text("id")
+	}
+	if text("type") != "" && text("scope") != "" {
+		r.Target = &Target{Type: text("type"), Scope: text("scope"), Name: text("name")}
+	}
+	return r
+}
+
+func requestInserted(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Record, error) {
+	r, err := dynamo.RequestFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	return requestCreated(r), nil
+}
+
+func requestModified(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error) {
+	prev, err := dynamo.RequestFromImage(rec.Change.OldImage)
+	if err != nil {
+		return nil, err
+	}
+	r, err := dynamo.RequestFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	if out := requestChanged(prev, r); len(out) > 0 {
+		return out, nil
+	}
+	return []Record{{Action: ActionRequestUpdated, Actor: ch.Actor, Target: target(r.Target()), RequestID: r.ID,
+		Detail: map[string]any{"changed": ch.Changed}}}, nil
+}
+
+func grantInserted(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Record, error) {
+	return grantCreated(rec.Change.NewImage)
+}
+
+func slotModified(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Record, error) {
+	return slotChanged(rec)
 }
 
 // lapsed records the end of a slot's pending request (request.expired) or

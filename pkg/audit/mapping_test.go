@@ -132,10 +132,11 @@ func TestMapIgnoresEventTTLAndOtherKinds(t *testing.T) {
 	if recs, err := Map(slot); err != nil || len(recs) != 0 {
 		t.Fatalf("non-TTL service remove: %v, %v", recs, err)
 	}
-	group := events.DynamoDBEventRecord{EventID: "g", EventName: "INSERT", Change: events.DynamoDBStreamRecord{
-		NewImage: map[string]events.DynamoDBAttributeValue{"kind": events.NewStringAttribute("group")}}}
-	if recs, err := Map(group); err != nil || len(recs) != 0 {
-		t.Fatalf("group insert: %v, %v", recs, err)
+	// Bookkeeping kinds (link markers, group holds, ...) are not entities.
+	link := events.DynamoDBEventRecord{EventID: "l", EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+		NewImage: map[string]events.DynamoDBAttributeValue{"kind": events.NewStringAttribute("link")}}}
+	if recs, err := Map(link); err != nil || len(recs) != 0 {
+		t.Fatalf("link insert: %v, %v", recs, err)
 	}
 }
 
@@ -183,4 +184,99 @@ func cloneImage(m map[string]events.DynamoDBAttributeValue) map[string]events.Dy
 		out[k] = v
 	}
 	return out
+}
+
+// Issue 10 item 9: every change to a settings, group or policy item is one
+// record whose actor is the item's own stamp; a change Elevate did not make
+// is <entity>.direct_write, flagged; a prepared delete is one record.
+func TestMapEntityChangesAndDirectWrites(t *testing.T) {
+	type want struct {
+		id, action, actor string
+		detail            map[string]any
+	}
+	cases := []struct {
+		file string
+		want []want
+	}{
+		{"group-insert-and-member-added.json", []want{
+			{"ev-group-01", ActionGroupCreated, "admin@example.com", map[string]any{"group": "ops", "members": []string{"bob@example.com"}}},
+			{"ev-group-02", ActionGroupMemberAdd, "admin@example.com", map[string]any{"group": "ops", "member": "carol@example.com"}},
+		}},
+		{"group-refs-by-policy.json", []want{
+			{"ev-group-03", ActionGroupUpdated, "admin@example.com", map[string]any{"changed": []string{"refs"}, "before": map[string]any{"refs": "0"}, "after": map[string]any{"refs": "1"}}},
+		}},
+		{"group-prepared-delete.json", []want{
+			{"ev-group-05", ActionGroupDeleted, "admin@example.com", map[string]any{"group": "ops"}},
+		}},
+		{"group-direct-write.json", []want{
+			{"ev-group-06", "group.direct_write", ActorUnknown, map[string]any{"directWrite": true, "operation": "MODIFY", "changed": []string{"members"},
+				"key": map[string]any{"PK": "GROUP", "SK": "ops"}}},
+			{"ev-group-07", "group.direct_write", ActorUnknown, map[string]any{"directWrite": true, "operation": "REMOVE"}},
+		}},
+		{"policy-insert-and-direct-write.json", []want{
+			{"ev-policy-01", ActionPolicyCreated, "admin@example.com", map[string]any{"after": map[string]any{"approvalType": "Manual"}}},
+			{"ev-policy-02", "policy.direct_write", ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"approvalType"}}},
+		}},
+		{"settings-insert-and-direct-write.json", []want{
+			{"ev-settings-01", ActionSettingsUpdated, "admin@example.com", map[string]any{"after": map[string]any{"enabled": true, "defaultApproverGroup": "ops"}}},
+			{"ev-settings-02", "settings.direct_write", ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"enabled"}}},
+		}},
+		{"slot-direct-extend.json", []want{
+			{"ev-slot-direct-01", "grant.direct_write", ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"expiresAt", "expiresEpochMs", "ttl"}}},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			got := mapAll(t, loadBatch(t, tc.file))
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d records, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.ID != w.id || g.Action != w.action || g.Actor != w.actor {
+					t.Errorf("record %d = {%s %s %s}, want {%s %s %s}", i, g.ID, g.Action, g.Actor, w.id, w.action, w.actor)
+				}
+				b, _ := json.Marshal(g.Detail)
+				var detail map[string]any
+				_ = json.Unmarshal(b, &detail)
+				for k, v := range w.detail {
+					if !containsJSON(t, detail[k], v) {
+						gb, _ := json.Marshal(detail[k])
+						wb, _ := json.Marshal(v)
+						t.Errorf("record %d detail[%s] = %s, want %s", i, k, gb, wb)
+					}
+				}
+			}
+		})
+	}
+	// The slot's direct write names its request and target.
+	slot := mapAll(t, loadBatch(t, "slot-direct-extend.json"))[0]
+	if slot.RequestID != "r-pending-1" || slot.Target == nil || slot.Target.Name != "New-MoveRequest" {
+		t.Fatalf("slot direct write %+v", slot)
+	}
+}
+
+// containsJSON: got (decoded JSON) has every field of want, recursively.
+func containsJSON(t *testing.T, got, want any) bool {
+	t.Helper()
+	wb, _ := json.Marshal(want)
+	var w any
+	_ = json.Unmarshal(wb, &w)
+	switch w := w.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			if !containsJSON(t, g[k], v) {
+				return false
+			}
+		}
+		return true
+	default:
+		gb, _ := json.Marshal(got)
+		wb, _ := json.Marshal(w)
+		return string(gb) == string(wb)
+	}
 }

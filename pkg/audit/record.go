@@ -28,6 +28,12 @@ const (
 	ActionGroupMemberDel   = "group.member-removed"
 	ActionAuthorizeAllowed = "authorize.allowed"
 	ActionAuthorizeDenied  = "authorize.denied"
+	// Issue 10 item 9: every change to every entity is one record.
+	ActionGroupUpdated   = "group.updated"
+	ActionRequestUpdated = "request.updated"
+	// ActionDirectWriteSuffix follows the entity's noun (settings, group,
+	// policy, request, grant) for a change Elevate did not make.
+	ActionDirectWriteSuffix = ".direct_write"
 	// ActionUnmappable keeps a stream record the mapper could not read, so it
 	// is investigated rather than lost or left blocking the stream.
 	ActionUnmappable = "audit.unmappable"
@@ -37,6 +43,10 @@ const (
 	// extension, whose own records carry detail.extends.
 	ActionRequestExtended = "request.extended"
 )
+
+// ActorUnknown is the actor of a direct write: the item names nobody who
+// made the change.
+const ActorUnknown = "unknown"
 
 // Target is what a record is about.
 type Target struct {

@@ -20,8 +20,8 @@ import (
 // may touch an item only once, so all approvers are checked by ONE
 // ConditionCheck on the group item: contains(members, :a0) AND ... . N is at
 // most elevate.MaxRequiredApprovals (10), so the expression stays far below
-// DynamoDB's 4 KB limit and the decision's transaction stays at five items
-// (request, this check, grant slot, group hold, link), far below 100.
+// DynamoDB's 4 KB limit and the decision's transaction stays at four items
+// (request, this check, grant slot, link), far below 100.
 // Checks that live on other items (e.g. a delegation) can be appended to
 // the returned slice.
 func (s *Store) approverChecks(group string, approvers []string) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {

@@ -26,9 +26,12 @@ func (s *Store) GetSettings(ctx context.Context) (elevate.Settings, error) {
 
 // SaveSettings writes next if the stored version is still prev.Version, and
 // moves group reference counts in the same transaction: +1 (the group must
-// exist) for groups next starts using, -1 for groups it stops using.
+// exist) for groups next starts using, -1 for groups it stops using. The
+// item is stamped with ev (stamp.go); the stream makes the audit record.
 func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, ev app.Event) error {
-	item, err := marshal(toSettingsItem(next))
+	it := toSettingsItem(next)
+	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
+	item, err := marshal(it)
 	if err != nil {
 		return err
 	}
@@ -41,13 +44,8 @@ func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, e
 	}
 	items := []types.TransactWriteItem{s.put(item, cond, names, values)}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
-	refItems, refMapping := s.moveRefs(prev.ReferencedGroups(), next.ReferencedGroups())
+	refItems, refMapping := s.moveRefs(prev.ReferencedGroups(), next.ReferencedGroups(), ev)
 	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	items = append(items, evPut)
 	return txResult("save settings", s.transact(ctx, items), mapping...)
 }
 
@@ -55,12 +53,14 @@ func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, e
 // in after, for the same transaction as the change that moves them: +1 for
 // each group newly used, which must exist (so the increment doubles as the
 // "named group exists" check, ErrUnknownGroup), -1 for each no longer used.
-func (s *Store) moveRefs(before, after []string) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {
+// Each group changed is stamped with ev, so its audit record names the admin.
+func (s *Store) moveRefs(before, after []string, ev app.Event) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {
 	var items []types.TransactWriteItem
 	var mapping []func(map[string]types.AttributeValue) error
 	delta := func(group string, d int64) types.TransactWriteItem {
-		return s.update(groupKey(group), "ADD #r :d", "attribute_exists(PK)",
-			map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":d": num(d)})
+		return s.update(groupKey(group), "ADD #r :d SET #by = :by, #cid = :cid", "attribute_exists(PK)",
+			map[string]string{"#r": attrRefs, "#by": attrUpdatedBy, "#cid": attrChangeID},
+			map[string]types.AttributeValue{":d": num(d), ":by": str(ev.Actor), ":cid": str(ev.ID)})
 	}
 	for _, g := range after {
 		if !slices.Contains(before, g) {
@@ -89,15 +89,13 @@ func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) 
 	if !elevate.ValidName(g.Name) {
 		return elevate.Invalid("name must be 1-128 letters, digits, '.', '_' or '-'")
 	}
-	item, err := marshal(toGroupItem(g))
+	it := toGroupItem(g)
+	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
+	item, err := marshal(it)
 	if err != nil {
 		return err
 	}
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	err = s.transact(ctx, []types.TransactWriteItem{s.put(item, "attribute_not_exists(PK)", nil, nil), evPut})
+	err = s.transact(ctx, []types.TransactWriteItem{s.put(item, "attribute_not_exists(PK)", nil, nil)})
 	return txResult("create group", err, is(elevate.ErrGroupExists))
 }
 
@@ -137,14 +135,10 @@ func (s *Store) AddGroupMember(ctx context.Context, group, principal string, ev 
 	if !elevate.ValidName(group) {
 		return elevate.ErrGroupNotFound
 	}
-	upd := s.update(groupKey(group), "ADD #m :p SET #u = :now, updatedBy = :by", "attribute_exists(PK)",
-		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt},
-		map[string]types.AttributeValue{":p": strSet(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor)})
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	return txResult("add group member", s.transact(ctx, []types.TransactWriteItem{upd, evPut}), is(elevate.ErrGroupNotFound))
+	upd := s.update(groupKey(group), "ADD #m :p SET #u = :now, #by = :by, #cid = :cid", "attribute_exists(PK)",
+		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt, "#by": attrUpdatedBy, "#cid": attrChangeID},
+		map[string]types.AttributeValue{":p": strSet(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor), ":cid": str(ev.ID)})
+	return txResult("add group member", s.transact(ctx, []types.TransactWriteItem{upd}), is(elevate.ErrGroupNotFound))
 }
 
 // RemoveGroupMember returns ErrMemberNotFound when the principal is not in
@@ -153,21 +147,19 @@ func (s *Store) RemoveGroupMember(ctx context.Context, group, principal string, 
 	if !elevate.ValidName(group) {
 		return elevate.ErrGroupNotFound
 	}
-	upd := s.update(groupKey(group), "DELETE #m :p SET #u = :now, updatedBy = :by", "attribute_exists(PK) AND contains(#m, :one)",
-		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt},
-		map[string]types.AttributeValue{":p": strSet(principal), ":one": str(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor)})
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	return txResult("remove group member", s.transact(ctx, []types.TransactWriteItem{upd, evPut}),
+	upd := s.update(groupKey(group), "DELETE #m :p SET #u = :now, #by = :by, #cid = :cid", "attribute_exists(PK) AND contains(#m, :one)",
+		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt, "#by": attrUpdatedBy, "#cid": attrChangeID},
+		map[string]types.AttributeValue{":p": strSet(principal), ":one": str(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor), ":cid": str(ev.ID)})
+	return txResult("remove group member", s.transact(ctx, []types.TransactWriteItem{upd}),
 		orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound))
 }
 
 // CreatePolicy is one transaction: the policy (one per target), the counter
 // under the cap, the named group's refs (it must exist), and the event.
 func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies int, ev app.Event) error {
-	item, err := marshal(toPolicyItem(p))
+	it := toPolicyItem(p)
+	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
+	item, err := marshal(it)
 	if err != nil {
 		return err
 	}
@@ -178,13 +170,8 @@ func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies 
 			map[string]types.AttributeValue{":kind": str(KindCounter), ":one": num(1), ":max": num(int64(maxPolicies))}),
 	}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrPolicyExists), is(elevate.ErrPolicyCap)}
-	refItems, refMapping := s.moveRefs(nil, groupRefs(p))
+	refItems, refMapping := s.moveRefs(nil, groupRefs(p), ev)
 	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	items = append(items, evPut)
 	return txResult("create policy", s.transact(ctx, items), mapping...)
 }
 
@@ -207,39 +194,38 @@ func (s *Store) UpdatePolicy(ctx context.Context, prev, next elevate.Policy, ev 
 	if prev.ID != next.ID {
 		return elevate.Invalid("a policy's target cannot change; create a new policy")
 	}
-	item, err := marshal(toPolicyItem(next))
+	it := toPolicyItem(next)
+	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
+	item, err := marshal(it)
 	if err != nil {
 		return err
 	}
 	items := []types.TransactWriteItem{s.put(item, "attribute_exists(PK) AND #u = :prev",
 		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))})}
 	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate)}
-	refItems, refMapping := s.moveRefs(groupRefs(prev), groupRefs(next))
+	refItems, refMapping := s.moveRefs(groupRefs(prev), groupRefs(next), ev)
 	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	items = append(items, evPut)
 	return txResult("update policy", s.transact(ctx, items), mapping...)
 }
 
 // DeletePolicy removes the policy, frees a slot under the cap and releases
-// its group. Requests already granted keep their grants.
+// its group. Requests already granted keep their grants. It prepares the
+// delete first (stamp.go), so the REMOVE names the admin.
 func (s *Store) DeletePolicy(ctx context.Context, prev elevate.Policy, ev app.Event) error {
+	unchanged, unchangedNames, unchangedValues := "attribute_exists(PK) AND #u = :prev",
+		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))}
+	if err := s.prepareDelete(ctx, "delete policy", policyKey(prev.ID), unchanged, unchangedNames, unchangedValues, ev,
+		orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate)); err != nil {
+		return err
+	}
+	mine, mineNames, mineValues := preparedBy(ev.ID)
 	items := []types.TransactWriteItem{
-		s.del(policyKey(prev.ID), "attribute_exists(PK) AND #u = :prev",
-			map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))}),
+		s.del(policyKey(prev.ID), unchanged+" AND "+mine, mergeNames(unchangedNames, mineNames), mergeValues(unchangedValues, mineValues)),
 		s.update(policyCounterKey(), "ADD #c :minus", "", map[string]string{"#c": attrCount},
 			map[string]types.AttributeValue{":minus": num(-1)}),
 	}
 	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate), nil}
-	refItems, refMapping := s.moveRefs(groupRefs(prev), nil)
+	refItems, refMapping := s.moveRefs(groupRefs(prev), nil, ev)
 	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	evPut, err := s.eventPut(ev)
-	if err != nil {
-		return err
-	}
-	items = append(items, evPut)
 	return txResult("delete policy", s.transact(ctx, items), mapping...)
 }

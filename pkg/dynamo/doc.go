@@ -25,8 +25,8 @@
 //	| event            | EVENT#<id>            | EVENT                     | –                                                                        | audit-only facts; ttl = time + 1 day |
 //	| link use         | LINK#<token id>       | LINK                      | –                                                                        | single-use approval links; ttl 7 days |
 //	| delivery marker  | DELIVERY#<eventID>    | <recipient>               | –                                                                        | email at most once per event and recipient; ttl 7 days |
-//	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all three (never queried)                                | a request naming the group, live while expiresEpochMs is ahead; group delete Queries the partition (groupuse.go) |
-//	| group delete lock| GROUPUSE#<group>      | #DELETE                   | as holds                                                                 | a group delete in progress; new requests condition-check it; lapses after 30 s |
+//	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all three (never queried)                                | a request naming the group; group delete Queries the partition and reads the requests (groupuse.go); ttl = latest end + 30 days |
+//	| group delete lock| GROUPUSE#<group>      | #DELETE                   | –                                                                        | a group delete in progress; new requests condition-check it; lapses after 30 s (no ttl) |
 //
 // A request's stored status is never Expired: a Pending request whose
 // expiresEpochMs has passed reads as Expired, and listings filter on that.

@@ -34,17 +34,17 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 		items = append(items, s.grantSlotUpdate(orig.Next))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	}
-	// The extension holds its approver group like any request, and the
-	// original's hold follows its grant's end (see groupuse.go).
+	// The extension holds its approver group like any request; the
+	// original's hold stands, and its grant's new end is read from the
+	// original itself (see groupuse.go).
 	if ext.ApproverGroup != "" {
+		hold, err := s.holdPut(ext)
+		if err != nil {
+			return err
+		}
 		checks, checkMapping := s.groupOpenChecks(ext.ApproverGroup, now)
-		items, mapping = append(items, checks...), append(mapping, checkMapping...)
+		items, mapping = append(append(items, checks...), hold), append(append(mapping, checkMapping...), nil)
 	}
-	holds, err := s.holdsFollow(ext, orig.Next)
-	if err != nil {
-		return err
-	}
-	items = append(items, holds...)
 	return txResult("create extension", s.transact(ctx, items), mapping...)
 }
 
@@ -68,30 +68,7 @@ func (s *Store) SaveLinkedDecision(ctx context.Context, prev, next elevate.Reque
 		items = append(items, s.grantSlotUpdate(linked.Next))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	}
-	holds, err := s.holdsFollow(linked.Next)
-	if err != nil {
-		return err
-	}
-	items = append(items, holds...)
-	for range holds {
-		mapping = append(mapping, nil)
-	}
 	return s.commitDecision(ctx, items, mapping, linkID, now)
-}
-
-// holdsFollow keeps each request's group hold in step with it.
-func (s *Store) holdsFollow(rs ...elevate.Request) ([]types.TransactWriteItem, error) {
-	var items []types.TransactWriteItem
-	for _, r := range rs {
-		hold, err := s.holdFollows(r)
-		if err != nil {
-			return nil, err
-		}
-		if hold != nil {
-			items = append(items, *hold)
-		}
-	}
-	return items, nil
 }
 
 // linkedPut writes c.Next if the stored request is still c.Prev: same

@@ -24,54 +24,60 @@ import (
 // Instead:
 //
 //   - Every request naming a group writes a hold, GROUPUSE#<group> /
-//     <request id>, in its own transaction, with expiresEpochMs following
-//     the request's ExpiresAt (pending expiry, then the grant's end) and a
-//     ttl at that instant for garbage collection. A decision that ends the
-//     request (deny, cancel, revoke) deletes the hold; a final approval
-//     moves it to the grant's end. A hold is live while expiresEpochMs is
-//     in the future, so a lapsed request stops blocking the moment it
-//     lapses, with nothing written.
+//     <request id>, in the transaction that creates it. The hold only says
+//     "this request names the group"; whether the request still needs it is
+//     read from the request itself (elevate.Request.NeedsGroup), so
+//     decisions, extensions and lapses need not touch the hold.
 //   - Creating a request condition-checks that the group exists and that no
 //     delete holds the group's lock.
 //   - DeleteGroup takes the lock (a conditional put, which lapses by itself
 //     after groupLockFor should the deleter die), then reads every hold
-//     strongly consistently: holds committed before the lock are all seen,
-//     and none can commit after it. Any live hold refuses with
-//     ErrGroupInUse; otherwise one transaction deletes the group (refs = 0),
-//     the lock (still ours), the lapsed holds and writes the event.
+//     (strongly consistent Query) and the requests they name (strongly
+//     consistent BatchGetItem): holds committed before the lock are all
+//     seen, none can commit after it, and an ended request never needs its
+//     group again. Any request that still does refuses with ErrGroupInUse;
+//     otherwise it prepares the group's delete (stamp.go) and one
+//     transaction deletes the group (refs = 0), the lock (still ours) and
+//     the holds of ended requests.
 //
-// Three round trips for a rare admin operation; none on the hot paths
-// beyond one more ConditionCheck and one more small write per request.
+// Three or four round trips for a rare admin operation; on the hot path one
+// more ConditionCheck pair and one small put per request, none per decision.
+// A hold's ttl is garbage collection only: its request's latest possible end
+// plus holdGrace, so a group never deleted does not keep holds forever.
+
+// holdGrace keeps a hold beyond its request's latest end as first known, for
+// extensions of the grant.
+const holdGrace = 30 * 24 * time.Hour
 
 // groupLockFor bounds how long a dead deleter can keep requests for a group
 // from being created.
 const groupLockFor = 30 * time.Second
 
-// maxDeleteTxItems is DynamoDB's transaction limit; lapsed holds beyond what
-// fits are left to TTL (they no longer block anything).
+// maxDeleteTxItems is DynamoDB's transaction limit; holds of ended requests
+// beyond what fits are left to TTL (they no longer block anything).
 const maxDeleteTxItems = 100
 
 type groupHoldItem struct {
-	PK             string `dynamodbav:"PK"`
-	SK             string `dynamodbav:"SK"`
-	Kind           string `dynamodbav:"kind"`
-	RequestID      string `dynamodbav:"requestId"`
-	ExpiresEpochMs int64  `dynamodbav:"expiresEpochMs"`
-	TTL            int64  `dynamodbav:"ttl"`
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	Kind      string `dynamodbav:"kind"`
+	RequestID string `dynamodbav:"requestId"`
+	TTL       int64  `dynamodbav:"ttl"`
 	unlistedIndexKeys
 }
 
+// groupLockItem has no ttl: TTL could remove it under a delete that is still
+// running. The delete removes it, or the next one takes it over once
+// untilEpochMs has passed.
 type groupLockItem struct {
 	PK           string `dynamodbav:"PK"`
 	SK           string `dynamodbav:"SK"`
 	Kind         string `dynamodbav:"kind"`
 	Token        string `dynamodbav:"token"`
 	UntilEpochMs int64  `dynamodbav:"untilEpochMs"`
-	TTL          int64  `dynamodbav:"ttl"`
-	unlistedIndexKeys
 }
 
-// unlistedIndexKeys puts a TTL'd bookkeeping item in every GSI, in its own
+// unlistedIndexKeys puts a TTL'd hold in every GSI, in its own
 // partition no listing reads: DynamoDB Local's TTL sweeper stalls on items
 // missing from a GSI (see slotIndexKeys).
 type unlistedIndexKeys struct {
@@ -87,25 +93,17 @@ func unlistedIndex(k key) unlistedIndexKeys {
 	return unlistedIndexKeys{k.pk, k.sk, k.pk, k.sk, k.pk, k.sk}
 }
 
-// holdFollows keeps r's hold on its approver group in step with r, for the
-// transaction that stores r: put (pending or approved: the hold lasts until
-// r.ExpiresAt) or deleted (the request has ended). Nil when r names no group.
-func (s *Store) holdFollows(r elevate.Request) (*types.TransactWriteItem, error) {
-	if r.ApproverGroup == "" {
-		return nil, nil
-	}
+// holdPut writes r's hold on its approver group, for r's creating
+// transaction.
+func (s *Store) holdPut(r elevate.Request) (types.TransactWriteItem, error) {
 	k := groupHoldKey(r.ApproverGroup, r.ID)
-	if r.Status != elevate.StatusPending && r.Status != elevate.StatusApproved {
-		d := s.del(k, "", nil, nil)
-		return &d, nil
-	}
-	m, err := marshal(groupHoldItem{PK: k.pk, SK: k.sk, Kind: KindGroupHold, RequestID: r.ID,
-		ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt), unlistedIndexKeys: unlistedIndex(k)})
+	// The latest r can end: approved at its pending expiry, for its duration.
+	end := r.ExpiresAt.Add(time.Duration(r.DurationHours * float64(time.Hour))).Add(holdGrace)
+	m, err := marshal(groupHoldItem{PK: k.pk, SK: k.sk, Kind: KindGroupHold, RequestID: r.ID, TTL: ttlAt(end), unlistedIndexKeys: unlistedIndex(k)})
 	if err != nil {
-		return nil, err
+		return types.TransactWriteItem{}, err
 	}
-	p := s.put(m, "", nil, nil)
-	return &p, nil
+	return s.put(m, "", nil, nil), nil
 }
 
 // groupOpenChecks are the conditions for a new request naming group: the
@@ -132,7 +130,7 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 	now := ev.Time
 	lock := groupLockKey(name)
 	lockItem, err := marshal(groupLockItem{PK: lock.pk, SK: lock.sk, Kind: KindGroupLock, Token: ev.ID,
-		UntilEpochMs: epochMs(now.Add(groupLockFor)), TTL: ttlAt(now.Add(groupLockFor)), unlistedIndexKeys: unlistedIndex(lock)})
+		UntilEpochMs: epochMs(now.Add(groupLockFor))})
 	if err != nil {
 		return err
 	}
@@ -161,35 +159,71 @@ func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event
 	if err != nil {
 		return err
 	}
-	var lapsed []key
+	var ids []string
+	holds := map[string]key{}
 	for _, item := range items {
 		var h groupHoldItem
 		if err := attributevalue.UnmarshalMap(item, &h); err != nil {
 			return unavailable("delete group: decode hold", err)
 		}
-		if h.Kind != KindGroupHold {
-			continue
+		if h.Kind == KindGroupHold {
+			ids = append(ids, h.RequestID)
+			holds[h.RequestID] = key{h.PK, h.SK}
 		}
-		if h.ExpiresEpochMs > epochMs(ev.Time) {
-			return elevate.ErrGroupInUse
-		}
-		lapsed = append(lapsed, key{h.PK, h.SK})
 	}
-	evPut, err := s.eventPut(ev)
+	named, err := s.requestsByID(ctx, ids)
 	if err != nil {
 		return err
 	}
-	tx := []types.TransactWriteItem{
-		s.del(groupKey(name), "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
-			map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)}),
-		s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
-		evPut,
+	for _, r := range named {
+		if r.NeedsGroup(ev.Time) {
+			return elevate.ErrGroupInUse
+		}
 	}
-	for _, k := range lapsed {
+	unused, unusedNames, unusedValues := "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
+		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)}
+	// Prepared first, so the REMOVE names the admin (stamp.go).
+	if err := s.prepareDelete(ctx, "delete group", groupKey(name), unused, unusedNames, unusedValues, ev,
+		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse)); err != nil {
+		return err
+	}
+	mine, mineNames, mineValues := preparedBy(ev.ID)
+	tx := []types.TransactWriteItem{
+		s.del(groupKey(name), unused+" AND "+mine, mergeNames(unusedNames, mineNames), mergeValues(unusedValues, mineValues)),
+		s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
+	}
+	for _, id := range ids { // every request named has ended
 		if len(tx) == maxDeleteTxItems {
 			break
 		}
-		tx = append(tx, s.del(k, "", nil, nil))
+		tx = append(tx, s.del(holds[id], "", nil, nil))
 	}
 	return txResult("delete group", s.transact(ctx, tx), orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse), is(elevate.ErrConcurrentUpdate))
 }
+
+// requestsByID reads requests strongly consistently, 100 keys per
+// BatchGetItem; absent ones are skipped.
+func (s *Store) requestsByID(ctx context.Context, ids []string) ([]elevate.Request, error) {
+	var out []elevate.Request
+	for start := 0; start < len(ids); start += maxBatchGetKeys {
+		var keys []map[string]types.AttributeValue
+		for _, id := range ids[start:min(start+maxBatchGetKeys, len(ids))] {
+			keys = append(keys, requestKey(id).av())
+		}
+		items, err := s.batchGet(ctx, "delete group: requests", keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range items {
+			r, err := decodeAs[requestItem]("delete group: decode request", item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// maxBatchGetKeys is DynamoDB's BatchGetItem limit.
+const maxBatchGetKeys = 100

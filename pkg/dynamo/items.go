@@ -47,6 +47,7 @@ type settingsItem struct {
 	UpdatedAt             string  `dynamodbav:"updatedAt,omitempty"`
 	UpdatedBy             string  `dynamodbav:"updatedBy,omitempty"`
 	Version               int     `dynamodbav:"version"`
+	ChangeID              string  `dynamodbav:"changeId,omitempty"`
 }
 
 type lockboxItem struct {
@@ -105,6 +106,7 @@ type groupItem struct {
 	UpdatedAt   string   `dynamodbav:"updatedAt"`
 	UpdatedBy   string   `dynamodbav:"updatedBy,omitempty"`
 	Refs        int      `dynamodbav:"refs"`
+	ChangeID    string   `dynamodbav:"changeId,omitempty"`
 }
 
 func toGroupItem(g elevate.Group) groupItem {
@@ -140,6 +142,7 @@ type policyItem struct {
 	UpdatedAt         string  `dynamodbav:"updatedAt"`
 	CreatedBy         string  `dynamodbav:"createdBy,omitempty"`
 	UpdatedBy         string  `dynamodbav:"updatedBy,omitempty"`
+	ChangeID          string  `dynamodbav:"changeId,omitempty"`
 	// Ticket references (F15).
 	TicketRequired bool   `dynamodbav:"ticketRequired,omitempty"`
 	TicketPattern  string `dynamodbav:"ticketPattern,omitempty"`
@@ -204,6 +207,8 @@ type requestItem struct {
 	GrantExpiresAt    string         `dynamodbav:"grantExpiresAt,omitempty"`
 	Version           int            `dynamodbav:"version"`
 	CountedBy         []string       `dynamodbav:"countedBy,omitempty"`
+	UpdatedBy         string         `dynamodbav:"updatedBy,omitempty"`
+	ChangeID          string         `dynamodbav:"changeId,omitempty"`
 	// Scheduled start, ticket references and extensions (F13-F15).
 	StartAt          string   `dynamodbav:"startAt,omitempty"`
 	GrantStartsAt    string   `dynamodbav:"grantStartsAt,omitempty"`
@@ -225,7 +230,7 @@ func toRequestItem(r elevate.Request) requestItem {
 		DurationHours: r.DurationHours, Status: string(r.Status), ApprovalType: string(r.ApprovalType),
 		ApproverGroup: r.ApproverGroup, RequiredApprovals: r.RequiredApprovals, Decisions: []decisionItem{},
 		CreatedAt: formatTime(r.CreatedAt), ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt),
-		Version: r.Version, CountedBy: r.CountedBy}
+		Version: r.Version, CountedBy: r.CountedBy, UpdatedBy: r.LastActor(), ChangeID: requestChangeID(r.ID, r.Version)}
 	if r.ApproverGroup != "" {
 		it.GSI2PK, it.GSI2SK = approversPartition(r.ApproverGroup), sk
 	}
@@ -336,6 +341,8 @@ type grantItem struct {
 	GSI2SK         string `dynamodbav:"GSI2SK"`
 	GSI3PK         string `dynamodbav:"GSI3PK"`
 	GSI3SK         string `dynamodbav:"GSI3SK"`
+	UpdatedBy      string `dynamodbav:"updatedBy,omitempty"`
+	ChangeID       string `dynamodbav:"changeId,omitempty"`
 	// StartsAt is a scheduled grant's start (F13): authorization reads it in
 	// the same BatchGetItem as the rest.
 	StartsAt string `dynamodbav:"startsAt,omitempty"`
@@ -345,7 +352,8 @@ func toGrantItem(r elevate.Request) grantItem {
 	k := grantSlotKey(r.Requester, r.Target())
 	it := grantItem{PK: k.pk, SK: k.sk, Kind: KindGrant, RequestID: r.ID, Principal: r.Requester,
 		Type: string(r.Type), Scope: r.Scope, Name: r.Name, Status: string(r.Status),
-		ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt)}
+		ExpiresAt: formatTime(r.ExpiresAt), ExpiresEpochMs: epochMs(r.ExpiresAt), TTL: ttlAt(r.ExpiresAt),
+		UpdatedBy: r.LastActor(), ChangeID: requestChangeID(r.ID, r.Version)}
 	it.GSI1PK, it.GSI1SK, it.GSI2PK, it.GSI2SK, it.GSI3PK, it.GSI3SK = slotIndexKeys(r.Requester, r.Target())
 	if r.Status == elevate.StatusApproved {
 		it.StartsAt = formatOptional(r.GrantStartsAt)

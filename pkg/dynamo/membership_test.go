@@ -14,6 +14,13 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
+// realClock moves the env's clock to now: group holds carry a ttl, and
+// DynamoDB Local's TTL sweeper judges it by the wall clock.
+func (e *env) realClock() *env {
+	e.clock.now = time.Now().UTC().Truncate(time.Millisecond)
+	return e
+}
+
 func (e *env) removeMember(t *testing.T, group, member string) {
 	t.Helper()
 	must[elevate.Group](t)(e.svc.RemoveGroupMember(ctx, admin, group, member))
@@ -188,7 +195,7 @@ func TestNOfMConcurrentFinalApprovalsAndRemoval(t *testing.T) {
 // live grant names it, even after every policy stopped naming it; lapsed
 // requests stop blocking the moment they lapse.
 func TestGroupDeleteRefusedWhileRequestsNameIt(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t).realClock()
 	e.group(t, "ops", "bob@example.com")
 	e.group(t, "sec", "bob@example.com")
 	e.enable(t, "ops")
@@ -225,7 +232,7 @@ func TestGroupDeleteRefusedWhileRequestsNameIt(t *testing.T) {
 }
 
 func TestGroupDeleteNotBlockedByLapsedRequests(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t).realClock()
 	e.group(t, "ops", "bob@example.com")
 	e.group(t, "sec", "bob@example.com")
 	e.enable(t, "ops")
@@ -253,7 +260,7 @@ func TestGroupDeleteNotBlockedByLapsedRequests(t *testing.T) {
 // request naming it was created, or it is refused.
 func TestGroupDeleteRacingRequestCreation(t *testing.T) {
 	for round := 0; round < 5; round++ {
-		e := newEnv(t)
+		e := newEnv(t).realClock()
 		e.group(t, "sec", "bob@example.com")
 		base := elevate.Request{Type: elevate.TypeTask, Scope: "Exchange", Name: "Move", Reason: "r", DurationHours: 1,
 			Status: elevate.StatusPending, ApprovalType: elevate.ApprovalManual, ApproverGroup: "sec", RequiredApprovals: 1,

@@ -39,13 +39,13 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 	}
 	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest)}
 	// The request holds its approver group until it ends (see groupuse.go).
-	hold, err := s.holdFollows(r)
-	if err != nil {
-		return err
-	}
-	if hold != nil {
+	if r.ApproverGroup != "" {
+		hold, err := s.holdPut(r)
+		if err != nil {
+			return err
+		}
 		checks, checkMapping := s.groupOpenChecks(r.ApproverGroup, r.CreatedAt)
-		items, mapping = append(append(items, checks...), *hold), append(append(mapping, checkMapping...), nil)
+		items, mapping = append(append(items, checks...), hold), append(append(mapping, checkMapping...), nil)
 	}
 	return txResult("create request", s.transact(ctx, items), mapping...)
 }
@@ -65,8 +65,8 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 // decision rests on is checked in the same transaction (approverChecks):
 // the approver or denier, a revoker acting as an approver, and on a final
 // N-of-M approval every approver counted. The slot becomes the grant on
-// final approval and is deleted on deny, cancel and revoke; the request's
-// group hold follows it. A link ID is consumed in the same transaction.
+// final approval and is deleted on deny, cancel and revoke. A link ID is
+// consumed in the same transaction.
 func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
 	items, mapping, err := s.decisionItems(prev, next, now)
 	if err != nil {
@@ -114,15 +114,6 @@ func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]type
 	}
 	checks, checkMapping := s.approverChecks(next.ApproverGroup, approvers)
 	items, mapping = append(items, checks...), append(mapping, checkMapping...)
-	if prev.Status != next.Status {
-		hold, err := s.holdFollows(next)
-		if err != nil {
-			return nil, nil, err
-		}
-		if hold != nil {
-			items, mapping = append(items, *hold), append(mapping, nil)
-		}
-	}
 
 	slot := grantSlotKey(next.Requester, next.Target())
 	idValue := map[string]types.AttributeValue{":id": str(next.ID)}
@@ -169,10 +160,11 @@ func (s *Store) commitDecision(ctx context.Context, items []types.TransactWriteI
 // request's. An extension's approval moves the original's slot the same way.
 func (s *Store) grantSlotUpdate(r elevate.Request) types.TransactWriteItem {
 	g := toGrantItem(r)
-	names := map[string]string{"#s": attrStatus, "#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID}
+	names := map[string]string{"#s": attrStatus, "#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID, "#by": attrUpdatedBy, "#cid": attrChangeID}
 	values := map[string]types.AttributeValue{":approved": str(string(elevate.StatusApproved)), ":exp": str(g.ExpiresAt),
-		":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(r.ID)}
-	expr := "SET #s = :approved, expiresAt = :exp, #e = :expMs, #ttl = :ttl"
+		":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(r.ID), ":by": str(g.UpdatedBy), ":cid": str(g.ChangeID)}
+	// Stamped like every entity write (stamp.go).
+	expr := "SET #s = :approved, expiresAt = :exp, #e = :expMs, #ttl = :ttl, #by = :by, #cid = :cid"
 	if g.StartsAt != "" {
 		expr += ", startsAt = :start"
 		values[":start"] = str(g.StartsAt)
@@ -187,7 +179,7 @@ func (s *Store) ReadAuthz(ctx context.Context, principal string, t elevate.Targe
 	if t.Type != elevate.TypeLockbox {
 		keys = append(keys, policyKey(t.Key()).av())
 	}
-	items, err := s.batchGet(ctx, keys)
+	items, err := s.batchGet(ctx, "read authz", keys)
 	if err != nil {
 		return app.AuthzRead{}, err
 	}
@@ -228,25 +220,25 @@ func (s *Store) ReadAuthz(ctx context.Context, principal string, t elevate.Targe
 // maxBatchAttempts bounds retries of UnprocessedKeys (throttling).
 const maxBatchAttempts = 5
 
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
 	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	var out []map[string]types.AttributeValue
 	for attempt := 0; ; attempt++ {
 		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
-			return nil, unavailable("read authz", err)
+			return nil, unavailable(op, err)
 		}
 		out = append(out, res.Responses[s.table]...)
 		if len(res.UnprocessedKeys) == 0 || len(res.UnprocessedKeys[s.table].Keys) == 0 {
 			return out, nil
 		}
 		if attempt+1 >= maxBatchAttempts {
-			return nil, unavailable("read authz", fmt.Errorf("%d keys unprocessed after %d attempts", len(res.UnprocessedKeys[s.table].Keys), maxBatchAttempts))
+			return nil, unavailable(op, fmt.Errorf("%d keys unprocessed after %d attempts", len(res.UnprocessedKeys[s.table].Keys), maxBatchAttempts))
 		}
 		req = res.UnprocessedKeys
 		select {
 		case <-ctx.Done():
-			return nil, unavailable("read authz", ctx.Err())
+			return nil, unavailable(op, ctx.Err())
 		case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
 		}
 	}

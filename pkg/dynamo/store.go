@@ -148,18 +148,6 @@ func (s *Store) del(k key, cond string, names map[string]string, values map[stri
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
 }
 
-func (s *Store) eventPut(ev app.Event) (types.TransactWriteItem, error) {
-	it, err := toEventItem(ev)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	m, err := marshal(it)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return s.put(m, "", nil, nil), nil
-}
-
 func (s *Store) getItem(ctx context.Context, op string, k key) (map[string]types.AttributeValue, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k.av(), ConsistentRead: aws.Bool(true)})
 	if err != nil {

@@ -41,6 +41,33 @@ func GrantFromImage(img map[string]events.DynamoDBAttributeValue) (g elevate.Gra
 	return it.domain()
 }
 
+// SettingsFromImage decodes the settings item's stream image.
+func SettingsFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.Settings, error) {
+	var it settingsItem
+	if err := decodeImage(img, KindSettings, &it); err != nil {
+		return elevate.Settings{}, err
+	}
+	return it.domain()
+}
+
+// GroupFromImage decodes a group item's stream image.
+func GroupFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.Group, error) {
+	var it groupItem
+	if err := decodeImage(img, KindGroup, &it); err != nil {
+		return elevate.Group{}, err
+	}
+	return it.domain()
+}
+
+// PolicyFromImage decodes a policy item's stream image.
+func PolicyFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.Policy, error) {
+	var it policyItem
+	if err := decodeImage(img, KindPolicy, &it); err != nil {
+		return elevate.Policy{}, err
+	}
+	return it.domain()
+}
+
 // EventFromImage decodes an audit-only event item's stream image.
 func EventFromImage(img map[string]events.DynamoDBAttributeValue) (app.Event, error) {
 	var it eventItem

@@ -267,11 +267,27 @@ func (r Request) Granted(now time.Time) bool {
 	return r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(*r.GrantExpiresAt)
 }
 
+// NeedsGroup reports whether the request still depends on its approver
+// group at now: it is pending, or its grant has not ended (live, or not yet
+// started). An ended request never needs it again.
+func (r Request) NeedsGroup(now time.Time) bool {
+	return r.EffectiveStatus(now) == StatusPending || (r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(*r.GrantExpiresAt))
+}
+
 // View is the request as callers see it at now: expiry applied, Active set.
 func (r Request) View(now time.Time) Request {
 	r.Status = r.EffectiveStatus(now)
 	r.Active = r.IsActive(now)
 	return r
+}
+
+// LastActor is who made the request's latest change: the last decision's
+// author, or the requester while there is none.
+func (r Request) LastActor() string {
+	if len(r.Decisions) == 0 {
+		return r.Requester
+	}
+	return r.Decisions[len(r.Decisions)-1].By
 }
 
 // Approvals counts the approve decisions recorded so far.

@@ -27,7 +27,7 @@ var (
 // DeleteItem and ConditionCheckItem.
 var (
 	TableActions = map[string][]string{
-		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
+		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
 		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
 		Approvals: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},

@@ -45,24 +45,24 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse}}, // a group delete reads the group's holds
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups}}, // counters: the policy cap, group references, members
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go)
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name
 	},
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse}},
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse}},     // cancel frees the slot and the group hold
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // cancel frees the slot
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // an automatic extension moves the grant's end
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyGroupUse}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},              // approve turns the slot into the grant
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyGroupUse}}, // deny and revoke free the slot and the group hold
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},          // the decider's membership at commit
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks}},
+		{Actions: []string{"UpdateItem", "DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}}, // approve turns the slot into the grant; deny and revoke free it
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},           // the decider's membership at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
