@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -21,23 +20,6 @@ func (s *Service) AlertGroup() string { return s.adminGroup() }
 // RatifyRequest confirms a break-glass grant as the caller.
 func (s *Service) RatifyRequest(ctx context.Context, c Caller, id, comment string) (elevate.Request, error) {
 	return s.decide(ctx, c, id, Ratify, comment, "")
-}
-
-// submitRefused audits a refused submission that the caller may want to hide
-// (a second unratified break-glass grant), then returns the refusal.
-func (s *Service) submitRefused(ctx context.Context, c Caller, r elevate.Request, refusal error) error {
-	var de *elevate.Error
-	if !errors.As(refusal, &de) || !errors.Is(refusal, elevate.ErrBreakGlassOpen) {
-		return refusal
-	}
-	t := r.Target()
-	ev := s.event(c, "refused."+de.Code)
-	ev.Target = &t
-	ev.Detail = map[string]any{"code": de.Code, "route": "POST /v1/requests", "breakGlass": r.BreakGlass, "reason": r.Reason}
-	if err := s.Store.RecordAuthz(ctx, ev); err != nil {
-		return err
-	}
-	return refusal
 }
 
 // breakGlassDecider extends who may decide a break-glass request: besides the

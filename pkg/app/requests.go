@@ -34,7 +34,7 @@ func (s *Service) SubmitRequest(ctx context.Context, c Caller, in elevate.Submit
 		return elevate.Request{}, err
 	}
 	if err := s.Store.CreateRequest(ctx, r); err != nil {
-		return elevate.Request{}, s.submitRefused(ctx, c, r, err)
+		return elevate.Request{}, err
 	}
 	return r.View(now), nil
 }

@@ -39,7 +39,9 @@ const (
 	ActionRequestBreakGlass         = "request.break_glass"
 	ActionRequestRatified           = "request.ratified"
 	ActionRequestRatificationMissed = "request.ratification_missed"
-	ActionRefusedBreakGlassOpen     = "refused.break-glass-open"
+	// ActionRefusedBreakGlassOpen is the refusal of a second unratified
+	// grant, as every refusal is audited (refused.<code>).
+	ActionRefusedBreakGlassOpen = "refused.break-glass-open"
 
 	// Approver delegation (F17).
 	ActionDelegationSet     = "delegation.set"

@@ -242,6 +242,7 @@ func startStack(t *testing.T) *local.Stack {
 		DynamoEndpoint: endpoint,
 		Table:          localstack.UniqueTableName("e2e"),
 		PollInterval:   100 * time.Millisecond,
+		RecordCalls:    true,
 	})
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)
@@ -250,6 +251,8 @@ func startStack(t *testing.T) *local.Stack {
 		if err := st.Stop(); err != nil {
 			t.Errorf("stop the stack: %v", err)
 		}
+		// Every DynamoDB call each function made is within its IAM grant.
+		st.CheckCallsWithinGrants(t)
 	})
 	admin := newAPI(t, st, "admin@example.com", st.AdminGroup)
 	admin.must(201, "POST", "/v1/groups", map[string]any{"name": "ops", "description": "Exchange operators", "members": []string{"bob@example.com"}})

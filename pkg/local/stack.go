@@ -75,6 +75,11 @@ type Options struct {
 	// loopback address. Anyone who can reach that route can mint an admin
 	// token, so by default it is refused (403) on any other address.
 	TokensBeyondLoopback bool
+	// RecordCalls gives each function its own DynamoDB client, as in AWS,
+	// recording every call it makes (Stack.Calls) so tests can hold the
+	// stack's behaviour to the IAM grants in pkg/routes. The recorder keeps
+	// every partition key it sees: for tests, not for make run.
+	RecordCalls bool
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -94,6 +99,9 @@ type Stack struct {
 	SES    *localstack.SESProcess
 	S3     *localstack.S3Server
 	Poller *Poller
+
+	// Calls records each function's DynamoDB calls when Options.RecordCalls.
+	Calls map[string]*localstack.OpRecorder
 
 	authority *Authority
 	server    *http.Server
@@ -176,9 +184,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("local: link key: %w", err)
 	}
 	store := dynamo.New(db, o.Table, o.PageKey)
-	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+	storeOf := func(function string) *dynamo.Store {
+		if !o.RecordCalls {
+			return store
+		}
+		if st.Calls == nil {
+			st.Calls = map[string]*localstack.OpRecorder{}
+		}
+		rec := localstack.NewOpRecorder()
+		st.Calls[function] = rec
+		return dynamo.New(localstack.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
+	}
 
-	gw := &Gateway{Functions: APIHandlers(svc, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+	serviceOf := func(function string) *app.Service {
+		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+	}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
@@ -190,7 +211,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
 			{Name: routes.Notify, Handle: notify.NewHandler(notify.Deps{
-				Store:         store,
+				Store:         storeOf(routes.Notify),
 				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,

@@ -19,12 +19,14 @@ import (
 )
 
 // startStack runs a stack on free ports, sharing this binary's DynamoDB Local.
+// Every DynamoDB call each function makes must be within its IAM grant.
 func startStack(t *testing.T) *Stack {
 	t.Helper()
 	_, endpoint := localstack.DynamoForTest(t)
 	st, err := Start(context.Background(), Options{
 		DynamoEndpoint: endpoint,
 		Table:          localstack.UniqueTableName("stack"),
+		RecordCalls:    true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +35,7 @@ func startStack(t *testing.T) *Stack {
 		if err := st.Stop(); err != nil {
 			t.Error(err)
 		}
+		st.CheckCallsWithinGrants(t)
 	})
 	return st
 }

@@ -56,9 +56,9 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
-		// a break-glass submit also claims the principal's one unratified
-		// grant, and a refused second one is audited; delegations are set
-		// and removed here (self-service)
+		// events: refused attempts; a break-glass submit also claims the
+		// principal's one unratified grant; delegations are set and removed
+		// here (self-service)
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations}},
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // cancel frees the slot
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
@@ -66,8 +66,8 @@ var TableKeys = map[string][]TableKey{
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // a delegate's standing at decision time
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}},                         // a delegate's standing at decision time
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyEvents}},     // events: refused attempts
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                     // approve turns the slot into the grant; ratify moves its end
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}},      // deny and revoke free the slot; ratify and revoke release the break-glass claim
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyDelegations}}, // the decider's membership (or delegation) at commit
