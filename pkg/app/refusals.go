@@ -29,6 +29,10 @@ const ActorAnonymous = "anonymous"
 var auditedConflicts = []string{
 	elevate.ErrNotPending.Code, elevate.ErrRequestExpired.Code, elevate.ErrAlreadyDecided.Code,
 	elevate.ErrNotActive.Code, elevate.ErrLinkUsed.Code, ErrLinkDead.Code,
+
+	// Break-glass (F16): a second unratified grant, and ratifying one that
+	// is no longer waiting for it.
+	elevate.ErrBreakGlassOpen.Code, elevate.ErrNotRatifiable.Code, elevate.ErrRatificationMissed.Code,
 }
 
 // RefusalCode reports whether err refuses the caller an attempt the trail

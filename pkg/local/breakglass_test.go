@@ -128,7 +128,7 @@ func TestBreakGlassThroughTheStack(t *testing.T) {
 			hasRecord(recs, audit.ActionGrantCreated, id, "system") &&
 			slices.ContainsFunc(recs, func(r audit.Record) bool {
 				return r.Action == audit.ActionRefusedBreakGlassOpen && r.Actor == "alice@example.com"
-			})
+			}) && hasRecord(recs, "refused.not-ratifiable", id, "bob@example.com")
 	})
 	eventually(t, "alice hears of the ratification", func() bool {
 		_, ok := emailWith(t, st, "alice@example.com", "Break-glass ratified")
