@@ -121,6 +121,11 @@ type Store interface {
 	// RecordAuthz writes one audit item for one decision.
 	RecordAuthz(ctx context.Context, ev Event) error
 
+	// RecordRefusal writes one audit item for one refused attempt, once per
+	// event ID: a second write of the same ID is dropped without error
+	// (bounded anonymous refusals share IDs).
+	RecordRefusal(ctx context.Context, ev Event) error
+
 	// Extensions (F14).
 	// CreateExtension writes a new extension and the original it extends in
 	// one transaction, conditioned on the original still being orig.Prev

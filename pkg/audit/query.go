@@ -329,8 +329,9 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
+			var rd objectReader
 			for i := range jobs {
-				src, recs, err := readObject(ctx, c, bucket, keys[i], f)
+				src, recs, err := rd.read(ctx, c, bucket, keys[i], f)
 				select {
 				case results <- objectResult{index: i, src: src, recs: recs, err: err}:
 				case <-ctx.Done():
@@ -522,11 +523,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // reader buffer without end. Records are a few hundred bytes.
 const maxLine = 4 << 20
 
-// readObject reads one object line by line, keeping the records f matches,
-// and hashes the stored bytes as they stream past. It sniffs the gzip magic
+// objectReader is one worker's buffers and gzip state, reset for each
+// object: allocating them anew (a 32 KiB window and Huffman tables per
+// gzip reader) for thousands of objects was most of a query's garbage.
+type objectReader struct {
+	raw, lines *bufio.Reader
+	gz         *gzip.Reader
+}
+
+// read reads one object line by line, keeping the records f matches, and
+// hashes the stored bytes as they stream past. It sniffs the gzip magic
 // rather than trusting the key, so an object stored uncompressed (or
 // transparently decompressed by a proxy) still reads.
-func readObject(ctx context.Context, c S3Reader, bucket, key string, f Filter) (SourceObject, []heldRecord, error) {
+func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string, f Filter) (SourceObject, []heldRecord, error) {
 	src := SourceObject{Key: key}
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
@@ -537,17 +546,26 @@ func readObject(ctx context.Context, c S3Reader, bucket, key string, f Filter) (
 	src.ObjectLockMode, src.ObjectLockRetainUntil = string(out.ObjectLockMode), out.ObjectLockRetainUntilDate
 	h := sha256.New()
 	body := &countingReader{r: io.TeeReader(out.Body, h)}
-	raw := bufio.NewReaderSize(body, 32<<10)
+	if rd.raw == nil {
+		rd.raw, rd.lines = bufio.NewReaderSize(body, 32<<10), bufio.NewReaderSize(nil, 64<<10)
+	}
+	raw := rd.raw
+	raw.Reset(body)
 	var r io.Reader = raw
 	if magic, _ := raw.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(raw)
+		var err error
+		if rd.gz == nil {
+			rd.gz, err = gzip.NewReader(raw)
+		} else {
+			err = rd.gz.Reset(raw)
+		}
 		if err != nil {
 			return src, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 		}
-		defer gz.Close()
-		r = gz
+		r = rd.gz
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := rd.lines
+	br.Reset(r)
 	var recs []heldRecord
 	var long []byte // a line longer than br's buffer, assembled
 	for {

@@ -90,7 +90,7 @@ func BenchmarkColdStart(b *testing.B) {
 				"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
 				"ELEVATE_TABLE=elevate", "ELEVATE_LINK_KEY=0123456789abcdef0123456789abcdef0123456789abcdef",
 				"ELEVATE_SENDER=elevate@example.com", "ELEVATE_PUBLIC_URL=http://127.0.0.1:8080",
-				"ELEVATE_AUDIT_BUCKET=elevate-audit", "AWS_LAMBDA_FUNCTION_NAME="+fn)
+				"ELEVATE_AUDIT_BUCKET=elevate-audit", "ELEVATE_PAGE_KEY=fedcba9876543210fedcba9876543210", "AWS_LAMBDA_FUNCTION_NAME="+fn)
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				cmd := exec.CommandContext(ctx, filepath.Join(dir, fn))

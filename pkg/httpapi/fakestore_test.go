@@ -20,6 +20,7 @@ type memStore struct {
 	requests map[string]elevate.Request
 	links    map[string]bool
 	authz    []app.Event
+	refusals []app.Event
 	fail     error // returned by every call when set
 }
 
@@ -256,6 +257,20 @@ func (m *memStore) ReadAuthz(_ context.Context, principal string, t elevate.Targ
 		}
 	}
 	return read, nil
+}
+
+func (m *memStore) RecordRefusal(_ context.Context, ev app.Event) error {
+	defer m.lock()()
+	if m.fail != nil {
+		return m.fail
+	}
+	for _, e := range m.refusals {
+		if e.ID == ev.ID {
+			return nil
+		}
+	}
+	m.refusals = append(m.refusals, ev)
+	return nil
 }
 
 func (m *memStore) RecordAuthz(_ context.Context, ev app.Event) error {

@@ -41,6 +41,9 @@ type call struct {
 	route  routes.Route
 	params map[string]string
 	caller app.Caller
+	// link is the approval link's verified claims, once verified (also when
+	// it has expired): the principal of a refusal on the link page.
+	link *app.LinkClaims
 }
 
 type endpoint func(*server, *call) (events.APIGatewayV2HTTPResponse, error)
@@ -163,6 +166,9 @@ func (s *server) fail(c *call, err error) events.APIGatewayV2HTTPResponse {
 	p, internal := ProblemFor(err)
 	if internal {
 		s.log.ErrorContext(c.ctx, "request failed", "requestId", c.req.RequestContext.RequestID, "route", c.route.RouteKey(), "status", p.Status, "error", err.Error())
+	}
+	if code, ok := app.RefusalCode(err); ok && c.caller.Principal != "" {
+		s.auditRefusal(c, app.Refusal{Actor: c.caller.Principal, Code: code, Status: p.Status})
 	}
 	b, _ := json.Marshal(p)
 	h := jsonHeaders("application/problem+json")

@@ -172,6 +172,9 @@ func (s *server) linkError(c *call, err error) (response, error) {
 	if errors.As(err, &de) && status < 500 {
 		s.log.InfoContext(c.ctx, "link refused", "requestId", c.req.RequestContext.RequestID, "code", de.Code)
 	}
+	if status < 500 {
+		s.auditLinkRefusal(c, err, status)
+	}
 	return s.page(c, status, pageData{Title: title, Message: msg})
 }
 
@@ -195,10 +198,17 @@ func (s *server) verifyLink(c *call) (app.LinkClaims, error) {
 		return app.LinkClaims{}, errNoSigner
 	}
 	cl, err := s.deps.Links.Verify(c.params["token"], s.deps.Service.Clock())
+	if errors.Is(err, linktoken.ErrExpired) {
+		// Signed by us: the refusal's record can name its approver.
+		if ex, ok := s.deps.Links.ExpiredClaims(c.params["token"]); ok {
+			c.link = &app.LinkClaims{ID: ex.ID, RequestID: ex.RequestID, Approver: ex.Approver}
+		}
+	}
 	if err != nil {
 		return app.LinkClaims{}, err
 	}
-	return app.LinkClaims{ID: cl.ID, RequestID: cl.RequestID, Approver: cl.Approver}, nil
+	c.link = &app.LinkClaims{ID: cl.ID, RequestID: cl.RequestID, Approver: cl.Approver}
+	return *c.link, nil
 }
 
 // linkPage shows the request behind a link. It never changes state: mail
@@ -302,7 +312,7 @@ func linkDecide(s *server, c *call) (response, error) {
 	// The link page sends the request it showed; a client built to the
 	// documented form (decision, comment) need not.
 	if f.RequestID != "" && f.RequestID != l.RequestID {
-		return s.linkError(c, badRequest("this form does not belong to this link's request"))
+		return s.linkError(c, errForeignForm)
 	}
 	r, err := s.deps.Service.DecideByLink(c.ctx, l, f.Decision, f.Comment)
 	if err != nil {

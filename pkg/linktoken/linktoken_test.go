@@ -126,6 +126,15 @@ func TestRefusals(t *testing.T) {
 	if _, err := s.Verify(good, now); err != nil {
 		t.Fatalf("the untouched token fails: %v", err)
 	}
+	// Only a genuine token yields claims for a refusal's record, expired or not.
+	if c, ok := s.ExpiredClaims(good); !ok || c.Approver != "bob@example.com" {
+		t.Fatalf("ExpiredClaims of a signed token: %+v %v", c, ok)
+	}
+	for _, bad := range []string{longer, payload + ".", "garbage"} {
+		if c, ok := s.ExpiredClaims(bad); ok {
+			t.Errorf("ExpiredClaims(%q) = %+v", bad, c)
+		}
+	}
 }
 
 // FuzzVerify checks that no input panics, that only a correctly signed token

@@ -52,17 +52,17 @@ var TableKeys = map[string][]TableKey{
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups}},
-		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse}},
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // cancel frees the slot
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                  // an automatic extension moves the grant's end
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},       // the authorization read before a submit
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyEvents}}, // events: refused attempts
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}},                                   // cancel frees the slot
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}},                  // a new request's group exists and is not being deleted
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                                   // an automatic extension moves the grant's end
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks}},
-		{Actions: []string{"UpdateItem", "DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}}, // approve turns the slot into the grant; deny and revoke free it
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},           // the decider's membership at commit
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyEvents}}, // events: refused attempts
+		{Actions: []string{"UpdateItem", "DeleteItem"}, LeadingKeys: []string{KeyGrantSlots}},   // approve turns the slot into the grant; deny and revoke free it
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups}},             // the decider's membership at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},

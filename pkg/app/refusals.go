@@ -1,0 +1,89 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
+)
+
+// Refused attempts are audited (issue 10 item 8): each becomes one
+// refused.<code> record, written as an event item that the stream carries to
+// the audit bucket like an authorization decision.
+
+// RefusalPrefix starts the action of every refusal record.
+const RefusalPrefix = "refused."
+
+// ActorAnonymous is the actor of a refusal with no verified principal (a
+// forged or malformed approval link).
+const ActorAnonymous = "anonymous"
+
+// auditedConflicts are the 409s that refuse an attempt on a request's state
+// (a decision on a request no longer pending, a replayed or dead link). Other
+// conflicts (an existing policy or group, a group in use, an open request, a
+// lost race) are answers about the data, not refusals of the caller.
+var auditedConflicts = []string{
+	elevate.ErrNotPending.Code, elevate.ErrRequestExpired.Code, elevate.ErrAlreadyDecided.Code,
+	elevate.ErrNotActive.Code, elevate.ErrLinkUsed.Code, ErrLinkDead.Code,
+}
+
+// RefusalCode reports whether err refuses the caller an attempt the trail
+// keeps, and its code: every 403 (self-approval, a non-member deciding, a
+// non-admin on an admin route, asking about another principal, ...) and the
+// state refusals above. A 401 (no valid identity) is not one: it is logged,
+// not audited, so nobody can write to the trail without credentials.
+func RefusalCode(err error) (string, bool) {
+	var de *elevate.Error
+	if !errors.As(err, &de) || de.Code == "" {
+		return "", false
+	}
+	if errors.Is(err, elevate.ErrForbidden) || (errors.Is(err, elevate.ErrConflict) && slices.Contains(auditedConflicts, de.Code)) {
+		return de.Code, true
+	}
+	return "", false
+}
+
+// Refusal is one refused attempt.
+type Refusal struct {
+	// Actor is the verified principal, or ActorAnonymous.
+	Actor string
+	// Route is the API route ("POST /v1/requests/{id}/approve") or link
+	// route the attempt came in on.
+	Route     string
+	RequestID string
+	Code      string
+	Status    int
+	// Unverified holds what an unverifiable link claims (request, approver):
+	// recorded as claims, never as the actor.
+	Unverified map[string]string
+	// BoundBy, when set, makes the record one of at most
+	// anonymousSlotsPerMinute per minute for everything it hashes to: the
+	// attempts of someone without credentials cannot flood the trail.
+	BoundBy string
+}
+
+// anonymousSlotsPerMinute bounds the refusal records anonymous attempts can
+// cause: refusals with BoundBy share this many event IDs per minute, and
+// the store writes each ID once.
+const anonymousSlotsPerMinute = 16
+
+// RecordRefusal writes the refusal's record. The caller's answer does not
+// depend on it: a failure is returned for logging only.
+func (s *Service) RecordRefusal(ctx context.Context, r Refusal) error {
+	now := s.Clock()
+	ev := Event{ID: s.id(), Time: now, Action: RefusalPrefix + r.Code, Actor: r.Actor, RequestID: r.RequestID,
+		Detail: map[string]any{"code": r.Code, "route": r.Route, "status": r.Status}}
+	if len(r.Unverified) > 0 {
+		ev.Detail["unverified"] = r.Unverified
+	}
+	if r.BoundBy != "" {
+		h := sha256.Sum256([]byte(r.BoundBy))
+		ev.ID = fmt.Sprintf("refused-anonymous-%s-%02d", now.UTC().Format("200601021504"), int(h[0])%anonymousSlotsPerMinute)
+		ev.Detail["bounded"] = hex.EncodeToString(h[:4])
+	}
+	return s.Store.RecordRefusal(ctx, ev)
+}

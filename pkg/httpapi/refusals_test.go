@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-pam/elevate/pkg/app"
+)
+
+// Issue 10 item 8: every refused attempt of the security matrix leaves one
+// refused.<code> record with its principal, route and request; an attempt
+// with no valid identity leaves none.
+func TestEveryRefusalIsAudited(t *testing.T) {
+	store := newMemStore()
+	h := newHarness(t, store)
+	h.setup(1)
+	id := h.submit()
+	good := h.linkToken(id, bob)
+	forged := mustSigner(t, []byte("another-key-another-key-another-key!!")).sign(t, id, bob, h.svc.Clock().Add(time.Hour))
+	expired := mustSigner(t, testKey).sign(t, id, bob, h.svc.Clock().Add(-time.Second))
+
+	type want struct {
+		action, actor, route, requestID string
+		status                          int
+	}
+	cases := []struct {
+		name string
+		do   func() events.APIGatewayV2HTTPResponse
+		want want
+	}{
+		{"self-approval", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/approve", `{}`, claims(alice))
+		}, want{"refused.self-approval", alice, "POST /v1/requests/{id}/approve", id, 403}},
+		{"non-member deciding", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/deny", `{}`, claims(mallory))
+		}, want{"refused.not-approver", mallory, "POST /v1/requests/{id}/deny", id, 403}},
+		{"non-admin on an admin route", func() events.APIGatewayV2HTTPResponse {
+			return h.do("GET", "/v1/settings", "", claims(alice))
+		}, want{"refused.admin-only", alice, "GET /v1/settings", "", 403}},
+		{"asking about another principal", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest","principal":"bob@example.com"}`, claims(alice))
+		}, want{"refused.authorize-others", alice, "POST /v1/authorize", "", 403}},
+		{"forged link", func() events.APIGatewayV2HTTPResponse {
+			return h.postForm(forged, decisionForm("approve", id, ""))
+		}, want{"refused.link-forged", app.ActorAnonymous, "POST /v1/links/{token}", "", 403}},
+		{"malformed link", func() events.APIGatewayV2HTTPResponse {
+			return h.do("GET", "/v1/links/not-a-token", "", nil)
+		}, want{"refused.link-malformed", app.ActorAnonymous, "GET /v1/links/{token}", "", 403}},
+		{"expired link", func() events.APIGatewayV2HTTPResponse {
+			return h.postForm(expired, decisionForm("approve", id, ""))
+		}, want{"refused.link-expired", bob, "POST /v1/links/{token}", id, 410}},
+		{"foreign link", func() events.APIGatewayV2HTTPResponse {
+			return h.postForm(good, decisionForm("approve", "someone-elses-request", ""))
+		}, want{"refused.link-foreign", bob, "POST /v1/links/{token}", id, 400}},
+		{"replayed link", func() events.APIGatewayV2HTTPResponse {
+			if resp := h.postForm(good, decisionForm("approve", id, "")); resp.StatusCode != 200 {
+				t.Fatalf("first use of the link: %d %s", resp.StatusCode, resp.Body)
+			}
+			return h.postForm(good, decisionForm("approve", id, ""))
+		}, want{"refused.not-pending", bob, "POST /v1/links/{token}", id, 409}}, // the replay finds the request decided; a replay racing the first use is refused.link-used
+		{"decision on a request no longer pending", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/deny", `{}`, claims(carol))
+		}, want{"refused.not-pending", carol, "POST /v1/requests/{id}/deny", id, 409}},
+	}
+	for _, c := range cases {
+		before := len(store.refusals)
+		resp := c.do()
+		if resp.StatusCode != c.want.status {
+			t.Errorf("%s: status %d, want %d: %s", c.name, resp.StatusCode, c.want.status, resp.Body)
+		}
+		if got := len(store.refusals) - before; got != 1 {
+			t.Errorf("%s: %d refusal records, want 1", c.name, got)
+			continue
+		}
+		ev := store.refusals[len(store.refusals)-1]
+		if ev.Action != c.want.action || ev.Actor != c.want.actor || ev.RequestID != c.want.requestID ||
+			ev.Detail["route"] != c.want.route || ev.Detail["status"] != c.want.status || ev.Detail["code"] != strings.TrimPrefix(c.want.action, app.RefusalPrefix) {
+			t.Errorf("%s: recorded %+v, want %+v", c.name, ev, c.want)
+		}
+	}
+	// A forged link names nobody verified: what it claims is kept as such.
+	var forgedEv app.Event
+	for _, ev := range store.refusals {
+		if ev.Action == "refused.link-forged" {
+			forgedEv = ev
+		}
+	}
+	if u, _ := forgedEv.Detail["unverified"].(map[string]string); u["approver"] != bob || u["requestId"] != id {
+		t.Errorf("forged link's claims: %+v", forgedEv.Detail)
+	}
+
+	// No valid identity at all: logged (the request line), not audited.
+	before := len(store.refusals)
+	if resp := h.do("POST", "/v1/requests/"+id+"/approve", `{}`, nil); resp.StatusCode != 401 {
+		t.Errorf("no identity: %d", resp.StatusCode)
+	}
+	if len(store.refusals) != before {
+		t.Errorf("a 401 was audited: %+v", store.refusals[before:])
+	}
+}
+
+// Anonymous link refusals cannot flood the trail: however many forged links
+// arrive in a minute, they share a bounded set of record IDs.
+func TestAnonymousLinkRefusalsAreBounded(t *testing.T) {
+	store := newMemStore()
+	h := newHarness(t, store)
+	for i := 0; i < 200; i++ {
+		if resp := h.do("GET", "/v1/links/forged-"+strings.Repeat("x", i%50)+string(rune('a'+i%26)), "", nil); resp.StatusCode != 403 {
+			t.Fatalf("forged link %d: %d", i, resp.StatusCode)
+		}
+	}
+	if n := len(store.refusals); n == 0 || n > 16 {
+		t.Fatalf("%d records for 200 forged links in one minute, want 1..16", n)
+	}
+	h.advance(time.Minute)
+	before := len(store.refusals)
+	h.do("GET", "/v1/links/forged-next-minute", "", nil)
+	if len(store.refusals) != before+1 {
+		t.Fatalf("the next minute's first forged link was not recorded")
+	}
+}
+
+// failingRefusals is a store whose refusal writes fail.
+type failingRefusals struct{ *memStore }
+
+func (failingRefusals) RecordRefusal(context.Context, app.Event) error {
+	return errors.New("dynamodb: throttled")
+}
+
+// A refusal that cannot be recorded is still the same refusal.
+func TestRefusalStatusSurvivesAFailedRecord(t *testing.T) {
+	h := newHarness(t, failingRefusals{newMemStore()})
+	h.setup(1)
+	id := h.submit()
+	resp := h.do("POST", "/v1/requests/"+id+"/approve", `{}`, claims(alice))
+	if p := problemOf(t, resp); p.Status != 403 || p.Code != "self-approval" {
+		t.Fatalf("got %+v", p)
+	}
+	if resp := h.do("GET", "/v1/links/not-a-token", "", nil); resp.StatusCode != 403 {
+		t.Fatalf("link: %d", resp.StatusCode)
+	}
+	if !strings.Contains(h.logs.String(), "refusal not recorded") {
+		t.Fatalf("the failed record was not logged: %s", h.logs.String())
+	}
+}
