@@ -28,6 +28,11 @@
 //	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all three (never queried)                                | a request naming the group; group delete Queries the partition and reads the requests (groupuse.go); ttl = latest end + 30 days |
 //	| group delete lock| GROUPUSE#<group>      | #DELETE                   | –                                                                        | a group delete in progress; new requests condition-check it; lapses after 30 s (no ttl) |
 //
+// Every write to an entity item (settings, group, policy, request, grant
+// slot) stamps updatedBy and a per-change changeId, and API deletes are
+// prepared first (deletedBy), so the audit consumer reads every change's
+// actor from the item and flags changes Elevate did not make (stamp.go).
+//
 // A request's stored status is never Expired: a Pending request whose
 // expiresEpochMs has passed reads as Expired, and listings filter on that.
 // The grant slot is written with the request (Pending), becomes the grant on
