@@ -30,6 +30,11 @@
 //	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all three (never queried)                                | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
 //	| delegation       | DELEGATION            | <approver>                | –                                                                        | one per approver; list = Query; the decision condition-checks delegate, window and groups; stamped; prepared delete |
 //
+// Every write to an entity item (settings, group, policy, request, grant
+// slot) stamps updatedBy and a per-change changeId, and API deletes are
+// prepared first (deletedBy), so the audit consumer reads every change's
+// actor from the item and flags changes Elevate did not make (stamp.go).
+//
 // A request's stored status is never Expired: a Pending request whose
 // expiresEpochMs has passed reads as Expired, and listings filter on that.
 // The grant slot is written with the request (Pending), becomes the grant on
