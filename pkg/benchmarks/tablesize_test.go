@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,7 +40,7 @@ func tableGateway(b *testing.B, db *dynamodb.Client, table string, authority *lo
 		b.Fatal(err)
 	}
 	svc := &app.Service{Store: dynamo.New(db, table, []byte("0123456789abcdef0123456789abcdef")), Clock: elevate.SystemClock, AdminGroup: app.DefaultAdminGroup}
-	srv := httptest.NewServer(&local.Gateway{Functions: local.APIHandlers(svc, signer, nil), Verifier: authority})
+	srv := httptest.NewServer(&local.Gateway{Functions: local.APIHandlers(svc, signer, slog.New(slog.DiscardHandler)), Verifier: authority})
 	b.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -2,6 +2,8 @@ package localstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -118,13 +120,63 @@ var errExited = errors.New("exited before it was ready")
 // out to AWS.
 var dynamoArgs = []string{"-inMemory", "-sharedDb", "-cors", "none", "-disableTelemetry"}
 
-// loopbackLauncher is the Java source file, run by the JVM's source-file
-// launcher, that makes DynamoDB Local listen on 127.0.0.1 only: the jar has no
-// option for its bind address and listens on every interface by default.
-const loopbackLauncher = "pkg/localstack/dynamodblocal/LoopbackDynamoDBLocal.java"
+// loopbackLauncher is the Java source of the main class that makes DynamoDB
+// Local listen on 127.0.0.1 only: the jar has no option for its bind address
+// and listens on every interface by default.
+const (
+	loopbackLauncher      = "pkg/localstack/dynamodblocal/LoopbackDynamoDBLocal.java"
+	loopbackLauncherClass = "LoopbackDynamoDBLocal"
+)
+
+// launcherClasses returns a directory holding the compiled launcher. It is
+// compiled once per version of its source into the user's cache, with the
+// compiler module of the JVM itself (a JRE carries it; no javac needed):
+// compiling it at every start would cost each test binary seconds of CPU.
+// Concurrent first starts each compile into a directory of their own and
+// the first rename wins.
+func launcherClasses(root, jar string) (string, error) {
+	srcPath := filepath.Join(root, filepath.FromSlash(loopbackLauncher))
+	src, err := os.ReadFile(srcPath)
+	if err != nil {
+		return "", fmt.Errorf("localstack: %w", err)
+	}
+	sum := sha256.Sum256(src)
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, "elevate", "dynamodblocal-"+hex.EncodeToString(sum[:8]))
+	class := filepath.Join(dir, loopbackLauncherClass+".class")
+	if _, err := os.Stat(class); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("localstack: launcher cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "build-")
+	if err != nil {
+		return "", fmt.Errorf("localstack: launcher cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	// The jar's manifest Class-Path brings DynamoDB Local's libraries.
+	out, err := exec.Command("java", "-m", "jdk.compiler/com.sun.tools.javac.Main", "-d", tmp, "-cp", jar, srcPath).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("localstack: compile %s: %w: %s", loopbackLauncher, err, out)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(class); statErr != nil {
+			return "", fmt.Errorf("localstack: launcher cache: %w", err)
+		}
+	}
+	return dir, nil
+}
 
 func startDynamoOnce(ctx context.Context, dir, jar string, port int, logw io.Writer, timeout time.Duration) (*Process, error) {
 	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	classes, err := launcherClasses(root, jar)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +184,8 @@ func startDynamoOnce(ctx context.Context, dir, jar string, port int, logw io.Wri
 		"-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"),
 		"-Djava.net.preferIPv4Stack=true",
 		"-Delevate.dynamodb.host=127.0.0.1",
-		"-cp", jar + string(filepath.ListSeparator) + filepath.Join(dir, "DynamoDBLocal_lib", "*"),
-		filepath.Join(root, filepath.FromSlash(loopbackLauncher)),
+		"-cp", classes + string(filepath.ListSeparator) + jar,
+		loopbackLauncherClass,
 		"-port", strconv.Itoa(port),
 	}
 	cmd := exec.Command("java", append(args, dynamoArgs...)...)
