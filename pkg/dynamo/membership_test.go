@@ -14,8 +14,9 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
-// realClock moves the env's clock to now: group holds carry a ttl, and
-// DynamoDB Local's TTL sweeper judges it by the wall clock.
+// realClock moves the env's clock to now: grant slots and group holds carry
+// a ttl, and DynamoDB Local's TTL sweeper judges it by the wall clock, so on
+// the env's fixed 2025 clock it may delete them mid-test.
 func (e *env) realClock() *env {
 	e.clock.now = time.Now().UTC().Truncate(time.Millisecond)
 	return e
@@ -42,7 +43,7 @@ func (s *removingStore) SaveDecision(c context.Context, prev, next elevate.Reque
 // Issue 10 item 5: a revoke made as an approver re-checks the revoker's
 // membership inside its transaction, as approve and deny do.
 func TestRevokeRechecksRevokerMembershipAtCommit(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t).realClock()
 	e.group(t, "ops", "bob@example.com", "carol@example.com")
 	e.enable(t, "ops")
 	e.policy(t, "Move", "Manual", "", 1)
@@ -72,7 +73,7 @@ func TestRevokeRechecksRevokerMembershipAtCommit(t *testing.T) {
 }
 
 func nOfMEnv(t *testing.T) (*env, elevate.Request) {
-	e := newEnv(t)
+	e := newEnv(t).realClock()
 	e.group(t, "ops", "bob@example.com", "carol@example.com", "dave@example.com")
 	e.enable(t, "ops")
 	e.policy(t, "Two", "Manual", "ops", 2)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -65,9 +67,45 @@ const (
 	codeConflict        = "TransactionConflict"
 )
 
+// maxConflictAttempts bounds how often transact runs a transaction that was
+// cancelled only because another transaction touched one of its items at the
+// same moment (TransactionConflict, no condition lost). New requests
+// condition-check their group item, which every concurrent request for the
+// group and every decision also reads, so under load such conflicts are
+// expected; the SDK does not retry them. Nothing of a cancelled transaction
+// was applied and its conditions are evaluated afresh, so running it again
+// is safe. A conflict that persists is still ErrConcurrentUpdate.
+const maxConflictAttempts = 3
+
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	return err
+	for attempt := 1; ; attempt++ {
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil || attempt == maxConflictAttempts || !onlyConflicts(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*(5+mathrand.IntN(10))) * time.Millisecond):
+		}
+	}
+}
+
+// onlyConflicts: a cancellation in which no condition failed and at least
+// one item was in another transaction.
+func onlyConflicts(err error) bool {
+	reasons := cancelled(err)
+	conflict := false
+	for i := range reasons {
+		switch reasonCode(reasons, i) {
+		case codeConflict:
+			conflict = true
+		case "", "None":
+		default:
+			return false
+		}
+	}
+	return conflict
 }
 
 // txResult interprets a transaction's failure: mapping[i] is the domain
