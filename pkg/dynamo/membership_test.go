@@ -14,14 +14,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
-// realClock moves the env's clock to now: grant slots and group holds carry
-// a ttl, and DynamoDB Local's TTL sweeper judges it by the wall clock, so on
-// the env's fixed 2025 clock it may delete them mid-test.
-func (e *env) realClock() *env {
-	e.clock.now = time.Now().UTC().Truncate(time.Millisecond)
-	return e
-}
-
 func (e *env) removeMember(t *testing.T, group, member string) {
 	t.Helper()
 	must[elevate.Group](t)(e.svc.RemoveGroupMember(ctx, admin, group, member))
@@ -43,7 +35,7 @@ func (s *removingStore) SaveDecision(c context.Context, prev, next elevate.Reque
 // Issue 10 item 5: a revoke made as an approver re-checks the revoker's
 // membership inside its transaction, as approve and deny do.
 func TestRevokeRechecksRevokerMembershipAtCommit(t *testing.T) {
-	e := newEnv(t).realClock()
+	e := newEnv(t)
 	e.group(t, "ops", "bob@example.com", "carol@example.com")
 	e.enable(t, "ops")
 	e.policy(t, "Move", "Manual", "", 1)
@@ -73,7 +65,7 @@ func TestRevokeRechecksRevokerMembershipAtCommit(t *testing.T) {
 }
 
 func nOfMEnv(t *testing.T) (*env, elevate.Request) {
-	e := newEnv(t).realClock()
+	e := newEnv(t)
 	e.group(t, "ops", "bob@example.com", "carol@example.com", "dave@example.com")
 	e.enable(t, "ops")
 	e.policy(t, "Two", "Manual", "ops", 2)
@@ -196,7 +188,7 @@ func TestNOfMConcurrentFinalApprovalsAndRemoval(t *testing.T) {
 // live grant names it, even after every policy stopped naming it; lapsed
 // requests stop blocking the moment they lapse.
 func TestGroupDeleteRefusedWhileRequestsNameIt(t *testing.T) {
-	e := newEnv(t).realClock()
+	e := newEnv(t)
 	e.group(t, "ops", "bob@example.com")
 	e.group(t, "sec", "bob@example.com")
 	e.enable(t, "ops")
@@ -233,7 +225,7 @@ func TestGroupDeleteRefusedWhileRequestsNameIt(t *testing.T) {
 }
 
 func TestGroupDeleteNotBlockedByLapsedRequests(t *testing.T) {
-	e := newEnv(t).realClock()
+	e := newEnv(t)
 	e.group(t, "ops", "bob@example.com")
 	e.group(t, "sec", "bob@example.com")
 	e.enable(t, "ops")
@@ -261,7 +253,7 @@ func TestGroupDeleteNotBlockedByLapsedRequests(t *testing.T) {
 // request naming it was created, or it is refused.
 func TestGroupDeleteRacingRequestCreation(t *testing.T) {
 	for round := 0; round < 5; round++ {
-		e := newEnv(t).realClock()
+		e := newEnv(t)
 		e.group(t, "sec", "bob@example.com")
 		base := elevate.Request{Type: elevate.TypeTask, Scope: "Exchange", Name: "Move", Reason: "r", DurationHours: 1,
 			Status: elevate.StatusPending, ApprovalType: elevate.ApprovalManual, ApproverGroup: "sec", RequiredApprovals: 1,

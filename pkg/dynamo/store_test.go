@@ -59,7 +59,10 @@ func newEnv(t *testing.T) *env {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
 	st := dynamo.New(client, table, pageKey)
-	c := &clock{now: time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)}
+	// The wall clock, not a fixed date: grant slots and group holds carry a
+	// ttl that DynamoDB Local's TTL sweeper judges by the wall clock, and a
+	// ttl long past may be swept mid-test.
+	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
 	var idMu sync.Mutex
 	n := 0
 	svc := &app.Service{Store: st, Clock: c.Now, NewID: func() string {
