@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -97,4 +98,26 @@ func (s *Service) delegateDecider(ctx context.Context, d *elevate.Decider, r ele
 		d.InGroup, d.Via, d.OnBehalfOf = true, r.ApproverGroup, dl.Principal
 	}
 	return nil
+}
+
+// withDelegatedGroups adds to names the groups principal decides in as a
+// delegate now: those of live delegations to them, covered, where the
+// delegator is still a member. Listings show their requests too.
+func (s *Service) withDelegatedGroups(ctx context.Context, principal string, all []elevate.Group, names []string) ([]string, error) {
+	ds, err := s.Store.ListDelegations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock()
+	for _, d := range ds {
+		if d.Delegate != principal || !d.LiveAt(now) {
+			continue
+		}
+		for _, g := range all {
+			if d.Covers(g.Name) && g.HasMember(d.Principal) && !slices.Contains(names, g.Name) {
+				names = append(names, g.Name)
+			}
+		}
+	}
+	return names, nil
 }

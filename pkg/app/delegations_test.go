@@ -31,7 +31,17 @@ func TestDelegateDecidesInsideTheWindowOnly(t *testing.T) {
 	if _, err := svc.Decide(ctx, dave, r.ID, app.Approve, "early"); !errors.Is(err, elevate.ErrNotApprover) {
 		t.Fatalf("before the window: %v", err)
 	}
+	if _, err := svc.GetRequest(ctx, dave, r.ID); !errors.Is(err, elevate.ErrNotFound) {
+		t.Fatalf("dave sees the request before the window: %v", err)
+	}
 	clock.advance(90 * 60)
+	// Inside the window the delegate sees what he may decide.
+	if _, err := svc.GetRequest(ctx, dave, r.ID); err != nil {
+		t.Fatalf("dave cannot see the request inside the window: %v", err)
+	}
+	if page, err := svc.ListRequests(ctx, dave, app.ListFilter{Status: elevate.StatusPending}); err != nil || len(page.Items) != 1 || page.Items[0].ID != r.ID {
+		t.Fatalf("dave's pending list inside the window: %+v %v", page.Items, err)
+	}
 	got, err := svc.Decide(ctx, dave, r.ID, app.Approve, "covering for bob")
 	if err != nil || got.Status != elevate.StatusApproved {
 		t.Fatalf("inside the window: %+v %v", got, err)

@@ -47,11 +47,13 @@ func (s *Service) GetRequest(ctx context.Context, c Caller, id string) (elevate.
 		return elevate.Request{}, err
 	}
 	if r.Requester != c.Principal && !s.IsAdmin(c) {
-		isApprover, err := s.approversOf(ctx, r.ApproverGroup)
+		// Whoever may decide it may see it: an approver, a delegate standing
+		// in for one (F17), the alert group for break-glass (F16).
+		d, err := s.decider(ctx, c, r, linkDecision(r))
 		if err != nil {
 			return elevate.Request{}, err
 		}
-		if !isApprover(c.Principal) {
+		if !d.InGroup {
 			return elevate.Request{}, elevate.ErrRequestNotFound
 		}
 	}
@@ -120,5 +122,5 @@ func (s *Service) groupsOf(ctx context.Context, principal string) ([]string, err
 			names = append(names, g.Name)
 		}
 	}
-	return names, nil
+	return s.withDelegatedGroups(ctx, principal, all, names)
 }
