@@ -62,6 +62,9 @@ func TestBreakGlassThroughTheStack(t *testing.T) {
 	alice := st.client(t, "alice@example.com")
 	bob := st.client(t, "bob@example.com")
 
+	// bob is away: dave stands in for him and gets the alert too.
+	bob.must(200, "PUT", "/v1/delegations/me", map[string]any{"delegate": "dave@example.com",
+		"from": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "until": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 	alice.must(422, "POST", "/v1/requests", map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": "too short", "breakGlass": true})
 	r := alice.must(201, "POST", "/v1/requests", map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": outage, "breakGlass": true})
 	id, _ := r["id"].(string)
@@ -83,8 +86,9 @@ func TestBreakGlassThroughTheStack(t *testing.T) {
 		_, toBob := emailWith(t, st, "bob@example.com", "BREAK-GLASS")
 		e, toRoot := emailWith(t, st, "root@example.com", "BREAK-GLASS")
 		_, toAlice := emailWith(t, st, "alice@example.com", "Break-glass access active")
+		d, toDave := emailWith(t, st, "dave@example.com", "BREAK-GLASS")
 		link = linkPattern.FindString(e.Body.Text)
-		return toBob && toRoot && toAlice && link != ""
+		return toBob && toRoot && toAlice && link != "" && toDave && strings.Contains(d.Body.Text, "delegate of bob@example.com")
 	})
 	if _, self := emailWith(t, st, "alice@example.com", "BREAK-GLASS"); self {
 		t.Fatal("the requester got an alert link for her own break-glass")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -43,13 +44,27 @@ func (d Deps) breakGlassAlerts(ctx context.Context, r elevate.Request) ([]Email,
 	if err != nil {
 		return nil, err
 	}
+	// Delegates standing in for the approvers get the alert too (F17).
+	approvers, err := d.approvers(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	stand, onBehalfOf, err := d.delegates(ctx, r, approvers)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range stand {
+		if !slices.Contains(to, m) {
+			to = append(to, m)
+		}
+	}
 	for _, m := range to {
 		// The link lives as long as the ratification can happen.
 		tok, err := d.Signer.Sign(r.ID, m, *r.RatifyBy)
 		if err != nil {
 			return nil, fmt.Errorf("sign link: %w", err)
 		}
-		e, err := breakGlassAlert(r, m, d.PublicBaseURL+"/v1/links/"+url.PathEscape(tok))
+		e, err := breakGlassAlert(r, m, d.PublicBaseURL+"/v1/links/"+url.PathEscape(tok), onBehalfOf[m]...)
 		if err != nil {
 			return nil, err
 		}
@@ -127,10 +142,13 @@ func breakGlassActive(r elevate.Request) (Email, error) {
 }
 
 // breakGlassAlert asks one approver or admin to ratify or revoke.
-func breakGlassAlert(r elevate.Request, to, link string) (Email, error) {
-	m := requestMessage(r, "BREAK-GLASS: "+r.Requester+" approved their own access",
-		r.Requester+" used break-glass access to "+r.Target().String()+" for "+r.DurationText()+", without an approver.",
-		"Ratify it if it was justified, or revoke it; unratified by "+formatTime(*r.RatifyBy)+", it is revoked and the admins are told.")
+func breakGlassAlert(r elevate.Request, to, link string, asDelegateOf ...string) (Email, error) {
+	lines := []string{r.Requester + " used break-glass access to " + r.Target().String() + " for " + r.DurationText() + ", without an approver.",
+		"Ratify it if it was justified, or revoke it; unratified by " + formatTime(*r.RatifyBy) + ", it is revoked and the admins are told."}
+	if len(asDelegateOf) > 0 {
+		lines = append(lines, "You receive this as the delegate of "+strings.Join(asDelegateOf, ", ")+"; your decision is recorded as made on their behalf.")
+	}
+	m := requestMessage(r, "BREAK-GLASS: "+r.Requester+" approved their own access", lines...)
 	m.row("Ratify by", formatTime(*r.RatifyBy))
 	m.link, m.linkText = link, "Ratify or revoke"
 	return m.email(to, "[Elevate] BREAK-GLASS: "+r.Requester+" self-approved "+r.Target().String()+" - ratify or revoke")
