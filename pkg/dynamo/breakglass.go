@@ -97,14 +97,9 @@ type ratificationItem struct {
 	RatifyBy        string `dynamodbav:"ratifyBy"`
 	RatifyByEpochMs int64  `dynamodbav:"ratifyByEpochMs"`
 	// GrantRevoked is whether missing the deadline cuts the grant short.
-	GrantRevoked bool   `dynamodbav:"grantRevoked"`
-	TTL          int64  `dynamodbav:"ttl"`
-	GSI1PK       string `dynamodbav:"GSI1PK"`
-	GSI1SK       string `dynamodbav:"GSI1SK"`
-	GSI2PK       string `dynamodbav:"GSI2PK"`
-	GSI2SK       string `dynamodbav:"GSI2SK"`
-	GSI3PK       string `dynamodbav:"GSI3PK"`
-	GSI3SK       string `dynamodbav:"GSI3SK"`
+	GrantRevoked bool  `dynamodbav:"grantRevoked"`
+	TTL          int64 `dynamodbav:"ttl"`
+	unlistedIndexKeys
 }
 
 // MissedRatification is what the stream tells when a ratification deadline
@@ -124,7 +119,7 @@ func toRatificationItem(r elevate.Request) ratificationItem {
 		Type: string(r.Type), Scope: r.Scope, Name: r.Name, ApproverGroup: r.ApproverGroup,
 		RatifyBy: formatTime(*r.RatifyBy), RatifyByEpochMs: epochMs(*r.RatifyBy), TTL: ttlAt(*r.RatifyBy),
 		GrantRevoked: r.RevokedByMissedRatification()}
-	it.GSI1PK, it.GSI1SK, it.GSI2PK, it.GSI2SK, it.GSI3PK, it.GSI3SK = ratificationIndexKeys(r.Requester)
+	it.unlistedIndexKeys = ratificationIndexKeys(r.Requester)
 	return it
 }
 

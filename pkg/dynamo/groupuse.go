@@ -77,22 +77,6 @@ type groupLockItem struct {
 	UntilEpochMs int64  `dynamodbav:"untilEpochMs"`
 }
 
-// unlistedIndexKeys puts a TTL'd hold in every GSI, in its own
-// partition no listing reads: DynamoDB Local's TTL sweeper stalls on items
-// missing from a GSI (see slotIndexKeys).
-type unlistedIndexKeys struct {
-	GSI1PK string `dynamodbav:"GSI1PK"`
-	GSI1SK string `dynamodbav:"GSI1SK"`
-	GSI2PK string `dynamodbav:"GSI2PK"`
-	GSI2SK string `dynamodbav:"GSI2SK"`
-	GSI3PK string `dynamodbav:"GSI3PK"`
-	GSI3SK string `dynamodbav:"GSI3SK"`
-}
-
-func unlistedIndex(k key) unlistedIndexKeys {
-	return unlistedIndexKeys{k.pk, k.sk, k.pk, k.sk, k.pk, k.sk}
-}
-
 // holdPut writes r's hold on its approver group, for r's creating
 // transaction.
 func (s *Store) holdPut(r elevate.Request) (types.TransactWriteItem, error) {

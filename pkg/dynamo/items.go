@@ -355,14 +355,9 @@ type grantItem struct {
 	ExpiresAt      string `dynamodbav:"expiresAt"`
 	ExpiresEpochMs int64  `dynamodbav:"expiresEpochMs"`
 	TTL            int64  `dynamodbav:"ttl"`
-	GSI1PK         string `dynamodbav:"GSI1PK"`
-	GSI1SK         string `dynamodbav:"GSI1SK"`
-	GSI2PK         string `dynamodbav:"GSI2PK"`
-	GSI2SK         string `dynamodbav:"GSI2SK"`
-	GSI3PK         string `dynamodbav:"GSI3PK"`
-	GSI3SK         string `dynamodbav:"GSI3SK"`
-	UpdatedBy      string `dynamodbav:"updatedBy,omitempty"`
-	ChangeID       string `dynamodbav:"changeId,omitempty"`
+	unlistedIndexKeys
+	UpdatedBy string `dynamodbav:"updatedBy,omitempty"`
+	ChangeID  string `dynamodbav:"changeId,omitempty"`
 	// StartsAt is a scheduled grant's start (F13): authorization reads it in
 	// the same BatchGetItem as the rest.
 	StartsAt string `dynamodbav:"startsAt,omitempty"`
@@ -374,7 +369,7 @@ func toGrantItem(r elevate.Request) grantItem {
 		Type: string(r.Type), Scope: r.Scope, Name: r.Name, Status: string(r.Status),
 		ExpiresAt: formatTime(r.LiveUntil()), ExpiresEpochMs: epochMs(r.LiveUntil()), TTL: ttlAt(r.LiveUntil()),
 		UpdatedBy: r.LastActor(), ChangeID: requestChangeID(r.ID, r.Version)}
-	it.GSI1PK, it.GSI1SK, it.GSI2PK, it.GSI2SK, it.GSI3PK, it.GSI3SK = slotIndexKeys(r.Requester, r.Target())
+	it.unlistedIndexKeys = slotIndexKeys(r.Requester, r.Target())
 	if r.Status == elevate.StatusApproved {
 		it.StartsAt = formatOptional(r.GrantStartsAt)
 	}

@@ -160,8 +160,8 @@ func ratificationKey(principal string) key { return key{prefixBreakGlass + princ
 // ratificationIndexKeys gives the ratification item a value for every GSI key,
 // in partitions no listing reads, for the same reason as slotIndexKeys: so
 // that DynamoDB Local's TTL sweeper deletes it.
-func ratificationIndexKeys(principal string) (gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk string) {
-	return prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal
+func ratificationIndexKeys(principal string) unlistedIndexKeys {
+	return unlistedIndexKeys{prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal}
 }
 
 // delegationKey: one approver's delegation; all share a partition, so the
@@ -183,6 +183,24 @@ func approversPartition(group string) string     { return prefixApprov + group }
 // expire locally and no expiry event would reach the stream. In AWS this costs
 // three small index writes per slot change, which happen once or twice per
 // request. The keys are immutable for the life of the slot.
-func slotIndexKeys(principal string, t elevate.Target) (gsi1pk, gsi1sk, gsi2pk, gsi2sk, gsi3pk, gsi3sk string) {
-	return prefixSlot + principal, t.Key(), prefixSlot + t.Key(), principal, prefixSlot + "ALL", principal + "#" + t.Key()
+func slotIndexKeys(principal string, t elevate.Target) unlistedIndexKeys {
+	return unlistedIndexKeys{prefixSlot + principal, t.Key(), prefixSlot + t.Key(), principal, prefixSlot + "ALL", principal + "#" + t.Key()}
+}
+
+// unlistedIndexKeys is an item's value for every GSI key in partitions no
+// listing reads, for the TTL'd items (grant slots, ratification claims, group
+// holds) that DynamoDB Local's TTL sweeper would otherwise never delete (see
+// slotIndexKeys). Items embed it.
+type unlistedIndexKeys struct {
+	GSI1PK string `dynamodbav:"GSI1PK"`
+	GSI1SK string `dynamodbav:"GSI1SK"`
+	GSI2PK string `dynamodbav:"GSI2PK"`
+	GSI2SK string `dynamodbav:"GSI2SK"`
+	GSI3PK string `dynamodbav:"GSI3PK"`
+	GSI3SK string `dynamodbav:"GSI3SK"`
+}
+
+// unlistedIndex gives a group hold its own key in every GSI.
+func unlistedIndex(k key) unlistedIndexKeys {
+	return unlistedIndexKeys{k.pk, k.sk, k.pk, k.sk, k.pk, k.sk}
 }
