@@ -283,6 +283,15 @@ func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types
 
 // RecordAuthz writes one audit-only event item.
 func (s *Store) RecordAuthz(ctx context.Context, ev app.Event) error {
+	if err := s.putEvent(ctx, ev, nil); err != nil {
+		return unavailable("record authz", err)
+	}
+	return nil
+}
+
+// putEvent writes one event item (the one PutItem of the authorize path, or
+// a refusal), under condition when it is set.
+func (s *Store) putEvent(ctx context.Context, ev app.Event, condition *string) error {
 	it, err := toEventItem(ev)
 	if err != nil {
 		return err
@@ -291,8 +300,6 @@ func (s *Store) RecordAuthz(ctx context.Context, ev app.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
-		return unavailable("record authz", err)
-	}
-	return nil
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ConditionExpression: condition})
+	return err
 }
