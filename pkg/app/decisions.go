@@ -66,7 +66,6 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 		if err != nil {
 			return elevate.Request{}, err
 		}
-		inGroup := d.InGroup
 		now := s.Clock()
 		var next elevate.Request
 		switch kind {
@@ -84,7 +83,7 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 			return elevate.Request{}, elevate.Invalid("unknown decision")
 		}
 		if err != nil {
-			if !s.IsAdmin(c) && prev.Requester != c.Principal && !inGroup && errors.Is(err, elevate.ErrConflict) {
+			if !s.IsAdmin(c) && prev.Requester != c.Principal && !d.InGroup && errors.Is(err, elevate.ErrConflict) {
 				// Don't reveal a request's state to someone who may not see it.
 				return elevate.Request{}, elevate.ErrNotApprover
 			}

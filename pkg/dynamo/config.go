@@ -220,7 +220,7 @@ func (s *Store) DeletePolicy(ctx context.Context, prev elevate.Policy, ev app.Ev
 	}
 	mine, mineNames, mineValues := preparedBy(ev.ID)
 	items := []types.TransactWriteItem{
-		s.del(policyKey(prev.ID), unchanged+" AND "+mine, mergeNames(unchangedNames, mineNames), mergeValues(unchangedValues, mineValues)),
+		s.del(policyKey(prev.ID), unchanged+" AND "+mine, merged(unchangedNames, mineNames), merged(unchangedValues, mineValues)),
 		s.update(policyCounterKey(), "ADD #c :minus", "", map[string]string{"#c": attrCount},
 			map[string]types.AttributeValue{":minus": num(-1)}),
 	}

@@ -173,7 +173,7 @@ func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event
 	}
 	mine, mineNames, mineValues := preparedBy(ev.ID)
 	tx := []types.TransactWriteItem{
-		s.del(groupKey(name), unused+" AND "+mine, mergeNames(unusedNames, mineNames), mergeValues(unusedValues, mineValues)),
+		s.del(groupKey(name), unused+" AND "+mine, merged(unusedNames, mineNames), merged(unusedValues, mineValues)),
 		s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
 	}
 	for _, id := range ids { // every request named has ended

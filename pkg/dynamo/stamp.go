@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"time"
@@ -63,8 +65,8 @@ func (s *Store) prepareDelete(ctx context.Context, op string, k key, cond string
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: k.av(),
 		UpdateExpression:         aws.String("SET #db = :db, #di = :di, #dl = :dl"),
 		ConditionExpression:      optional(cond),
-		ExpressionAttributeNames: mergeNames(names, map[string]string{"#db": attrDeletedBy, "#di": attrDeleteID, "#dl": attrDeleteBefore}),
-		ExpressionAttributeValues: mergeValues(values, map[string]types.AttributeValue{":db": str(ev.Actor), ":di": str(ev.ID),
+		ExpressionAttributeNames: merged(names, map[string]string{"#db": attrDeletedBy, "#di": attrDeleteID, "#dl": attrDeleteBefore}),
+		ExpressionAttributeValues: merged(values, map[string]types.AttributeValue{":db": str(ev.Actor), ":di": str(ev.ID),
 			":dl": num(epochMs(ev.Time.Add(deletePrepareFor)))}),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
 	var ccf *types.ConditionalCheckFailedException
@@ -82,25 +84,11 @@ func preparedBy(changeID string) (string, map[string]string, map[string]types.At
 	return "#di = :di", map[string]string{"#di": attrDeleteID}, map[string]types.AttributeValue{":di": str(changeID)}
 }
 
-func mergeNames(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
-}
-
-func mergeValues(a, b map[string]types.AttributeValue) map[string]types.AttributeValue {
-	out := map[string]types.AttributeValue{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
+// merged is a and b in one new map; b wins where both have a key.
+func merged[V any](a, b map[string]V) map[string]V {
+	out := make(map[string]V, len(a)+len(b))
+	maps.Copy(out, a)
+	maps.Copy(out, b)
 	return out
 }
 
@@ -172,8 +160,7 @@ func changedAttrs(old, cur map[string]events.DynamoDBAttributeValue) []string {
 }
 
 func sameValue(a, b events.DynamoDBAttributeValue) bool {
-	ja, jb := attrJSON(a), attrJSON(b)
-	return jsonEqual(ja, jb)
+	return reflect.DeepEqual(attrJSON(a), attrJSON(b))
 }
 
 func imageString(img map[string]events.DynamoDBAttributeValue, attr string) string {
@@ -248,35 +235,4 @@ func sortedCopy(s []string) []string {
 	out := append([]string{}, s...)
 	slices.Sort(out)
 	return out
-}
-
-func jsonEqual(a, b any) bool {
-	switch a := a.(type) {
-	case map[string]any:
-		bm, ok := b.(map[string]any)
-		if !ok || len(a) != len(bm) {
-			return false
-		}
-		for k, v := range a {
-			if !jsonEqual(v, bm[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		bl, ok := b.([]any)
-		if !ok || len(a) != len(bl) {
-			return false
-		}
-		for i := range a {
-			if !jsonEqual(a[i], bl[i]) {
-				return false
-			}
-		}
-		return true
-	case []string:
-		bs, ok := b.([]string)
-		return ok && slices.Equal(a, bs)
-	}
-	return a == b
 }

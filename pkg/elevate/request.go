@@ -298,7 +298,7 @@ func (r Request) Granted(now time.Time) bool {
 // group at now: it is pending, or its grant has not ended (live, or not yet
 // started). An ended request never needs it again.
 func (r Request) NeedsGroup(now time.Time) bool {
-	return r.EffectiveStatus(now) == StatusPending || (r.Status == StatusApproved && r.GrantExpiresAt != nil && now.Before(*r.GrantExpiresAt))
+	return r.EffectiveStatus(now) == StatusPending || r.Granted(now)
 }
 
 // View is the request as callers see it at now: expiry applied, Active set.
