@@ -16,18 +16,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // evidenceBucket serves a versioned bucket, as the audit bucket is in AWS.
 func evidenceBucket(t *testing.T) (*s3.Client, string) {
 	t.Helper()
-	srv, err := localstack.StartS3("audit-evidence")
+	srv, err := emulator.StartS3("audit-evidence")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	return localstack.S3Client(srv.Endpoint), srv.Bucket
+	return emulator.S3Client(srv.Endpoint), srv.Bucket
 }
 
 var retainUntil = time.Date(2032, 3, 10, 0, 0, 0, 0, time.UTC)

@@ -15,19 +15,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 const wBucket = "audit-writer-test"
 
-func wStartS3(t *testing.T) (*localstack.S3Server, *s3.Client) {
+func wStartS3(t *testing.T) (*emulator.S3Server, *s3.Client) {
 	t.Helper()
-	srv, err := localstack.StartS3(wBucket)
+	srv, err := emulator.StartS3(wBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	return srv, localstack.S3Client(srv.Endpoint)
+	return srv, emulator.S3Client(srv.Endpoint)
 }
 
 // objects returns every audit object's key and decoded records.

@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 var (
@@ -35,7 +35,7 @@ var (
 // it, in its own process, so its peak RSS is the CLI's alone.
 func buildCLI(b *testing.B) string {
 	cliOnce.Do(func() {
-		root, err := localstack.RepoRoot()
+		root, err := emulator.RepoRoot()
 		if err != nil {
 			cliErr = err
 			return
@@ -60,7 +60,7 @@ func buildCLI(b *testing.B) string {
 
 // auditTrail is a generated audit bucket.
 type auditTrail struct {
-	srv          *localstack.S3Server
+	srv          *emulator.S3Server
 	keys         []string
 	records      int
 	perDay       int // records in each day but the last
@@ -77,12 +77,12 @@ var benchActions = []string{audit.ActionAuthorizeDenied, audit.ActionAuthorizeAl
 // ratio is realistic. Objects are encoded and stored by one worker per CPU.
 func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
 	b.Helper()
-	srv, err := localstack.StartS3("elevate-audit-scale")
+	srv, err := emulator.StartS3("elevate-audit-scale")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(srv.Close)
-	c := localstack.S3Client(srv.Endpoint)
+	c := emulator.S3Client(srv.Endpoint)
 	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days+1)
 	tr := &auditTrail{srv: srv, keys: make([]string, objects), records: records, since: since, until: since.AddDate(0, 0, days).Add(-time.Nanosecond)}
 	perObject := records / objects
@@ -192,8 +192,8 @@ func runQuery(b *testing.B, cli string, tr *auditTrail, parallel int, since, unt
 		"--since", since.Format(time.RFC3339Nano), "--until", until.Format(time.RFC3339Nano))
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-		"ELEVATE_AUDIT_BUCKET=" + tr.srv.Bucket, "AWS_ENDPOINT_URL_S3=" + tr.srv.Endpoint, "AWS_REGION=" + localstack.Region,
-		"AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
+		"ELEVATE_AUDIT_BUCKET=" + tr.srv.Bucket, "AWS_ENDPOINT_URL_S3=" + tr.srv.Endpoint, "AWS_REGION=" + emulator.Region,
+		"AWS_ACCESS_KEY_ID=" + emulator.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + emulator.SecretAccessKey,
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
@@ -278,7 +278,7 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 			b.Logf("generated %d records in %d objects over %d days in %v", records, objects, days, time.Since(start).Round(time.Millisecond))
 			// The floor's client keeps a connection per worker, as the CLI's does.
 			c := s3.NewFromConfig(aws.Config{}, func(o *s3.Options) {
-				*o = localstack.S3Client(tr.srv.Endpoint).Options()
+				*o = emulator.S3Client(tr.srv.Endpoint).Options()
 				o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = parallel })
 			})
 			floorGET(b, c, tr.srv.Bucket, tr.keys, parallel) // warm both sides

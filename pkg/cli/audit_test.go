@@ -15,14 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // auditStack starts S3 over HTTP and points the standard AWS environment at
 // it, so the CLI builds its client exactly as it does for a user.
-func auditStack(t *testing.T) (*localstack.S3Server, map[string]string) {
+func auditStack(t *testing.T) (*emulator.S3Server, map[string]string) {
 	t.Helper()
-	srv, err := localstack.StartS3("elevate-audit-test")
+	srv, err := emulator.StartS3("elevate-audit-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func auditStack(t *testing.T) (*localstack.S3Server, map[string]string) {
 	return srv, env
 }
 
-func putRecords(t *testing.T, srv *localstack.S3Server, key string, recs ...audit.Record) {
+func putRecords(t *testing.T, srv *emulator.S3Server, key string, recs ...audit.Record) {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -57,7 +57,7 @@ func putRecords(t *testing.T, srv *localstack.S3Server, key string, recs ...audi
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := localstack.S3Client(srv.Endpoint).PutObject(context.Background(), &s3.PutObjectInput{
+	_, err := emulator.S3Client(srv.Endpoint).PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
 	})
 	if err != nil {
@@ -65,7 +65,7 @@ func putRecords(t *testing.T, srv *localstack.S3Server, key string, recs ...audi
 	}
 }
 
-func seedTrail(t *testing.T, srv *localstack.S3Server) {
+func seedTrail(t *testing.T, srv *emulator.S3Server) {
 	t.Helper()
 	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
 	tgt := &audit.Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 func TestAuditEvidenceExportAndVerify(t *testing.T) {
@@ -39,7 +39,7 @@ func TestAuditEvidenceExportAndVerify(t *testing.T) {
 	day := audit.ObjectKey(mustDay(t, "2025-03-10"), "b1")
 	putRecords(t, srv, day, audit.Record{ID: "e1", Action: audit.ActionRequestCreated, Actor: "mallory@example.com"})
 	next := audit.ObjectKey(mustDay(t, "2025-03-11"), "next")
-	if _, err := localstack.S3Client(srv.Endpoint).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(next)}); err != nil {
+	if _, err := emulator.S3Client(srv.Endpoint).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(next)}); err != nil {
 		t.Fatal(err)
 	}
 	jsonl := filepath.Join(dir, audit.ExportJSONFile)

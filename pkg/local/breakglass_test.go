@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 const outage = "mail cluster down at 3 a.m., no approver answers"
@@ -32,9 +32,9 @@ func breakGlassStack(t *testing.T, ratifyWithin float64) (*Stack, *client) {
 }
 
 // emailWith returns the first email to `to` whose subject contains subj.
-func emailWith(t *testing.T, st *Stack, to, subj string) (localstack.StoredEmail, bool) {
+func emailWith(t *testing.T, st *Stack, to, subj string) (emulator.StoredEmail, bool) {
 	t.Helper()
-	emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+	emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func emailWith(t *testing.T, st *Stack, to, subj string) (localstack.StoredEmail
 			return e, true
 		}
 	}
-	return localstack.StoredEmail{}, false
+	return emulator.StoredEmail{}, false
 }
 
 func hasRecord(recs []audit.Record, action, requestID, actor string) bool {

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // Issue 10 item 9: the stream is the one source of audit truth. Changes made
@@ -25,7 +25,7 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 	admin.must(200, "PATCH", "/v1/settings", map[string]any{"enabled": true, "defaultApproverGroup": "ops"})
 	admin.must(201, "POST", "/v1/policies", map[string]any{"type": "Task", "scope": "Exchange", "name": "New-MoveRequest", "approvalType": "Manual"})
 
-	db := localstack.DynamoClient(st.DynamoEndpoint)
+	db := emulator.DynamoClient(st.DynamoEndpoint)
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	key := func(pk, sk string) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"PK": s(pk), "SK": s(sk)}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // TestTTLExpiryEndToEnd lets DynamoDB Local's real TTL sweeper end a pending
@@ -77,7 +77,7 @@ func auditRecords(t *testing.T, st *Stack) []audit.Record {
 	t.Helper()
 	var recs []audit.Record
 	f := audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
-	if err := audit.Query(context.Background(), localstack.S3Client(st.S3Endpoint), st.Bucket, f, func(r audit.Record) error {
+	if err := audit.Query(context.Background(), emulator.S3Client(st.S3Endpoint), st.Bucket, f, func(r audit.Record) error {
 		recs = append(recs, r)
 		return nil
 	}, nil); err != nil {
@@ -89,7 +89,7 @@ func auditRecords(t *testing.T, st *Stack) []audit.Record {
 // expiryEmails counts alice's "expired" emails.
 func expiryEmails(t *testing.T, st *Stack) int {
 	t.Helper()
-	emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+	emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

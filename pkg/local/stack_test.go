@@ -15,17 +15,18 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 // startStack runs a stack on free ports, sharing this binary's DynamoDB Local.
 // Every DynamoDB call each function makes must be within its IAM grant.
 func startStack(t *testing.T) *Stack {
 	t.Helper()
-	_, endpoint := localstack.DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	st, err := Start(context.Background(), Options{
 		DynamoEndpoint: endpoint,
-		Table:          localstack.UniqueTableName("stack"),
+		Table:          emulatortest.UniqueTableName("stack"),
 		RecordCalls:    true,
 	})
 	if err != nil {
@@ -35,7 +36,7 @@ func startStack(t *testing.T) *Stack {
 		if err := st.Stop(); err != nil {
 			t.Error(err)
 		}
-		st.CheckCallsWithinGrants(t)
+		emulatortest.CheckCallsWithinGrants(t, st.Calls)
 	})
 	return st
 }
@@ -183,7 +184,7 @@ func TestSeedWalkthrough(t *testing.T) {
 
 func emailRecipients(t *testing.T, st *Stack) []string {
 	t.Helper()
-	emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+	emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func emailRecipients(t *testing.T, st *Stack) []string {
 
 func auditActions(t *testing.T, st *Stack) []string {
 	t.Helper()
-	c := localstack.S3Client(st.S3Endpoint)
+	c := emulator.S3Client(st.S3Endpoint)
 	var acts []string
 	f := audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
 	if err := audit.Query(context.Background(), c, st.Bucket, f, func(r audit.Record) error {
@@ -344,7 +345,7 @@ func TestEmailLinkApproval(t *testing.T) {
 
 	var link string
 	eventually(t, "bob's approval email", func() bool {
-		emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+		emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +416,7 @@ func TestAuditSurvivesS3Outage(t *testing.T) {
 
 func auditActionsOrNil(st *Stack) []string {
 	var acts []string
-	_ = audit.Query(context.Background(), localstack.S3Client(st.S3Endpoint), st.Bucket,
+	_ = audit.Query(context.Background(), emulator.S3Client(st.S3Endpoint), st.Bucket,
 		audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)},
 		func(r audit.Record) error { acts = append(acts, r.Action); return nil }, nil)
 	return acts

@@ -1,29 +1,29 @@
-package routes
+package manifest
 
 import (
 	"slices"
 	"strings"
+
+	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
 // Partition-key patterns of the table's item kinds, in the syntax of IAM's
-// StringLike operator ("*" matches any run of characters). They mirror the
-// key builders in pkg/dynamo/keys.go; the tests that record every DynamoDB
-// call a function makes check each partition key against them, so the two
-// cannot drift apart unnoticed.
+// StringLike operator ("*" matches any run of characters), derived from the
+// key spellings in pkg/tabledef that pkg/dynamo builds its keys from.
 const (
-	KeySettings   = "SETTINGS"   // the settings item
-	KeyMeta       = "META"       // the policy counter
-	KeyGroups     = "GROUP"      // every group
-	KeyPolicies   = "POLICY"     // every policy
-	KeyRequests   = "REQ#*"      // one request
-	KeyGrantSlots = "GRANT#*"    // a principal's grant slots
-	KeyEvents     = "EVENT#*"    // audit-only facts
-	KeyLinks      = "LINK#*"     // consumed approval links
-	KeyDeliveries = "DELIVERY#*" // email delivery markers
-	KeyGroupUse   = "GROUPUSE#*" // holds of requests naming a group, and a group delete's lock
+	KeySettings   = tabledef.PartitionSettings
+	KeyMeta       = tabledef.PartitionMeta
+	KeyGroups     = tabledef.PartitionGroups
+	KeyPolicies   = tabledef.PartitionPolicies
+	KeyRequests   = tabledef.PrefixRequest + "*"
+	KeyGrantSlots = tabledef.PrefixGrant + "*"
+	KeyEvents     = tabledef.PrefixEvent + "*"
+	KeyLinks      = tabledef.PrefixLink + "*"
+	KeyDeliveries = tabledef.PrefixDelivery + "*"
+	KeyGroupUse   = tabledef.PrefixGroupUse + "*"
 
-	KeyBreakGlass  = "BREAKGLASS#*" // a principal's unratified break-glass claim
-	KeyDelegations = "DELEGATION"   // every approver delegation
+	KeyBreakGlass  = tabledef.PrefixBreakGlass + "*"
+	KeyDelegations = tabledef.PartitionDelegations
 )
 
 // TableKey grants Actions on the table only for items whose partition key

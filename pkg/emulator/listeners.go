@@ -1,4 +1,4 @@
-package localstack
+package emulator
 
 import (
 	"bufio"
@@ -30,7 +30,7 @@ func ListeningAddrs(port int) ([]netip.Addr, error) {
 		out = append(out, addrs...)
 	}
 	if !found {
-		return nil, errors.New("localstack: /proc/net/tcp is not readable (not Linux?)")
+		return nil, errors.New("emulator: /proc/net/tcp is not readable (not Linux?)")
 	}
 	return out, nil
 }
@@ -61,7 +61,7 @@ func listeningIn(file string, port int) ([]netip.Addr, error) {
 		}
 		a, err := procAddr(hexAddr)
 		if err != nil {
-			return nil, fmt.Errorf("localstack: %s: %w", file, err)
+			return nil, fmt.Errorf("emulator: %s: %w", file, err)
 		}
 		out = append(out, a)
 	}

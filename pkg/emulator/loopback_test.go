@@ -1,4 +1,4 @@
-package localstack
+package emulator_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 func portOf(t *testing.T, endpoint string) int {
@@ -28,7 +31,7 @@ func portOf(t *testing.T, endpoint string) int {
 // loopback addresses.
 func listensOnLoopbackOnly(t *testing.T, what string, port int) {
 	t.Helper()
-	addrs, err := ListeningAddrs(port)
+	addrs, err := emulator.ListeningAddrs(port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,20 +48,20 @@ func listensOnLoopbackOnly(t *testing.T, what string, port int) {
 // Issue 10 item 11: DynamoDB Local and the SES emulator are reachable from
 // this machine only, and DynamoDB Local lets no web page call it.
 func TestLocalServicesListenOnLoopbackOnly(t *testing.T) {
-	if os.Getenv(EnvTestDynamoEndpoint) != "" {
-		t.Skip(EnvTestDynamoEndpoint + " points at a DynamoDB Local this package did not start")
+	if os.Getenv(emulatortest.EnvTestDynamoEndpoint) != "" {
+		t.Skip(emulatortest.EnvTestDynamoEndpoint + " points at a DynamoDB Local this package did not start")
 	}
-	_, endpoint := DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	listensOnLoopbackOnly(t, "DynamoDB Local", portOf(t, endpoint))
 
-	ses, err := StartSES(context.Background(), 0)
+	ses, err := emulator.StartSES(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ses.Stop()
 	listensOnLoopbackOnly(t, "the SES emulator", portOf(t, ses.Endpoint))
 
-	s3, err := StartS3("loopback-test")
+	s3, err := emulator.StartS3("loopback-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,21 +85,6 @@ func TestLocalServicesListenOnLoopbackOnly(t *testing.T) {
 		resp.Body.Close()
 		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
 			t.Errorf("%s from another origin: Access-Control-Allow-Origin %q", method, v)
-		}
-	}
-}
-
-func TestProcAddr(t *testing.T) {
-	for in, want := range map[string]string{
-		"0100007F":                         "127.0.0.1",
-		"00000000":                         "0.0.0.0",
-		"00000000000000000000000001000000": "::1",
-		"0000000000000000FFFF00000100007F": "127.0.0.1", // ::ffff:127.0.0.1
-		"00000000000000000000000000000000": "::",
-	} {
-		got, err := procAddr(in)
-		if err != nil || got.String() != want {
-			t.Errorf("procAddr(%s) = %v, %v; want %s", in, got, err, want)
 		}
 	}
 }

@@ -1,9 +1,9 @@
-// Package localstack starts the real local stand-ins for Elevate's AWS
+// Package emulator starts the real local stand-ins for Elevate's AWS
 // dependencies (DynamoDB Local, the SES v2 emulator, an in-process S3) for
 // tests and for the local runtime. Everything it starts listens on loopback,
 // on a free port unless told otherwise, and is killed with its whole process
 // group when stopped or when the parent dies.
-package localstack
+package emulator
 
 import (
 	"errors"
@@ -27,7 +27,7 @@ func RepoRoot() (string, error) {
 			return root, nil
 		}
 	}
-	return "", errors.New("localstack: cannot find the repository root (no go.mod above the working directory)")
+	return "", errors.New("emulator: cannot find the repository root (no go.mod above the working directory)")
 }
 
 func findModuleRoot(dir string) (string, bool) {

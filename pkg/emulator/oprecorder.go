@@ -1,20 +1,17 @@
-package localstack
+package emulator
 
 import (
 	"context"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/elevate-pam/elevate/pkg/routes"
 	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
@@ -23,8 +20,8 @@ import (
 // index is told from one on the table. For table actions it also notes the
 // partition key of every item touched, which is what IAM's
 // dynamodb:LeadingKeys condition sees.
-// Tests use it to check the IAM grants in routes.TableActions and
-// routes.TableKeys against what the code really calls.
+// Tests hold what it saw against the IAM grants in manifest.TableActions and
+// manifest.TableKeys (emulatortest.CheckWithin).
 type OpRecorder struct {
 	mu    sync.Mutex
 	table map[string]map[string]bool // action → partition keys
@@ -45,13 +42,14 @@ func (r *OpRecorder) Option(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("elevate-record-ops",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				r.record(in.Parameters)
+				r.Record(in.Parameters)
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
 }
 
-func (r *OpRecorder) record(params any) {
+// Record notes one call by its input, as the installed middleware does.
+func (r *OpRecorder) Record(params any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch in := params.(type) {
@@ -141,49 +139,20 @@ func (r *OpRecorder) Used() bool {
 	return len(r.table)+len(r.index) > 0
 }
 
-// CheckWithin fails the test for any action the function performed that its
-// IAM grant (routes.TableActions / IndexActions) would refuse in AWS, for any
-// item whose partition key falls outside the dynamodb:LeadingKeys patterns
-// its grant has for that action (routes.TableKeys), and when it recorded
-// nothing at all (the check would then prove nothing).
-func (r *OpRecorder) CheckWithin(t testing.TB, function string) {
-	t.Helper()
+// Calls is what an OpRecorder has seen: each table action with the partition
+// keys of the items it touched, and each action on an index.
+type Calls struct {
+	Table map[string][]string
+	Index []string
+}
+
+// Calls returns a sorted copy of what the recorder has seen so far.
+func (r *OpRecorder) Calls() Calls {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.table)+len(r.index) == 0 {
-		t.Errorf("function %s made no DynamoDB call", function)
+	c := Calls{Table: map[string][]string{}, Index: slices.Sorted(maps.Keys(r.index))}
+	for action, keys := range r.table {
+		c.Table[action] = slices.Sorted(maps.Keys(keys))
 	}
-	for _, c := range []struct {
-		used    []string
-		granted []string
-		where   string
-	}{{slices.Collect(maps.Keys(r.table)), routes.TableActions[function], "table"}, {slices.Collect(maps.Keys(r.index)), routes.IndexActions[function], "indexes"}} {
-		var missing []string
-		for _, op := range c.used {
-			if !slices.Contains(c.granted, op) {
-				missing = append(missing, op)
-			}
-		}
-		sort.Strings(missing)
-		if len(missing) > 0 {
-			t.Errorf("function %s calls %v on the %s, which its IAM grant %v lacks", function, missing, c.where, c.granted)
-		}
-	}
-	for _, action := range slices.Sorted(maps.Keys(r.table)) {
-		var outside []string
-		for _, pk := range slices.Sorted(maps.Keys(r.table[action])) {
-			if !routes.TableKeyAllowed(function, action, pk) {
-				outside = append(outside, pk)
-			}
-		}
-		if len(outside) == 0 {
-			continue
-		}
-		more := ""
-		if len(outside) > 1 {
-			more = fmt.Sprintf(" (and %d more such keys)", len(outside)-1)
-		}
-		t.Errorf("function %s calls %s on partition key %q%s, outside its dynamodb:LeadingKeys grant %v for %s (add the item kind's pattern to routes.TableKeys if this access is intended)",
-			function, action, outside[0], more, routes.LeadingKeysFor(function, action), action)
-	}
+	return c
 }

@@ -1,43 +1,4 @@
-// Package routes is the single list of HTTP API routes: which Lambda function
-// serves each, and whether it sits behind the JWT authorizer. The CDK stack,
-// the local gateway and the handlers' routers all read it.
-package routes
-
-// Function names; each is functions/<name>/main.go.
-const (
-	Policies  = "policies"
-	Requests  = "requests"
-	Approvals = "approvals"
-	Authorize = "authorize"
-	Notify    = "notify"
-	Audit     = "audit"
-)
-
-// APIFunctions serve HTTP; StreamFunctions consume the table's stream.
-var (
-	APIFunctions    = []string{Policies, Requests, Approvals, Authorize}
-	StreamFunctions = []string{Notify, Audit}
-)
-
-// TableActions are the DynamoDB actions each function performs on the table,
-// and IndexActions those on its indexes: the CDK stack grants exactly these,
-// and tests that run the handlers against DynamoDB Local check that every
-// call they make is covered. IAM authorizes a TransactWriteItems call by the
-// per-item actions inside it, so transactions appear as PutItem, UpdateItem,
-// DeleteItem and ConditionCheckItem.
-var (
-	TableActions = map[string][]string{
-		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
-		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
-		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
-		Authorize: {"BatchGetItem", "PutItem"},
-		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
-		Audit:     nil,
-	}
-	IndexActions = map[string][]string{
-		Requests: {"Query"},
-	}
-)
+package manifest
 
 // Route is one API Gateway route. Path uses API Gateway's {param} syntax.
 type Route struct {

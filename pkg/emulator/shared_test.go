@@ -1,45 +1,26 @@
-package localstack
+package emulator_test
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
-func TestMain(m *testing.M) { DynamoMain(m) }
-
-func TestRepoRootHoldsGoMod(t *testing.T) {
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "module github.com/elevate-pam/elevate"; string(b[:len(want)]) != want {
-		t.Fatalf("go.mod at %s starts %q", root, b[:len(want)])
-	}
-}
-
-func TestFindModuleRootFailsOutsideModule(t *testing.T) {
-	if _, ok := findModuleRoot(t.TempDir()); ok {
-		t.Fatal("found a go.mod above a fresh temp dir")
-	}
-}
+// The shared instance lives in emulatortest, which imports this package, so
+// the tests that use it are external.
+func TestMain(m *testing.M) { emulatortest.DynamoMain(m) }
 
 func TestSharedDynamoServesTablesAndStreams(t *testing.T) {
-	client, endpoint := DynamoForTest(t)
+	client, endpoint := emulatortest.DynamoForTest(t)
 	ctx := context.Background()
-	name := UniqueTableName("ls")
+	name := emulatortest.UniqueTableName("ls")
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS}},
@@ -64,36 +45,11 @@ func TestSharedDynamoServesTablesAndStreams(t *testing.T) {
 	if d.Table.LatestStreamArn == nil {
 		t.Fatal("no stream ARN")
 	}
-	ds, err := StreamsClient(endpoint).DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: d.Table.LatestStreamArn})
+	ds, err := emulator.StreamsClient(endpoint).DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: d.Table.LatestStreamArn})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ds.StreamDescription.Shards) == 0 {
 		t.Fatal("stream has no shards after a write")
-	}
-}
-
-func TestStartDynamoDBIsolatedAndStopKillsGroup(t *testing.T) {
-	p, err := StartDynamoDB(context.Background(), DynamoOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := p.cmd.Process.Pid
-	client := DynamoClient(p.Endpoint)
-	if _, err := client.ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Stop(); err != nil {
-		t.Fatalf("second Stop: %v", err)
-	}
-	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Fatalf("process group %d still exists after Stop: %v", pid, err)
-	}
-	fast := DynamoClient(p.Endpoint, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	if _, err := fast.ListTables(context.Background(), &dynamodb.ListTablesInput{}); err == nil {
-		t.Fatal("endpoint still answers after Stop")
 	}
 }

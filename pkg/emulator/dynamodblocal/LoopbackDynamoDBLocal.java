@@ -5,7 +5,7 @@
 // launcher takes the same arguments as DynamoDBLocal.jar, lets DynamoDB Local
 // build its server as usual, sets the host of its Jetty connectors to the
 // system property elevate.dynamodb.host (default 127.0.0.1) before the server
-// starts, then starts it. pkg/localstack compiles it once into the user's
+// starts, then starts it. pkg/emulator compiles it once into the user's
 // cache with the JVM's own compiler module and runs it with the jar on the
 // class path.
 import java.lang.reflect.Field;

@@ -1,4 +1,4 @@
-package localstack
+package emulator
 
 import (
 	"context"
@@ -62,34 +62,15 @@ func StartSES(ctx context.Context, port int, logw ...io.Writer) (*SESProcess, er
 		return nil, err
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("localstack: the SES emulator is not installed (%s missing): run scripts/deps.sh", bin)
+		return nil, fmt.Errorf("emulator: the SES emulator is not installed (%s missing): run scripts/deps.sh", bin)
 	}
 	var w io.Writer = io.Discard
 	if len(logw) > 0 && logw[0] != nil {
 		w = logw[0]
 	}
-	attempts := 1
-	if port == 0 {
-		attempts = 3
-	}
-	var lastErr error
-	for i := 0; i < attempts; i++ {
-		pt := port
-		if pt == 0 {
-			if pt, err = FreePort(); err != nil {
-				return nil, err
-			}
-		}
-		p, err := startSESOnce(ctx, bin, pt, w)
-		if err == nil {
-			return p, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, lastErr
+	return onFreePort(ctx, port, func(port int) (*SESProcess, error) {
+		return startSESOnce(ctx, bin, port, w)
+	})
 }
 
 func startSESOnce(ctx context.Context, bin string, port int, w io.Writer) (*SESProcess, error) {
@@ -99,7 +80,7 @@ func startSESOnce(ctx context.Context, bin string, port int, w io.Writer) (*SESP
 	// so a killed test binary leaves no node behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("localstack: start the SES emulator: %w", err)
+		return nil, fmt.Errorf("emulator: start the SES emulator: %w", err)
 	}
 	p := &SESProcess{&Process{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}}
 	go func() {
@@ -108,7 +89,7 @@ func startSESOnce(ctx context.Context, bin string, port int, w io.Writer) (*SESP
 	}()
 	if err := p.waitHealthy(ctx, 30*time.Second); err != nil {
 		_ = p.Stop()
-		return nil, fmt.Errorf("localstack: SES emulator on port %d: %w", port, err)
+		return nil, fmt.Errorf("emulator: SES emulator on port %d: %w", port, err)
 	}
 	return p, nil
 }
@@ -151,17 +132,17 @@ func SESEmails(ctx context.Context, endpoint string) ([]StoredEmail, error) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("localstack: read SES store: %w", err)
+		return nil, fmt.Errorf("emulator: read SES store: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("localstack: read SES store: HTTP %d", resp.StatusCode)
+		return nil, fmt.Errorf("emulator: read SES store: HTTP %d", resp.StatusCode)
 	}
 	var store struct {
 		Emails []StoredEmail `json:"emails"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&store); err != nil {
-		return nil, fmt.Errorf("localstack: decode SES store: %w", err)
+		return nil, fmt.Errorf("emulator: decode SES store: %w", err)
 	}
 	return store.Emails, nil
 }
@@ -178,7 +159,7 @@ func (p *SESProcess) ClearEmails(ctx context.Context) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return errors.New("localstack: clear SES store: HTTP " + strconv.Itoa(resp.StatusCode))
+		return errors.New("emulator: clear SES store: HTTP " + strconv.Itoa(resp.StatusCode))
 	}
 	return nil
 }
