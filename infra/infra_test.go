@@ -17,7 +17,7 @@ import (
 
 	"github.com/elevate-pam/elevate/infra/stack"
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/tabledef"
@@ -393,7 +393,7 @@ func TestPerFunctionGrants(t *testing.T) {
 					}
 				case len(join) == 2 && refTo(list(join[1])[0], auditID):
 					putAudit = true
-					if list(join[1])[1] != "/"+audit.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
+					if list(join[1])[1] != "/"+auditrecord.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
 						t.Errorf("%s audit grant %v on %v", name, s.Action, r)
 					}
 				}
@@ -650,7 +650,7 @@ func TestAuditCatalog(t *testing.T) {
 		t.Errorf("projection.dt.range %v", params["projection.dt.range"])
 	}
 	tpl, _ := json.Marshal(params["storage.location.template"])
-	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+audit.Prefix+"dt=${dt}/") {
+	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+auditrecord.Prefix+"dt=${dt}/") {
 		t.Errorf("storage.location.template %s", tpl)
 	}
 	pk := list(get(in, "PartitionKeys"))
@@ -661,16 +661,16 @@ func TestAuditCatalog(t *testing.T) {
 	if get(sd, "SerdeInfo", "SerializationLibrary") != "org.openx.data.jsonserde.JsonSerDe" {
 		t.Errorf("serde %v", get(sd, "SerdeInfo"))
 	}
-	// Every JSON field of audit.Record has a column.
+	// Every JSON field of auditrecord.Record has a column.
 	var cols []string
 	for _, c := range list(get(sd, "Columns")) {
 		cols = append(cols, get(c, "Name").(string))
 	}
-	rt := reflect.TypeOf(audit.Record{})
+	rt := reflect.TypeOf(auditrecord.Record{})
 	for i := range rt.NumField() {
 		tag := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
 		if !slices.Contains(cols, strings.ToLower(tag)) {
-			t.Errorf("no column for audit.Record field %q (columns %v)", tag, cols)
+			t.Errorf("no column for auditrecord.Record field %q (columns %v)", tag, cols)
 		}
 	}
 	must(t, "Athena workgroup", func() {

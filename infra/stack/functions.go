@@ -12,7 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 )
@@ -158,7 +158,7 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 		env[config.EnvSender] = jsii.String(props.Sender())
 	}
 	if acc.auditWrite {
-		role.AddToPrincipalPolicy(allow("AuditWrite", []string{"s3:PutObject"}, e.Audit.ArnForObjects(jsii.String(audit.Prefix+"*"))))
+		role.AddToPrincipalPolicy(allow("AuditWrite", []string{"s3:PutObject"}, e.Audit.ArnForObjects(jsii.String(auditrecord.Prefix+"*"))))
 		env[config.EnvAuditBucket] = e.Audit.BucketName()
 	}
 	if acc.adminGroup {

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
@@ -67,8 +69,8 @@ type auditTrail struct {
 	since, until time.Time
 }
 
-var benchActions = []string{audit.ActionAuthorizeDenied, audit.ActionAuthorizeAllowed, audit.ActionAuthorizeAllowed,
-	audit.ActionAuthorizeAllowed, audit.ActionRequestCreated, audit.ActionRequestApproved, audit.ActionGrantCreated}
+var benchActions = []string{auditrecord.ActionAuthorizeDenied, auditrecord.ActionAuthorizeAllowed, auditrecord.ActionAuthorizeAllowed,
+	auditrecord.ActionAuthorizeAllowed, auditrecord.ActionRequestCreated, auditrecord.ActionRequestApproved, auditrecord.ActionGrantCreated}
 
 // generateTrail fills a fresh in-process S3 with records spread evenly over
 // objects and days, each object a gzip JSON-lines batch made by the audit
@@ -104,23 +106,23 @@ func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
 				if o == objects-1 {
 					n = records - perObject*(objects-1)
 				}
-				recs := make([]audit.Record, n)
+				recs := make([]auditrecord.Record, n)
 				for i := range recs {
 					action := benchActions[rng.IntN(len(benchActions))]
 					actor := fmt.Sprintf("user%d@example.com", rng.IntN(5000))
-					recs[i] = audit.Record{
+					recs[i] = auditrecord.Record{
 						ID:        fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()),
 						Time:      day.Add(slot + time.Duration(i)*time.Millisecond),
 						Action:    action,
 						Actor:     actor,
-						Target:    &audit.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
+						Target:    &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
 						RequestID: fmt.Sprintf("%016x", rng.Uint64()),
 						Detail:    map[string]any{"reason": "grant", "askedBy": actor},
 					}
 				}
 				body, err := audit.Encode(recs)
 				if err == nil {
-					key := audit.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
+					key := auditrecord.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
 					tr.keys[o] = key
 					_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 				}
@@ -265,7 +267,7 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 	}
 	perObject := envInt(b, "AUDIT_RECORDS_PER_OBJECT", 200)
 	days := envInt(b, "AUDIT_DAYS", 30)
-	parallel := envInt(b, "AUDIT_PARALLEL", audit.DefaultParallel)
+	parallel := envInt(b, "AUDIT_PARALLEL", auditquery.DefaultParallel)
 	for _, s := range strings.Split(sizes, ",") {
 		var records int
 		if _, err := fmt.Sscan(s, &records); err != nil || records <= 0 {

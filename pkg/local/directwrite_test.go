@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
@@ -58,7 +58,7 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 	}
 
 	want := map[string]int{"group.direct_write": 2, "settings.direct_write": 1, "policy.direct_write": 2}
-	var recs []audit.Record
+	var recs []auditrecord.Record
 	eventually(t, "direct writes in the audit bucket", func() bool {
 		recs = auditRecords(t, st)
 		n := map[string]int{}
@@ -72,18 +72,18 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 		}
 		return true
 	})
-	byAction := map[string][]audit.Record{}
+	byAction := map[string][]auditrecord.Record{}
 	for _, r := range recs {
 		byAction[r.Action] = append(byAction[r.Action], r)
 	}
 	for a := range want {
 		for _, r := range byAction[a] {
-			if r.Actor != audit.ActorUnknown || r.Detail["directWrite"] != true {
+			if r.Actor != auditrecord.ActorUnknown || r.Detail["directWrite"] != true {
 				t.Errorf("%s not flagged: %+v", a, r)
 			}
 		}
 	}
-	ops := slices.IndexFunc(byAction["group.direct_write"], func(r audit.Record) bool {
+	ops := slices.IndexFunc(byAction["group.direct_write"], func(r auditrecord.Record) bool {
 		changed, _ := r.Detail["changed"].([]any)
 		return slices.Contains(changed, any("members"))
 	})
@@ -92,7 +92,7 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 	}
 	// The API's own changes: one record each, by the admin, and no
 	// duplicate from an event item.
-	for _, a := range []string{audit.ActionGroupCreated, audit.ActionSettingsUpdated, audit.ActionPolicyCreated} {
+	for _, a := range []string{auditrecord.ActionGroupCreated, auditrecord.ActionSettingsUpdated, auditrecord.ActionPolicyCreated} {
 		if len(byAction[a]) != 1 || byAction[a][0].Actor != "admin@example.com" {
 			t.Errorf("%s: %+v", a, byAction[a])
 		}

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
@@ -120,10 +121,10 @@ func TestScheduleTicketsExtensions(t *testing.T) {
 	eventually(t, "audit records with the ticket and the extension", func() bool {
 		var ticketed, extended bool
 		c := emulator.S3Client(st.S3Endpoint)
-		f := audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
-		if err := audit.Query(context.Background(), c, st.Bucket, f, func(r audit.Record) error {
-			ticketed = ticketed || (r.Action == audit.ActionRequestCreated && r.Ticket == "CHG-42" && r.Detail["startAt"] != nil)
-			extended = extended || (r.Action == audit.ActionRequestExtended && r.RequestID == auto["id"] && r.Detail["extension"] == ext["id"])
+		f := auditquery.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
+		if err := auditquery.Query(context.Background(), c, st.Bucket, f, func(r auditrecord.Record) error {
+			ticketed = ticketed || (r.Action == auditrecord.ActionRequestCreated && r.Ticket == "CHG-42" && r.Detail["startAt"] != nil)
+			extended = extended || (r.Action == auditrecord.ActionRequestExtended && r.RequestID == auto["id"] && r.Detail["extension"] == ext["id"])
 			return nil
 		}, nil); err != nil {
 			t.Fatal(err)

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
@@ -173,7 +174,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	// Every state change reaches the audit bucket through the poller.
 	eventually(t, "audit records of the walkthrough", func() bool {
 		acts := auditActions(t, st)
-		for _, want := range []string{audit.ActionRequestCreated, audit.ActionRequestApproved, audit.ActionRequestRevoked, audit.ActionSettingsUpdated, audit.ActionAuthorizeAllowed, audit.ActionAuthorizeDenied} {
+		for _, want := range []string{auditrecord.ActionRequestCreated, auditrecord.ActionRequestApproved, auditrecord.ActionRequestRevoked, auditrecord.ActionSettingsUpdated, auditrecord.ActionAuthorizeAllowed, auditrecord.ActionAuthorizeDenied} {
 			if !slices.Contains(acts, want) {
 				return false
 			}
@@ -199,8 +200,8 @@ func auditActions(t *testing.T, st *Stack) []string {
 	t.Helper()
 	c := emulator.S3Client(st.S3Endpoint)
 	var acts []string
-	f := audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
-	if err := audit.Query(context.Background(), c, st.Bucket, f, func(r audit.Record) error {
+	f := auditquery.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
+	if err := auditquery.Query(context.Background(), c, st.Bucket, f, func(r auditrecord.Record) error {
 		acts = append(acts, r.Action)
 		return nil
 	}, nil); err != nil {
@@ -409,15 +410,15 @@ func TestAuditSurvivesS3Outage(t *testing.T) {
 	}
 	st.S3.SetDown(false)
 	eventually(t, "group.created in the audit bucket", func() bool {
-		return slices.Contains(auditActions(t, st), audit.ActionGroupCreated)
+		return slices.Contains(auditActions(t, st), auditrecord.ActionGroupCreated)
 	})
 	eventually(t, "audit checkpoint", func() bool { return advanced("audit") })
 }
 
 func auditActionsOrNil(st *Stack) []string {
 	var acts []string
-	_ = audit.Query(context.Background(), emulator.S3Client(st.S3Endpoint), st.Bucket,
-		audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)},
-		func(r audit.Record) error { acts = append(acts, r.Action); return nil }, nil)
+	_ = auditquery.Query(context.Background(), emulator.S3Client(st.S3Endpoint), st.Bucket,
+		auditquery.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)},
+		func(r auditrecord.Record) error { acts = append(acts, r.Action); return nil }, nil)
 	return acts
 }

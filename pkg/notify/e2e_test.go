@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
@@ -79,8 +81,8 @@ func TestStreamEndToEnd(t *testing.T) {
 	for ctx.Err() == nil {
 		gotEmails = byRecipient(e.emails(t))
 		var actions []string
-		err := audit.Query(ctx, s3c, "audit-e2e", audit.Filter{Since: now.Add(-time.Hour), Until: now.Add(time.Hour), RequestID: "r-e2e"},
-			func(rec audit.Record) error { actions = append(actions, rec.Action); return nil }, nil)
+		err := auditquery.Query(ctx, s3c, "audit-e2e", auditquery.Filter{Since: now.Add(-time.Hour), Until: now.Add(time.Hour), RequestID: "r-e2e"},
+			func(rec auditrecord.Record) error { actions = append(actions, rec.Action); return nil }, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,9 @@
-// Package audit turns DynamoDB stream records into audit records, writes them
-// to the audit bucket as gzip JSON lines under date partitions, and reads them
-// back for queries and exports.
-package audit
+// Package auditrecord is the audit trail's vocabulary, shared by its writer
+// (pkg/audit) and its readers (pkg/auditquery): one record, its actions, and
+// where records are stored in the audit bucket. It imports nothing of either
+// side, so the CLI's reader links no stream mapping and the audit function
+// links no query code.
+package auditrecord
 
 import (
 	"fmt"

@@ -1,11 +1,25 @@
-package audit
+package auditquery
 
 import (
 	"bytes"
 	"encoding/json"
 	"time"
 	"unicode/utf8"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
+
+// recordHead is every field of a record a filter can look at; decoding
+// into it skips the detail.
+type recordHead struct {
+	ID        string              `json:"id"`
+	Time      time.Time           `json:"time"`
+	Action    string              `json:"action"`
+	Actor     string              `json:"actor"`
+	Target    *auditrecord.Target `json:"target"`
+	RequestID string              `json:"requestId"`
+	PolicyID  string              `json:"policyId"`
+}
 
 // decodeHead reads the fields a filter looks at from one stored line. A
 // query reads every record of its range but prints the stored line as it
@@ -143,14 +157,14 @@ func (p *headParser) stringOrNull() (string, bool) {
 	return string(s), ok
 }
 
-func (p *headParser) target() (*Target, bool) {
+func (p *headParser) target() (*auditrecord.Target, bool) {
 	if p.null() {
 		return nil, true
 	}
 	if !p.eat('{') {
 		return nil, false
 	}
-	t := &Target{}
+	t := &auditrecord.Target{}
 	if p.eat('}') {
 		return t, true
 	}

@@ -1,4 +1,4 @@
-package audit
+package auditquery
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // seedDays writes objects per day, each holding records of that day.
@@ -19,19 +21,19 @@ func seedDays(t *testing.T, c *recordingS3, days, objects, perObject int) Filter
 	for d := range days {
 		day := first.AddDate(0, 0, d)
 		for o := range objects {
-			var recs []Record
+			var recs []auditrecord.Record
 			for i := range perObject {
 				when := day.Add(time.Duration(objects*perObject-o*perObject-i) * time.Minute) // later objects hold earlier records
-				recs = append(recs, Record{ID: fmt.Sprintf("d%02d-o%d-r%d", d, o, i), Time: when, Action: ActionAuthorizeDenied, Actor: "a@x.io"})
+				recs = append(recs, auditrecord.Record{ID: fmt.Sprintf("d%02d-o%d-r%d", d, o, i), Time: when, Action: auditrecord.ActionAuthorizeDenied, Actor: "a@x.io"})
 			}
-			put(t, c, ObjectKey(day, fmt.Sprintf("o%d", o)), gzLines(t, recs...))
+			put(t, c, auditrecord.ObjectKey(day, fmt.Sprintf("o%d", o)), gzLines(t, recs...))
 		}
 	}
 	return Filter{Since: first, Until: first.AddDate(0, 0, days).Add(-time.Nanosecond)}
 }
 
 func dayOfKey(key string) string {
-	return strings.TrimPrefix(key[:strings.LastIndex(key, "/")], Prefix+"dt=")
+	return strings.TrimPrefix(key[:strings.LastIndex(key, "/")], auditrecord.Prefix+"dt=")
 }
 
 // While a day is being emitted, no object two or more days ahead has been
@@ -41,7 +43,7 @@ func TestQueryReadsAtMostOneDayAhead(t *testing.T) {
 	f := seedDays(t, c, 6, 4, 3)
 	var prev time.Time
 	n := 0
-	err := QueryWith(context.Background(), c, testBucket, f, func(r Record) error {
+	err := QueryWith(context.Background(), c, testBucket, f, func(r auditrecord.Record) error {
 		n++
 		if r.Time.Before(prev) {
 			return fmt.Errorf("%s at %v came after %v", r.ID, r.Time, prev)
@@ -101,7 +103,7 @@ func TestQueryReadsParallelObjectsAtOnce(t *testing.T) {
 			f := seedDays(t, c, 2, 5, 2)
 			g := &gatedS3{recordingS3: c, want: parallel, open: make(chan struct{})}
 			var got []string
-			if err := QueryWith(context.Background(), g, testBucket, f, func(r Record) error { got = append(got, r.ID); return nil }, QueryOptions{Parallel: parallel}); err != nil {
+			if err := QueryWith(context.Background(), g, testBucket, f, func(r auditrecord.Record) error { got = append(got, r.ID); return nil }, QueryOptions{Parallel: parallel}); err != nil {
 				t.Fatal(err)
 			}
 			if g.peak != parallel {
@@ -120,14 +122,14 @@ func TestQueryReadsParallelObjectsAtOnce(t *testing.T) {
 func TestQueryDeduplicatesPerDayInKeyOrder(t *testing.T) {
 	c := startS3(t)
 	d1, d2 := at("2025-03-10T00:00:00Z"), at("2025-03-11T00:00:00Z")
-	put(t, c, ObjectKey(d1, "b"), gzLines(t, rec("x", "2025-03-10T01:00:00Z", ActionRequestCreated, "a@x.io"), rec("y", "2025-03-10T02:00:00Z", ActionRequestCreated, "a@x.io")))
-	put(t, c, ObjectKey(d1, "a"), gzLines(t, rec("y", "2025-03-10T02:00:00Z", ActionRequestCreated, "a@x.io"), rec("y", "2025-03-10T02:00:00Z", ActionRequestCreated, "a@x.io")))
-	put(t, c, ObjectKey(d2, "c"), gzLines(t, rec("x", "2025-03-11T01:00:00Z", ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(d1, "b"), gzLines(t, rec("x", "2025-03-10T01:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"), rec("y", "2025-03-10T02:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(d1, "a"), gzLines(t, rec("y", "2025-03-10T02:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"), rec("y", "2025-03-10T02:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(d2, "c"), gzLines(t, rec("x", "2025-03-11T01:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
 	for range 5 {
 		var got []string
 		var sources []string
 		err := QueryWith(context.Background(), c, testBucket, Filter{Since: d1, Until: d2.Add(time.Hour)},
-			func(r Record) error { got = append(got, r.ID+"@"+r.Time.Format("02")); return nil },
+			func(r auditrecord.Record) error { got = append(got, r.ID+"@"+r.Time.Format("02")); return nil },
 			QueryOptions{Parallel: 3, Source: func(s SourceObject) {
 				sources = append(sources, fmt.Sprintf("%s %d/%d", s.Key[strings.LastIndex(s.Key, "/")+1:], s.RecordsKept, s.RecordsRead))
 			}})
@@ -146,20 +148,20 @@ func TestQueryDeduplicatesPerDayInKeyOrder(t *testing.T) {
 func TestQueryKeepGoingNamesMissingObjects(t *testing.T) {
 	c := startS3(t)
 	day := at("2025-03-10T00:00:00Z")
-	put(t, c, ObjectKey(day, "a"), gzLines(t, rec("1", "2025-03-10T01:00:00Z", "x", "a@x.io")))
-	keys := []string{ObjectKey(day, "a"), ObjectKey(day, "gone")}
-	if err := QueryWith(context.Background(), c, testBucket, Filter{Since: day}, func(Record) error { return nil }, QueryOptions{Objects: keys}); err == nil {
+	put(t, c, auditrecord.ObjectKey(day, "a"), gzLines(t, rec("1", "2025-03-10T01:00:00Z", "x", "a@x.io")))
+	keys := []string{auditrecord.ObjectKey(day, "a"), auditrecord.ObjectKey(day, "gone")}
+	if err := QueryWith(context.Background(), c, testBucket, Filter{Since: day}, func(auditrecord.Record) error { return nil }, QueryOptions{Objects: keys}); err == nil {
 		t.Fatal("a missing object did not fail the query")
 	}
 	var errs []string
 	n := 0
-	err := QueryWith(context.Background(), c, testBucket, Filter{Since: day}, func(Record) error { n++; return nil },
+	err := QueryWith(context.Background(), c, testBucket, Filter{Since: day}, func(auditrecord.Record) error { n++; return nil },
 		QueryOptions{Objects: keys, KeepGoing: true, Source: func(s SourceObject) {
 			if s.Err != "" {
 				errs = append(errs, s.Key)
 			}
 		}})
-	if err != nil || n != 1 || !slices.Equal(errs, []string{ObjectKey(day, "gone")}) {
+	if err != nil || n != 1 || !slices.Equal(errs, []string{auditrecord.ObjectKey(day, "gone")}) {
 		t.Fatalf("err %v, %d records, errors on %v", err, n, errs)
 	}
 }

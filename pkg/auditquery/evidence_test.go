@@ -1,4 +1,4 @@
-package audit
+package auditquery
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
@@ -65,12 +66,12 @@ func seedEvidence(t *testing.T) *evidenceTrail {
 	c, bucket := evidenceBucket(t)
 	d1, d2 := at("2025-03-10T00:00:00Z"), at("2025-03-11T00:00:00Z")
 	tr := &evidenceTrail{c: c, bucket: bucket, bodies: map[string][]byte{},
-		keyA: ObjectKey(d1, "a"), keyB: ObjectKey(d1, "b"), keyC: ObjectKey(d2, "c"),
+		keyA: auditrecord.ObjectKey(d1, "a"), keyB: auditrecord.ObjectKey(d1, "b"), keyC: auditrecord.ObjectKey(d2, "c"),
 		filter: Filter{Since: d1, Until: at("2025-03-11T23:59:59Z"), Action: "request.*"}}
-	e1 := rec("e1", "2025-03-10T08:00:00Z", ActionRequestCreated, "alice@example.com")
-	e2 := rec("e2", "2025-03-10T09:00:00Z", ActionRequestApproved, "bob@example.com")
-	e3 := rec("e3", "2025-03-10T10:00:00Z", ActionAuthorizeAllowed, "alice@example.com") // filtered out
-	e4 := rec("e4", "2025-03-11T06:00:00Z", ActionRequestRevoked, "bob@example.com")
+	e1 := rec("e1", "2025-03-10T08:00:00Z", auditrecord.ActionRequestCreated, "alice@example.com")
+	e2 := rec("e2", "2025-03-10T09:00:00Z", auditrecord.ActionRequestApproved, "bob@example.com")
+	e3 := rec("e3", "2025-03-10T10:00:00Z", auditrecord.ActionAuthorizeAllowed, "alice@example.com") // filtered out
+	e4 := rec("e4", "2025-03-11T06:00:00Z", auditrecord.ActionRequestRevoked, "bob@example.com")
 	tr.bodies[tr.keyA] = gzLines(t, e1, e2)
 	tr.bodies[tr.keyB] = gzLines(t, e2, e3)
 	tr.bodies[tr.keyC] = gzLines(t, e4)
@@ -155,7 +156,7 @@ func TestVerifyUntouchedBundle(t *testing.T) {
 		t.Fatalf("verification %+v", v)
 	}
 	// A new object in the range is told, not failed: records keep arriving.
-	putLocked(t, tr.c, tr.bucket, ObjectKey(at("2025-03-11T00:00:00Z"), "late"), gzLines(t, rec("e9", "2025-03-11T07:00:00Z", ActionAuthorizeDenied, "x@example.com")))
+	putLocked(t, tr.c, tr.bucket, auditrecord.ObjectKey(at("2025-03-11T00:00:00Z"), "late"), gzLines(t, rec("e9", "2025-03-11T07:00:00Z", auditrecord.ActionAuthorizeDenied, "x@example.com")))
 	if v, err = Verify(context.Background(), tr.c, tr.dir, "", QueryOptions{}); err != nil || !v.OK() || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "late.json.gz") {
 		t.Fatalf("late object: %+v %v", v, err)
 	}
@@ -171,8 +172,8 @@ func TestVerifyNamesEveryDifference(t *testing.T) {
 		{"tampered object", func(t *testing.T, tr *evidenceTrail) {
 			// A copy of object A with e2's actor changed: same record count,
 			// other bytes. In a versioned bucket that is a new version.
-			e1 := rec("e1", "2025-03-10T08:00:00Z", ActionRequestCreated, "alice@example.com")
-			e2 := rec("e2", "2025-03-10T09:00:00Z", ActionRequestApproved, "mallory@example.com")
+			e1 := rec("e1", "2025-03-10T08:00:00Z", auditrecord.ActionRequestCreated, "alice@example.com")
+			e2 := rec("e2", "2025-03-10T09:00:00Z", auditrecord.ActionRequestApproved, "mallory@example.com")
 			putLocked(t, tr.c, tr.bucket, tr.keyA, gzLines(t, e1, e2))
 		}, []string{tr0("keyA") + ": version ID", tr0("keyA") + ": SHA-256", "export.csv: regenerated", "export.jsonl: regenerated"}},
 		{"deleted object", func(t *testing.T, tr *evidenceTrail) {

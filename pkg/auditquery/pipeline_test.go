@@ -1,4 +1,4 @@
-package audit
+package auditquery
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 const testBucket = "audit-test"
@@ -68,7 +70,7 @@ func startS3(t *testing.T) *recordingS3 {
 	return &recordingS3{Client: c}
 }
 
-func gzLines(t *testing.T, recs ...Record) []byte {
+func gzLines(t *testing.T, recs ...auditrecord.Record) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -100,20 +102,20 @@ func at(s string) time.Time {
 	return t
 }
 
-func rec(id, when, action, actor string) Record {
-	return Record{ID: id, Time: at(when), Action: action, Actor: actor}
+func rec(id, when, action, actor string) auditrecord.Record {
+	return auditrecord.Record{ID: id, Time: at(when), Action: action, Actor: actor}
 }
 
-func collect(t *testing.T, c S3Reader, f Filter) []Record {
+func collect(t *testing.T, c S3Reader, f Filter) []auditrecord.Record {
 	t.Helper()
-	var out []Record
-	if err := Query(context.Background(), c, testBucket, f, func(r Record) error { out = append(out, r); return nil }, nil); err != nil {
+	var out []auditrecord.Record
+	if err := Query(context.Background(), c, testBucket, f, func(r auditrecord.Record) error { out = append(out, r); return nil }, nil); err != nil {
 		t.Fatalf("query: %v", err)
 	}
 	return out
 }
 
-func ids(recs []Record) []string {
+func ids(recs []auditrecord.Record) []string {
 	var s []string
 	for _, r := range recs {
 		s = append(s, r.ID)
@@ -124,13 +126,13 @@ func ids(recs []Record) []string {
 func TestQueryListsOnlyPartitionsInRange(t *testing.T) {
 	c := startS3(t)
 	day1, day2 := at("2025-03-10T00:00:00Z"), at("2025-03-11T00:00:00Z")
-	put(t, c, ObjectKey(day1, "a"), gzLines(t, rec("e1", "2025-03-10T08:00:00Z", ActionRequestCreated, "alice@example.com")))
-	put(t, c, ObjectKey(day2, "b"), gzLines(t, rec("e2", "2025-03-11T09:00:00Z", ActionRequestApproved, "bob@example.com")))
+	put(t, c, auditrecord.ObjectKey(day1, "a"), gzLines(t, rec("e1", "2025-03-10T08:00:00Z", auditrecord.ActionRequestCreated, "alice@example.com")))
+	put(t, c, auditrecord.ObjectKey(day2, "b"), gzLines(t, rec("e2", "2025-03-11T09:00:00Z", auditrecord.ActionRequestApproved, "bob@example.com")))
 	// Out-of-range partitions hold records whose own times lie in the range:
 	// only not listing them at all keeps them out.
-	put(t, c, ObjectKey(at("2025-03-09T00:00:00Z"), "x"), gzLines(t, rec("trap1", "2025-03-10T08:00:00Z", ActionRequestCreated, "mallory@example.com")))
-	put(t, c, ObjectKey(at("2025-03-12T00:00:00Z"), "y"), gzLines(t, rec("trap2", "2025-03-11T08:00:00Z", ActionRequestCreated, "mallory@example.com")))
-	put(t, c, "elsewhere/dt=2025-03-10/z.json.gz", gzLines(t, rec("trap3", "2025-03-10T08:00:00Z", ActionRequestCreated, "mallory@example.com")))
+	put(t, c, auditrecord.ObjectKey(at("2025-03-09T00:00:00Z"), "x"), gzLines(t, rec("trap1", "2025-03-10T08:00:00Z", auditrecord.ActionRequestCreated, "mallory@example.com")))
+	put(t, c, auditrecord.ObjectKey(at("2025-03-12T00:00:00Z"), "y"), gzLines(t, rec("trap2", "2025-03-11T08:00:00Z", auditrecord.ActionRequestCreated, "mallory@example.com")))
+	put(t, c, "elsewhere/dt=2025-03-10/z.json.gz", gzLines(t, rec("trap3", "2025-03-10T08:00:00Z", auditrecord.ActionRequestCreated, "mallory@example.com")))
 
 	got := collect(t, c, Filter{Since: at("2025-03-10T00:00:00Z"), Until: at("2025-03-11T23:59:59Z")})
 	if want := []string{"e1", "e2"}; !slices.Equal(ids(got), want) {
@@ -149,13 +151,13 @@ func TestQueryListsOnlyPartitionsInRange(t *testing.T) {
 func TestQueryDropsRecordsDuplicatedAcrossBatches(t *testing.T) {
 	c := startS3(t)
 	day := at("2025-03-10T00:00:00Z")
-	r1 := rec("e1", "2025-03-10T08:00:00Z", ActionRequestCreated, "alice@example.com")
-	r2 := rec("e2", "2025-03-10T08:00:01Z", ActionGrantCreated, "system")
-	r3 := rec("e3", "2025-03-10T08:00:02Z", ActionRequestApproved, "bob@example.com")
+	r1 := rec("e1", "2025-03-10T08:00:00Z", auditrecord.ActionRequestCreated, "alice@example.com")
+	r2 := rec("e2", "2025-03-10T08:00:01Z", auditrecord.ActionGrantCreated, "system")
+	r3 := rec("e3", "2025-03-10T08:00:02Z", auditrecord.ActionRequestApproved, "bob@example.com")
 	// A batch that failed after its first write and was retried with a
 	// different shape lands twice, overlapping.
-	put(t, c, ObjectKey(day, "batch-1"), gzLines(t, r1, r2))
-	put(t, c, ObjectKey(day, "batch-1-retry"), gzLines(t, r1, r2, r3))
+	put(t, c, auditrecord.ObjectKey(day, "batch-1"), gzLines(t, r1, r2))
+	put(t, c, auditrecord.ObjectKey(day, "batch-1-retry"), gzLines(t, r1, r2, r3))
 
 	got := collect(t, c, Filter{Since: day, Until: day.Add(24*time.Hour - time.Second)})
 	if want := []string{"e1", "e2", "e3"}; !slices.Equal(ids(got), want) {
@@ -165,14 +167,14 @@ func TestQueryDropsRecordsDuplicatedAcrossBatches(t *testing.T) {
 
 func TestQuerySortsByTimeAcrossObjectsAndDays(t *testing.T) {
 	c := startS3(t)
-	put(t, c, ObjectKey(at("2025-03-11T00:00:00Z"), "1"), gzLines(t,
-		rec("d", "2025-03-11T10:00:00Z", ActionRequestCreated, "a@x.io"),
-		rec("b", "2025-03-11T01:00:00Z", ActionRequestCreated, "a@x.io")))
-	put(t, c, ObjectKey(at("2025-03-10T00:00:00Z"), "2"), gzLines(t,
-		rec("c", "2025-03-10T23:00:00Z", ActionRequestCreated, "a@x.io"),
-		rec("a", "2025-03-10T01:00:00Z", ActionRequestCreated, "a@x.io")))
-	put(t, c, ObjectKey(at("2025-03-11T00:00:00Z"), "0"), gzLines(t,
-		rec("c2", "2025-03-11T05:00:00Z", ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(at("2025-03-11T00:00:00Z"), "1"), gzLines(t,
+		rec("d", "2025-03-11T10:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"),
+		rec("b", "2025-03-11T01:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(at("2025-03-10T00:00:00Z"), "2"), gzLines(t,
+		rec("c", "2025-03-10T23:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"),
+		rec("a", "2025-03-10T01:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(at("2025-03-11T00:00:00Z"), "0"), gzLines(t,
+		rec("c2", "2025-03-11T05:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
 
 	got := collect(t, c, Filter{Since: at("2025-03-10T00:00:00Z"), Until: at("2025-03-12T00:00:00Z")})
 	if want := []string{"a", "c", "b", "c2", "d"}; !slices.Equal(ids(got), want) {
@@ -183,19 +185,19 @@ func TestQuerySortsByTimeAcrossObjectsAndDays(t *testing.T) {
 func TestQueryFilters(t *testing.T) {
 	c := startS3(t)
 	day := at("2025-03-10T00:00:00Z")
-	task := &Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}
-	lock := &Target{Type: "Lockbox", Scope: "Exchange", Name: "New-MoveRequest"}
-	other := &Target{Type: "Task", Scope: "Exchange", Name: "Set-Mailbox"}
-	recs := []Record{
-		{ID: "1", Time: at("2025-03-10T01:00:00Z"), Action: ActionRequestCreated, Actor: "alice@example.com", Target: task, RequestID: "r1"},
-		{ID: "2", Time: at("2025-03-10T02:00:00Z"), Action: ActionRequestApproved, Actor: "Bob@Example.com", Target: task, RequestID: "r1"},
-		{ID: "3", Time: at("2025-03-10T03:00:00Z"), Action: ActionGrantCreated, Actor: "system", Target: task, RequestID: "r1"},
-		{ID: "4", Time: at("2025-03-10T04:00:00Z"), Action: ActionAuthorizeAllowed, Actor: "alice@example.com", Target: task, RequestID: "r1"},
-		{ID: "5", Time: at("2025-03-10T05:00:00Z"), Action: ActionRequestCreated, Actor: "carol@example.com", Target: lock, RequestID: "r2"},
-		{ID: "6", Time: at("2025-03-10T06:00:00Z"), Action: ActionPolicyCreated, Actor: "admin@example.com", Target: other, PolicyID: "task:exchange:set-mailbox"},
-		{ID: "7", Time: at("2025-03-10T07:00:00Z"), Action: ActionSettingsUpdated, Actor: "admin@example.com"},
+	task := &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}
+	lock := &auditrecord.Target{Type: "Lockbox", Scope: "Exchange", Name: "New-MoveRequest"}
+	other := &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: "Set-Mailbox"}
+	recs := []auditrecord.Record{
+		{ID: "1", Time: at("2025-03-10T01:00:00Z"), Action: auditrecord.ActionRequestCreated, Actor: "alice@example.com", Target: task, RequestID: "r1"},
+		{ID: "2", Time: at("2025-03-10T02:00:00Z"), Action: auditrecord.ActionRequestApproved, Actor: "Bob@Example.com", Target: task, RequestID: "r1"},
+		{ID: "3", Time: at("2025-03-10T03:00:00Z"), Action: auditrecord.ActionGrantCreated, Actor: "system", Target: task, RequestID: "r1"},
+		{ID: "4", Time: at("2025-03-10T04:00:00Z"), Action: auditrecord.ActionAuthorizeAllowed, Actor: "alice@example.com", Target: task, RequestID: "r1"},
+		{ID: "5", Time: at("2025-03-10T05:00:00Z"), Action: auditrecord.ActionRequestCreated, Actor: "carol@example.com", Target: lock, RequestID: "r2"},
+		{ID: "6", Time: at("2025-03-10T06:00:00Z"), Action: auditrecord.ActionPolicyCreated, Actor: "admin@example.com", Target: other, PolicyID: "task:exchange:set-mailbox"},
+		{ID: "7", Time: at("2025-03-10T07:00:00Z"), Action: auditrecord.ActionSettingsUpdated, Actor: "admin@example.com"},
 	}
-	put(t, c, ObjectKey(day, "all"), gzLines(t, recs...))
+	put(t, c, auditrecord.ObjectKey(day, "all"), gzLines(t, recs...))
 	base := Filter{Since: day, Until: day.Add(24*time.Hour - time.Nanosecond)}
 
 	cases := []struct {
@@ -206,13 +208,15 @@ func TestQueryFilters(t *testing.T) {
 		{"none", func(*Filter) {}, []string{"1", "2", "3", "4", "5", "6", "7"}},
 		{"since within the day", func(f *Filter) { f.Since = at("2025-03-10T05:00:00Z") }, []string{"5", "6", "7"}},
 		{"until within the day", func(f *Filter) { f.Until = at("2025-03-10T02:00:00Z") }, []string{"1", "2"}},
-		{"action exact", func(f *Filter) { f.Action = ActionRequestCreated }, []string{"1", "5"}},
+		{"action exact", func(f *Filter) { f.Action = auditrecord.ActionRequestCreated }, []string{"1", "5"}},
 		{"action prefix star", func(f *Filter) { f.Action = "request.*" }, []string{"1", "2", "5"}},
 		{"action prefix dot", func(f *Filter) { f.Action = "authorize." }, []string{"4"}},
 		{"actor case-insensitive", func(f *Filter) { f.Actor = "bob@example.COM" }, []string{"2"}},
 		{"request", func(f *Filter) { f.RequestID = "r2" }, []string{"5"}},
-		{"target any type", func(f *Filter) { f.Target = &Target{Scope: "exchange", Name: "new-moverequest"} }, []string{"1", "2", "3", "4", "5"}},
-		{"target typed", func(f *Filter) { f.Target = &Target{Type: "lockbox", Scope: "Exchange", Name: "New-MoveRequest"} }, []string{"5"}},
+		{"target any type", func(f *Filter) { f.Target = &auditrecord.Target{Scope: "exchange", Name: "new-moverequest"} }, []string{"1", "2", "3", "4", "5"}},
+		{"target typed", func(f *Filter) {
+			f.Target = &auditrecord.Target{Type: "lockbox", Scope: "Exchange", Name: "New-MoveRequest"}
+		}, []string{"5"}},
 		{"combined", func(f *Filter) {
 			f.Actor = "alice@example.com"
 			f.Action = "authorize.*"
@@ -235,25 +239,25 @@ func TestQueryStreamsLargeMultiMemberAndPlainObjects(t *testing.T) {
 	c := startS3(t)
 	day := at("2025-03-10T00:00:00Z")
 	const n = 5000
-	var big []Record
+	var big []auditrecord.Record
 	for i := range n {
-		r := rec(fmt.Sprintf("big-%05d", i), "2025-03-10T10:00:00Z", ActionAuthorizeDenied, "a@x.io")
+		r := rec(fmt.Sprintf("big-%05d", i), "2025-03-10T10:00:00Z", auditrecord.ActionAuthorizeDenied, "a@x.io")
 		r.Time = r.Time.Add(time.Duration(i) * time.Millisecond)
 		r.Detail = map[string]any{"reason": "approval-required", "pad": strings.Repeat("x", 200)}
 		big = append(big, r)
 	}
-	put(t, c, ObjectKey(day, "big"), gzLines(t, big...))
+	put(t, c, auditrecord.ObjectKey(day, "big"), gzLines(t, big...))
 	// Two gzip members back to back are one valid gzip stream.
-	multi := append(gzLines(t, rec("m1", "2025-03-10T01:00:00Z", ActionRequestCreated, "a@x.io")),
-		gzLines(t, rec("m2", "2025-03-10T01:00:01Z", ActionRequestCreated, "a@x.io"))...)
-	put(t, c, ObjectKey(day, "multi"), multi)
-	plain, _ := json.Marshal(rec("p1", "2025-03-10T02:00:00Z", ActionRequestCreated, "a@x.io"))
-	put(t, c, PartitionPrefix(day)+"plain.json", append(plain, '\n'))
+	multi := append(gzLines(t, rec("m1", "2025-03-10T01:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")),
+		gzLines(t, rec("m2", "2025-03-10T01:00:01Z", auditrecord.ActionRequestCreated, "a@x.io"))...)
+	put(t, c, auditrecord.ObjectKey(day, "multi"), multi)
+	plain, _ := json.Marshal(rec("p1", "2025-03-10T02:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"))
+	put(t, c, auditrecord.PartitionPrefix(day)+"plain.json", append(plain, '\n'))
 
 	var done, total int
-	var got []Record
+	var got []auditrecord.Record
 	err := Query(context.Background(), c, testBucket, Filter{Since: day, Until: day.Add(23 * time.Hour)},
-		func(r Record) error { got = append(got, r); return nil },
+		func(r auditrecord.Record) error { got = append(got, r); return nil },
 		func(d, tot int) { done, total = d, tot })
 	if err != nil {
 		t.Fatal(err)
@@ -275,8 +279,8 @@ func TestQueryStreamsLargeMultiMemberAndPlainObjects(t *testing.T) {
 func TestQueryFailsOnCorruptObjectNamingIt(t *testing.T) {
 	c := startS3(t)
 	day := at("2025-03-10T00:00:00Z")
-	put(t, c, ObjectKey(day, "bad"), []byte{0x1f, 0x8b, 0, 1, 2, 3})
-	err := Query(context.Background(), c, testBucket, Filter{Since: day}, func(Record) error { return nil }, nil)
+	put(t, c, auditrecord.ObjectKey(day, "bad"), []byte{0x1f, 0x8b, 0, 1, 2, 3})
+	err := Query(context.Background(), c, testBucket, Filter{Since: day}, func(auditrecord.Record) error { return nil }, nil)
 	if err == nil || !strings.Contains(err.Error(), "audit/dt=2025-03-10/bad.json.gz") {
 		t.Fatalf("err = %v, want one naming the object", err)
 	}
@@ -285,10 +289,10 @@ func TestQueryFailsOnCorruptObjectNamingIt(t *testing.T) {
 func TestQueryStopsWhenEmitFails(t *testing.T) {
 	c := startS3(t)
 	day := at("2025-03-10T00:00:00Z")
-	put(t, c, ObjectKey(day, "a"), gzLines(t, rec("1", "2025-03-10T01:00:00Z", "x", "a@x.io"), rec("2", "2025-03-10T02:00:00Z", "x", "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(day, "a"), gzLines(t, rec("1", "2025-03-10T01:00:00Z", "x", "a@x.io"), rec("2", "2025-03-10T02:00:00Z", "x", "a@x.io")))
 	boom := errors.New("stdout closed")
 	calls := 0
-	err := Query(context.Background(), c, testBucket, Filter{Since: day}, func(Record) error { calls++; return boom }, nil)
+	err := Query(context.Background(), c, testBucket, Filter{Since: day}, func(auditrecord.Record) error { calls++; return boom }, nil)
 	if !errors.Is(err, boom) || calls != 1 {
 		t.Fatalf("err = %v after %d calls, want boom after 1", err, calls)
 	}
@@ -301,7 +305,7 @@ func TestQueryRejectsBadFilters(t *testing.T) {
 		"until before since": {Since: at("2025-03-10T00:00:00Z"), Until: at("2025-03-09T00:00:00Z")},
 		"too many days":      {Since: at("2001-01-01T00:00:00Z"), Until: at("2025-01-01T00:00:00Z")},
 	} {
-		err := Query(context.Background(), c, testBucket, f, func(Record) error { return nil }, nil)
+		err := Query(context.Background(), c, testBucket, f, func(auditrecord.Record) error { return nil }, nil)
 		if !errors.Is(err, ErrInvalidFilter) {
 			t.Errorf("%s: err = %v, want ErrInvalidFilter", name, err)
 		}
@@ -324,7 +328,7 @@ func TestPartitionsUseUTCDays(t *testing.T) {
 }
 
 func TestParseTargetFilter(t *testing.T) {
-	good := map[string]Target{
+	good := map[string]auditrecord.Target{
 		`Exchange\New-MoveRequest`:          {Scope: "Exchange", Name: "New-MoveRequest"},
 		`Exchange/New-MoveRequest`:          {Scope: "Exchange", Name: "New-MoveRequest"},
 		`Task:Exchange\New-MoveRequest`:     {Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"},
@@ -347,15 +351,15 @@ func TestParseTargetFilter(t *testing.T) {
 func TestCSVWriter(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewCSVWriter(&buf)
-	r := Record{
-		ID: "ev-1", Time: at("2025-03-10T08:00:00Z"), Action: ActionRequestApproved, Actor: "bob@example.com",
-		Target: &Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}, RequestID: "r1",
+	r := auditrecord.Record{
+		ID: "ev-1", Time: at("2025-03-10T08:00:00Z"), Action: auditrecord.ActionRequestApproved, Actor: "bob@example.com",
+		Target: &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}, RequestID: "r1",
 		Detail: map[string]any{"comment": "ok, \"go\""}, Ticket: "CHG-42",
 	}
 	if err := w.Write(r); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(Record{ID: "ev-2", Time: at("2025-03-10T09:00:00Z"), Action: ActionSettingsUpdated, Actor: "=cmd|' /C calc'!A0@x.io", PolicyID: "p"}); err != nil {
+	if err := w.Write(auditrecord.Record{ID: "ev-2", Time: at("2025-03-10T09:00:00Z"), Action: auditrecord.ActionSettingsUpdated, Actor: "=cmd|' /C calc'!A0@x.io", PolicyID: "p"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {
@@ -388,9 +392,9 @@ func TestCSVWriterEmptyHasHeader(t *testing.T) {
 func TestJSONLinesRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	emit := JSONLines(&buf)
-	in := []Record{
-		{ID: "1", Time: at("2025-03-10T08:00:00Z"), Action: ActionRequestCreated, Actor: "a@x.io", Target: &Target{Type: "Task", Scope: "S", Name: "N"}, Detail: map[string]any{"reason": "<migrate>"}},
-		{ID: "2", Time: at("2025-03-10T09:00:00Z"), Action: ActionAuthorizeAllowed, Actor: "a@x.io"},
+	in := []auditrecord.Record{
+		{ID: "1", Time: at("2025-03-10T08:00:00Z"), Action: auditrecord.ActionRequestCreated, Actor: "a@x.io", Target: &auditrecord.Target{Type: "Task", Scope: "S", Name: "N"}, Detail: map[string]any{"reason": "<migrate>"}},
+		{ID: "2", Time: at("2025-03-10T09:00:00Z"), Action: auditrecord.ActionAuthorizeAllowed, Actor: "a@x.io"},
 	}
 	for _, r := range in {
 		if err := emit(r); err != nil {
@@ -405,7 +409,7 @@ func TestJSONLinesRoundTrip(t *testing.T) {
 		t.Fatalf("HTML escaping in %s", lines[0])
 	}
 	for i, l := range lines {
-		var r Record
+		var r auditrecord.Record
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
 		}

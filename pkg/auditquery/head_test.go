@@ -1,4 +1,4 @@
-package audit
+package auditquery
 
 import (
 	"encoding/json"
