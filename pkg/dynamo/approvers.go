@@ -22,11 +22,10 @@ import (
 // most elevate.MaxRequiredApprovals (10), so the expression stays far below
 // DynamoDB's 4 KB limit and the decision's transaction stays at four items
 // (request, this check, grant slot, link), far below 100.
-// Checks that live on other items (e.g. a delegation) can be appended to
-// the returned slice.
-func (s *Store) approverChecks(group string, approvers []string) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {
+// Checks that live on other items (e.g. a delegation) are added to t apart.
+func (s *Store) approverChecks(t *tx, group string, approvers []string) {
 	if len(approvers) == 0 {
-		return nil, nil
+		return
 	}
 	cond := ""
 	values := map[string]types.AttributeValue{}
@@ -42,7 +41,7 @@ func (s *Store) approverChecks(group string, approvers []string) ([]types.Transa
 		TableName: aws.String(s.table), Key: groupKey(group).av(), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{"#m": attrMembers}, ExpressionAttributeValues: values,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
-	return []types.TransactWriteItem{check}, []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
+	t.add(check, is(elevate.ErrConcurrentUpdate))
 }
 
 // decisionApprovers is whose membership a decision rests on: the counted

@@ -42,21 +42,18 @@ func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, e
 		names = map[string]string{"#v": attrVersion}
 		values = map[string]types.AttributeValue{":prev": num(int64(prev.Version))}
 	}
-	items := []types.TransactWriteItem{s.put(item, cond, names, values)}
-	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
-	refItems, refMapping := s.moveRefs(prev.ReferencedGroups(), next.ReferencedGroups(), ev)
-	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	return txResult("save settings", s.transact(ctx, items), mapping...)
+	var t tx
+	t.add(s.put(item, cond, names, values), is(elevate.ErrConcurrentUpdate))
+	s.moveRefs(&t, prev.ReferencedGroups(), next.ReferencedGroups(), ev)
+	return s.commit(ctx, "save settings", &t)
 }
 
-// moveRefs moves group reference counts from the groups in before to those
-// in after, for the same transaction as the change that moves them: +1 for
+// moveRefs adds to t the moves of group reference counts from the groups in
+// before to those in after, for the change that moves them: +1 for
 // each group newly used, which must exist (so the increment doubles as the
 // "named group exists" check, ErrUnknownGroup), -1 for each no longer used.
 // Each group changed is stamped with ev, so its audit record names the admin.
-func (s *Store) moveRefs(before, after []string, ev app.Event) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {
-	var items []types.TransactWriteItem
-	var mapping []func(map[string]types.AttributeValue) error
+func (s *Store) moveRefs(t *tx, before, after []string, ev app.Event) {
 	delta := func(group string, d int64) types.TransactWriteItem {
 		return s.update(groupKey(group), "ADD #r :d SET #by = :by, #cid = :cid", "attribute_exists(PK)",
 			map[string]string{"#r": attrRefs, "#by": attrUpdatedBy, "#cid": attrChangeID},
@@ -64,15 +61,14 @@ func (s *Store) moveRefs(before, after []string, ev app.Event) ([]types.Transact
 	}
 	for _, g := range after {
 		if !slices.Contains(before, g) {
-			items, mapping = append(items, delta(g, +1)), append(mapping, is(elevate.ErrUnknownGroup))
+			t.add(delta(g, +1), is(elevate.ErrUnknownGroup))
 		}
 	}
 	for _, g := range before {
 		if !slices.Contains(after, g) {
-			items, mapping = append(items, delta(g, -1)), append(mapping, nil)
+			t.add(delta(g, -1), faultIfLost)
 		}
 	}
-	return items, mapping
 }
 
 // groupRefs is the group a policy references, if it names one (an empty
@@ -95,8 +91,7 @@ func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) 
 	if err != nil {
 		return err
 	}
-	err = s.transact(ctx, []types.TransactWriteItem{s.put(item, "attribute_not_exists(PK)", nil, nil)})
-	return txResult("create group", err, is(elevate.ErrGroupExists))
+	return s.commit(ctx, "create group", new(tx).add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrGroupExists)))
 }
 
 // GetGroup returns ErrGroupNotFound when absent.
@@ -138,7 +133,7 @@ func (s *Store) AddGroupMember(ctx context.Context, group, principal string, ev 
 	upd := s.update(groupKey(group), "ADD #m :p SET #u = :now, #by = :by, #cid = :cid", "attribute_exists(PK)",
 		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt, "#by": attrUpdatedBy, "#cid": attrChangeID},
 		map[string]types.AttributeValue{":p": strSet(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor), ":cid": str(ev.ID)})
-	return txResult("add group member", s.transact(ctx, []types.TransactWriteItem{upd}), is(elevate.ErrGroupNotFound))
+	return s.commit(ctx, "add group member", new(tx).add(upd, is(elevate.ErrGroupNotFound)))
 }
 
 // RemoveGroupMember returns ErrMemberNotFound when the principal is not in
@@ -150,8 +145,7 @@ func (s *Store) RemoveGroupMember(ctx context.Context, group, principal string, 
 	upd := s.update(groupKey(group), "DELETE #m :p SET #u = :now, #by = :by, #cid = :cid", "attribute_exists(PK) AND contains(#m, :one)",
 		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt, "#by": attrUpdatedBy, "#cid": attrChangeID},
 		map[string]types.AttributeValue{":p": strSet(principal), ":one": str(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor), ":cid": str(ev.ID)})
-	return txResult("remove group member", s.transact(ctx, []types.TransactWriteItem{upd}),
-		orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound))
+	return s.commit(ctx, "remove group member", new(tx).add(upd, orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound)))
 }
 
 // CreatePolicy is one transaction: the policy (one per target), the counter
@@ -163,16 +157,14 @@ func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies 
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{
-		s.put(item, "attribute_not_exists(PK)", nil, nil),
-		s.update(policyCounterKey(), "SET #k = :kind ADD #c :one", "attribute_not_exists(#c) OR #c < :max",
-			map[string]string{"#k": attrKind, "#c": attrCount},
-			map[string]types.AttributeValue{":kind": str(KindCounter), ":one": num(1), ":max": num(int64(maxPolicies))}),
-	}
-	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrPolicyExists), is(elevate.ErrPolicyCap)}
-	refItems, refMapping := s.moveRefs(nil, groupRefs(p), ev)
-	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	return txResult("create policy", s.transact(ctx, items), mapping...)
+	var t tx
+	t.add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrPolicyExists))
+	t.add(s.update(policyCounterKey(), "SET #k = :kind ADD #c :one", "attribute_not_exists(#c) OR #c < :max",
+		map[string]string{"#k": attrKind, "#c": attrCount},
+		map[string]types.AttributeValue{":kind": str(KindCounter), ":one": num(1), ":max": num(int64(maxPolicies))}),
+		is(elevate.ErrPolicyCap))
+	s.moveRefs(&t, nil, groupRefs(p), ev)
+	return s.commit(ctx, "create policy", &t)
 }
 
 // GetPolicy returns ErrPolicyNotFound when absent.
@@ -200,12 +192,12 @@ func (s *Store) UpdatePolicy(ctx context.Context, prev, next elevate.Policy, ev 
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{s.put(item, "attribute_exists(PK) AND #u = :prev",
-		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))})}
-	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate)}
-	refItems, refMapping := s.moveRefs(groupRefs(prev), groupRefs(next), ev)
-	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	return txResult("update policy", s.transact(ctx, items), mapping...)
+	var t tx
+	t.add(s.put(item, "attribute_exists(PK) AND #u = :prev",
+		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))}),
+		orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate))
+	s.moveRefs(&t, groupRefs(prev), groupRefs(next), ev)
+	return s.commit(ctx, "update policy", &t)
 }
 
 // DeletePolicy removes the policy, frees a slot under the cap and releases
@@ -219,13 +211,11 @@ func (s *Store) DeletePolicy(ctx context.Context, prev elevate.Policy, ev app.Ev
 		return err
 	}
 	mine, mineNames, mineValues := preparedBy(ev.ID)
-	items := []types.TransactWriteItem{
-		s.del(policyKey(prev.ID), unchanged+" AND "+mine, merged(unchangedNames, mineNames), merged(unchangedValues, mineValues)),
-		s.update(policyCounterKey(), "ADD #c :minus", "", map[string]string{"#c": attrCount},
-			map[string]types.AttributeValue{":minus": num(-1)}),
-	}
-	mapping := []func(map[string]types.AttributeValue) error{orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate), nil}
-	refItems, refMapping := s.moveRefs(groupRefs(prev), nil, ev)
-	items, mapping = append(items, refItems...), append(mapping, refMapping...)
-	return txResult("delete policy", s.transact(ctx, items), mapping...)
+	var t tx
+	t.add(s.del(policyKey(prev.ID), unchanged+" AND "+mine, merged(unchangedNames, mineNames), merged(unchangedValues, mineValues)),
+		orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate))
+	t.add(s.update(policyCounterKey(), "ADD #c :minus", "", map[string]string{"#c": attrCount},
+		map[string]types.AttributeValue{":minus": num(-1)}), faultIfLost)
+	s.moveRefs(&t, groupRefs(prev), nil, ev)
+	return s.commit(ctx, "delete policy", &t)
 }

@@ -72,7 +72,7 @@ func (s *Store) PutDelegation(ctx context.Context, d elevate.Delegation, ev app.
 	if err != nil {
 		return err
 	}
-	return txResult("put delegation", s.transact(ctx, []types.TransactWriteItem{s.put(item, "", nil, nil)}))
+	return s.commit(ctx, "put delegation", new(tx).add(s.put(item, "", nil, nil), faultIfLost))
 }
 
 // GetDelegation returns ErrDelegationNotFound when absent.
@@ -94,8 +94,7 @@ func (s *Store) DeleteDelegation(ctx context.Context, principal string, ev app.E
 		return err
 	}
 	mine, names, values := preparedBy(ev.ID)
-	err := s.transact(ctx, []types.TransactWriteItem{s.del(k, mine, names, values)})
-	return txResult("delete delegation", err, orMissing(elevate.ErrDelegationNotFound, elevate.ErrConcurrentUpdate))
+	return s.commit(ctx, "delete delegation", new(tx).add(s.del(k, mine, names, values), orMissing(elevate.ErrDelegationNotFound, elevate.ErrConcurrentUpdate)))
 }
 
 // DelegationFromImage decodes a delegation item's stream image.

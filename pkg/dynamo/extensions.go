@@ -28,11 +28,11 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{s.put(item, "attribute_not_exists(PK)", nil, nil), origPut}
-	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate), is(elevate.ErrConcurrentUpdate)}
+	var t tx
+	t.add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrConcurrentUpdate))
+	t.add(origPut, is(elevate.ErrConcurrentUpdate))
 	if ext.Status == elevate.StatusApproved {
-		items = append(items, s.grantSlotUpdate(orig.Next))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.grantSlotUpdate(orig.Next), is(elevate.ErrConcurrentUpdate))
 	}
 	// The extension holds its approver group like any request; the
 	// original's hold stands, and its grant's new end is read from the
@@ -42,10 +42,10 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 		if err != nil {
 			return err
 		}
-		checks, checkMapping := s.groupOpenChecks(ext.ApproverGroup, now)
-		items, mapping = append(append(items, checks...), hold), append(append(mapping, checkMapping...), nil)
+		s.groupOpenChecks(&t, ext.ApproverGroup, now)
+		t.add(hold, faultIfLost)
 	}
-	return txResult("create extension", s.transact(ctx, items), mapping...)
+	return s.commit(ctx, "create extension", &t)
 }
 
 // SaveLinkedDecision is SaveDecision plus a second request written in the
@@ -54,7 +54,7 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 // original ends. A lost condition on the second request is a concurrent
 // update: the service re-reads and re-judges.
 func (s *Store) SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked app.Change, linkID string, now time.Time) error {
-	items, mapping, err := s.decisionItems(prev, next, now)
+	t, err := s.decision(prev, next, now)
 	if err != nil {
 		return err
 	}
@@ -62,13 +62,11 @@ func (s *Store) SaveLinkedDecision(ctx context.Context, prev, next elevate.Reque
 	if err != nil {
 		return err
 	}
-	items = append(items, put)
-	mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	t.add(put, is(elevate.ErrConcurrentUpdate))
 	if next.Extends == linked.Next.ID && next.Status == elevate.StatusApproved {
-		items = append(items, s.grantSlotUpdate(linked.Next))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.grantSlotUpdate(linked.Next), is(elevate.ErrConcurrentUpdate))
 	}
-	return s.commitDecision(ctx, items, mapping, linkID, now)
+	return s.commitDecision(ctx, t, linkID, now)
 }
 
 // linkedPut writes c.Next if the stored request is still c.Prev: same

@@ -93,15 +93,15 @@ func (s *Store) holdPut(r elevate.Request) (types.TransactWriteItem, error) {
 // groupOpenChecks are the conditions for a new request naming group: the
 // group exists (ErrUnknownGroup) and no delete holds its lock (a delete in
 // progress: ErrConcurrentUpdate, retry).
-func (s *Store) groupOpenChecks(group string, now time.Time) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error) {
+func (s *Store) groupOpenChecks(t *tx, group string, now time.Time) {
 	exists := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.table),
 		Key: groupKey(group).av(), ConditionExpression: aws.String("attribute_exists(PK)")}}
 	unlocked := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.table),
 		Key: groupLockKey(group).av(), ConditionExpression: aws.String("attribute_not_exists(PK) OR #u <= :now"),
 		ExpressionAttributeNames:  map[string]string{"#u": "untilEpochMs"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(epochMs(now))}}}
-	return []types.TransactWriteItem{exists, unlocked},
-		[]func(map[string]types.AttributeValue) error{is(elevate.ErrUnknownGroup), is(elevate.ErrConcurrentUpdate)}
+	t.add(exists, is(elevate.ErrUnknownGroup))
+	t.add(unlocked, is(elevate.ErrConcurrentUpdate))
 }
 
 // DeleteGroup refuses with ErrGroupInUse while a policy or the settings
@@ -172,17 +172,18 @@ func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event
 		return err
 	}
 	mine, mineNames, mineValues := preparedBy(ev.ID)
-	tx := []types.TransactWriteItem{
-		s.del(groupKey(name), unused+" AND "+mine, merged(unusedNames, mineNames), merged(unusedValues, mineValues)),
-		s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
-	}
+	var t tx
+	t.add(s.del(groupKey(name), unused+" AND "+mine, merged(unusedNames, mineNames), merged(unusedValues, mineValues)),
+		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse))
+	t.add(s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
+		is(elevate.ErrConcurrentUpdate))
 	for _, id := range ids { // every request named has ended
-		if len(tx) == maxDeleteTxItems {
+		if t.len() == maxDeleteTxItems {
 			break
 		}
-		tx = append(tx, s.del(holds[id], "", nil, nil))
+		t.add(s.del(holds[id], "", nil, nil), faultIfLost)
 	}
-	return txResult("delete group", s.transact(ctx, tx), orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse), is(elevate.ErrConcurrentUpdate))
+	return s.commit(ctx, "delete group", &t)
 }
 
 // requestsByID reads requests strongly consistently, 100 keys per

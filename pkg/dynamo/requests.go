@@ -32,30 +32,27 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 	if err != nil {
 		return err
 	}
-	items := []types.TransactWriteItem{
-		s.put(req, "attribute_not_exists(PK)", nil, nil),
-		s.put(slot, "attribute_not_exists(PK) OR #e <= :now", map[string]string{"#e": attrExpiresMs},
-			map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}),
-	}
-	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate), is(elevate.ErrOpenRequest)}
+	var t tx
+	t.add(s.put(req, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrConcurrentUpdate))
+	t.add(s.put(slot, "attribute_not_exists(PK) OR #e <= :now", map[string]string{"#e": attrExpiresMs},
+		map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}), is(elevate.ErrOpenRequest))
 	// The request holds its approver group until it ends (see groupuse.go).
 	if r.ApproverGroup != "" {
 		hold, err := s.holdPut(r)
 		if err != nil {
 			return err
 		}
-		checks, checkMapping := s.groupOpenChecks(r.ApproverGroup, r.CreatedAt)
-		items, mapping = append(append(items, checks...), hold), append(append(mapping, checkMapping...), nil)
+		s.groupOpenChecks(&t, r.ApproverGroup, r.CreatedAt)
+		t.add(hold, faultIfLost)
 	}
 	if r.BreakGlass {
 		claim, err := s.breakGlassClaim(r)
 		if err != nil {
 			return err
 		}
-		items = append(items, claim)
-		mapping = append(mapping, is(elevate.ErrBreakGlassOpen))
+		t.add(claim, is(elevate.ErrBreakGlassOpen))
 	}
-	return txResult("create request", s.transact(ctx, items), mapping...)
+	return s.commit(ctx, "create request", &t)
 }
 
 // GetRequest is strongly consistent; ErrRequestNotFound when absent.
@@ -76,23 +73,23 @@ func (s *Store) GetRequest(ctx context.Context, id string) (elevate.Request, err
 // final approval and is deleted on deny, cancel and revoke. A link ID is
 // consumed in the same transaction.
 func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
-	items, mapping, err := s.decisionItems(prev, next, now)
+	t, err := s.decision(prev, next, now)
 	if err != nil {
 		return err
 	}
-	return s.commitDecision(ctx, items, mapping, linkID, now)
+	return s.commitDecision(ctx, t, linkID, now)
 }
 
-// decisionItems are the writes of one decision: the request, the decider's
+// decision is the transaction of one decision: the request, the decider's
 // membership check and the grant slot's change.
-func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]types.TransactWriteItem, []func(map[string]types.AttributeValue) error, error) {
+func (s *Store) decision(prev, next elevate.Request, now time.Time) (*tx, error) {
 	if len(next.Decisions) == 0 || prev.ID != next.ID {
-		return nil, nil, fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
+		return nil, fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
 	}
 	last := next.Decisions[len(next.Decisions)-1]
 	req, err := marshal(toRequestItem(next))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	names := map[string]string{"#v": attrVersion, "#s": attrStatus}
 	values := map[string]types.AttributeValue{":prev": num(int64(prev.Version))}
@@ -119,20 +116,18 @@ func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]type
 	case elevate.DecisionRatify:
 		cond, names, values = ratifyCondition(prev, now)
 	default:
-		return nil, nil, fmt.Errorf("dynamo: save decision: unknown decision %q", last.Decision)
+		return nil, fmt.Errorf("dynamo: save decision: unknown decision %q", last.Decision)
 	}
-	items := []types.TransactWriteItem{s.put(req, cond, names, values)}
-	mapping := []func(map[string]types.AttributeValue) error{is(elevate.ErrConcurrentUpdate)}
+	t := new(tx).add(s.put(req, cond, names, values), is(elevate.ErrConcurrentUpdate))
 	approvers, err := decisionApprovers(prev, next)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	group := decidingGroup(next, last)
-	checks, checkMapping := s.approverChecks(group, approvers)
-	items, mapping = append(items, checks...), append(mapping, checkMapping...)
+	s.approverChecks(t, group, approvers)
 	if last.OnBehalfOf != "" && len(approvers) > 0 {
 		// A delegate decides on the delegation live now (F17).
-		items, mapping = append(items, s.delegationCheck(last.OnBehalfOf, last.By, group, now)), append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.delegationCheck(last.OnBehalfOf, last.By, group, now), is(elevate.ErrConcurrentUpdate))
 	}
 
 	slot := grantSlotKey(next.Requester, next.Target())
@@ -142,27 +137,23 @@ func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]type
 	case next.Extends != "":
 		// An extension has no slot of its own: the original's is the grant.
 	case next.Status == elevate.StatusApproved && prev.Status == elevate.StatusPending:
-		items = append(items, s.grantSlotUpdate(next))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.grantSlotUpdate(next), is(elevate.ErrConcurrentUpdate))
 	case next.Status == elevate.StatusDenied || next.Status == elevate.StatusCancelled || next.Status == elevate.StatusRevoked:
 		// A slot already gone (nothing to free) is fine; one held by another
 		// request is not ours to delete.
-		items = append(items, s.del(slot, "attribute_not_exists(PK) OR #rid = :id", idName, idValue))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.del(slot, "attribute_not_exists(PK) OR #rid = :id", idName, idValue), is(elevate.ErrConcurrentUpdate))
 	case last.Decision == elevate.DecisionRatify && next.IsActive(now):
-		items = append(items, s.ratifySlot(next))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.ratifySlot(next), is(elevate.ErrConcurrentUpdate))
 	}
 	if prev.Ratification == elevate.RatificationPending && next.Ratification != elevate.RatificationPending {
-		items = append(items, s.breakGlassRelease(next))
-		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+		t.add(s.breakGlassRelease(next), is(elevate.ErrConcurrentUpdate))
 	}
-	return items, mapping, nil
+	return t, nil
 }
 
-// commitDecision consumes the link (last, so its failure is told apart) and
-// runs the transaction.
-func (s *Store) commitDecision(ctx context.Context, items []types.TransactWriteItem, mapping []func(map[string]types.AttributeValue) error, linkID string, now time.Time) error {
+// commitDecision consumes the link (decisive: a replayed link is reported as
+// such even when the request moved too) and runs the transaction.
+func (s *Store) commitDecision(ctx context.Context, t *tx, linkID string, now time.Time) error {
 	if linkID != "" {
 		if len(linkID) > maxIDLen {
 			return elevate.ErrLinkUsed
@@ -171,15 +162,9 @@ func (s *Store) commitDecision(ctx context.Context, items []types.TransactWriteI
 		if err != nil {
 			return err
 		}
-		items = append(items, s.put(m, "attribute_not_exists(PK)", nil, nil))
-		mapping = append(mapping, is(elevate.ErrLinkUsed))
+		t.addDecisive(s.put(m, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrLinkUsed))
 	}
-	err := s.transact(ctx, items)
-	// A replayed link is reported as such even when the request moved too.
-	if linkID != "" && reasonCode(cancelled(err), len(items)-1) == codeConditionFailed {
-		return elevate.ErrLinkUsed
-	}
-	return txResult("save decision", err, mapping...)
+	return s.commit(ctx, "save decision", t)
 }
 
 // grantSlotUpdate makes the requester's slot the approved request's grant:

@@ -61,7 +61,7 @@ func requestChangeID(id string, version int) string { return id + "#" + strconv.
 // the delete's own preconditions, so a doomed delete fails here already, with
 // lost(old item) as its error.
 func (s *Store) prepareDelete(ctx context.Context, op string, k key, cond string, names map[string]string, values map[string]types.AttributeValue,
-	ev app.Event, lost func(map[string]types.AttributeValue) error) error {
+	ev app.Event, lost onLost) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: k.av(),
 		UpdateExpression:         aws.String("SET #db = :db, #di = :di, #dl = :dl"),
 		ConditionExpression:      optional(cond),

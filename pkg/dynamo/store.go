@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -43,113 +41,6 @@ func unavailable(op string, err error) error {
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
-}
-
-// cancelled returns the per-item cancellation reasons of a failed
-// transaction, or nil when err is not a cancellation.
-func cancelled(err error) []types.CancellationReason {
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
-		return tce.CancellationReasons
-	}
-	return nil
-}
-
-func reasonCode(reasons []types.CancellationReason, i int) string {
-	if i < 0 || i >= len(reasons) || reasons[i].Code == nil {
-		return ""
-	}
-	return *reasons[i].Code
-}
-
-const (
-	codeConditionFailed = "ConditionalCheckFailed"
-	codeConflict        = "TransactionConflict"
-)
-
-// maxConflictAttempts bounds how often transact runs a transaction that was
-// cancelled only because another transaction touched one of its items at the
-// same moment (TransactionConflict, no condition lost). New requests
-// condition-check their group item, which every concurrent request for the
-// group and every decision also reads, so under load such conflicts are
-// expected; the SDK does not retry them. Nothing of a cancelled transaction
-// was applied and its conditions are evaluated afresh, so running it again
-// is safe. A conflict that persists is still ErrConcurrentUpdate.
-const maxConflictAttempts = 3
-
-func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	for attempt := 1; ; attempt++ {
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil || attempt == maxConflictAttempts || !onlyConflicts(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt*(5+mathrand.IntN(10))) * time.Millisecond):
-		}
-	}
-}
-
-// onlyConflicts: a cancellation in which no condition failed and at least
-// one item was in another transaction.
-func onlyConflicts(err error) bool {
-	reasons := cancelled(err)
-	conflict := false
-	for i := range reasons {
-		switch reasonCode(reasons, i) {
-		case codeConflict:
-			conflict = true
-		case "", "None":
-		default:
-			return false
-		}
-	}
-	return conflict
-}
-
-// txResult interprets a transaction's failure: mapping[i] is the domain
-// error for a lost condition on item i (nil: not expected to fail). A
-// TransactionConflict (another transaction touching the same items) is a
-// lost race too.
-func txResult(op string, err error, mapping ...func(old map[string]types.AttributeValue) error) error {
-	if err == nil {
-		return nil
-	}
-	reasons := cancelled(err)
-	if reasons == nil {
-		return unavailable(op, err)
-	}
-	conflict := false
-	for i, r := range reasons {
-		switch reasonCode(reasons, i) {
-		case codeConditionFailed:
-			if i < len(mapping) && mapping[i] != nil {
-				return mapping[i](r.Item)
-			}
-		case codeConflict:
-			conflict = true
-		}
-	}
-	if conflict {
-		return elevate.ErrConcurrentUpdate
-	}
-	return unavailable(op, err)
-}
-
-func is(e error) func(map[string]types.AttributeValue) error {
-	return func(map[string]types.AttributeValue) error { return e }
-}
-
-// orMissing returns missing when the condition failed because the item does
-// not exist, else present (needs ReturnValuesOnConditionCheckFailure ALL_OLD).
-func orMissing(missing, present error) func(map[string]types.AttributeValue) error {
-	return func(old map[string]types.AttributeValue) error {
-		if len(old) == 0 {
-			return missing
-		}
-		return present
-	}
 }
 
 // optional leaves unset what a caller did not give: DynamoDB rejects empty
