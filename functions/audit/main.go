@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
@@ -28,5 +27,5 @@ func main() {
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	})
-	lambda.Start(audit.NewHandler(audit.HandlerDeps{S3: client, Bucket: bucket, Logger: log}))
+	lambda.Start(wire.Deps{AuditS3: client, AuditBucket: bucket, Log: log}.Audit())
 }

@@ -13,9 +13,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
-	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
@@ -40,13 +38,12 @@ func main() {
 	if err != nil {
 		wire.Fail(log, "notify", err)
 	}
-	lambda.Start(notify.NewHandler(notify.Deps{
-		Store:         dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),
-		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg), From: sender},
-		Signer:        signer,
-		PublicBaseURL: publicURL,
-		AlertGroup:    config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
-		Clock:         elevate.SystemClock,
-		Logger:        log,
-	}))
+	lambda.Start(wire.Deps{
+		Store:      wire.OneStore(dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)),
+		Links:      signer,
+		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
+		Mail:       &sesmail.Sender{API: sesv2.NewFromConfig(cfg), From: sender},
+		PublicURL:  publicURL,
+		Log:        log,
+	}.Notify())
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/local"
+	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
 // tableGateway serves the API handlers over one table of a shared DynamoDB
@@ -39,8 +40,9 @@ func tableGateway(b *testing.B, db *dynamodb.Client, table string, authority *lo
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := &app.Service{Store: dynamo.New(db, table, []byte("0123456789abcdef0123456789abcdef")), Clock: elevate.SystemClock, AdminGroup: app.DefaultAdminGroup}
-	srv := httptest.NewServer(&local.Gateway{Functions: local.APIHandlers(svc, signer, slog.New(slog.DiscardHandler)), Verifier: authority})
+	fns := local.APIHandlers(wire.Deps{Store: wire.OneStore(dynamo.New(db, table, []byte("0123456789abcdef0123456789abcdef"))),
+		Links: signer, AdminGroup: app.DefaultAdminGroup, Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(&local.Gateway{Functions: fns, Verifier: authority})
 	b.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -16,14 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
-	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
-	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
+	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
 // Defaults of the local stack (DESIGN.md, "Local stack").
@@ -116,9 +114,11 @@ type Stack struct {
 // the table and the audit bucket, serves the API through the local gateway
 // and feeds the stream to the notify and audit handlers. It returns once the
 // API accepts connections. On error, whatever was started is stopped.
+//
+// It has three steps: start the emulators, build the functions from them
+// through pkg/wire (as the Lambda mains do), serve.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	o = withDefaults(o)
-	log := o.Log
 	st := &Stack{Bucket: o.Bucket, Table: o.Table, Region: emulator.Region, AdminGroup: o.AdminGroup}
 	defer func() {
 		if err != nil {
@@ -131,14 +131,34 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: listen on %s: %w", o.Addr, err)
 	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
 	st.URL = "http://" + ln.Addr().String()
-	st.authority, err = NewAuthority(st.URL+"/_local", DefaultAudience)
-	if err != nil {
-		ln.Close()
+	if st.authority, err = NewAuthority(st.URL+"/_local", DefaultAudience); err != nil {
 		return nil, err
 	}
 
-	// The three backends start concurrently: DynamoDB Local's JVM is the slow one.
+	streamARN, err := st.startEmulators(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	deps, err := st.functionDeps(o)
+	if err != nil {
+		return nil, err
+	}
+	st.serve(ln, o, deps, streamARN)
+	o.Log.Info("local stack started", "api", st.URL, "ses", st.SESEndpoint, "s3", st.S3Endpoint, "dynamodb", st.DynamoEndpoint, "table", st.Table, "bucket", st.Bucket)
+	return st, nil
+}
+
+// startEmulators starts DynamoDB Local (unless one was given), the SES
+// emulator and the S3 server, and creates the table. It returns the table's
+// stream ARN.
+func (st *Stack) startEmulators(ctx context.Context, o Options) (string, error) {
+	// The three start concurrently: DynamoDB Local's JVM is the slow one.
 	var wg sync.WaitGroup
 	var dynErr, sesErr, s3Err error
 	if o.DynamoEndpoint == "" {
@@ -150,8 +170,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
 	wg.Wait()
 	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
-		ln.Close()
-		return nil, err
+		return "", err
 	}
 	st.DynamoEndpoint, st.SESEndpoint, st.S3Endpoint = o.DynamoEndpoint, st.SES.Endpoint, st.S3.Endpoint
 	if st.Dynamo != nil {
@@ -160,30 +179,31 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	db := emulator.DynamoClient(st.DynamoEndpoint)
 	if err := dynamo.CreateTable(ctx, db, o.Table); err != nil {
-		ln.Close()
-		return nil, err
+		return "", err
 	}
 	td, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)})
 	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("local: describe table: %w", err)
+		return "", fmt.Errorf("local: describe table: %w", err)
 	}
 	streamARN := aws.ToString(td.Table.LatestStreamArn)
 	if streamARN == "" {
-		ln.Close()
-		return nil, errors.New("local: the table has no stream")
+		return "", errors.New("local: the table has no stream")
 	}
+	return streamARN, nil
+}
 
+// functionDeps are the functions' dependencies, taken from the emulators;
+// pkg/wire builds each function from them exactly as in AWS.
+func (st *Stack) functionDeps(o Options) (wire.Deps, error) {
+	signer, err := linktoken.NewSigner(o.LinkKey)
+	if err != nil {
+		return wire.Deps{}, fmt.Errorf("local: link key: %w", err)
+	}
 	publicURL := o.PublicURL
 	if publicURL == "" {
 		publicURL = st.URL
 	}
-	signer, err := linktoken.NewSigner(o.LinkKey)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("local: link key: %w", err)
-	}
-	store := dynamo.New(db, o.Table, o.PageKey)
+	store := dynamo.New(emulator.DynamoClient(st.DynamoEndpoint), o.Table, o.PageKey)
 	storeOf := func(function string) *dynamo.Store {
 		if !o.RecordCalls {
 			return store
@@ -195,11 +215,24 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		st.Calls[function] = rec
 		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
+	return wire.Deps{
+		Store:       storeOf,
+		Links:       signer,
+		AdminGroup:  o.AdminGroup,
+		Tickets:     o.Tickets,
+		Mail:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
+		PublicURL:   publicURL,
+		AuditS3:     emulator.S3Client(st.S3Endpoint),
+		AuditBucket: o.Bucket,
+		Log:         o.Log,
+	}, nil
+}
 
-	serviceOf := func(function string) *app.Service {
-		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
-	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+// serve feeds the stream to the stream functions and serves the API
+// functions, behind the token route, on ln.
+func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, streamARN string) {
+	log := o.Log
+	gw := &Gateway{Functions: APIHandlers(d), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
@@ -210,20 +243,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: manifest.Notify, Handle: notify.NewHandler(notify.Deps{
-				Store:         storeOf(manifest.Notify),
-				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
-				Signer:        signer,
-				PublicBaseURL: publicURL,
-				AlertGroup:    o.AdminGroup,
-				Clock:         elevate.SystemClock,
-				Logger:        log.With("function", manifest.Notify),
-			})},
-			{Name: manifest.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
-				S3:     emulator.S3Client(st.S3Endpoint),
-				Bucket: o.Bucket,
-				Logger: log.With("function", manifest.Audit),
-			})},
+			{Name: manifest.Notify, Handle: loggedAs(d, manifest.Notify).Notify()},
+			{Name: manifest.Audit, Handle: loggedAs(d, manifest.Audit).Audit()},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
@@ -248,8 +269,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			log.Error("API server stopped", "error", err)
 		}
 	}()
-	log.Info("local stack started", "api", st.URL, "ses", st.SESEndpoint, "s3", st.S3Endpoint, "dynamodb", st.DynamoEndpoint, "table", st.Table, "bucket", st.Bucket)
-	return st, nil
+}
+
+// loggedAs tags a stream function's logs with its name: in AWS each has a
+// log group of its own, here they share one.
+func loggedAs(d wire.Deps, function string) wire.Deps {
+	d.Log = d.Log.With("function", function)
+	return d
 }
 
 func withDefaults(o Options) Options {

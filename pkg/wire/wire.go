@@ -1,7 +1,8 @@
-// Package wire is the composition shared by the HTTP Lambda functions: the
-// logger, the AWS clients, the store, the service and the link signer, all
-// read from the environment names in pkg/config. Each functions/<name>/main.go
-// is then one call.
+// Package wire is Elevate's composition: functions.go builds every
+// function's handler from its dependencies (Deps), for the Lambda mains and
+// the local stack alike; this file reads the dependencies of the Lambda
+// functions from the environment names in pkg/config (the logger, the AWS
+// clients, the keys), so each HTTP functions/<name>/main.go is one call.
 package wire
 
 import (
@@ -23,7 +24,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
-	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
@@ -138,19 +138,21 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 	} else if _, err := rand.Read(pageKey); err != nil {
 		return nil, err
 	}
-	svc := &app.Service{
-		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey),
-		Clock:      elevate.SystemClock,
+	d := Deps{
+		Store:      OneStore(dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey)),
+		Links:      links,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
+		Identity:   IdentityPolicy(),
+		Log:        log,
 	}
 	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == manifest.Requests {
 		v, err := ticketcheck.New(u, nil)
 		if err != nil {
 			return nil, err
 		}
-		svc.Tickets = v
+		d.Tickets = v
 	}
-	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log, Identity: IdentityPolicy()}), nil
+	return d.API(function), nil
 }
 
 // IdentityPolicy reads which verified tokens name a caller: by default a
