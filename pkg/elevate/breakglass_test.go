@@ -169,7 +169,7 @@ func TestMissedRatificationAtReadTime(t *testing.T) {
 	if !short.IsActive(t0.Add(29*time.Minute)) || short.IsActive(t0.Add(30*time.Minute)) {
 		t.Fatal("the grant does not end at the ratification deadline")
 	}
-	if g, ok := short.Grant(); !ok || !g.ExpiresAt.Equal(t0.Add(30 * time.Minute)) {
+	if g, ok := short.Grant(); !ok || !g.ExpiresAt.Equal(t0.Add(30*time.Minute)) {
 		t.Fatalf("grant slot expiry = %v, want the deadline", g.ExpiresAt)
 	}
 	v := short.View(t0.Add(31 * time.Minute))
