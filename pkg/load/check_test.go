@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 var t0 = time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC)
@@ -55,7 +55,7 @@ func TestCheckTrail(t *testing.T) {
 	finals := map[string]finalRequest{"r1": final("r1", "Approved", "approve")}
 	good := func() *trail {
 		return &trail{answers: map[Answer]int{ans: 2}, perRequest: map[string]map[string]int{
-			"r1": {audit.ActionRequestCreated: 1, audit.ActionRequestApproved: 1, audit.ActionGrantCreated: 1}}}
+			"r1": {auditrecord.ActionRequestCreated: 1, auditrecord.ActionRequestApproved: 1, auditrecord.ActionGrantCreated: 1}}}
 	}
 	if p := checkTrail(res, finals, good()); len(p) != 0 {
 		t.Fatalf("a complete trail has problems: %v", p)
@@ -64,10 +64,10 @@ func TestCheckTrail(t *testing.T) {
 		"answer audited once":   func(tr *trail) { tr.answers[ans] = 1 },
 		"answer audited thrice": func(tr *trail) { tr.answers[ans] = 3 },
 		"unanswered audit":      func(tr *trail) { tr.answers[Answer{Principal: "x", Scope: "Load", Name: "Load-2"}] = 1 },
-		"creation missing":      func(tr *trail) { delete(tr.perRequest["r1"], audit.ActionRequestCreated) },
-		"outcome missing":       func(tr *trail) { delete(tr.perRequest["r1"], audit.ActionRequestApproved) },
-		"second outcome":        func(tr *trail) { tr.perRequest["r1"][audit.ActionRequestDenied] = 1 },
-		"grant missing":         func(tr *trail) { delete(tr.perRequest["r1"], audit.ActionGrantCreated) },
+		"creation missing":      func(tr *trail) { delete(tr.perRequest["r1"], auditrecord.ActionRequestCreated) },
+		"outcome missing":       func(tr *trail) { delete(tr.perRequest["r1"], auditrecord.ActionRequestApproved) },
+		"second outcome":        func(tr *trail) { tr.perRequest["r1"][auditrecord.ActionRequestDenied] = 1 },
+		"grant missing":         func(tr *trail) { delete(tr.perRequest["r1"], auditrecord.ActionGrantCreated) },
 	}
 	for name, breakIt := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -84,17 +84,17 @@ func TestCheckTrailStrayGrant(t *testing.T) {
 	res := &Result{Created: []string{"r1", "r2"}}
 	finals := map[string]finalRequest{"r1": final("r1", "Denied", "deny"), "r2": final("r2", "Cancelled")}
 	tr := &trail{answers: map[Answer]int{}, perRequest: map[string]map[string]int{
-		"r1": {audit.ActionRequestCreated: 1, audit.ActionRequestDenied: 1},
-		"r2": {audit.ActionRequestCreated: 1, audit.ActionRequestCancelled: 1}}}
+		"r1": {auditrecord.ActionRequestCreated: 1, auditrecord.ActionRequestDenied: 1},
+		"r2": {auditrecord.ActionRequestCreated: 1, auditrecord.ActionRequestCancelled: 1}}}
 	if p := checkTrail(res, finals, tr); len(p) != 0 {
 		t.Fatalf("a complete trail has problems: %v", p)
 	}
 	for id := range finals {
-		tr.perRequest[id][audit.ActionGrantCreated] = 1
+		tr.perRequest[id][auditrecord.ActionGrantCreated] = 1
 		if p := strings.Join(checkTrail(res, finals, tr), "\n"); !strings.Contains(p, id+" is "+finals[id].Status+" with 1 grant.created") {
 			t.Errorf("stray grant.created on %s: problems %q", id, p)
 		}
-		delete(tr.perRequest[id], audit.ActionGrantCreated)
+		delete(tr.perRequest[id], auditrecord.ActionGrantCreated)
 	}
 }
 
