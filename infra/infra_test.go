@@ -832,11 +832,11 @@ func TestAlarms(t *testing.T) {
 	}
 	fns := len(manifest.APIFunctions) + len(manifest.StreamFunctions)
 	for m, want := range map[string]int{
-		"AWS/Lambda/Errors":                          fns,
-		"AWS/Lambda/Throttles":                       fns,
-		"AWS/Lambda/IteratorAge":                     len(manifest.StreamFunctions),
-		"AWS/SQS/ApproximateNumberOfMessagesVisible": len(manifest.StreamFunctions),
-		"AWS/ApiGateway/5xx":                         1,
+		"AWS/Lambda/Errors":                                        fns,
+		"AWS/Lambda/Throttles":                                     fns,
+		"AWS/Lambda/IteratorAge":                                   len(manifest.StreamFunctions),
+		"AWS/SQS/ApproximateNumberOfMessagesVisible":               len(manifest.StreamFunctions),
+		"AWS/ApiGateway/5xx":                                       1,
 		stack.MetricNamespace + "/" + stack.FailedDeliveriesMetric: 1,
 	} {
 		if got := count(m); got != want {
