@@ -61,19 +61,6 @@ func (s *Service) Extend(ctx context.Context, c Caller, id string, in elevate.Ex
 	return elevate.Request{}, lastErr
 }
 
-// requireApprovers refuses a Manual request nobody could ever approve.
-func (s *Service) requireApprovers(ctx context.Context, r elevate.Request) error {
-	if r.ApprovalType != elevate.ApprovalManual {
-		return nil
-	}
-	if _, err := s.Store.GetGroup(ctx, r.ApproverGroup); errors.Is(err, elevate.ErrNotFound) {
-		return elevate.ErrUnknownGroup
-	} else if err != nil {
-		return err
-	}
-	return nil
-}
-
 // linkedChange is the second request a decision on prev→next must change in
 // the same transaction, if any: approving an extension moves its original's
 // grant end; revoking an original ends its pending extension. ok is false
