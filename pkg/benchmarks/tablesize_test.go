@@ -20,6 +20,7 @@ import (
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/dynamo/dynamotest"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
@@ -109,7 +110,7 @@ func loadRequests(b *testing.B, db *dynamodb.Client, table string, n int, before
 			ApprovalType: elevate.ApprovalManual, ApproverGroup: "ops", RequiredApprovals: 1,
 			Decisions: []elevate.Decision{{By: "bob@example.com", Decision: elevate.DecisionApprove, Comment: "ok", At: created}},
 			CreatedAt: created, ExpiresAt: end, GrantExpiresAt: &end, Version: 2}
-		req, slot, err := dynamo.FixtureItems(r)
+		req, slot, err := dynamotest.FixtureItems(r)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,16 +4,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
-
-// Break-glass (F16) in the table: the policy's rule, the request's
-// ratification fields, and the principal's ratification item, whose TTL at
-// the deadline is the stream's "ratification missed" event.
 
 // Attribute names of break-glass conditions and filters.
 const (
@@ -102,17 +97,6 @@ type ratificationItem struct {
 	unlistedIndexKeys
 }
 
-// MissedRatification is what the stream tells when a ratification deadline
-// passes unanswered.
-type MissedRatification struct {
-	RequestID     string
-	Principal     string
-	Target        elevate.Target
-	ApproverGroup string
-	RatifyBy      time.Time
-	GrantRevoked  bool
-}
-
 func toRatificationItem(r elevate.Request) ratificationItem {
 	k := ratificationKey(r.Requester)
 	it := ratificationItem{PK: k.pk, SK: k.sk, Kind: KindRatification, RequestID: r.ID, Principal: r.Requester,
@@ -160,31 +144,6 @@ func (s *Store) ratifySlot(r elevate.Request) types.TransactWriteItem {
 		map[string]string{"#e": attrExpiresMs, "#ttl": "ttl", "#rid": attrRequestID, "#by": attrUpdatedBy, "#cid": attrChangeID},
 		map[string]types.AttributeValue{":exp": str(g.ExpiresAt), ":expMs": num(g.ExpiresEpochMs), ":ttl": num(g.TTL), ":id": str(r.ID),
 			":by": str(g.UpdatedBy), ":cid": str(g.ChangeID)})
-}
-
-// MissedRatificationOf reports the ratification a stream record shows being
-// missed: TTL deleting the claim at its deadline, or a new break-glass
-// request taking over a claim whose deadline had passed before TTL got to it
-// (no TTL REMOVE will ever come for the old one then). Manual deletes are
-// ratifications or revocations, recorded from the request item.
-func MissedRatificationOf(rec events.DynamoDBEventRecord) (MissedRatification, bool, error) {
-	c := rec.Change
-	byTTL := IsTTLDelete(rec)
-	if ImageKind(c.OldImage) != KindRatification || (!byTTL && rec.EventName != string(events.DynamoDBOperationTypeModify)) {
-		return MissedRatification{}, false, nil
-	}
-	var old ratificationItem
-	if err := decodeImage(c.OldImage, KindRatification, &old); err != nil {
-		return MissedRatification{}, false, err
-	}
-	if !byTTL {
-		var cur ratificationItem
-		if err := decodeImage(c.NewImage, KindRatification, &cur); err != nil || cur.RequestID == old.RequestID {
-			return MissedRatification{}, false, err
-		}
-	}
-	m, err := old.domain()
-	return m, err == nil, err
 }
 
 // ratifyCondition holds a ratification to the state the service read: same

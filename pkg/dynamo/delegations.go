@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
-
-// Approver delegation (F17) in the table.
 
 // Attribute names of delegation conditions.
 const (
@@ -95,15 +92,6 @@ func (s *Store) DeleteDelegation(ctx context.Context, principal string, ev app.E
 	}
 	mine, names, values := preparedBy(ev.ID)
 	return s.commit(ctx, "delete delegation", new(tx).add(s.del(k, mine, names, values), orMissing(elevate.ErrDelegationNotFound, elevate.ErrConcurrentUpdate)))
-}
-
-// DelegationFromImage decodes a delegation item's stream image.
-func DelegationFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.Delegation, error) {
-	var it delegationItem
-	if err := decodeImage(img, KindDelegation, &it); err != nil {
-		return elevate.Delegation{}, err
-	}
-	return it.domain()
 }
 
 // delegationCheck holds a delegate's decision to the delegation it rests on

@@ -2,15 +2,11 @@ package dynamo
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"maps"
-	"reflect"
-	"slices"
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -89,150 +85,5 @@ func merged[V any](a, b map[string]V) map[string]V {
 	out := make(map[string]V, len(a)+len(b))
 	maps.Copy(out, a)
 	maps.Copy(out, b)
-	return out
-}
-
-// Provenance is who made the change a stream record shows, as the item
-// itself records it.
-type Provenance int
-
-const (
-	// ByElevate: stamped by one of Elevate's writes; Actor says by whom.
-	ByElevate Provenance = iota
-	// DeletePrepared: the first write of an API delete; its REMOVE follows
-	// and is the record.
-	DeletePrepared
-	// DirectWrite: not made through Elevate.
-	DirectWrite
-)
-
-// Change is a stream record's provenance, its actor when known, and the data
-// attributes it changed (stamps excluded), sorted.
-type Change struct {
-	Provenance Provenance
-	Actor      string
-	Changed    []string
-}
-
-// ChangeOf reads a non-TTL stream record of an entity item (see above).
-func ChangeOf(rec events.DynamoDBEventRecord) Change {
-	c := rec.Change
-	changed := changedAttrs(c.OldImage, c.NewImage)
-	switch events.DynamoDBOperationType(rec.EventName) {
-	case events.DynamoDBOperationTypeInsert:
-		if by := imageString(c.NewImage, attrUpdatedBy); by != "" && imageString(c.NewImage, attrChangeID) != "" {
-			return Change{ByElevate, by, changed}
-		}
-	case events.DynamoDBOperationTypeModify:
-		oldDel, newDel := imageString(c.OldImage, attrDeleteID), imageString(c.NewImage, attrDeleteID)
-		if len(changed) == 0 && newDel != "" && newDel != oldDel {
-			return Change{DeletePrepared, imageString(c.NewImage, attrDeletedBy), nil}
-		}
-		by, id := imageString(c.NewImage, attrUpdatedBy), imageString(c.NewImage, attrChangeID)
-		if by != "" && id != "" && id != imageString(c.OldImage, attrChangeID) {
-			return Change{ByElevate, by, changed}
-		}
-	case events.DynamoDBOperationTypeRemove:
-		by, deadline := imageString(c.OldImage, attrDeletedBy), imageNumber(c.OldImage, attrDeleteBefore)
-		at := rec.Change.ApproximateCreationDateTime.Time
-		if by != "" && imageString(c.OldImage, attrDeleteID) != "" && (at.IsZero() || at.UnixMilli() <= deadline) {
-			return Change{ByElevate, by, changed}
-		}
-	}
-	return Change{DirectWrite, "", changed}
-}
-
-func changedAttrs(old, cur map[string]events.DynamoDBAttributeValue) []string {
-	var out []string
-	seen := func(k string) bool { return slices.Contains(out, k) || slices.Contains(stampAttrs, k) }
-	for k, v := range cur {
-		if o, ok := old[k]; (!ok || !sameValue(o, v)) && !seen(k) {
-			out = append(out, k)
-		}
-	}
-	for k := range old {
-		if _, ok := cur[k]; !ok && !seen(k) {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func sameValue(a, b events.DynamoDBAttributeValue) bool {
-	return reflect.DeepEqual(attrJSON(a), attrJSON(b))
-}
-
-func imageString(img map[string]events.DynamoDBAttributeValue, attr string) string {
-	if v, ok := img[attr]; ok && v.DataType() == events.DataTypeString {
-		return v.String()
-	}
-	return ""
-}
-
-func imageNumber(img map[string]events.DynamoDBAttributeValue, attr string) int64 {
-	if v, ok := img[attr]; ok && v.DataType() == events.DataTypeNumber {
-		n, err := v.Integer()
-		if err == nil {
-			return n
-		}
-	}
-	return 0
-}
-
-// ImageJSON is a stream image as plain JSON values (numbers as their decimal
-// text, sets as sorted lists), for records that must show an item as stored
-// whatever its shape: a direct write need not decode as an entity.
-func ImageJSON(img map[string]events.DynamoDBAttributeValue) map[string]any {
-	if img == nil {
-		return nil
-	}
-	out := make(map[string]any, len(img))
-	for k, v := range img {
-		out[k] = attrJSON(v)
-	}
-	return out
-}
-
-// ImageKeys is a stream record's item key, PK and SK.
-func ImageKeys(rec events.DynamoDBEventRecord) map[string]any {
-	return ImageJSON(rec.Change.Keys)
-}
-
-func attrJSON(v events.DynamoDBAttributeValue) any {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return v.String()
-	case events.DataTypeNumber:
-		return v.Number()
-	case events.DataTypeBinary:
-		return base64.StdEncoding.EncodeToString(v.Binary())
-	case events.DataTypeBoolean:
-		return v.Boolean()
-	case events.DataTypeStringSet:
-		return sortedCopy(v.StringSet())
-	case events.DataTypeNumberSet:
-		return sortedCopy(v.NumberSet())
-	case events.DataTypeBinarySet:
-		var out []string
-		for _, b := range v.BinarySet() {
-			out = append(out, base64.StdEncoding.EncodeToString(b))
-		}
-		return sortedCopy(out)
-	case events.DataTypeList:
-		var out []any
-		for _, e := range v.List() {
-			out = append(out, attrJSON(e))
-		}
-		return out
-	case events.DataTypeMap:
-		return ImageJSON(v.Map())
-	}
-	return nil
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string{}, s...)
-	slices.Sort(out)
 	return out
 }

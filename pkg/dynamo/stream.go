@@ -1,12 +1,14 @@
+// Stream consumers (notify, audit) read the table's stream through the
+// functions of this file, and nothing else of this package: each decodes a
+// Lambda stream image or record into domain values. The conversions behind
+// them are in streamimage.go.
 package dynamo
 
 import (
 	"errors"
-	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -111,119 +113,117 @@ func LapsedSlot(rec events.DynamoDBEventRecord) (old elevate.Grant, wasPending, 
 // ErrWrongKind is returned when an image is not of the kind asked for.
 var ErrWrongKind = errors.New("dynamo: stream image is not of the expected kind")
 
-func decodeImage(img map[string]events.DynamoDBAttributeValue, kind string, out any) error {
-	if got := ImageKind(img); got != kind {
-		return fmt.Errorf("%w: want %q, got %q", ErrWrongKind, kind, got)
-	}
-	m, err := fromLambdaMap(img)
-	if err != nil {
-		return err
-	}
-	if err := attributevalue.UnmarshalMap(m, out); err != nil {
-		return fmt.Errorf("dynamo: decode %s image: %w", kind, err)
-	}
-	return nil
+// Provenance is who made the change a stream record shows, as the item
+// itself records it.
+type Provenance int
+
+const (
+	// ByElevate: stamped by one of Elevate's writes; Actor says by whom.
+	ByElevate Provenance = iota
+	// DeletePrepared: the first write of an API delete; its REMOVE follows
+	// and is the record.
+	DeletePrepared
+	// DirectWrite: not made through Elevate.
+	DirectWrite
+)
+
+// Change is a stream record's provenance, its actor when known, and the data
+// attributes it changed (stamps excluded), sorted.
+type Change struct {
+	Provenance Provenance
+	Actor      string
+	Changed    []string
 }
 
-func fromLambdaMap(img map[string]events.DynamoDBAttributeValue) (map[string]types.AttributeValue, error) {
-	m := make(map[string]types.AttributeValue, len(img))
+// ChangeOf reads a non-TTL stream record of an entity item, by the stamps
+// Elevate's writes leave on it (stamp.go).
+func ChangeOf(rec events.DynamoDBEventRecord) Change {
+	c := rec.Change
+	changed := changedAttrs(c.OldImage, c.NewImage)
+	switch events.DynamoDBOperationType(rec.EventName) {
+	case events.DynamoDBOperationTypeInsert:
+		if by := imageString(c.NewImage, attrUpdatedBy); by != "" && imageString(c.NewImage, attrChangeID) != "" {
+			return Change{ByElevate, by, changed}
+		}
+	case events.DynamoDBOperationTypeModify:
+		oldDel, newDel := imageString(c.OldImage, attrDeleteID), imageString(c.NewImage, attrDeleteID)
+		if len(changed) == 0 && newDel != "" && newDel != oldDel {
+			return Change{DeletePrepared, imageString(c.NewImage, attrDeletedBy), nil}
+		}
+		by, id := imageString(c.NewImage, attrUpdatedBy), imageString(c.NewImage, attrChangeID)
+		if by != "" && id != "" && id != imageString(c.OldImage, attrChangeID) {
+			return Change{ByElevate, by, changed}
+		}
+	case events.DynamoDBOperationTypeRemove:
+		by, deadline := imageString(c.OldImage, attrDeletedBy), imageNumber(c.OldImage, attrDeleteBefore)
+		at := rec.Change.ApproximateCreationDateTime.Time
+		if by != "" && imageString(c.OldImage, attrDeleteID) != "" && (at.IsZero() || at.UnixMilli() <= deadline) {
+			return Change{ByElevate, by, changed}
+		}
+	}
+	return Change{DirectWrite, "", changed}
+}
+
+// ImageJSON is a stream image as plain JSON values (numbers as their decimal
+// text, sets as sorted lists), for records that must show an item as stored
+// whatever its shape: a direct write need not decode as an entity.
+func ImageJSON(img map[string]events.DynamoDBAttributeValue) map[string]any {
+	if img == nil {
+		return nil
+	}
+	out := make(map[string]any, len(img))
 	for k, v := range img {
-		av, err := fromLambda(v)
-		if err != nil {
-			return nil, fmt.Errorf("dynamo: attribute %q: %w", k, err)
-		}
-		m[k] = av
+		out[k] = attrJSON(v)
 	}
-	return m, nil
+	return out
 }
 
-func fromLambda(v events.DynamoDBAttributeValue) (types.AttributeValue, error) {
-	switch v.DataType() {
-	case events.DataTypeString:
-		return &types.AttributeValueMemberS{Value: v.String()}, nil
-	case events.DataTypeNumber:
-		return &types.AttributeValueMemberN{Value: v.Number()}, nil
-	case events.DataTypeBinary:
-		return &types.AttributeValueMemberB{Value: v.Binary()}, nil
-	case events.DataTypeBoolean:
-		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}, nil
-	case events.DataTypeNull:
-		return &types.AttributeValueMemberNULL{Value: true}, nil
-	case events.DataTypeStringSet:
-		return &types.AttributeValueMemberSS{Value: v.StringSet()}, nil
-	case events.DataTypeNumberSet:
-		return &types.AttributeValueMemberNS{Value: v.NumberSet()}, nil
-	case events.DataTypeBinarySet:
-		return &types.AttributeValueMemberBS{Value: v.BinarySet()}, nil
-	case events.DataTypeList:
-		l := v.List()
-		out := make([]types.AttributeValue, 0, len(l))
-		for _, e := range l {
-			av, err := fromLambda(e)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, av)
-		}
-		return &types.AttributeValueMemberL{Value: out}, nil
-	case events.DataTypeMap:
-		m, err := fromLambdaMap(v.Map())
-		if err != nil {
-			return nil, err
-		}
-		return &types.AttributeValueMemberM{Value: m}, nil
-	}
-	return nil, fmt.Errorf("unsupported data type %v", v.DataType())
+// ImageKeys is a stream record's item key, PK and SK.
+func ImageKeys(rec events.DynamoDBEventRecord) map[string]any {
+	return ImageJSON(rec.Change.Keys)
 }
 
-// ToLambdaImage converts an SDK item to the Lambda event form. Tests and the
-// local runtime's stream poller use it to build stream images.
-func ToLambdaImage(item map[string]types.AttributeValue) (map[string]events.DynamoDBAttributeValue, error) {
-	out := make(map[string]events.DynamoDBAttributeValue, len(item))
-	for k, v := range item {
-		lv, err := toLambda(v)
-		if err != nil {
-			return nil, fmt.Errorf("dynamo: attribute %q: %w", k, err)
-		}
-		out[k] = lv
-	}
-	return out, nil
+// MissedRatification is what the stream tells when a ratification deadline
+// passes unanswered.
+type MissedRatification struct {
+	RequestID     string
+	Principal     string
+	Target        elevate.Target
+	ApproverGroup string
+	RatifyBy      time.Time
+	GrantRevoked  bool
 }
 
-func toLambda(v types.AttributeValue) (events.DynamoDBAttributeValue, error) {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value), nil
-	case *types.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value), nil
-	case *types.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value), nil
-	case *types.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value), nil
-	case *types.AttributeValueMemberNULL:
-		return events.NewNullAttribute(), nil
-	case *types.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value), nil
-	case *types.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value), nil
-	case *types.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value), nil
-	case *types.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, 0, len(v.Value))
-		for _, e := range v.Value {
-			lv, err := toLambda(e)
-			if err != nil {
-				return events.DynamoDBAttributeValue{}, err
-			}
-			l = append(l, lv)
-		}
-		return events.NewListAttribute(l), nil
-	case *types.AttributeValueMemberM:
-		m, err := ToLambdaImage(v.Value)
-		if err != nil {
-			return events.DynamoDBAttributeValue{}, err
-		}
-		return events.NewMapAttribute(m), nil
+// MissedRatificationOf reports the ratification a stream record shows being
+// missed: TTL deleting the claim at its deadline, or a new break-glass
+// request taking over a claim whose deadline had passed before TTL got to it
+// (no TTL REMOVE will ever come for the old one then). Manual deletes are
+// ratifications or revocations, recorded from the request item.
+func MissedRatificationOf(rec events.DynamoDBEventRecord) (MissedRatification, bool, error) {
+	c := rec.Change
+	byTTL := IsTTLDelete(rec)
+	if ImageKind(c.OldImage) != KindRatification || (!byTTL && rec.EventName != string(events.DynamoDBOperationTypeModify)) {
+		return MissedRatification{}, false, nil
 	}
-	return events.DynamoDBAttributeValue{}, fmt.Errorf("unsupported attribute value %T", v)
+	var old ratificationItem
+	if err := decodeImage(c.OldImage, KindRatification, &old); err != nil {
+		return MissedRatification{}, false, err
+	}
+	if !byTTL {
+		var cur ratificationItem
+		if err := decodeImage(c.NewImage, KindRatification, &cur); err != nil || cur.RequestID == old.RequestID {
+			return MissedRatification{}, false, err
+		}
+	}
+	m, err := old.domain()
+	return m, err == nil, err
+}
+
+// DelegationFromImage decodes a delegation item's stream image.
+func DelegationFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.Delegation, error) {
+	var it delegationItem
+	if err := decodeImage(img, KindDelegation, &it); err != nil {
+		return elevate.Delegation{}, err
+	}
+	return it.domain()
 }
