@@ -5,48 +5,13 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
-
-// GetSettings returns the defaults (Version 0) when none are stored.
-func (s *Store) GetSettings(ctx context.Context) (elevate.Settings, error) {
-	item, err := s.getItem(ctx, "get settings", settingsKey())
-	if err != nil {
-		return elevate.Settings{}, err
-	}
-	if item == nil {
-		return elevate.DefaultSettings(), nil
-	}
-	return decodeAs[settingsItem]("decode settings", item)
-}
-
-// SaveSettings writes next if the stored version is still prev.Version, and
-// moves group reference counts in the same transaction: +1 (the group must
-// exist) for groups next starts using, -1 for groups it stops using. The
-// item is stamped with ev (stamp.go); the stream makes the audit record.
-func (s *Store) SaveSettings(ctx context.Context, prev, next elevate.Settings, ev app.Event) error {
-	it := toSettingsItem(next)
-	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
-	item, err := marshal(it)
-	if err != nil {
-		return err
-	}
-	cond, values := "attribute_not_exists(PK)", map[string]types.AttributeValue(nil)
-	names := map[string]string(nil)
-	if prev.Version > 0 {
-		cond = "#v = :prev"
-		names = map[string]string{"#v": attrVersion}
-		values = map[string]types.AttributeValue{":prev": num(int64(prev.Version))}
-	}
-	var t tx
-	t.add(s.put(item, cond, names, values), is(elevate.ErrConcurrentUpdate))
-	s.moveRefs(&t, prev.ReferencedGroups(), next.ReferencedGroups(), ev)
-	return s.commit(ctx, "save settings", &t)
-}
 
 // moveRefs adds to t the moves of group reference counts from the groups in
 // before to those in after, for the change that moves them: +1 for
@@ -69,15 +34,6 @@ func (s *Store) moveRefs(t *tx, before, after []string, ev app.Event) {
 			t.add(delta(g, -1), faultIfLost)
 		}
 	}
-}
-
-// groupRefs is the group a policy references, if it names one (an empty
-// name falls back to the default group, which the settings reference).
-func groupRefs(p elevate.Policy) []string {
-	if p.ApproverGroup == "" {
-		return nil
-	}
-	return []string{p.ApproverGroup}
 }
 
 // CreateGroup refuses an existing name with ErrGroupExists.
@@ -107,24 +63,6 @@ func (s *Store) ListGroups(ctx context.Context) ([]elevate.Group, error) {
 	return listAs[groupItem](ctx, s, "list groups", pkGroup)
 }
 
-// queryAll reads a whole single-partition collection, strongly consistent.
-func (s *Store) queryAll(ctx context.Context, op, pk string) ([]map[string]types.AttributeValue, error) {
-	var out []map[string]types.AttributeValue
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, unavailable(op, err)
-		}
-		out = append(out, page.Items...)
-	}
-	return out, nil
-}
-
 // AddGroupMember is idempotent; ErrGroupNotFound when the group is absent.
 func (s *Store) AddGroupMember(ctx context.Context, group, principal string, ev app.Event) error {
 	if !elevate.ValidName(group) {
@@ -148,74 +86,84 @@ func (s *Store) RemoveGroupMember(ctx context.Context, group, principal string, 
 	return s.commit(ctx, "remove group member", new(tx).add(upd, orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound)))
 }
 
-// CreatePolicy is one transaction: the policy (one per target), the counter
-// under the cap, the named group's refs (it must exist), and the event.
-func (s *Store) CreatePolicy(ctx context.Context, p elevate.Policy, maxPolicies int, ev app.Event) error {
-	it := toPolicyItem(p)
-	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
-	item, err := marshal(it)
+// DeleteGroup refuses with ErrGroupInUse while a policy or the settings
+// reference the group (refs > 0) or a pending request or live grant names
+// it (a live hold); groupuse.go says why this is race-free.
+func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) error {
+	if !elevate.ValidName(name) {
+		return elevate.ErrGroupNotFound
+	}
+	now := ev.Time
+	lock := groupLockKey(name)
+	lockItem, err := marshal(groupLockItem{PK: lock.pk, SK: lock.sk, Kind: KindGroupLock, Token: ev.ID,
+		UntilEpochMs: epochMs(now.Add(groupLockFor))})
 	if err != nil {
 		return err
 	}
-	var t tx
-	t.add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrPolicyExists))
-	t.add(s.update(policyCounterKey(), "SET #k = :kind ADD #c :one", "attribute_not_exists(#c) OR #c < :max",
-		map[string]string{"#k": attrKind, "#c": attrCount},
-		map[string]types.AttributeValue{":kind": str(KindCounter), ":one": num(1), ":max": num(int64(maxPolicies))}),
-		is(elevate.ErrPolicyCap))
-	s.moveRefs(&t, nil, groupRefs(p), ev)
-	return s.commit(ctx, "create policy", &t)
-}
-
-// GetPolicy returns ErrPolicyNotFound when absent.
-func (s *Store) GetPolicy(ctx context.Context, id string) (elevate.Policy, error) {
-	if id == "" || len(id) > 1024 {
-		return elevate.Policy{}, elevate.ErrPolicyNotFound
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: lockItem,
+		ConditionExpression:       aws.String("attribute_not_exists(PK) OR #u <= :now"),
+		ExpressionAttributeNames:  map[string]string{"#u": "untilEpochMs"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(epochMs(now))}})
+	if isConditionFailed(err) {
+		return elevate.ErrConcurrentUpdate // another delete of this group is under way
 	}
-	return getAs[policyItem](ctx, s, "get policy", policyKey(id), elevate.ErrPolicyNotFound)
-}
-
-// ListPolicies returns every policy, ordered by ID.
-func (s *Store) ListPolicies(ctx context.Context) ([]elevate.Policy, error) {
-	return listAs[policyItem](ctx, s, "list policies", pkPolicy)
-}
-
-// UpdatePolicy replaces the policy if it is unchanged since prev was read
-// (same updatedAt), and moves group refs when the approver group changes.
-func (s *Store) UpdatePolicy(ctx context.Context, prev, next elevate.Policy, ev app.Event) error {
-	if prev.ID != next.ID {
-		return elevate.Invalid("a policy's target cannot change; create a new policy")
+	if err != nil {
+		return unavailable("delete group: lock", err)
 	}
-	it := toPolicyItem(next)
-	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
-	item, err := marshal(it)
+	err = s.deleteLockedGroup(ctx, name, ev)
+	if err != nil {
+		// Best effort: the lock lapses by itself anyway.
+		_, _ = s.db.DeleteItem(context.WithoutCancel(ctx), &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: lock.av(),
+			ConditionExpression: aws.String("#t = :t"), ExpressionAttributeNames: map[string]string{"#t": "token"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(ev.ID)}})
+	}
+	return err
+}
+
+func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event) error {
+	items, err := s.queryAll(ctx, "delete group: holds", prefixGroupUse+name)
 	if err != nil {
 		return err
 	}
-	var t tx
-	t.add(s.put(item, "attribute_exists(PK) AND #u = :prev",
-		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))}),
-		orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate))
-	s.moveRefs(&t, groupRefs(prev), groupRefs(next), ev)
-	return s.commit(ctx, "update policy", &t)
-}
-
-// DeletePolicy removes the policy, frees a slot under the cap and releases
-// its group. Requests already granted keep their grants. It prepares the
-// delete first (stamp.go), so the REMOVE names the admin.
-func (s *Store) DeletePolicy(ctx context.Context, prev elevate.Policy, ev app.Event) error {
-	unchanged, unchangedNames, unchangedValues := "attribute_exists(PK) AND #u = :prev",
-		map[string]string{"#u": attrUpdatedAt}, map[string]types.AttributeValue{":prev": str(formatTime(prev.UpdatedAt))}
-	if err := s.prepareDelete(ctx, "delete policy", policyKey(prev.ID), unchanged, unchangedNames, unchangedValues, ev,
-		orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate)); err != nil {
+	var ids []string
+	holds := map[string]key{}
+	for _, item := range items {
+		var h groupHoldItem
+		if err := attributevalue.UnmarshalMap(item, &h); err != nil {
+			return unavailable("delete group: decode hold", err)
+		}
+		if h.Kind == KindGroupHold {
+			ids = append(ids, h.RequestID)
+			holds[h.RequestID] = key{h.PK, h.SK}
+		}
+	}
+	named, err := s.requestsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, r := range named {
+		if r.NeedsGroup(ev.Time) {
+			return elevate.ErrGroupInUse
+		}
+	}
+	unused, unusedNames, unusedValues := "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
+		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)}
+	// Prepared first, so the REMOVE names the admin (stamp.go).
+	if err := s.prepareDelete(ctx, "delete group", groupKey(name), unused, unusedNames, unusedValues, ev,
+		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse)); err != nil {
 		return err
 	}
 	mine, mineNames, mineValues := preparedBy(ev.ID)
 	var t tx
-	t.add(s.del(policyKey(prev.ID), unchanged+" AND "+mine, merged(unchangedNames, mineNames), merged(unchangedValues, mineValues)),
-		orMissing(elevate.ErrPolicyNotFound, elevate.ErrConcurrentUpdate))
-	t.add(s.update(policyCounterKey(), "ADD #c :minus", "", map[string]string{"#c": attrCount},
-		map[string]types.AttributeValue{":minus": num(-1)}), faultIfLost)
-	s.moveRefs(&t, groupRefs(prev), nil, ev)
-	return s.commit(ctx, "delete policy", &t)
+	t.add(s.del(groupKey(name), unused+" AND "+mine, merged(unusedNames, mineNames), merged(unusedValues, mineValues)),
+		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse))
+	t.add(s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
+		is(elevate.ErrConcurrentUpdate))
+	for _, id := range ids { // every request named has ended
+		if t.len() == maxDeleteTxItems {
+			break
+		}
+		t.add(s.del(holds[id], "", nil, nil), faultIfLost)
+	}
+	return s.commit(ctx, "delete group", &t)
 }

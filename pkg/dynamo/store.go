@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -75,6 +76,48 @@ func (s *Store) del(k key, cond string, names map[string]string, values map[stri
 	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: k.av(),
 		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
+}
+
+// queryAll reads a whole single-partition collection, strongly consistent.
+func (s *Store) queryAll(ctx context.Context, op, pk string) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out = append(out, page.Items...)
+	}
+	return out, nil
+}
+
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	var out []map[string]types.AttributeValue
+	for attempt := 0; ; attempt++ {
+		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out = append(out, res.Responses[s.table]...)
+		if len(res.UnprocessedKeys) == 0 || len(res.UnprocessedKeys[s.table].Keys) == 0 {
+			return out, nil
+		}
+		if attempt+1 >= maxBatchAttempts {
+			return nil, unavailable(op, fmt.Errorf("%d keys unprocessed after %d attempts", len(res.UnprocessedKeys[s.table].Keys), maxBatchAttempts))
+		}
+		req = res.UnprocessedKeys
+		select {
+		case <-ctx.Done():
+			return nil, unavailable(op, ctx.Err())
+		case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
+		}
+	}
 }
 
 func (s *Store) getItem(ctx context.Context, op string, k key) (map[string]types.AttributeValue, error) {
