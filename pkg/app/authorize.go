@@ -13,7 +13,7 @@ type AuthzInput struct {
 	Type      string `json:"type"`
 	Scope     string `json:"scope"`
 	Name      string `json:"name"`
-	Principal string `json:"principal"`
+	Principal string `json:"principal,omitempty"`
 }
 
 // AuthzResult is the answer of POST /v1/authorize.

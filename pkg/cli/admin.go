@@ -75,7 +75,7 @@ func renderSettings(w io.Writer, raw json.RawMessage) error {
 	return tw.Flush()
 }
 
-func (a *app) patchSettings(ctx context.Context, patch map[string]any) error {
+func (a *app) patchSettings(ctx context.Context, patch elevate.SettingsPatch) error {
 	return a.call(ctx, "PATCH", "/v1/settings", patch, renderSettings)
 }
 
@@ -90,11 +90,11 @@ func (a *app) enableCmd() *cobra.Command {
 			if err := requireFlags(cmd, "approver-group"); err != nil {
 				return err
 			}
-			patch := map[string]any{"enabled": true, "defaultApproverGroup": group}
+			patch := elevate.SettingsPatch{Enabled: ptr(true), DefaultApproverGroup: &group}
 			// Only a given list replaces the stored one: enabling again must
 			// not silently drop the exclusions.
 			if cmd.Flags().Changed("system-account") {
-				patch["systemAccounts"] = nonNilStrings(accounts)
+				patch.SystemAccounts = ptr(nonNilStrings(accounts))
 			}
 			return a.patchSettings(cmd.Context(), patch)
 		},
@@ -110,7 +110,7 @@ func (a *app) disableCmd() *cobra.Command {
 		Short: "Turn privileged access off, keeping every policy and group (Disable-ElevatedAccessControl)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.patchSettings(cmd.Context(), map[string]any{"enabled": false})
+			return a.patchSettings(cmd.Context(), elevate.SettingsPatch{Enabled: ptr(false)})
 		},
 	}
 }
@@ -132,25 +132,25 @@ func (a *app) settingsCmd() *cobra.Command {
 		Short: "Change settings; only the flags given are changed",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			patch := map[string]any{}
+			var patch elevate.SettingsPatch
 			f := cmd.Flags()
 			if f.Changed("max-policies") {
-				patch["maxPolicies"] = maxPolicies
+				patch.MaxPolicies = &maxPolicies
 			}
-			for flag, field := range map[string]string{"default-duration": "defaultDurationHours", "pending-expiry": "pendingExpiryHours", "schedule-ahead": "maxScheduleAheadHours"} {
+			for flag, field := range map[string]**float64{"default-duration": &patch.DefaultDurationHours, "pending-expiry": &patch.PendingExpiryHours, "schedule-ahead": &patch.MaxScheduleAheadHours} {
 				if f.Changed(flag) {
 					v, _ := f.GetString(flag)
 					h, err := ParseHours(v)
 					if err != nil {
 						return usagef("--%s: %s", flag, err)
 					}
-					patch[field] = h
+					*field = &h
 				}
 			}
 			if f.Changed("system-account") {
-				patch["systemAccounts"] = nonNilStrings(accounts)
+				patch.SystemAccounts = ptr(nonNilStrings(accounts))
 			}
-			if len(patch) == 0 {
+			if patch == (elevate.SettingsPatch{}) {
 				return usagef("settings set needs at least one setting to change")
 			}
 			return a.patchSettings(cmd.Context(), patch)
@@ -174,15 +174,15 @@ func (a *app) lockboxCmd() *cobra.Command {
 			if err := requireFlags(cmd, "approver-group"); err != nil {
 				return err
 			}
-			lb := map[string]any{"enabled": true, "approverGroup": group}
+			lb := elevate.LockboxPatch{Enabled: ptr(true), ApproverGroup: &group}
 			if cmd.Flags().Changed("max-duration") {
 				h, err := ParseHours(maxDur)
 				if err != nil {
 					return err
 				}
-				lb["maxDurationHours"] = h
+				lb.MaxDurationHours = &h
 			}
-			return a.patchSettings(cmd.Context(), map[string]any{"lockbox": lb})
+			return a.patchSettings(cmd.Context(), elevate.SettingsPatch{Lockbox: &lb})
 		},
 	}
 	enable.Flags().StringVar(&group, "approver-group", "", "Lockbox approver group (must exist)")
@@ -192,7 +192,7 @@ func (a *app) lockboxCmd() *cobra.Command {
 		Short: "Turn Customer Lockbox off",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.patchSettings(cmd.Context(), map[string]any{"lockbox": map[string]any{"enabled": false}})
+			return a.patchSettings(cmd.Context(), elevate.SettingsPatch{Lockbox: &elevate.LockboxPatch{Enabled: ptr(false)}})
 		},
 	}
 	return parent("lockbox", "Turn Customer Lockbox on or off", enable, disable)
@@ -241,7 +241,7 @@ func (a *app) groupCmd() *cobra.Command {
 		Short: "Create an approver group",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{"name": args[0], "description": desc, "members": nonNilStrings(members)}
+			body := elevate.NewGroupInput{Name: args[0], Description: desc, Members: nonNilStrings(members)}
 			return a.call(cmd.Context(), "POST", "/v1/groups", body, renderGroup)
 		},
 	}
@@ -362,31 +362,31 @@ func (a *app) policyCmd() *cobra.Command {
 			default:
 				return usagef("--approval must be Manual or Auto")
 			}
-			body := map[string]any{"type": t.Type, "scope": t.Scope, "name": t.Name, "approvalType": at}
+			body := elevate.PolicyInput{Type: string(t.Type), Scope: t.Scope, Name: t.Name, ApprovalType: at}
 			f := cmd.Flags()
 			if f.Changed("approver-group") {
-				body["approverGroup"] = group
+				body.ApproverGroup = &group
 			}
 			if f.Changed("max-duration") {
 				h, err := ParseHours(maxDur)
 				if err != nil {
 					return err
 				}
-				body["maxDurationHours"] = h
+				body.MaxDurationHours = &h
 			}
 			if f.Changed("required-approvals") {
 				if required < 1 {
 					return usagef("--required-approvals must be at least 1")
 				}
-				body["requiredApprovals"] = required
+				body.RequiredApprovals = &required
 			}
 			if f.Changed("ticket-required") {
-				body["ticketRequired"] = ticketRequired
+				body.TicketRequired = &ticketRequired
 			}
 			if f.Changed("ticket-pattern") {
-				body["ticketPattern"] = ticketPattern
+				body.TicketPattern = &ticketPattern
 			}
-			if err := bg.addTo(cmd, body); err != nil {
+			if body.BreakGlass, err = bg.input(cmd); err != nil {
 				return err
 			}
 			return a.call(cmd.Context(), "POST", "/v1/policies", body, renderPolicy)

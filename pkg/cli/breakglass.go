@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
 // breakGlassFlags are policy new's break-glass options (F16).
@@ -20,28 +22,29 @@ func (b *breakGlassFlags) register(c *cobra.Command) {
 	f.StringVar(&b.ratifyWithin, "ratify-within", "", "deadline for an approver to ratify, e.g. 24h (default 24h)")
 }
 
-func (b *breakGlassFlags) addTo(c *cobra.Command, body map[string]any) error {
+// input is the policy's breakGlass field the flags ask for, nil when
+// --break-glass is not given.
+func (b *breakGlassFlags) input(c *cobra.Command) (*elevate.BreakGlassInput, error) {
 	f := c.Flags()
 	if !b.enabled {
 		if f.Changed("break-glass-max") || f.Changed("ratify-within") {
-			return usagef("--break-glass-max and --ratify-within need --break-glass")
+			return nil, usagef("--break-glass-max and --ratify-within need --break-glass")
 		}
-		return nil
+		return nil, nil
 	}
-	bg := map[string]any{"enabled": true}
-	for flag, field := range map[string]string{"break-glass-max": "maxDurationHours", "ratify-within": "ratifyWithinHours"} {
+	bg := &elevate.BreakGlassInput{Enabled: ptr(true)}
+	for flag, field := range map[string]**float64{"break-glass-max": &bg.MaxDurationHours, "ratify-within": &bg.RatifyWithinHours} {
 		if !f.Changed(flag) {
 			continue
 		}
 		v, _ := f.GetString(flag)
 		h, err := ParseHours(v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		bg[field] = h
+		*field = &h
 	}
-	body["breakGlass"] = bg
-	return nil
+	return bg, nil
 }
 
 // breakGlassListFlags are request list's break-glass filters.

@@ -63,10 +63,7 @@ func (a *app) delegateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"delegate": to, "from": start.Format(time.RFC3339Nano), "until": end.Format(time.RFC3339Nano)}
-			if len(groups) > 0 {
-				body["groups"] = groups
-			}
+			body := elevate.DelegationInput{Delegate: to, From: start, Until: end, Groups: groups}
 			who := selfPrincipal
 			if forWhom != "" {
 				who = forWhom

@@ -91,3 +91,6 @@ func (f targetFlags) target(lockbox bool) (elevate.Target, error) {
 	}
 	return ParseTarget(typ, val)
 }
+
+// ptr is v's address, for the optional fields of the request bodies.
+func ptr[T any](v T) *T { return &v }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	elevateapp "github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
@@ -147,26 +148,23 @@ func (a *app) requestCmd() *cobra.Command {
 			if strings.TrimSpace(reason) == "" {
 				return usagef("request new needs --reason")
 			}
-			body := map[string]any{"type": t.Type, "scope": t.Scope, "name": t.Name, "reason": reason}
-			if breakGlass {
-				body["breakGlass"] = true
-			}
+			body := elevate.SubmitInput{Type: string(t.Type), Scope: t.Scope, Name: t.Name, Reason: reason, BreakGlass: breakGlass}
 			if cmd.Flags().Changed("duration") {
 				h, err := ParseHours(duration)
 				if err != nil {
 					return err
 				}
-				body["durationHours"] = h
+				body.DurationHours = &h
 			}
 			if cmd.Flags().Changed("start") {
 				at, err := ParseStart(start, time.Now())
 				if err != nil {
 					return err
 				}
-				body["startAt"] = at
+				body.StartAt = &at
 			}
 			if cmd.Flags().Changed("ticket") {
-				body["ticket"] = ticket
+				body.Ticket = ticket
 			}
 			return a.call(cmd.Context(), "POST", "/v1/requests", body, renderRequest)
 		},
@@ -303,10 +301,7 @@ func (a *app) authorizeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"type": t.Type, "scope": t.Scope, "name": t.Name}
-			if principal != "" {
-				body["principal"] = principal
-			}
+			body := elevateapp.AuthzInput{Type: string(t.Type), Scope: t.Scope, Name: t.Name, Principal: principal}
 			var raw json.RawMessage
 			if err := cl.Do(cmd.Context(), "POST", "/v1/authorize", nil, body, &raw); err != nil {
 				return err

@@ -80,7 +80,7 @@ func (a *app) extendCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"durationHours": h, "reason": reason}
+			body := elevate.ExtendInput{DurationHours: &h, Reason: reason}
 			return a.call(cmd.Context(), "POST", "/v1/requests/"+seg(args[0])+"/extend", body, renderRequest)
 		},
 	}

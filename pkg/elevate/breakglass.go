@@ -58,9 +58,9 @@ type BreakGlassPolicy struct {
 
 // BreakGlassInput is the partial form in POST and PUT /v1/policies.
 type BreakGlassInput struct {
-	Enabled           *bool    `json:"enabled"`
-	MaxDurationHours  *float64 `json:"maxDurationHours"`
-	RatifyWithinHours *float64 `json:"ratifyWithinHours"`
+	Enabled           *bool    `json:"enabled,omitempty"`
+	MaxDurationHours  *float64 `json:"maxDurationHours,omitempty"`
+	RatifyWithinHours *float64 `json:"ratifyWithinHours,omitempty"`
 }
 
 // Break-glass refusals.

@@ -34,7 +34,7 @@ type DelegationInput struct {
 	Delegate string    `json:"delegate"`
 	From     time.Time `json:"from"`
 	Until    time.Time `json:"until"`
-	Groups   []string  `json:"groups"`
+	Groups   []string  `json:"groups,omitempty"`
 }
 
 // Delegation refusals.

@@ -23,7 +23,7 @@ var (
 
 // ExtendInput is the body of POST /v1/requests/{id}/extend.
 type ExtendInput struct {
-	DurationHours *float64 `json:"durationHours"`
+	DurationHours *float64 `json:"durationHours,omitempty"`
 	Reason        string   `json:"reason"`
 }
 

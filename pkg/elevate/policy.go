@@ -48,14 +48,14 @@ type PolicyInput struct {
 	Scope             string   `json:"scope"`
 	Name              string   `json:"name"`
 	ApprovalType      string   `json:"approvalType"`
-	ApproverGroup     *string  `json:"approverGroup"`
-	MaxDurationHours  *float64 `json:"maxDurationHours"`
-	RequiredApprovals *int     `json:"requiredApprovals"`
+	ApproverGroup     *string  `json:"approverGroup,omitempty"`
+	MaxDurationHours  *float64 `json:"maxDurationHours,omitempty"`
+	RequiredApprovals *int     `json:"requiredApprovals,omitempty"`
 	// v1.1: ticket references.
-	TicketRequired *bool   `json:"ticketRequired"`
-	TicketPattern  *string `json:"ticketPattern"`
+	TicketRequired *bool   `json:"ticketRequired,omitempty"`
+	TicketPattern  *string `json:"ticketPattern,omitempty"`
 
-	BreakGlass *BreakGlassInput `json:"breakGlass"`
+	BreakGlass *BreakGlassInput `json:"breakGlass,omitempty"`
 }
 
 // NewPolicy validates input and builds a policy. Lockbox is not a policy type:

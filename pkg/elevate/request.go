@@ -133,13 +133,13 @@ type SubmitInput struct {
 	Scope         string   `json:"scope"`
 	Name          string   `json:"name"`
 	Reason        string   `json:"reason"`
-	DurationHours *float64 `json:"durationHours"`
+	DurationHours *float64 `json:"durationHours,omitempty"`
 	// v1.1: scheduled start (RFC 3339) and ticket reference.
-	StartAt *string `json:"startAt"`
-	Ticket  string  `json:"ticket"`
+	StartAt *string `json:"startAt,omitempty"`
+	Ticket  string  `json:"ticket,omitempty"`
 
 	// BreakGlass asks for self-approved access under a policy allowing it.
-	BreakGlass bool `json:"breakGlass"`
+	BreakGlass bool `json:"breakGlass,omitempty"`
 }
 
 // Submission is everything NewRequest needs besides the input. Policy is nil

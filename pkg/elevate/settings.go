@@ -55,21 +55,21 @@ func DefaultSettings() Settings {
 
 // LockboxPatch is the partial form of LockboxSettings.
 type LockboxPatch struct {
-	Enabled          *bool    `json:"enabled"`
-	ApproverGroup    *string  `json:"approverGroup"`
-	MaxDurationHours *float64 `json:"maxDurationHours"`
+	Enabled          *bool    `json:"enabled,omitempty"`
+	ApproverGroup    *string  `json:"approverGroup,omitempty"`
+	MaxDurationHours *float64 `json:"maxDurationHours,omitempty"`
 }
 
 // SettingsPatch carries only the fields a PATCH names.
 type SettingsPatch struct {
-	Enabled               *bool         `json:"enabled"`
-	DefaultApproverGroup  *string       `json:"defaultApproverGroup"`
-	SystemAccounts        *[]string     `json:"systemAccounts"`
-	MaxPolicies           *int          `json:"maxPolicies"`
-	DefaultDurationHours  *float64      `json:"defaultDurationHours"`
-	PendingExpiryHours    *float64      `json:"pendingExpiryHours"`
-	Lockbox               *LockboxPatch `json:"lockbox"`
-	MaxScheduleAheadHours *float64      `json:"maxScheduleAheadHours"`
+	Enabled               *bool         `json:"enabled,omitempty"`
+	DefaultApproverGroup  *string       `json:"defaultApproverGroup,omitempty"`
+	SystemAccounts        *[]string     `json:"systemAccounts,omitempty"`
+	MaxPolicies           *int          `json:"maxPolicies,omitempty"`
+	DefaultDurationHours  *float64      `json:"defaultDurationHours,omitempty"`
+	PendingExpiryHours    *float64      `json:"pendingExpiryHours,omitempty"`
+	Lockbox               *LockboxPatch `json:"lockbox,omitempty"`
+	MaxScheduleAheadHours *float64      `json:"maxScheduleAheadHours,omitempty"`
 }
 
 // Apply merges p into s and validates the result. It does not check that the
