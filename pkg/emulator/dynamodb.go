@@ -170,22 +170,7 @@ func startDynamoOnce(ctx context.Context, dir, jar string, port int, logw io.Wri
 		logw = io.Discard
 	}
 	cmd.Stdout, cmd.Stderr = logw, logw
-	// Its own process group, so Stop can kill java and anything it forks;
-	// Pdeathsig, so a test binary killed by a timeout or Ctrl-C takes it along.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("emulator: start DynamoDB Local: %w", err)
-	}
-	p := &Process{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	if err := p.waitReady(ctx, timeout); err != nil {
-		_ = p.Stop()
-		return nil, fmt.Errorf("emulator: DynamoDB Local on port %d: %w", port, err)
-	}
-	return p, nil
+	return startProcess(cmd, "DynamoDB Local", port, func(p *Process) error { return p.waitReady(ctx, timeout) })
 }
 
 func (p *Process) waitReady(ctx context.Context, timeout time.Duration) error {

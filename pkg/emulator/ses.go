@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,25 +75,14 @@ func StartSES(ctx context.Context, port int, logw ...io.Writer) (*SESProcess, er
 func startSESOnce(ctx context.Context, bin string, port int, w io.Writer) (*SESProcess, error) {
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = w, w
-	// Same reasoning as for DynamoDB Local: its own group for Stop, Pdeathsig
-	// so a killed test binary leaves no node behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("emulator: start the SES emulator: %w", err)
+	p, err := startProcess(cmd, "the SES emulator", port, func(p *Process) error { return p.waitHealthy(ctx, 30*time.Second) })
+	if err != nil {
+		return nil, err
 	}
-	p := &SESProcess{&Process{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	if err := p.waitHealthy(ctx, 30*time.Second); err != nil {
-		_ = p.Stop()
-		return nil, fmt.Errorf("emulator: SES emulator on port %d: %w", port, err)
-	}
-	return p, nil
+	return &SESProcess{p}, nil
 }
 
-func (p *SESProcess) waitHealthy(ctx context.Context, timeout time.Duration) error {
+func (p *Process) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {

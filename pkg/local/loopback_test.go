@@ -7,27 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
-
-func listenPort(t *testing.T, endpoint string) int {
-	t.Helper()
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func mintStatus(t *testing.T, base string) int {
 	t.Helper()
@@ -44,18 +29,7 @@ func mintStatus(t *testing.T, base string) int {
 func TestStackListensOnLoopbackOnly(t *testing.T) {
 	st := startStack(t)
 	for what, endpoint := range map[string]string{"API": st.URL, "SES emulator": st.SESEndpoint, "S3": st.S3Endpoint, "DynamoDB Local": st.DynamoEndpoint} {
-		addrs, err := emulator.ListeningAddrs(listenPort(t, endpoint))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(addrs) == 0 {
-			t.Errorf("%s: nothing listens at %s", what, endpoint)
-		}
-		for _, a := range addrs {
-			if !a.IsLoopback() {
-				t.Errorf("%s listens on %s, beyond loopback", what, a)
-			}
-		}
+		emulatortest.ListensOnLoopbackOnly(t, what, endpoint)
 	}
 	if got := mintStatus(t, st.URL); got != http.StatusOK {
 		t.Errorf("token route on loopback: %d", got)
@@ -77,7 +51,7 @@ func TestTokenRouteRefusedBeyondLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Stop()
-	base := "http://127.0.0.1:" + strconv.Itoa(listenPort(t, st.URL))
+	base := "http://127.0.0.1:" + strconv.Itoa(emulatortest.Port(t, st.URL))
 	if got := mintStatus(t, base); got != http.StatusForbidden {
 		t.Errorf("token route beyond loopback: %d, want 403", got)
 	}

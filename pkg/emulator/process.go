@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
+	"strconv"
+	"syscall"
 )
 
 // FreePort asks the kernel for a free loopback TCP port.
@@ -44,4 +47,25 @@ func onFreePort[P any](ctx context.Context, port int, start func(port int) (P, e
 		}
 	}
 	return zero, lastErr
+}
+
+// startProcess starts cmd, which serves on port, in a process group of its
+// own, so Stop can kill it and anything it forks, and with Pdeathsig, so a
+// test binary killed by a timeout or Ctrl-C takes it along. It returns once
+// ready says the process serves; a process that is not ready is stopped.
+func startProcess(cmd *exec.Cmd, what string, port int, ready func(*Process) error) (*Process, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("emulator: start %s: %w", what, err)
+	}
+	p := &Process{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	if err := ready(p); err != nil {
+		_ = p.Stop()
+		return nil, fmt.Errorf("emulator: %s on port %d: %w", what, port, err)
+	}
+	return p, nil
 }
