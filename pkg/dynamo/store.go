@@ -44,40 +44,6 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// optional leaves unset what a caller did not give: DynamoDB rejects empty
-// expressions and empty attribute maps.
-func optional(expr string) *string {
-	if expr == "" {
-		return nil
-	}
-	return aws.String(expr)
-}
-
-func nonEmpty[V any](m map[string]V) map[string]V {
-	if len(m) == 0 {
-		return nil
-	}
-	return m
-}
-
-func (s *Store) put(item map[string]types.AttributeValue, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
-	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: item,
-		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
-}
-
-func (s *Store) update(k key, expr, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: k.av(), UpdateExpression: aws.String(expr),
-		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
-}
-
-func (s *Store) del(k key, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
-	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: k.av(),
-		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
-}
-
 // queryAll reads a whole single-partition collection, strongly consistent.
 func (s *Store) queryAll(ctx context.Context, op, pk string) ([]map[string]types.AttributeValue, error) {
 	var out []map[string]types.AttributeValue

@@ -6,6 +6,7 @@ import (
 	mathrand "math/rand/v2"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -102,6 +103,40 @@ func (s *Store) commit(ctx context.Context, op string, t *tx) error {
 		return elevate.ErrConcurrentUpdate
 	}
 	return unavailable(op, err)
+}
+
+// optional leaves unset what a caller did not give: DynamoDB rejects empty
+// expressions and empty attribute maps.
+func optional(expr string) *string {
+	if expr == "" {
+		return nil
+	}
+	return aws.String(expr)
+}
+
+func nonEmpty[V any](m map[string]V) map[string]V {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func (s *Store) put(item map[string]types.AttributeValue, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: item,
+		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
+}
+
+func (s *Store) update(k key, expr, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(s.table), Key: k.av(), UpdateExpression: aws.String(expr),
+		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
+}
+
+func (s *Store) del(k key, cond string, names map[string]string, values map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: k.av(),
+		ConditionExpression: optional(cond), ExpressionAttributeNames: nonEmpty(names), ExpressionAttributeValues: nonEmpty(values),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
 }
 
 // cancelled returns the per-item cancellation reasons of a failed
