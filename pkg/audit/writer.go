@@ -19,6 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/elevate-pam/elevate/pkg/budget"
+	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
 // PutAPI is the part of the S3 client the writer uses.
@@ -40,6 +43,9 @@ type HandlerDeps struct {
 // already taken is the earlier attempt of the same batch, so a retry counts
 // it as written instead of adding a copy or overwriting it.
 //
+// Every write ends by the invocation's deadline less its margin; one that
+// has not is reported like any failed write.
+//
 // Failure semantics: Lambda checkpoints at the lowest reported sequence
 // number and retries everything after it. A record that cannot be mapped
 // would fail the same way on every retry and block the shard, so it is kept
@@ -54,6 +60,10 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 		d.Logger = slog.Default()
 	}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		// A write still waiting at the deadline (a stalled S3) is abandoned
+		// and its records reported, rather than Lambda killing the batch.
+		ctx, cancel := budget.Invocation(ctx, routes.Audit)
+		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		failAt := len(ev.Records)
 		type dayGroup struct {

@@ -68,6 +68,9 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// FunctionTimeouts overrides functions' timeouts (budget.Timeouts, which
+	// the CDK stack sets) for tests that stall a dependency past them.
+	FunctionTimeouts map[string]time.Duration
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
 
@@ -199,7 +202,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	serviceOf := func(function string) *app.Service {
 		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
 	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
@@ -210,16 +213,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: routes.Notify, Handle: notify.NewHandler(notify.Deps{
+			{Name: routes.Notify, Timeout: o.FunctionTimeouts[routes.Notify], Handle: notify.NewHandler(notify.Deps{
 				Store:         storeOf(routes.Notify),
-				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
+				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
 				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", routes.Notify),
 			})},
-			{Name: routes.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+			{Name: routes.Audit, Timeout: o.FunctionTimeouts[routes.Audit], Handle: audit.NewHandler(audit.HandlerDeps{
 				S3:     localstack.S3Client(st.S3Endpoint),
 				Bucket: o.Bucket,
 				Logger: log.With("function", routes.Audit),
