@@ -437,8 +437,12 @@ func TestDynamoDBStall(t *testing.T) {
 
 	// Read back: each submit that got a 503 either made its request whole
 	// (an approved request whose grant authorize sees) or nothing at all.
+	// Retrying it tells the caller which: 409 open-request when it was made,
+	// else it is made now.
 	wantEmails := map[string]int{}
 	var wantAudit []string
+	var notMade, madeAnyway int
+	defer func() { t.Logf("submits answered 503: %d made whole, %d not made at all", madeAnyway, notMade) }()
 	for i := range requesters {
 		c := st.client(t, fmt.Sprintf("a%d@example.com", i))
 		mine := requestsOf(t, c)
@@ -454,7 +458,17 @@ func TestDynamoDBStall(t *testing.T) {
 				if authz["allowed"] != false {
 					t.Errorf("a%d %s: no request, yet authorize says %v", i, name, authz)
 				}
+				notMade++
+				id := c.must(201, "POST", "/v1/requests", submitBody(name))["id"].(string)
+				wantEmails[fmt.Sprintf("a%d@example.com %s Request approved", i, id)] = 1
+				wantAudit = append(wantAudit, "request.created "+id)
 			default:
+				if status != 201 {
+					madeAnyway++
+					if code, out := c.do("POST", "/v1/requests", submitBody(name)); code != 409 || out["code"] != "open-request" {
+						t.Errorf("a%d %s: a retried submit that had been made answered %d %v", i, name, code, out["_raw"])
+					}
+				}
 				r := rs[0]
 				if r["status"] != "Approved" || authz["allowed"] != true || authz["reason"] != "grant" || authz["requestId"] != r["id"] {
 					t.Errorf("a%d %s: request %v %v, authorize %v: half written", i, name, r["id"], r["status"], authz)
@@ -465,13 +479,15 @@ func TestDynamoDBStall(t *testing.T) {
 			}
 		}
 	}
-	// Each approval that got a 503 is retried: the retry either applies it
-	// or says it already stood (409), and the request shows one approval.
+	// Each approval that got a 503 is retried: the retry applies it (200) if
+	// it had not been, and says it already stood (409) if it had; either way
+	// the request then shows exactly one approval.
 	for _, id := range manualIDs {
 		if approved[id] != 200 {
-			code, out := bob.do("POST", "/v1/requests/"+id+"/approve", map[string]any{"comment": "ok"})
-			if code != 200 && code != 409 {
-				t.Errorf("approval of %s retried: %d %v", id, code, out["_raw"])
+			before := bob.must(200, "GET", "/v1/requests/"+id, nil)["status"]
+			want := map[any]int{"Pending": 200, "Approved": 409}[before]
+			if code, out := bob.do("POST", "/v1/requests/"+id+"/approve", map[string]any{"comment": "ok"}); code != want {
+				t.Errorf("approval of %s (%v) retried: %d %v, want %d", id, before, code, out["_raw"], want)
 			}
 		}
 		r := bob.must(200, "GET", "/v1/requests/"+id, nil)
