@@ -17,10 +17,10 @@ import (
 
 	"github.com/elevate-pam/elevate/infra/stack"
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		assetDir = filepath.Join(dir, "build")
-		for _, fn := range append(slices.Clone(routes.APIFunctions), routes.StreamFunctions...) {
+		for _, fn := range append(slices.Clone(manifest.APIFunctions), manifest.StreamFunctions...) {
 			// Distinct contents give each function its own asset, as real binaries do.
 			err := os.MkdirAll(filepath.Join(assetDir, fn), 0o755)
 			if err == nil {
@@ -240,12 +240,12 @@ func TestTableFollowsTabledef(t *testing.T) {
 
 // wantEnv is which function gets which variable (pkg/config names).
 var wantEnv = map[string][]string{
-	routes.Policies:  {config.EnvTable, config.EnvAdminGroup},
-	routes.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvPageKeySecret},
-	routes.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
-	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
-	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
-	routes.Audit:     {config.EnvAuditBucket},
+	manifest.Policies:  {config.EnvTable, config.EnvAdminGroup},
+	manifest.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvPageKeySecret},
+	manifest.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
+	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
+	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
+	manifest.Audit:     {config.EnvAuditBucket},
 }
 
 func TestFunctions(t *testing.T) {
@@ -305,7 +305,7 @@ func TestFunctions(t *testing.T) {
 
 // wantTableActions is the least-privilege table access per function; the
 // handler tests check the same list against the calls the code really makes.
-var wantTableActions = routes.TableActions
+var wantTableActions = manifest.TableActions
 
 type statement struct {
 	Sid       string
@@ -372,14 +372,14 @@ func TestPerFunctionGrants(t *testing.T) {
 		_, policy := one(t, "AWS::IAM::Policy", title(name)+"RoleDefaultPolicy")
 		var table, index []string
 		var secret, pageSecret, email, putAudit, stream bool
-		var narrowed []routes.TableKey
+		var narrowed []manifest.TableKey
 		for _, s := range statements(t, policy) {
 			for _, r := range list(s.Resource) {
 				join := list(get(r, "Fn::Join"))
 				switch {
 				case refTo(r, tableID) && get(r, "Fn::GetAtt") != nil && list(get(r, "Fn::GetAtt"))[1] == "Arn":
 					table = append(table, strs(s.Action)...)
-					narrowed = append(narrowed, routes.TableKey{Actions: trimDynamo(strs(s.Action)), LeadingKeys: strs(get(s.Condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys"))})
+					narrowed = append(narrowed, manifest.TableKey{Actions: trimDynamo(strs(s.Action)), LeadingKeys: strs(get(s.Condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys"))})
 					if c, _ := s.Condition.(obj); len(c) != 1 || len(c["ForAllValues:StringLike"].(obj)) != 1 {
 						t.Errorf("%s table statement %s has conditions %v beyond dynamodb:LeadingKeys", name, s.Sid, s.Condition)
 					}
@@ -399,7 +399,7 @@ func TestPerFunctionGrants(t *testing.T) {
 					}
 				case len(join) == 2 && refTo(list(join[1])[0], auditID):
 					putAudit = true
-					if list(join[1])[1] != "/"+audit.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
+					if list(join[1])[1] != "/"+auditrecord.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
 						t.Errorf("%s audit grant %v on %v", name, s.Action, r)
 					}
 				}
@@ -420,30 +420,30 @@ func TestPerFunctionGrants(t *testing.T) {
 		if !reflect.DeepEqual(slices.Sorted(slices.Values(table)), slices.Sorted(slices.Values(wantFull))) {
 			t.Errorf("%s table actions %v, want %v", name, table, wantFull)
 		}
-		// Issue 10 item 3: every table statement is one routes.TableKeys
+		// Issue 10 item 3: every table statement is one manifest.TableKeys
 		// entry, conditioned on its partition-key patterns.
-		if want := routes.TableKeys[name]; !reflect.DeepEqual(narrowed, want) && !(len(narrowed) == 0 && len(want) == 0) {
+		if want := manifest.TableKeys[name]; !reflect.DeepEqual(narrowed, want) && !(len(narrowed) == 0 && len(want) == 0) {
 			t.Errorf("%s table statements narrowed to %+v, want %+v", name, narrowed, want)
 		}
-		if wantIndex := name == routes.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
+		if wantIndex := name == manifest.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
 			t.Errorf("%s index actions %v", name, index)
 		}
-		consumer := slices.Contains(routes.StreamFunctions, name)
+		consumer := slices.Contains(manifest.StreamFunctions, name)
 		if stream != consumer {
 			t.Errorf("%s stream access %v, want %v", name, stream, consumer)
 		}
 		// Issue 10 item 2: only the functions that sign or verify links
 		// read the link key; only the one that lists reads the page key.
-		if want := name == routes.Approvals || name == routes.Notify; secret != want {
+		if want := name == manifest.Approvals || name == manifest.Notify; secret != want {
 			t.Errorf("%s reads link key: %v, want %v", name, secret, want)
 		}
-		if want := name == routes.Requests; pageSecret != want {
+		if want := name == manifest.Requests; pageSecret != want {
 			t.Errorf("%s reads page key: %v, want %v", name, pageSecret, want)
 		}
-		if want := name == routes.Notify; email != want {
+		if want := name == manifest.Notify; email != want {
 			t.Errorf("%s sends email: %v, want %v", name, email, want)
 		}
-		if want := name == routes.Audit; putAudit != want {
+		if want := name == manifest.Audit; putAudit != want {
 			t.Errorf("%s writes audit objects: %v, want %v", name, putAudit, want)
 		}
 	}
@@ -526,7 +526,7 @@ func TestBuckets(t *testing.T) {
 
 func TestStreamConsumers(t *testing.T) {
 	tableID, _ := one(t, "AWS::DynamoDB::Table", "Table")
-	for _, name := range routes.StreamFunctions {
+	for _, name := range manifest.StreamFunctions {
 		fnID, _ := one(t, "AWS::Lambda::Function", title(name)+"Function")
 		_, esm := one(t, "AWS::Lambda::EventSourceMapping", title(name)+"Stream")
 		p := esm.Properties
@@ -574,8 +574,8 @@ func TestRoutesAndAuthorizer(t *testing.T) {
 	for _, r := range ofType("AWS::ApiGatewayV2::Route") {
 		byKey[r.Properties["RouteKey"].(string)] = r.Properties
 	}
-	if len(byKey) != len(routes.All) {
-		t.Errorf("%d routes, want %d", len(byKey), len(routes.All))
+	if len(byKey) != len(manifest.All) {
+		t.Errorf("%d routes, want %d", len(byKey), len(manifest.All))
 	}
 	integrationOf := map[string]string{}
 	for id, in := range ofType("AWS::ApiGatewayV2::Integration") {
@@ -584,7 +584,7 @@ func TestRoutesAndAuthorizer(t *testing.T) {
 		}
 		integrationOf[id] = fmt.Sprint(get(in.Properties, "IntegrationUri"))
 	}
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		p, ok := byKey[r.RouteKey()]
 		if !ok {
 			t.Errorf("route %s missing", r.RouteKey())
@@ -656,7 +656,7 @@ func TestAuditCatalog(t *testing.T) {
 		t.Errorf("projection.dt.range %v", params["projection.dt.range"])
 	}
 	tpl, _ := json.Marshal(params["storage.location.template"])
-	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+audit.Prefix+"dt=${dt}/") {
+	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+auditrecord.Prefix+"dt=${dt}/") {
 		t.Errorf("storage.location.template %s", tpl)
 	}
 	pk := list(get(in, "PartitionKeys"))
@@ -667,16 +667,16 @@ func TestAuditCatalog(t *testing.T) {
 	if get(sd, "SerdeInfo", "SerializationLibrary") != "org.openx.data.jsonserde.JsonSerDe" {
 		t.Errorf("serde %v", get(sd, "SerdeInfo"))
 	}
-	// Every JSON field of audit.Record has a column.
+	// Every JSON field of auditrecord.Record has a column.
 	var cols []string
 	for _, c := range list(get(sd, "Columns")) {
 		cols = append(cols, get(c, "Name").(string))
 	}
-	rt := reflect.TypeOf(audit.Record{})
+	rt := reflect.TypeOf(auditrecord.Record{})
 	for i := range rt.NumField() {
 		tag := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
 		if !slices.Contains(cols, strings.ToLower(tag)) {
-			t.Errorf("no column for audit.Record field %q (columns %v)", tag, cols)
+			t.Errorf("no column for auditrecord.Record field %q (columns %v)", tag, cols)
 		}
 	}
 	must(t, "Athena workgroup", func() {
@@ -756,12 +756,12 @@ func TestAlarms(t *testing.T) {
 		}
 		return n
 	}
-	fns := len(routes.APIFunctions) + len(routes.StreamFunctions)
+	fns := len(manifest.APIFunctions) + len(manifest.StreamFunctions)
 	for m, want := range map[string]int{
 		"AWS/Lambda/Errors":                          fns,
 		"AWS/Lambda/Throttles":                       fns,
-		"AWS/Lambda/IteratorAge":                     len(routes.StreamFunctions),
-		"AWS/SQS/ApproximateNumberOfMessagesVisible": len(routes.StreamFunctions),
+		"AWS/Lambda/IteratorAge":                     len(manifest.StreamFunctions),
+		"AWS/SQS/ApproximateNumberOfMessagesVisible": len(manifest.StreamFunctions),
 		"AWS/ApiGateway/5xx":                         1,
 	} {
 		if got := count(m); got != want {
@@ -809,13 +809,13 @@ func TestExternalIdP(t *testing.T) {
 		switch {
 		case r.Type == "AWS::Lambda::Function":
 			v := get(r.Properties, "Environment", "Variables", config.EnvAllowMissingEmailVerified)
-			api := slices.ContainsFunc(routes.APIFunctions, func(f string) bool { return strings.HasPrefix(id, title(f)+"Function") })
+			api := slices.ContainsFunc(manifest.APIFunctions, func(f string) bool { return strings.HasPrefix(id, title(f)+"Function") })
 			if api && v != "true" || !api && v != nil {
 				t.Errorf("%s %s = %v", id, config.EnvAllowMissingEmailVerified, v)
 			}
 			// Only the requests function asks the ticket system.
 			tickets := get(r.Properties, "Environment", "Variables", config.EnvTicketURL)
-			if requests := strings.HasPrefix(id, title(routes.Requests)+"Function"); requests && tickets != "https://tickets.example.com/api/changes" || !requests && tickets != nil {
+			if requests := strings.HasPrefix(id, title(manifest.Requests)+"Function"); requests && tickets != "https://tickets.example.com/api/changes" || !requests && tickets != nil {
 				t.Errorf("%s %s = %v", id, config.EnvTicketURL, tickets)
 			}
 		case r.Type == "AWS::S3::Bucket" && strings.HasPrefix(id, "AuditBucket"):

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 type httpAPI struct {
@@ -88,11 +88,11 @@ func newHTTPAPI(scope constructs.Construct, props Props) *httpAPI {
 	return h
 }
 
-// addRoutes adds every route of pkg/routes, one Lambda integration per
+// addRoutes adds every route of pkg/manifest, one Lambda integration per
 // function, the JWT authorizer on all but the public ones.
 func (h *httpAPI) addRoutes(scope constructs.Construct, fns map[string]awslambda.Function) {
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		in, ok := integrations[r.Function]
 		if !ok {
 			fn, ok := fns[r.Function]

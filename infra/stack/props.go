@@ -2,7 +2,7 @@
 //
 // Names that other parts of Elevate rely on are never retyped here: the
 // table's keys come from pkg/tabledef, the routes and function names from
-// pkg/routes, and environment variable names from pkg/config.
+// pkg/manifest, and environment variable names from pkg/config.
 package stack
 
 import (
@@ -17,7 +17,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Context keys read from cdk.json or `cdk -c key=value`.
@@ -312,5 +312,5 @@ func CheckAssets(dir string) error {
 }
 
 func functionNames() []string {
-	return append(append([]string{}, routes.APIFunctions...), routes.StreamFunctions...)
+	return append(append([]string{}, manifest.APIFunctions...), manifest.StreamFunctions...)
 }

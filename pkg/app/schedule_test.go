@@ -15,7 +15,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 // A scheduled request decided before its start: authorize answers
@@ -148,8 +149,8 @@ func TestAuthorizeScheduledIsOneReadOneWrite(t *testing.T) {
 	}
 	var mu sync.Mutex
 	calls := map[string]int{}
-	_, endpoint := localstack.DynamoForTest(t)
-	counting := localstack.DynamoClient(endpoint, func(o *dynamodb.Options) {
+	_, endpoint := emulatortest.DynamoForTest(t)
+	counting := emulator.DynamoClient(endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				mu.Lock()

@@ -20,8 +20,9 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/budget"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // PutAPI is the part of the S3 client the writer uses.
@@ -62,13 +63,13 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		// A write still waiting at the deadline (a stalled S3) is abandoned
 		// and its records reported, rather than Lambda killing the batch.
-		ctx, cancel := budget.Invocation(ctx, routes.Audit)
+		ctx, cancel := budget.Invocation(ctx, manifest.Audit)
 		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		failAt := len(ev.Records)
 		type dayGroup struct {
 			first int // index of the first stream record in the group
-			recs  []Record
+			recs  []auditrecord.Record
 		}
 		days := map[string]*dayGroup{}
 		for i, rec := range ev.Records {
@@ -76,7 +77,7 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 			if err != nil {
 				d.Logger.ErrorContext(ctx, "audit: stream record cannot be mapped; kept as audit.unmappable",
 					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
-				recs = []Record{unmappable(rec, err)}
+				recs = []auditrecord.Record{unmappable(rec, err)}
 			}
 			for _, r := range recs {
 				day := r.Time.UTC().Format(time.DateOnly)
@@ -115,7 +116,7 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 
 // unmappable keeps what can be said about a record Map refused: which change
 // it was and why it failed. Only the keys are copied, not the images.
-func unmappable(rec events.DynamoDBEventRecord, err error) Record {
+func unmappable(rec events.DynamoDBEventRecord, err error) auditrecord.Record {
 	keys := map[string]string{}
 	for k, v := range rec.Change.Keys {
 		if v.DataType() == events.DataTypeString {
@@ -126,7 +127,7 @@ func unmappable(rec events.DynamoDBEventRecord, err error) Record {
 	if at.IsZero() || at.Unix() <= 0 {
 		at = time.Now().UTC()
 	}
-	return Record{ID: rec.EventID, Time: at, Action: ActionUnmappable, Actor: "system",
+	return auditrecord.Record{ID: rec.EventID, Time: at, Action: auditrecord.ActionUnmappable, Actor: "system",
 		Detail: map[string]any{"eventName": rec.EventName, "keys": keys, "error": err.Error()}}
 }
 
@@ -143,7 +144,7 @@ func BatchID(recs []events.DynamoDBEventRecord) string {
 }
 
 // Encode writes records as gzip-compressed JSON lines.
-func Encode(recs []Record) ([]byte, error) {
+func Encode(recs []auditrecord.Record) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	enc := json.NewEncoder(zw)
@@ -159,7 +160,7 @@ func Encode(recs []Record) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []Record) error {
+func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []auditrecord.Record) error {
 	t, err := time.Parse(time.DateOnly, day)
 	if err != nil {
 		return err
@@ -168,7 +169,7 @@ func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []Record
 	if err != nil {
 		return err
 	}
-	key := ObjectKey(t, batchID)
+	key := auditrecord.ObjectKey(t, batchID)
 	_, err = d.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(d.Bucket),
 		Key:           aws.String(key),

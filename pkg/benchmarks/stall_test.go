@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/budget"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // BenchmarkDynamoDBStall pauses DynamoDB Local (SIGSTOP) for STALL_FOR (40 s)
@@ -61,7 +61,7 @@ func BenchmarkDynamoDBStall(b *testing.B) {
 	}
 	b.StopTimer()
 	figure(b, "stall_answer_p99_s", round3(quantile(lat, 0.99).Seconds()), "p99-s")
-	figure(b, "stall_function_timeout_s", budget.Timeout(routes.Authorize).Seconds(), "timeout-s")
+	figure(b, "stall_function_timeout_s", budget.Timeout(manifest.Authorize).Seconds(), "timeout-s")
 	figure(b, "stall_answers_503", float64(statuses[503]), "503s")
 	figure(b, "stall_answers_200", float64(statuses[200]), "200s")
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Function timeouts. An API call is a person waiting (and API Gateway gives
@@ -32,14 +32,14 @@ const (
 	StreamTimeout = 60 * time.Second
 )
 
-// Timeouts is every function's timeout, keyed by routes function name.
+// Timeouts is every function's timeout, keyed by manifest function name.
 var Timeouts = map[string]time.Duration{
-	routes.Policies:  APITimeout,
-	routes.Requests:  APITimeout,
-	routes.Approvals: APITimeout,
-	routes.Authorize: APITimeout,
-	routes.Notify:    StreamTimeout,
-	routes.Audit:     StreamTimeout,
+	manifest.Policies:  APITimeout,
+	manifest.Requests:  APITimeout,
+	manifest.Approvals: APITimeout,
+	manifest.Authorize: APITimeout,
+	manifest.Notify:    StreamTimeout,
+	manifest.Audit:     StreamTimeout,
 }
 
 // Timeout is function's timeout; APITimeout for a name it does not know.
@@ -68,7 +68,7 @@ const (
 // the local stack with timeouts of a few seconds).
 func Margin(function string, timeout time.Duration) time.Duration {
 	m := APIMargin
-	if slices.Contains(routes.StreamFunctions, function) {
+	if slices.Contains(manifest.StreamFunctions, function) {
 		m = StreamMargin
 	}
 	return min(m, timeout/4)

@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 func TestEveryFunctionHasATimeout(t *testing.T) {
-	for _, fn := range slices.Concat(routes.APIFunctions, routes.StreamFunctions) {
+	for _, fn := range slices.Concat(manifest.APIFunctions, manifest.StreamFunctions) {
 		if _, ok := Timeouts[fn]; !ok {
 			t.Errorf("%s has no timeout in Timeouts", fn)
 		}
 	}
-	for _, fn := range routes.APIFunctions {
+	for _, fn := range manifest.APIFunctions {
 		// API Gateway gives up on an integration at 30 s.
 		if Timeouts[fn] >= 30*time.Second {
 			t.Errorf("%s timeout %v is not under API Gateway's 30 s", fn, Timeouts[fn])
@@ -30,11 +30,11 @@ func TestInvocationKeepsTheMargin(t *testing.T) {
 		left     time.Duration // 0: the parent has no deadline
 		want     time.Duration // time left to the calls
 	}{
-		{"api, Lambda deadline", routes.Authorize, APITimeout, APITimeout - APIMargin},
-		{"api, no deadline", routes.Authorize, 0, APITimeout - APIMargin},
-		{"stream, Lambda deadline", routes.Notify, StreamTimeout, StreamTimeout - StreamMargin},
-		{"short local timeout keeps a quarter", routes.Authorize, 2 * time.Second, 1500 * time.Millisecond},
-		{"short stream timeout keeps a quarter", routes.Audit, 4 * time.Second, 3 * time.Second},
+		{"api, Lambda deadline", manifest.Authorize, APITimeout, APITimeout - APIMargin},
+		{"api, no deadline", manifest.Authorize, 0, APITimeout - APIMargin},
+		{"stream, Lambda deadline", manifest.Notify, StreamTimeout, StreamTimeout - StreamMargin},
+		{"short local timeout keeps a quarter", manifest.Authorize, 2 * time.Second, 1500 * time.Millisecond},
+		{"short stream timeout keeps a quarter", manifest.Audit, 4 * time.Second, 3 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

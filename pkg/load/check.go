@@ -9,7 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // finalRequest is what the API says became of a request.
@@ -25,9 +26,9 @@ type finalRequest struct {
 // outcomeOf maps an accepted decision call to the status it leaves and the
 // audit action that records it.
 var outcomeOf = map[string]struct{ status, action string }{
-	"approve": {"Approved", audit.ActionRequestApproved},
-	"deny":    {"Denied", audit.ActionRequestDenied},
-	"cancel":  {"Cancelled", audit.ActionRequestCancelled},
+	"approve": {"Approved", auditrecord.ActionRequestApproved},
+	"deny":    {"Denied", auditrecord.ActionRequestDenied},
+	"cancel":  {"Cancelled", auditrecord.ActionRequestCancelled},
 }
 
 // Check holds the API and the audit trail to what the clients saw:
@@ -41,7 +42,7 @@ var outcomeOf = map[string]struct{ status, action string }{
 //
 // The audit trail lags the table by the stream, so Check re-reads it until
 // it agrees or wait has passed, and returns the problems of the last look.
-func Check(ctx context.Context, o Options, res *Result, s3c audit.S3Reader, bucket string, wait time.Duration) ([]string, error) {
+func Check(ctx context.Context, o Options, res *Result, s3c auditquery.S3Reader, bucket string, wait time.Duration) ([]string, error) {
 	o.defaults()
 	problems := slices.Clone(res.ServerErrors)
 	finals, err := fetchFinals(o, res.Created)
@@ -149,13 +150,13 @@ type trail struct {
 // streaming query, which drops copies of a record (same id) as every reader
 // of the trail does. Copies with distinct ids would be counted twice, which
 // is what "exactly once" checks.
-func readTrail(ctx context.Context, c audit.S3Reader, bucket string, since time.Time) (*trail, error) {
+func readTrail(ctx context.Context, c auditquery.S3Reader, bucket string, since time.Time) (*trail, error) {
 	t := &trail{perRequest: map[string]map[string]int{}, answers: map[Answer]int{}}
-	f := audit.Filter{Since: since.Add(-time.Minute), Until: time.Now().Add(time.Minute)}
-	err := audit.QueryWith(ctx, c, bucket, f, func(r audit.Record) error {
+	f := auditquery.Filter{Since: since.Add(-time.Minute), Until: time.Now().Add(time.Minute)}
+	err := auditquery.QueryWith(ctx, c, bucket, f, func(r auditrecord.Record) error {
 		switch r.Action {
-		case audit.ActionAuthorizeAllowed, audit.ActionAuthorizeDenied:
-			a := Answer{Principal: r.Actor, Allowed: r.Action == audit.ActionAuthorizeAllowed}
+		case auditrecord.ActionAuthorizeAllowed, auditrecord.ActionAuthorizeDenied:
+			a := Answer{Principal: r.Actor, Allowed: r.Action == auditrecord.ActionAuthorizeAllowed}
 			if r.Target != nil {
 				a.Scope, a.Name = r.Target.Scope, r.Target.Name
 			}
@@ -171,7 +172,7 @@ func readTrail(ctx context.Context, c audit.S3Reader, bucket string, since time.
 			m[r.Action]++
 		}
 		return nil
-	}, audit.QueryOptions{})
+	}, auditquery.QueryOptions{})
 	return t, err
 }
 
@@ -193,8 +194,8 @@ func checkTrail(res *Result, finals map[string]finalRequest, t *trail) []string 
 	}
 	for _, id := range res.Created {
 		acts := t.perRequest[id]
-		if acts[audit.ActionRequestCreated] != 1 {
-			out = append(out, fmt.Sprintf("request %s: %d request.created records", id, acts[audit.ActionRequestCreated]))
+		if acts[auditrecord.ActionRequestCreated] != 1 {
+			out = append(out, fmt.Sprintf("request %s: %d request.created records", id, acts[auditrecord.ActionRequestCreated]))
 		}
 		outcomes := 0
 		for _, o := range outcomeOf {
@@ -209,8 +210,8 @@ func checkTrail(res *Result, finals map[string]finalRequest, t *trail) []string 
 		if outcomes != want || (want == 1 && acts[wantAction] != 1) {
 			out = append(out, fmt.Sprintf("request %s is %s; its outcome records: %v", id, finals[id].Status, acts))
 		}
-		if finals[id].Status == "Approved" && acts[audit.ActionGrantCreated] != 1 {
-			out = append(out, fmt.Sprintf("request %s is Approved with %d grant.created records", id, acts[audit.ActionGrantCreated]))
+		if finals[id].Status == "Approved" && acts[auditrecord.ActionGrantCreated] != 1 {
+			out = append(out, fmt.Sprintf("request %s is Approved with %d grant.created records", id, acts[auditrecord.ActionGrantCreated]))
 		}
 	}
 	return out

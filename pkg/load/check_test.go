@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 func final(id, status string, decisions ...string) finalRequest {
@@ -51,7 +51,7 @@ func TestCheckTrail(t *testing.T) {
 	finals := map[string]finalRequest{"r1": final("r1", "Approved", "approve")}
 	good := func() *trail {
 		return &trail{answers: map[Answer]int{ans: 2}, perRequest: map[string]map[string]int{
-			"r1": {audit.ActionRequestCreated: 1, audit.ActionRequestApproved: 1, audit.ActionGrantCreated: 1}}}
+			"r1": {auditrecord.ActionRequestCreated: 1, auditrecord.ActionRequestApproved: 1, auditrecord.ActionGrantCreated: 1}}}
 	}
 	if p := checkTrail(res, finals, good()); len(p) != 0 {
 		t.Fatalf("a complete trail has problems: %v", p)
@@ -60,10 +60,10 @@ func TestCheckTrail(t *testing.T) {
 		"answer audited once":   func(tr *trail) { tr.answers[ans] = 1 },
 		"answer audited thrice": func(tr *trail) { tr.answers[ans] = 3 },
 		"unanswered audit":      func(tr *trail) { tr.answers[Answer{Principal: "x", Scope: "Load", Name: "Load-2"}] = 1 },
-		"creation missing":      func(tr *trail) { delete(tr.perRequest["r1"], audit.ActionRequestCreated) },
-		"outcome missing":       func(tr *trail) { delete(tr.perRequest["r1"], audit.ActionRequestApproved) },
-		"second outcome":        func(tr *trail) { tr.perRequest["r1"][audit.ActionRequestDenied] = 1 },
-		"grant missing":         func(tr *trail) { delete(tr.perRequest["r1"], audit.ActionGrantCreated) },
+		"creation missing":      func(tr *trail) { delete(tr.perRequest["r1"], auditrecord.ActionRequestCreated) },
+		"outcome missing":       func(tr *trail) { delete(tr.perRequest["r1"], auditrecord.ActionRequestApproved) },
+		"second outcome":        func(tr *trail) { tr.perRequest["r1"][auditrecord.ActionRequestDenied] = 1 },
+		"grant missing":         func(tr *trail) { delete(tr.perRequest["r1"], auditrecord.ActionGrantCreated) },
 	}
 	for name, breakIt := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/elevate-pam/elevate/pkg/budget"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // TestGatewayGivesLambdaDeadlines: each invocation's context carries its
@@ -40,17 +40,17 @@ func TestGatewayGivesLambdaDeadlines(t *testing.T) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
 	}
 	var logs bytes.Buffer
-	g := &Gateway{Functions: map[string]HTTPHandler{routes.Authorize: fast}, Verifier: a, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	g := &Gateway{Functions: map[string]HTTPHandler{manifest.Authorize: fast}, Verifier: a, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 
 	w := httptest.NewRecorder()
 	g.ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
 	eq(t, "status", w.Code, 200)
-	if want := budget.Timeout(routes.Authorize); left > want || left < want-time.Second {
+	if want := budget.Timeout(manifest.Authorize); left > want || left < want-time.Second {
 		t.Errorf("the handler had %v left, want its function's timeout %v", left, want)
 	}
 
-	g.Functions[routes.Authorize] = stuck
-	g.Timeouts = map[string]time.Duration{routes.Authorize: 300 * time.Millisecond}
+	g.Functions[manifest.Authorize] = stuck
+	g.Timeouts = map[string]time.Duration{manifest.Authorize: 300 * time.Millisecond}
 	start := time.Now()
 	w = httptest.NewRecorder()
 	g.ServeHTTP(w, httptest.NewRequest("GET", "/healthz", nil))
@@ -70,7 +70,7 @@ func TestPollerTimeoutFailsTheBatch(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	c := &cursor{p: &pollerSettings{StreamARN: "arn", Log: slog.New(slog.DiscardHandler)}, log: slog.New(slog.DiscardHandler),
-		c: Consumer{Name: routes.Audit, Timeout: 200 * time.Millisecond, Handle: func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		c: Consumer{Name: manifest.Audit, Timeout: 200 * time.Millisecond, Handle: func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			<-release
 			return events.DynamoDBEventResponse{}, nil
 		}}}

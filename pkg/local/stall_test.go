@@ -14,17 +14,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // The stall tests run the functions with timeouts of a few seconds (the CDK
 // stack's are pkg/budget's) so that a dependency paused past them costs
 // seconds. Every dependency is paused for stallFor, longer than any of them.
 var stallTimeouts = map[string]time.Duration{
-	routes.Policies: 4 * time.Second, routes.Requests: 4 * time.Second,
-	routes.Approvals: 4 * time.Second, routes.Authorize: 4 * time.Second,
-	routes.Notify: 5 * time.Second, routes.Audit: 5 * time.Second,
+	manifest.Policies: 4 * time.Second, manifest.Requests: 4 * time.Second,
+	manifest.Approvals: 4 * time.Second, manifest.Authorize: 4 * time.Second,
+	manifest.Notify: 5 * time.Second, manifest.Audit: 5 * time.Second,
 }
 
 const stallFor = 7 * time.Second
@@ -101,7 +102,7 @@ func (as *answers) check(t *testing.T, normal ...int) (unavailable int) {
 	t.Helper()
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	limit := stallTimeouts[routes.Authorize] + time.Second
+	limit := stallTimeouts[manifest.Authorize] + time.Second
 	seen := map[string]int{}
 	defer func() { t.Logf("answers: %v", seen) }()
 	for _, a := range as.all {
@@ -178,9 +179,9 @@ func (l *logBuffer) count(s string) int {
 // own: its own DynamoDB Local (to be paused) rather than the binary's.
 func startStallStack(t *testing.T, own bool, logs *logBuffer) *Stack {
 	t.Helper()
-	o := Options{FunctionTimeouts: stallTimeouts, Log: slog.New(slog.NewJSONHandler(logs, nil)), Table: localstack.UniqueTableName("stall")}
+	o := Options{FunctionTimeouts: stallTimeouts, Log: slog.New(slog.NewJSONHandler(logs, nil)), Table: emulatortest.UniqueTableName("stall")}
 	if !own {
-		_, o.DynamoEndpoint = localstack.DynamoForTest(t)
+		_, o.DynamoEndpoint = emulatortest.DynamoForTest(t)
 	}
 	st, err := Start(context.Background(), o)
 	if err != nil {
@@ -227,7 +228,7 @@ func submitBody(name string) map[string]any {
 // (named in the body), with the subject's first word after [Elevate].
 func emailsByRequest(t *testing.T, st *Stack) map[string]int {
 	t.Helper()
-	emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+	emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

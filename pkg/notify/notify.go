@@ -28,7 +28,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Sender sends one email.
@@ -148,11 +148,11 @@ func NewHandler(d Deps) func(context.Context, events.DynamoDBEvent) (events.Dyna
 	d.PublicBaseURL = strings.TrimRight(d.PublicBaseURL, "/")
 	d.unsettled = &unsettledClaims{tokens: map[string][]string{}}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		need := min(minTimeLeft, budget.Timeout(routes.Notify)/4)
+		need := min(minTimeLeft, budget.Timeout(manifest.Notify)/4)
 		if deadline, ok := ctx.Deadline(); ok {
 			need = min(minTimeLeft, time.Until(deadline)/4)
 		}
-		ctx, cancel := budget.Invocation(ctx, routes.Notify)
+		ctx, cancel := budget.Invocation(ctx, manifest.Notify)
 		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		for _, rec := range ev.Records {
