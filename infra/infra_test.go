@@ -21,6 +21,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/manifest"
+	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
@@ -80,6 +81,12 @@ func TestMain(m *testing.M) {
 	}())
 }
 
+// The sender domain and alarm address every synth here uses.
+const (
+	testSenderDomain = "mail.elevate.test"
+	testAlarmEmail   = "oncall@elevate.test"
+)
+
 // synth declares the stack with cdk.json's context (as the CLI would) plus
 // overrides, writing the assembly under dir.
 func synth(dir, name string, overrides obj) (*stack.Elevate, error) {
@@ -93,6 +100,10 @@ func synth(dir, name string, overrides obj) (*stack.Elevate, error) {
 	}
 	ctx := cdk.Context
 	ctx[stack.CtxAssetDir] = assetDir
+	// cdk.json leaves both unset, which synth refuses (issue 23 item 3): an
+	// operator names their own.
+	ctx[stack.CtxSenderDomain] = testSenderDomain
+	ctx[stack.CtxAlarmEmail] = testAlarmEmail
 	for k, v := range overrides {
 		ctx[k] = v
 	}
@@ -536,13 +547,15 @@ func TestStreamConsumers(t *testing.T) {
 		if p["BisectBatchOnFunctionError"] != true || !reflect.DeepEqual(strs(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}) {
 			t.Errorf("%s: bisect %v, response types %v", name, p["BisectBatchOnFunctionError"], p["FunctionResponseTypes"])
 		}
-		// Bounded, yet long enough to outlast an outage for the stream's whole
-		// retention: giving up earlier loses emails and audit records.
+		// Bounded, long enough to outlast an outage, and given up well inside
+		// the stream's 24 h retention, so the failure queue's range can still
+		// be read back and redriven (issue 23 item 4).
 		if r, _ := p["MaximumRetryAttempts"].(float64); r < 1000 || r > 10000 {
 			t.Errorf("%s retries %v, want bounded, 1000..10000", name, p["MaximumRetryAttempts"])
 		}
-		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a != 86400 {
-			t.Errorf("%s max record age %v, want the stream's 24 h retention", name, p["MaximumRecordAgeInSeconds"])
+		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a < 3600 || a > float64(stack.StreamRetentionHours-12)*3600 || a != stack.MaxRecordAgeHours*3600 {
+			t.Errorf("%s max record age %v s, want %d h: at least an hour, and at least 12 h before the stream's %d h retention ends",
+				name, p["MaximumRecordAgeInSeconds"], stack.MaxRecordAgeHours, stack.StreamRetentionHours)
 		}
 		queueID, q := one(t, "AWS::SQS::Queue", title(name)+"Failures")
 		if !refTo(get(p, "DestinationConfig", "OnFailure", "Destination"), queueID) {
@@ -700,11 +713,31 @@ func TestSecretAndEmail(t *testing.T) {
 		}
 	}
 	must(t, "SES identity", func() {
-		tmpl.HasResourceProperties(jsii.String("AWS::SES::EmailIdentity"), &obj{"EmailIdentity": "example.com"})
+		tmpl.HasResourceProperties(jsii.String("AWS::SES::EmailIdentity"), &obj{"EmailIdentity": testSenderDomain})
 	})
 	_, fn := one(t, "AWS::Lambda::Function", "NotifyFunction")
-	if v := get(fn.Properties, "Environment", "Variables", config.EnvSender); v != "elevate@example.com" {
+	if v := get(fn.Properties, "Environment", "Variables", config.EnvSender); v != "elevate@"+testSenderDomain {
 		t.Errorf("sender %v", v)
+	}
+	// Issue 23 item 6: in the SES sandbox, SES also authorizes each recipient
+	// identity; notify may send to the account's identities only as its own
+	// From address.
+	_, policy := one(t, "AWS::IAM::Policy", "NotifyRoleDefaultPolicy")
+	var sandbox bool
+	for _, st := range statements(t, policy) {
+		if st.Sid != "SendEmailInSandbox" {
+			continue
+		}
+		sandbox = true
+		join := list(get(list(st.Resource)[0], "Fn::Join"))
+		parts := fmt.Sprint(join)
+		if !reflect.DeepEqual(strs(st.Action), []string{"ses:SendEmail"}) || !strings.HasSuffix(parts, ":identity/*]]") ||
+			get(st.Condition, "StringEquals", "ses:FromAddress") != "elevate@"+testSenderDomain {
+			t.Errorf("sandbox statement %+v", st)
+		}
+	}
+	if !sandbox {
+		t.Error("notify may not send to sandbox recipient identities")
 	}
 }
 
@@ -729,6 +762,26 @@ func TestCognitoAndOutputs(t *testing.T) {
 	if slices.Contains(strs(client.Properties["WriteAttributes"]), "email") || client.Properties["WriteAttributes"] == nil {
 		t.Errorf("the app client may write email: %v", client.Properties["WriteAttributes"])
 	}
+	// Issue 23 item 1: `elevate login` signs in through the hosted UI
+	// (authorization code with PKCE to its loopback redirect, where Cognito
+	// enforces TOTP) and refreshes; no password flow reaches the CLI.
+	cp := client.Properties
+	if cp["AllowedOAuthFlowsUserPoolClient"] != true || !reflect.DeepEqual(strs(cp["AllowedOAuthFlows"]), []string{"code"}) ||
+		!reflect.DeepEqual(strs(cp["CallbackURLs"]), []string{config.LoginRedirectURL}) ||
+		!reflect.DeepEqual(strs(cp["SupportedIdentityProviders"]), []string{"COGNITO"}) {
+		t.Errorf("app client OAuth: flows %v, callbacks %v, providers %v", cp["AllowedOAuthFlows"], cp["CallbackURLs"], cp["SupportedIdentityProviders"])
+	}
+	for _, scope := range []string{"openid", "email"} {
+		if !slices.Contains(strs(cp["AllowedOAuthScopes"]), scope) {
+			t.Errorf("app client scopes %v lack %s", cp["AllowedOAuthScopes"], scope)
+		}
+	}
+	if flows := strs(cp["ExplicitAuthFlows"]); slices.Contains(flows, "ALLOW_USER_PASSWORD_AUTH") || !slices.Contains(flows, "ALLOW_REFRESH_TOKEN_AUTH") {
+		t.Errorf("auth flows %v: want refresh, never the password flow", flows)
+	}
+	if _, d := one(t, "AWS::Cognito::UserPoolDomain", "UsersHostedUi"); d.Properties["Domain"] == nil {
+		t.Error("hosted UI domain without a name")
+	}
 	var groups []string
 	for _, g := range ofType("AWS::Cognito::UserPoolGroup") {
 		groups = append(groups, g.Properties["GroupName"].(string))
@@ -736,10 +789,37 @@ func TestCognitoAndOutputs(t *testing.T) {
 	if !reflect.DeepEqual(slices.Sorted(slices.Values(groups)), []string{app.DefaultAdminGroup, app.AuthorizersGroup}) {
 		t.Errorf("groups %v", groups)
 	}
-	for _, o := range []string{stack.OutDkimPrefix + "1", stack.OutDkimPrefix + "3", stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup} {
+	for _, o := range []string{stack.OutDkimPrefix + "1", stack.OutDkimPrefix + "3", stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup,
+		stack.OutLoginIssuer, stack.OutLoginCommand, stack.OutGlueDatabase, stack.OutGlueTable, stack.OutNotifyFailures, stack.OutAuditFailures,
+		stack.OutNotifyFunction, stack.OutAuditFunction} {
 		if _, ok := doc.Outputs[o]; !ok {
 			t.Errorf("output %s missing", o)
 		}
+	}
+}
+
+// Issue 23 item 5: emails SES refused for good are counted from notify's own
+// log lines (the attribute notify writes, see TestSESRefusalIsRecorded...)
+// and alarmed, with the alarm address subscribed.
+func TestFailedDeliveriesAlarm(t *testing.T) {
+	logsID, _ := one(t, "AWS::Logs::LogGroup", title(manifest.Notify)+"Logs")
+	_, mf := one(t, "AWS::Logs::MetricFilter", "NotifyFailedDeliveriesFilter")
+	want := fmt.Sprintf(`{ $.%s = "%s" }`, notify.DeliveryLogKey, notify.DeliveryFailed)
+	if !refTo(mf.Properties["LogGroupName"], logsID) || mf.Properties["FilterPattern"] != want {
+		t.Errorf("metric filter on %v with %v, want %s with %s", mf.Properties["LogGroupName"], mf.Properties["FilterPattern"], logsID, want)
+	}
+	mt := list(mf.Properties["MetricTransformations"])
+	if len(mt) != 1 || get(mt[0], "MetricNamespace") != stack.MetricNamespace || get(mt[0], "MetricName") != stack.FailedDeliveriesMetric {
+		t.Errorf("metric %v", mt)
+	}
+	topicID, _ := one(t, "AWS::SNS::Topic", "AlarmTopic")
+	_, sub := one(t, "AWS::SNS::Subscription", "AlarmTopic")
+	if sub.Properties["Endpoint"] != testAlarmEmail || !refTo(sub.Properties["TopicArn"], topicID) {
+		t.Errorf("alarm subscription %v", sub.Properties)
+	}
+	_, a := one(t, "AWS::CloudWatch::Alarm", "NotifyFailedDeliveries")
+	if a.Properties["MetricName"] != stack.FailedDeliveriesMetric || len(list(a.Properties["AlarmActions"])) != 1 || !refTo(list(a.Properties["AlarmActions"])[0], topicID) {
+		t.Errorf("failed-deliveries alarm %v", a.Properties)
 	}
 }
 
@@ -758,11 +838,12 @@ func TestAlarms(t *testing.T) {
 	}
 	fns := len(manifest.APIFunctions) + len(manifest.StreamFunctions)
 	for m, want := range map[string]int{
-		"AWS/Lambda/Errors":                          fns,
-		"AWS/Lambda/Throttles":                       fns,
-		"AWS/Lambda/IteratorAge":                     len(manifest.StreamFunctions),
-		"AWS/SQS/ApproximateNumberOfMessagesVisible": len(manifest.StreamFunctions),
-		"AWS/ApiGateway/5xx":                         1,
+		"AWS/Lambda/Errors":                                        fns,
+		"AWS/Lambda/Throttles":                                     fns,
+		"AWS/Lambda/IteratorAge":                                   len(manifest.StreamFunctions),
+		"AWS/SQS/ApproximateNumberOfMessagesVisible":               len(manifest.StreamFunctions),
+		"AWS/ApiGateway/5xx":                                       1,
+		stack.MetricNamespace + "/" + stack.FailedDeliveriesMetric: 1,
 	} {
 		if got := count(m); got != want {
 			t.Errorf("%d alarms on %s, want %d", got, m, want)
@@ -781,6 +862,7 @@ func TestExternalIdP(t *testing.T) {
 		stack.CtxAllowMissingEmailVerified: true,
 		stack.CtxObjectLockMode:            "COMPLIANCE",
 		stack.CtxTicketURL:                 "https://tickets.example.com/api/changes", // issue 12
+		stack.CtxAlarmEmail:                stack.AlarmEmailNone,                      // issue 23: the explicit opt-out
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -804,6 +886,24 @@ func TestExternalIdP(t *testing.T) {
 	}
 	if _, ok := d.Outputs[stack.OutUserPoolID]; ok {
 		t.Error("user pool output without a user pool")
+	}
+	if v := get(d.Outputs[stack.OutLoginIssuer], "Value"); v != "https://login.example.com/tenant/v2.0" {
+		t.Errorf("login issuer output %v", v)
+	}
+	var alarms int
+	for id, r := range d.Resources {
+		switch r.Type {
+		case "AWS::SNS::Topic", "AWS::SNS::Subscription":
+			t.Errorf("alarmEmail %q still declares %s %s", stack.AlarmEmailNone, r.Type, id)
+		case "AWS::CloudWatch::Alarm":
+			alarms++
+			if a := r.Properties["AlarmActions"]; a != nil {
+				t.Errorf("alarm %s notifies %v", id, a)
+			}
+		}
+	}
+	if alarms == 0 {
+		t.Error("opting out of the alarm email dropped the alarms")
 	}
 	for id, r := range d.Resources {
 		switch {
@@ -851,6 +951,15 @@ func TestContextValidation(t *testing.T) {
 		"bool":                                {obj{stack.CtxServerAccessLogs: "maybe"}, stack.CtxServerAccessLogs},
 		"stack name":                          {obj{stack.CtxStackName: "1nvalid"}, stack.CtxStackName},
 		"email_verified opt-out with Cognito": {obj{stack.CtxAllowMissingEmailVerified: true}, stack.CtxAllowMissingEmailVerified},
+		// Issue 23 item 3: the two values that deploy something wrong unless
+		// the operator names them.
+		"example sender domain": {obj{stack.CtxSenderDomain: "example.com", stack.CtxAlarmEmail: "none"}, stack.CtxSenderDomain + ` "example.com" is a reserved example domain`},
+		"example subdomain":     {obj{stack.CtxSenderDomain: "mail.example.org", stack.CtxAlarmEmail: "none"}, stack.CtxSenderDomain + ` "mail.example.org" is a reserved example domain`},
+		"no sender domain":      {obj{stack.CtxAlarmEmail: "none"}, stack.CtxSenderDomain + " is not set"},
+		"no alarm email":        {obj{stack.CtxSenderDomain: testSenderDomain}, stack.CtxAlarmEmail + " is not set"},
+		"empty alarm email":     {obj{stack.CtxSenderDomain: testSenderDomain, stack.CtxAlarmEmail: ""}, stack.CtxAlarmEmail + " is not set"},
+		"alarm email not email": {obj{stack.CtxSenderDomain: testSenderDomain, stack.CtxAlarmEmail: "ops"}, stack.CtxAlarmEmail},
+		"cognito domain prefix": {obj{stack.CtxCognitoDomainPrefix: "my-cognito-login"}, stack.CtxCognitoDomainPrefix},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := tc.ctx
@@ -860,7 +969,7 @@ func TestContextValidation(t *testing.T) {
 			}
 		})
 	}
-	ctx := obj{stack.CtxObjectLockMode: "compliance", stack.CtxObjectLockDays: "2555", stack.CtxReservedConcurrency: 5.0, stack.CtxServerAccessLogs: "false"}
+	ctx := obj{stack.CtxSenderDomain: testSenderDomain, stack.CtxAlarmEmail: stack.AlarmEmailNone, stack.CtxObjectLockMode: "compliance", stack.CtxObjectLockDays: "2555", stack.CtxReservedConcurrency: 5.0, stack.CtxServerAccessLogs: "false"}
 	p, err := stack.PropsFromContext(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}).Node())
 	if err != nil || p.ObjectLockMode != stack.LockCompliance || p.ObjectLockDays != 2555 || p.ReservedConcurrency != 5 || p.ServerAccessLogs {
 		t.Errorf("props %+v, err %v", p, err)

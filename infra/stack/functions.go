@@ -103,7 +103,7 @@ func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStat
 	})
 }
 
-func newFunction(scope constructs.Construct, e *Elevate, props Props, name string, publicURL *string) awslambda.Function {
+func newFunction(scope constructs.Construct, e *Elevate, props Props, name string, publicURL *string) (awslambda.Function, awslogs.LogGroup) {
 	id := title(name)
 	acc, ok := accessByFunction[name]
 	if !ok {
@@ -156,6 +156,7 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	}
 	if acc.sendEmail {
 		role.AddToPrincipalPolicy(allow("SendEmail", []string{"ses:SendEmail"}, sesIdentityArn(scope, props), sesConfigSetArn(scope, e.EmailSet)))
+		role.AddToPrincipalPolicy(sandboxRecipients(scope, props))
 		env[config.EnvSender] = jsii.String(props.Sender())
 	}
 	if acc.auditWrite {
@@ -200,5 +201,5 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	if props.ReservedConcurrency > 0 {
 		fp.ReservedConcurrentExecutions = jsii.Number(props.ReservedConcurrency)
 	}
-	return awslambda.NewFunction(scope, jsii.String(id+"Function"), fp)
+	return awslambda.NewFunction(scope, jsii.String(id+"Function"), fp), logs
 }

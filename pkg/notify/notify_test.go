@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,6 +100,14 @@ func (f *failFor) set(m map[string]bool) { f.mu.Lock(); f.fail = m; f.mu.Unlock(
 
 func setup(t *testing.T) (*env, *failFor) {
 	t.Helper()
+	return setupWith(t, func(endpoint string) string { return endpoint }, nil)
+}
+
+// setupWith lets a test put something between the sender and the SES
+// emulator (sesVia maps the emulator's endpoint to the one the sender uses)
+// and read the handler's logs.
+func setupWith(t *testing.T, sesVia func(string) string, logger *slog.Logger) (*env, *failFor) {
+	t.Helper()
 	ctx := context.Background()
 	proc := sesForTest(t)
 	client, endpoint := emulatortest.DynamoForTest(t)
@@ -118,12 +127,12 @@ func setup(t *testing.T) (*env, *failFor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := &failFor{Sender: &sesmail.Sender{API: emulator.SESClient(proc.Endpoint), From: "elevate@example.com"}}
+	sender := &failFor{Sender: &sesmail.Sender{API: emulator.SESClient(sesVia(proc.Endpoint)), From: "elevate@example.com"}}
 	// The real clock: delivery markers stamped in the samples' past would be
 	// due for TTL deletion at once.
 	rec := emulator.NewOpRecorder()
 	handlerStore := dynamo.New(emulator.DynamoClient(endpoint, rec.Option), table, linkKey)
-	h := notify.NewHandler(notify.Deps{Store: handlerStore, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock})
+	h := notify.NewHandler(notify.Deps{Store: handlerStore, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock, Logger: logger})
 	return &env{rec: rec, ses: proc, store: store, signer: signer, handler: h}, sender
 }
 
