@@ -512,6 +512,33 @@ func TestDynamoDBStall(t *testing.T) {
 	waitAudit(t, st, wantAudit)
 }
 
+// submitDuringStall has eight requesters submit a Manual request and ask
+// authorize about it at once, checks every answer, then waits out the rest of
+// the stall. It returns the IDs of the requests made.
+func submitDuringStall(t *testing.T, st *Stack) []string {
+	t.Helper()
+	var as answers
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for i := range 8 {
+		c := st.client(t, fmt.Sprintf("s%d@example.com", i))
+		wg.Go(func() {
+			a := as.add(c.timed("POST", "/v1/requests", submitBody("Manual")))
+			if id, ok := a.out["id"].(string); ok {
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+			as.add(c.timed("POST", "/v1/authorize", map[string]any{"scope": "Exchange", "name": "Manual"}))
+		})
+	}
+	wg.Wait()
+	as.check(t, 200, 201)
+	time.Sleep(stallFor)
+	return ids
+}
+
 // TestSESStall pauses the SES emulator (SIGSTOP) for longer than notify's
 // timeout while requests are made: the API answers as usual, notify cuts its
 // invocations off at its deadline and reports what it did not finish, and
@@ -523,31 +550,15 @@ func TestSESStall(t *testing.T) {
 	if err := st.SES.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	var as answers
-	var ids sync.Map
-	var wg sync.WaitGroup
-	for i := range 8 {
-		c := st.client(t, fmt.Sprintf("s%d@example.com", i))
-		wg.Go(func() {
-			a := as.add(c.timed("POST", "/v1/requests", submitBody("Manual")))
-			if id, ok := a.out["id"].(string); ok {
-				ids.Store(id, true)
-			}
-			as.add(c.timed("POST", "/v1/authorize", map[string]any{"scope": "Exchange", "name": "Manual"}))
-		})
-	}
-	wg.Wait()
-	time.Sleep(stallFor)
+	ids := submitDuringStall(t, st)
 	if err := st.SES.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	as.check(t, 200, 201)
 	want := map[string]int{}
-	ids.Range(func(k, _ any) bool {
-		want["bob@example.com "+k.(string)+" Approval needed"] = 1
-		want["carol@example.com "+k.(string)+" Approval needed"] = 1
-		return true
-	})
+	for _, id := range ids {
+		want["bob@example.com "+id+" Approval needed"] = 1
+		want["carol@example.com "+id+" Approval needed"] = 1
+	}
 	if len(want) == 0 {
 		t.Fatal("no request made during the SES stall")
 	}
@@ -567,28 +578,12 @@ func TestS3Stall(t *testing.T) {
 	st := startStallStack(t, false, logs)
 	stallSetup(t, st, 0)
 	st.S3.SetStalled(true)
-	var as answers
-	var ids sync.Map
-	var wg sync.WaitGroup
-	for i := range 8 {
-		c := st.client(t, fmt.Sprintf("s%d@example.com", i))
-		wg.Go(func() {
-			a := as.add(c.timed("POST", "/v1/requests", submitBody("Manual")))
-			if id, ok := a.out["id"].(string); ok {
-				ids.Store(id, true)
-			}
-			as.add(c.timed("POST", "/v1/authorize", map[string]any{"scope": "Exchange", "name": "Manual"}))
-		})
-	}
-	wg.Wait()
-	time.Sleep(stallFor)
+	ids := submitDuringStall(t, st)
 	st.S3.SetStalled(false)
-	as.check(t, 200, 201)
 	var want []string
-	ids.Range(func(k, _ any) bool {
-		want = append(want, "request.created "+k.(string))
-		return true
-	})
+	for _, id := range ids {
+		want = append(want, "request.created "+id)
+	}
 	if len(want) == 0 {
 		t.Fatal("no request made during the S3 stall")
 	}
