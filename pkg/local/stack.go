@@ -19,6 +19,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -80,6 +82,13 @@ type Options struct {
 	// stack's behaviour to the IAM grants in pkg/routes. The recorder keeps
 	// every partition key it sees: for tests, not for make run.
 	RecordCalls bool
+
+	// ProvisioningDelay is how long the in-process sso-admin's assignments
+	// and provisionings stay IN_PROGRESS (DefaultProvisioningDelay).
+	ProvisioningDelay time.Duration
+	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
+	// a minute in AWS).
+	SweepInterval time.Duration
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -102,6 +111,13 @@ type Stack struct {
 
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
 	Calls map[string]*localstack.OpRecorder
+
+	// The in-process IAM Identity Center (sso-admin) and Identity Store, and
+	// the endpoint serving both.
+	SSOAdmin      *awsapi.SSOAdmin
+	IdentityStore *awsapi.IdentityStore
+	AWSEndpoint   string
+	aws           *awsEndpoints
 
 	authority *Authority
 	server    *http.Server
@@ -148,8 +164,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
+	var awsErr error
+	wg.Go(func() { st.aws, awsErr = startAWSEndpoints(o.ProvisioningDelay) })
 	wg.Wait()
-	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
+	if st.aws != nil {
+		st.SSOAdmin, st.IdentityStore, st.AWSEndpoint = st.aws.admin, st.aws.users, st.aws.url
+	}
+	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -196,12 +217,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return dynamo.New(localstack.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
+	icAWS := st.aws.identityCenterAWS()
 	serviceOf := func(function string) *app.Service {
-		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+		fs := storeOf(function)
+		return &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
+			IdentityCenter: identitycenter.APIPort{Directory: icAWS, Provisioning: fs}}
 	}
 	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
+	accessStore := storeOf(accessConsumer)
 	st.Poller = &Poller{
 		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
@@ -224,11 +249,19 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Bucket: o.Bucket,
 				Logger: log.With("function", routes.Audit),
 			})},
+			{Name: accessConsumer, Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	st.cancel, st.polled = cancel, make(chan struct{})
-	go func() { defer close(st.polled); st.Poller.Run(pctx) }()
+	sweeper := newApplier(accessStore, icAWS, log.With("function", accessConsumer, "component", "sweep"))
+	go func() {
+		defer close(st.polled)
+		var wg sync.WaitGroup
+		wg.Go(func() { runSweep(pctx, sweeper, o.SweepInterval, log) })
+		st.Poller.Run(pctx)
+		wg.Wait()
+	}()
 
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -276,6 +309,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ProvisioningDelay == 0 {
+		o.ProvisioningDelay = DefaultProvisioningDelay
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	return o
 }
@@ -333,6 +372,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.S3 != nil {
 			s.S3.Close()
+		}
+		if s.aws != nil {
+			s.aws.stop()
 		}
 		s.stopErr = errors.Join(errs...)
 	})

@@ -112,6 +112,22 @@ func (s *JSONService) serve(r *http.Request) (any, error) {
 	return handler(body)
 }
 
+// Route serves several JSON 1.1 services on one endpoint, by the prefix of
+// X-Amz-Target, as AWS's regional endpoints are told apart by host.
+func Route(services ...*JSONService) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prefix, _, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		for _, s := range services {
+			if s.Prefix == prefix {
+				s.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
+		writeJSON(w, http.StatusBadRequest, map[string]string{"__type": "UnknownOperationException", "Message": "unknown target"})
+	})
+}
+
 // decodeInput reads a JSON body into in; malformed JSON is the protocol's
 // SerializationException.
 func decodeInput(body []byte, in any) error {

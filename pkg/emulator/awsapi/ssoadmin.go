@@ -102,6 +102,7 @@ func NewSSOAdmin(delay time.Duration, now func() time.Time) *SSOAdmin {
 	handle(a.JSONService, "ListAccountAssignmentsForPrincipal", a.listAccountAssignmentsForPrincipal)
 	handle(a.JSONService, "PutInlinePolicyToPermissionSet", a.putInlinePolicy)
 	handle(a.JSONService, "GetInlinePolicyForPermissionSet", a.getInlinePolicy)
+	handle(a.JSONService, "DeleteInlinePolicyFromPermissionSet", a.deleteInlinePolicy)
 	handle(a.JSONService, "ProvisionPermissionSet", a.provisionPermissionSet)
 	handle(a.JSONService, "DescribePermissionSetProvisioningStatus", a.describeProvisioning)
 	return a
@@ -541,6 +542,21 @@ func (a *SSOAdmin) putInlinePolicy(in inlinePolicyInput) (any, error) {
 		return nil, conflictError("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	ps.inlinePolicy = *in.InlinePolicy
+	return map[string]any{}, nil
+}
+
+func (a *SSOAdmin) deleteInlinePolicy(in inlinePolicyInput) (any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.settle()
+	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
+	if err != nil {
+		return nil, err
+	}
+	if a.busy(in.PermissionSetArn) {
+		return nil, conflictError("Another operation is in progress on this permission set. Retry after it completes.")
+	}
+	ps.inlinePolicy = ""
 	return map[string]any{}, nil
 }
 

@@ -3,7 +3,6 @@ package awsapi
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -43,16 +42,7 @@ func (c *manualClock) advance(d time.Duration) {
 // serveJSON serves the services on one endpoint, routed by X-Amz-Target.
 func serveJSON(t *testing.T, services ...*JSONService) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		prefix, _, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-		for _, s := range services {
-			if s.Prefix == prefix {
-				s.ServeHTTP(w, r)
-				return
-			}
-		}
-		http.Error(w, "no such service", http.StatusBadRequest)
-	}))
+	srv := httptest.NewServer(Route(services...))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
