@@ -245,6 +245,7 @@ var wantEnv = map[string][]string{
 	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
 	routes.Audit:     {config.EnvAuditBucket},
+	routes.Access:    {config.EnvTable},
 }
 
 func TestFunctions(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 const (
 	notifyName = routes.Notify
 	auditName  = routes.Audit
+	accessName = routes.Access
 )
 
 // access is everything one function may touch. Each function gets its own
@@ -69,6 +70,11 @@ var accessByFunction = map[string]access{
 	routes.Audit: {
 		stream:     true,
 		auditWrite: true,
+	},
+	// Identity Center permissions come from newIdentityCenter, on the named
+	// instance and permission sets only.
+	routes.Access: {
+		stream: true,
 	},
 }
 

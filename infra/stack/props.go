@@ -99,6 +99,12 @@ type Props struct {
 
 	// TicketURL: see CtxTicketURL.
 	TicketURL string
+
+	// IAM Identity Center (issue 20): see CtxIdentityCenterInstanceArn.
+	IdentityCenterInstanceArn       string
+	IdentityStoreID                 string
+	IdentityCenterPermissionSetArns []string
+	IdentityCenterUserAttribute     string
 }
 
 // DefaultProps are the values used when the context says nothing.
@@ -180,6 +186,7 @@ func (p Props) Validate() error {
 	if p.AllowMissingEmailVerified && p.UsesCognito() {
 		add("%s is only for an external OIDC issuer (%s); Cognito always sends email_verified", CtxAllowMissingEmailVerified, CtxOIDCIssuer)
 	}
+	p.validateIdentityCenter(add)
 	if p.TicketURL != "" && (!strings.HasPrefix(p.TicketURL, "https://") || strings.ContainsAny(p.TicketURL, "?#")) {
 		add("%s %q must be an https URL without query", CtxTicketURL, p.TicketURL)
 	}
@@ -227,6 +234,7 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 	r.str(CtxAlarmEmail, &p.AlarmEmail)
 	r.boolean(CtxAllowMissingEmailVerified, &p.AllowMissingEmailVerified)
 	r.str(CtxTicketURL, &p.TicketURL)
+	readIdentityCenter(&r, &p)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)
 	if len(r.errs) > 0 {

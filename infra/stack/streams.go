@@ -25,6 +25,7 @@ type streamSetting struct {
 var streamSettings = map[string]streamSetting{
 	notifyName: {retries: 10000, maxAgeHour: 24},
 	auditName:  {retries: 10000, maxAgeHour: 24},
+	accessName: {retries: 10000, maxAgeHour: 24},
 }
 
 // newStreamConsumer wires fn to the table's stream and returns the queue

@@ -27,8 +27,9 @@ import (
 //     serialises the grants that share it (see elevate.AssignmentRecord).
 //     A write that records an outcome carries `action` and is audited as
 //     that action; the others only move the record along.
-//   - A request's provisioning statuses (kind provisioning) beside the
-//     request, PK REQ#<id>, SK PROVISIONING: written by the access consumer
+//   - A request's provisioning statuses (kind provisioning), PK PROV#<id>,
+//     SK PROVISIONING, its own partition so the access consumer's grant
+//     never covers the request itself: written by the access consumer
 //     one assignment at a time (SET statuses.#k), never by a decision, so
 //     provisioning never races the request's version.
 //   - A scheduled grant's start (kind icstart), PK ICSTART, SK <start>#<id>:
@@ -39,6 +40,7 @@ const (
 	KindICStart      = "icstart"
 
 	pkAssignments   = "ICASSIGN"
+	prefixProv      = "PROV#"
 	skProvisioning  = "PROVISIONING"
 	pkICStarts      = "ICSTART"
 	attrAction      = "action"
@@ -53,8 +55,8 @@ func assignmentKey(userID string, a elevate.Assignment) key {
 	return key{pkAssignments, userID + "#" + a.PermissionSetArn + "#" + a.AccountID}
 }
 
-// provisioningKey: a request's provisioning statuses, beside the request.
-func provisioningKey(requestID string) key { return key{prefixReq + requestID, skProvisioning} }
+// provisioningKey: a request's provisioning statuses.
+func provisioningKey(requestID string) key { return key{prefixProv + requestID, skProvisioning} }
 
 // icStartKey: a scheduled grant's start, in start order.
 func icStartKey(start time.Time, requestID string) key {

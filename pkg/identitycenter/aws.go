@@ -33,6 +33,9 @@ type AWS struct {
 	// UserAttribute is how a principal is looked up: "userName" (default) or
 	// "emails.value".
 	UserAttribute string
+	// IdentityStoreID, when set, is the instance's identity store, so no
+	// sso:ListInstances call (granted only on "*") is needed.
+	IdentityStoreID string
 	// Poll is the interval between provisioning status reads (default 1 s);
 	// Backoff the first wait after ConflictException or throttling, doubled
 	// each time up to 10 s (default 500 ms); Deadline bounds one change,
@@ -345,6 +348,9 @@ func (w *AWS) ResolveUser(ctx context.Context, instanceArn, principal string) (e
 }
 
 func (w *AWS) identityStore(ctx context.Context, instanceArn string) (string, error) {
+	if w.IdentityStoreID != "" {
+		return w.IdentityStoreID, nil
+	}
 	w.mu.Lock()
 	store, ok := w.stores[instanceArn]
 	w.mu.Unlock()

@@ -2,6 +2,7 @@ package identitycenter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -229,5 +230,24 @@ func NewHandler(ap *Applier) func(context.Context, events.DynamoDBEvent) (events
 			}
 		}
 		return resp, nil
+	}
+}
+
+// NewLambdaHandler is the access function's handler: a DynamoDB stream
+// batch is applied record by record; anything else (the EventBridge rule's
+// scheduled event) runs one sweep.
+func NewLambdaHandler(ap *Applier) func(context.Context, json.RawMessage) (any, error) {
+	stream := NewHandler(ap)
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err == nil && len(ev.Records) > 0 {
+			return stream(ctx, ev)
+		}
+		if err := ap.Sweep(ctx); err != nil {
+			// The next run a minute later retries whatever failed.
+			ap.Log.ErrorContext(ctx, "identitycenter: sweep incomplete", "err", err)
+			return nil, err
+		}
+		return map[string]string{"status": "swept"}, nil
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,50 +34,29 @@ const (
 	DefaultSweepInterval     = time.Second
 )
 
-// awsEndpoints is the in-process sso-admin and Identity Store, served on a
-// loopback port.
-type awsEndpoints struct {
-	url    string
-	admin  *awsapi.SSOAdmin
-	users  *awsapi.IdentityStore
-	server *http.Server
-	done   chan struct{}
-}
-
-func startAWSEndpoints(delay time.Duration) (*awsEndpoints, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startAWS serves the in-process AWS endpoints (STS, IAM, sso-admin,
+// Identity Store), verifying SigV4 with the stack's local credentials, and
+// seeds the local Identity Center instance.
+func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
+	e, err := awsapi.Start(awsapi.Options{Region: localstack.Region, ProvisioningDelay: delay,
+		Keys: []awsapi.Identity{{AccessKeyID: localstack.AccessKeyID, SecretAccessKey: localstack.SecretAccessKey, Account: "000000000000",
+			ARN: "arn:aws:iam::000000000000:user/elevate-local", UserID: "AIDAELEVATELOCAL"}}})
 	if err != nil {
 		return nil, fmt.Errorf("local: aws endpoints: %w", err)
 	}
-	e := &awsEndpoints{url: "http://" + ln.Addr().String(), admin: awsapi.NewSSOAdmin(delay, nil), users: awsapi.NewIdentityStore(), done: make(chan struct{})}
-	if err := errors.Join(e.admin.AddInstance(LocalInstanceArn, LocalIdentityStoreID),
-		e.admin.AddPermissionSet(LocalInstanceArn, LocalPermissionSetArn, "DatabaseAdmin", "PT1H")); err != nil {
-		ln.Close()
+	if err := errors.Join(e.SSOAdmin.AddInstance(LocalInstanceArn, LocalIdentityStoreID),
+		e.SSOAdmin.AddPermissionSet(LocalInstanceArn, LocalPermissionSetArn, "DatabaseAdmin", "PT1H")); err != nil {
+		_ = e.Close()
 		return nil, err
 	}
-	e.server = &http.Server{Handler: awsapi.Route(e.admin.JSONService, e.users.JSONService), ReadHeaderTimeout: 10 * time.Second}
-	go func() { defer close(e.done); _ = e.server.Serve(ln) }()
 	return e, nil
-}
-
-func (e *awsEndpoints) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = e.server.Shutdown(ctx)
-	<-e.done
-}
-
-// config is the SDK configuration the stack's functions reach the local
-// AWS endpoints with.
-func (e *awsEndpoints) config() aws.Config {
-	return aws.Config{Region: localstack.Region, BaseEndpoint: aws.String(e.url),
-		Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKeyID, localstack.SecretAccessKey, "")}
 }
 
 // identityCenterAWS is the adapter over the local endpoints, polling fast:
 // the local provisioning delay is a fraction of a second.
-func (e *awsEndpoints) identityCenterAWS() *identitycenter.AWS {
-	cfg := e.config()
+func identityCenterAWS(endpoint string) *identitycenter.AWS {
+	cfg := aws.Config{Region: localstack.Region, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKeyID, localstack.SecretAccessKey, "")}
 	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg),
 		Poll: 50 * time.Millisecond, Backoff: 100 * time.Millisecond, Deadline: 30 * time.Second}
 }

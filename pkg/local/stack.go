@@ -112,12 +112,8 @@ type Stack struct {
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
 	Calls map[string]*localstack.OpRecorder
 
-	// The in-process IAM Identity Center (sso-admin) and Identity Store, and
-	// the endpoint serving both.
-	SSOAdmin      *awsapi.SSOAdmin
-	IdentityStore *awsapi.IdentityStore
-	AWSEndpoint   string
-	aws           *awsEndpoints
+	// AWS is the in-process STS, IAM, sso-admin and Identity Store.
+	AWS *awsapi.Endpoint
 
 	authority *Authority
 	server    *http.Server
@@ -165,11 +161,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
 	var awsErr error
-	wg.Go(func() { st.aws, awsErr = startAWSEndpoints(o.ProvisioningDelay) })
+	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay) })
 	wg.Wait()
-	if st.aws != nil {
-		st.SSOAdmin, st.IdentityStore, st.AWSEndpoint = st.aws.admin, st.aws.users, st.aws.url
-	}
 	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()
 		return nil, err
@@ -217,7 +210,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return dynamo.New(localstack.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
-	icAWS := st.aws.identityCenterAWS()
+	icAWS := identityCenterAWS(st.AWS.Endpoint)
 	serviceOf := func(function string) *app.Service {
 		fs := storeOf(function)
 		return &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
@@ -373,8 +366,8 @@ func (s *Stack) Stop() error {
 		if s.S3 != nil {
 			s.S3.Close()
 		}
-		if s.aws != nil {
-			s.aws.stop()
+		if s.AWS != nil {
+			errs = append(errs, s.AWS.Close())
 		}
 		s.stopErr = errors.Join(errs...)
 	})

@@ -55,7 +55,7 @@ func (s *IdentityStore) AddUser(storeID, userName, email string) (string, error)
 
 func (s *IdentityStore) checkStore(id string) error {
 	if !identityStoreIDPattern.MatchString(id) {
-		return validationError("1 validation error detected: Value at 'identityStoreId' failed to satisfy constraint")
+		return jsonValidation("1 validation error detected: Value at 'identityStoreId' failed to satisfy constraint")
 	}
 	return nil
 }
@@ -77,11 +77,11 @@ func (s *IdentityStore) getUserID(in getUserIDInput) (any, error) {
 	}
 	ua := in.AlternateIdentifier.UniqueAttribute
 	if ua == nil {
-		return nil, validationError("AlternateIdentifier must name a UniqueAttribute or an ExternalId")
+		return nil, jsonValidation("AlternateIdentifier must name a UniqueAttribute or an ExternalId")
 	}
 	var value string
 	if err := json.Unmarshal(ua.AttributeValue, &value); err != nil || value == "" {
-		return nil, validationError("AttributeValue must be a non-empty string")
+		return nil, jsonValidation("AttributeValue must be a non-empty string")
 	}
 	var match func(User) bool
 	switch strings.ToLower(ua.AttributePath) {
@@ -90,7 +90,7 @@ func (s *IdentityStore) getUserID(in getUserIDInput) (any, error) {
 	case "emails.value":
 		match = func(u User) bool { return strings.EqualFold(u.Email, value) }
 	default:
-		return nil, validationError("AttributePath " + ua.AttributePath + " is not a unique attribute")
+		return nil, jsonValidation("AttributePath " + ua.AttributePath + " is not a unique attribute")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,7 +99,7 @@ func (s *IdentityStore) getUserID(in getUserIDInput) (any, error) {
 			return map[string]any{"IdentityStoreId": in.IdentityStoreID, "UserId": u.UserID}, nil
 		}
 	}
-	return nil, &Error{Status: 404, Type: "ResourceNotFoundException", Message: "USER not found.", Reason: ""}
+	return nil, jsonNotFound("USER not found.")
 }
 
 type listUsersInput struct {
@@ -114,7 +114,7 @@ func (s *IdentityStore) listUsers(in listUsersInput) (any, error) {
 		return nil, err
 	}
 	if len(in.Filters) > 1 {
-		return nil, validationError("at most one filter is allowed")
+		return nil, jsonValidation("at most one filter is allowed")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,7 +123,7 @@ func (s *IdentityStore) listUsers(in listUsersInput) (any, error) {
 		if len(in.Filters) == 1 {
 			f := in.Filters[0]
 			if f.AttributePath != "UserName" {
-				return nil, validationError("Filters only support the UserName attribute path")
+				return nil, jsonValidation("Filters only support the UserName attribute path")
 			}
 			if !strings.EqualFold(u.UserName, f.AttributeValue) {
 				continue
@@ -155,7 +155,7 @@ func (s *IdentityStore) describeUser(in describeUserInput) (any, error) {
 			return userShape(in.IdentityStoreID, u), nil
 		}
 	}
-	return nil, notFoundError("USER not found.")
+	return nil, jsonNotFound("USER not found.")
 }
 
 func userShape(store string, u User) map[string]any {

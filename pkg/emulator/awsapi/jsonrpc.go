@@ -1,131 +1,81 @@
-// Package awsapi serves in-process AWS endpoints that have no emulator on
-// these machines (STS, IAM, IAM Identity Center's sso-admin, Identity
-// Store), in each service's real wire protocol, so the code under test
-// reaches them only through the real aws-sdk-go-v2 clients.
 package awsapi
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-// maxJSONBody bounds a request body; AWS refuses far smaller ones for every
-// operation served here.
-const maxJSONBody = 1 << 20
-
-// Error is an AWS error as the JSON protocols carry it: the shape name in
-// __type (and X-Amzn-ErrorType), a message, and the HTTP status the
-// service's model gives that shape.
-type Error struct {
-	Status  int
-	Type    string
-	Message string
-	// Reason is the optional machine-readable reason some shapes carry.
-	Reason string
+// The JSON 1.1 error shapes sso-admin and Identity Store share, with the
+// HTTP status each service's model gives them.
+func jsonValidation(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "ValidationException", Message: msg, Sender: true}
 }
-
-func (e *Error) Error() string { return e.Type + ": " + e.Message }
-
-// The error shapes shared by sso-admin and Identity Store, with their
-// modelled status codes.
-func validationError(msg string) *Error {
-	return &Error{Status: http.StatusBadRequest, Type: "ValidationException", Message: msg}
+func jsonNotFound(msg string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "ResourceNotFoundException", Message: msg, Sender: true}
 }
-func notFoundError(msg string) *Error {
-	return &Error{Status: http.StatusNotFound, Type: "ResourceNotFoundException", Message: msg}
+func jsonConflict(msg string) *Error {
+	return &Error{Status: http.StatusConflict, Code: "ConflictException", Message: msg, Sender: true}
 }
-func conflictError(msg string) *Error {
-	return &Error{Status: http.StatusConflict, Type: "ConflictException", Message: msg}
+func jsonThrottling() *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "ThrottlingException", Message: "Rate exceeded", Sender: true}
 }
-func throttlingError() *Error {
-	return &Error{Status: http.StatusTooManyRequests, Type: "ThrottlingException", Message: "Rate exceeded"}
+func jsonAccessDenied(msg string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Message: msg, Sender: true}
 }
-func accessDeniedError(msg string) *Error {
-	return &Error{Status: http.StatusForbidden, Type: "AccessDeniedException", Message: msg}
+func jsonSerialization(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "SerializationException", Message: msg, Sender: true}
 }
 
 // jsonOp handles one operation's body and returns the response shape.
 type jsonOp func(body []byte) (any, error)
 
-// JSONService serves one AWS JSON 1.1 service: POST / with X-Amz-Target
-// "<Prefix>.<Operation>" and Content-Type application/x-amz-json-1.1.
-// Signature verification is the enclosing server's job (sigv4.go).
+// JSONService is one AWS JSON 1.1 service behind the Server (which has
+// verified the signature): a POST of application/x-amz-json-1.1 whose
+// X-Amz-Target is "<Prefix>.<Operation>".
 type JSONService struct {
 	Prefix string
 	ops    map[string]jsonOp
+	// Faults injects throttling and errors into the next calls.
 	Faults *Faults
 }
+
+var _ Handler = (*JSONService)(nil)
 
 func newJSONService(prefix string) *JSONService {
 	return &JSONService{Prefix: prefix, ops: map[string]jsonOp{}, Faults: &Faults{}}
 }
 
-// ServeHTTP decodes the target, runs the operation and writes its JSON
-// response or its AWS error shape.
-func (s *JSONService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
-	w.Header().Set("X-Amzn-RequestId", reqID)
-	out, err := s.serve(r)
+// ServeAWS runs the operation the target names and writes its JSON
+// response, or its error in the protocol's shape (__type).
+func (s *JSONService) ServeAWS(w http.ResponseWriter, c *Call) {
+	out, err := s.serve(c)
 	if err != nil {
-		var ae *Error
-		if !errors.As(err, &ae) {
-			ae = &Error{Status: http.StatusInternalServerError, Type: "InternalServerException", Message: "internal error"}
-		}
-		body := map[string]string{"__type": ae.Type, "Message": ae.Message}
-		if ae.Reason != "" {
-			body["Reason"] = ae.Reason
-		}
-		w.Header().Set("X-Amzn-ErrorType", ae.Type)
-		writeJSON(w, ae.Status, body)
+		WriteError(w, ProtocolJSON, c.RequestID, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(out)
 }
 
-func (s *JSONService) serve(r *http.Request) (any, error) {
-	if r.Method != http.MethodPost {
-		return nil, &Error{Status: http.StatusMethodNotAllowed, Type: "UnknownOperationException", Message: "only POST is served"}
+func (s *JSONService) serve(c *Call) (any, error) {
+	if ct := c.HTTP.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-amz-json-1.1") {
+		return nil, jsonSerialization("Content-Type must be application/x-amz-json-1.1")
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-amz-json-1.1") {
-		return nil, &Error{Status: http.StatusBadRequest, Type: "SerializationException", Message: "Content-Type must be application/x-amz-json-1.1"}
-	}
-	prefix, op, ok := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+	target := c.HTTP.Header.Get("X-Amz-Target")
+	prefix, op, ok := strings.Cut(target, ".")
 	handler := s.ops[op]
 	if !ok || prefix != s.Prefix || handler == nil {
-		return nil, &Error{Status: http.StatusBadRequest, Type: "UnknownOperationException", Message: "unknown operation " + r.Header.Get("X-Amz-Target")}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
-	if err != nil || len(body) > maxJSONBody {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Type: "SerializationException", Message: "request body too large or unreadable"}
+		return nil, &Error{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "unknown operation " + target, Sender: true}
 	}
 	if err := s.Faults.before(op); err != nil {
 		return nil, err
 	}
-	return handler(body)
-}
-
-// Route serves several JSON 1.1 services on one endpoint, by the prefix of
-// X-Amz-Target, as AWS's regional endpoints are told apart by host.
-func Route(services ...*JSONService) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		prefix, _, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-		for _, s := range services {
-			if s.Prefix == prefix {
-				s.ServeHTTP(w, r)
-				return
-			}
-		}
-		w.Header().Set("X-Amzn-ErrorType", "UnknownOperationException")
-		writeJSON(w, http.StatusBadRequest, map[string]string{"__type": "UnknownOperationException", "Message": "unknown target"})
-	})
+	return handler(c.Body)
 }
 
 // decodeInput reads a JSON body into in; malformed JSON is the protocol's
@@ -135,7 +85,7 @@ func decodeInput(body []byte, in any) error {
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, in); err != nil {
-		return &Error{Status: http.StatusBadRequest, Type: "SerializationException", Message: "malformed request body"}
+		return jsonSerialization("malformed request body")
 	}
 	return nil
 }
@@ -149,19 +99,6 @@ func handle[I any](s *JSONService, op string, fn func(I) (any, error)) {
 		}
 		return fn(in)
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func newRequestID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // Faults injects the failures callers must survive: throttling and any
@@ -197,7 +134,7 @@ func (f *Faults) before(op string) error {
 	defer f.mu.Unlock()
 	if f.throttle > 0 {
 		f.throttle--
-		return throttlingError()
+		return jsonThrottling()
 	}
 	if q := f.failures[op]; len(q) > 0 {
 		f.failures[op] = q[1:]
@@ -212,7 +149,7 @@ func page[T any](items []T, maxResults *int, token *string) ([]T, *string, error
 	limit := 100
 	if maxResults != nil {
 		if *maxResults < 1 || *maxResults > 100 {
-			return nil, nil, validationError("MaxResults must be between 1 and 100")
+			return nil, nil, jsonValidation("MaxResults must be between 1 and 100")
 		}
 		limit = *maxResults
 	}
@@ -221,7 +158,7 @@ func page[T any](items []T, maxResults *int, token *string) ([]T, *string, error
 		raw, err := base64.RawURLEncoding.DecodeString(*token)
 		n, cerr := strconv.Atoi(string(raw))
 		if err != nil || cerr != nil || n < 0 || n > len(items) {
-			return nil, nil, validationError("invalid NextToken")
+			return nil, nil, jsonValidation("invalid NextToken")
 		}
 		start = n
 	}

@@ -271,17 +271,17 @@ func (a *SSOAdmin) busy(psArn string) bool {
 // holds mu.
 func (a *SSOAdmin) permissionSetOf(instanceArn, psArn string) (*permissionSet, error) {
 	if !instanceArnPattern.MatchString(instanceArn) {
-		return nil, validationError("1 validation error detected: Value at 'instanceArn' failed to satisfy constraint")
+		return nil, jsonValidation("1 validation error detected: Value at 'instanceArn' failed to satisfy constraint")
 	}
 	if !permissionSetArnPattern.MatchString(psArn) {
-		return nil, validationError("1 validation error detected: Value at 'permissionSetArn' failed to satisfy constraint")
+		return nil, jsonValidation("1 validation error detected: Value at 'permissionSetArn' failed to satisfy constraint")
 	}
 	if _, ok := a.instances[instanceArn]; !ok {
-		return nil, accessDeniedError("User is not authorized to perform this action on the instance")
+		return nil, jsonAccessDenied("User is not authorized to perform this action on the instance")
 	}
 	ps := a.permissionSets[psArn]
 	if ps == nil || ps.deleted || ps.instanceArn != instanceArn {
-		return nil, notFoundError("Could not find PermissionSet with ARN " + psArn)
+		return nil, jsonNotFound("Could not find PermissionSet with ARN " + psArn)
 	}
 	return ps, nil
 }
@@ -333,7 +333,7 @@ func (a *SSOAdmin) listPermissionSets(in instanceInput) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, ok := a.instances[in.InstanceArn]; !ok {
-		return nil, accessDeniedError("User is not authorized to perform this action on the instance")
+		return nil, jsonAccessDenied("User is not authorized to perform this action on the instance")
 	}
 	var all []string
 	for arn, ps := range a.permissionSets {
@@ -379,24 +379,24 @@ func (a *SSOAdmin) changeAssignment(kind string, in assignmentInput) (any, error
 	a.settle()
 	switch {
 	case !accountIDPattern.MatchString(in.TargetId):
-		return nil, validationError("1 validation error detected: Value at 'targetId' failed to satisfy constraint: Member must satisfy regular expression pattern: \\d{12}")
+		return nil, jsonValidation("1 validation error detected: Value at 'targetId' failed to satisfy constraint: Member must satisfy regular expression pattern: \\d{12}")
 	case in.TargetType != "AWS_ACCOUNT":
-		return nil, validationError("1 validation error detected: Value at 'targetType' failed to satisfy enum value set: [AWS_ACCOUNT]")
+		return nil, jsonValidation("1 validation error detected: Value at 'targetType' failed to satisfy enum value set: [AWS_ACCOUNT]")
 	case in.PrincipalType != "USER" && in.PrincipalType != "GROUP":
-		return nil, validationError("1 validation error detected: Value at 'principalType' failed to satisfy enum value set: [USER, GROUP]")
+		return nil, jsonValidation("1 validation error detected: Value at 'principalType' failed to satisfy enum value set: [USER, GROUP]")
 	case !principalIDPattern.MatchString(in.PrincipalId):
-		return nil, validationError("1 validation error detected: Value at 'principalId' failed to satisfy constraint")
+		return nil, jsonValidation("1 validation error detected: Value at 'principalId' failed to satisfy constraint")
 	}
 	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
 	if err != nil {
 		return nil, err
 	}
 	if a.busy(in.PermissionSetArn) {
-		return nil, conflictError("Another operation is in progress on this permission set. Retry after it completes.")
+		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	as := Assignment{InstanceArn: in.InstanceArn, PermissionSetArn: in.PermissionSetArn, AccountID: in.TargetId, PrincipalType: in.PrincipalType, PrincipalID: in.PrincipalId}
 	if kind == "delete" && !a.assignments[as] {
-		return nil, notFoundError("The account assignment does not exist")
+		return nil, jsonNotFound("The account assignment does not exist")
 	}
 	op := a.begin(&operation{kind: kind, ps: in.PermissionSetArn, assignment: as, policy: ps.inlinePolicy})
 	name := "AccountAssignmentCreationStatus"
@@ -427,11 +427,11 @@ func (a *SSOAdmin) describeAssignmentOp(kind, instanceArn, id string) (any, erro
 	defer a.mu.Unlock()
 	a.settle()
 	if !requestIDPattern.MatchString(id) {
-		return nil, validationError("1 validation error detected: Value at 'accountAssignment" + map[string]string{"create": "Creation", "delete": "Deletion"}[kind] + "RequestId' failed to satisfy constraint")
+		return nil, jsonValidation("1 validation error detected: Value at 'accountAssignment" + map[string]string{"create": "Creation", "delete": "Deletion"}[kind] + "RequestId' failed to satisfy constraint")
 	}
 	op := a.ops[id]
 	if op == nil || op.kind != kind || op.assignment.InstanceArn != instanceArn {
-		return nil, notFoundError("Could not find the request " + id)
+		return nil, jsonNotFound("Could not find the request " + id)
 	}
 	name := "AccountAssignmentCreationStatus"
 	if kind == "delete" {
@@ -460,7 +460,7 @@ func (a *SSOAdmin) listAccountAssignments(in listAssignmentsInput) (any, error) 
 	defer a.mu.Unlock()
 	a.settle()
 	if !accountIDPattern.MatchString(in.AccountId) {
-		return nil, validationError("1 validation error detected: Value at 'accountId' failed to satisfy constraint")
+		return nil, jsonValidation("1 validation error detected: Value at 'accountId' failed to satisfy constraint")
 	}
 	if _, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn); err != nil {
 		return nil, err
@@ -484,10 +484,10 @@ func (a *SSOAdmin) listAccountAssignmentsForPrincipal(in listForPrincipalInput) 
 	defer a.mu.Unlock()
 	a.settle()
 	if !principalIDPattern.MatchString(in.PrincipalId) || (in.PrincipalType != "USER" && in.PrincipalType != "GROUP") {
-		return nil, validationError("1 validation error detected: Value at 'principalId' failed to satisfy constraint")
+		return nil, jsonValidation("1 validation error detected: Value at 'principalId' failed to satisfy constraint")
 	}
 	if _, ok := a.instances[in.InstanceArn]; !ok {
-		return nil, accessDeniedError("User is not authorized to perform this action on the instance")
+		return nil, jsonAccessDenied("User is not authorized to perform this action on the instance")
 	}
 	return a.listWhere(in.MaxResults, in.NextToken, func(as Assignment) bool {
 		return as.InstanceArn == in.InstanceArn && as.PrincipalID == in.PrincipalId && as.PrincipalType == in.PrincipalType &&
@@ -525,21 +525,21 @@ func (a *SSOAdmin) putInlinePolicy(in inlinePolicyInput) (any, error) {
 	defer a.mu.Unlock()
 	a.settle()
 	if in.InlinePolicy == nil || len(*in.InlinePolicy) < 1 || len(*in.InlinePolicy) > MaxInlinePolicyChars {
-		return nil, validationError(fmt.Sprintf("1 validation error detected: Value at 'inlinePolicy' failed to satisfy constraint: Member must have length between 1 and %d", MaxInlinePolicyChars))
+		return nil, jsonValidation(fmt.Sprintf("1 validation error detected: Value at 'inlinePolicy' failed to satisfy constraint: Member must have length between 1 and %d", MaxInlinePolicyChars))
 	}
 	var doc struct {
 		Version   string
 		Statement json.RawMessage
 	}
 	if err := json.Unmarshal([]byte(*in.InlinePolicy), &doc); err != nil || doc.Version == "" || len(doc.Statement) == 0 {
-		return nil, validationError("The policy is not valid JSON or lacks Version and Statement")
+		return nil, jsonValidation("The policy is not valid JSON or lacks Version and Statement")
 	}
 	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
 	if err != nil {
 		return nil, err
 	}
 	if a.busy(in.PermissionSetArn) {
-		return nil, conflictError("Another operation is in progress on this permission set. Retry after it completes.")
+		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	ps.inlinePolicy = *in.InlinePolicy
 	return map[string]any{}, nil
@@ -554,7 +554,7 @@ func (a *SSOAdmin) deleteInlinePolicy(in inlinePolicyInput) (any, error) {
 		return nil, err
 	}
 	if a.busy(in.PermissionSetArn) {
-		return nil, conflictError("Another operation is in progress on this permission set. Retry after it completes.")
+		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	ps.inlinePolicy = ""
 	return map[string]any{}, nil
@@ -589,7 +589,7 @@ func (a *SSOAdmin) provisionPermissionSet(in provisionInput) (any, error) {
 	switch in.TargetType {
 	case "AWS_ACCOUNT":
 		if in.TargetId == nil || !accountIDPattern.MatchString(*in.TargetId) {
-			return nil, validationError("TargetId must be a 12-digit account ID when TargetType is AWS_ACCOUNT")
+			return nil, jsonValidation("TargetId must be a 12-digit account ID when TargetType is AWS_ACCOUNT")
 		}
 		accounts = []string{*in.TargetId}
 	case "ALL_PROVISIONED_ACCOUNTS":
@@ -598,10 +598,10 @@ func (a *SSOAdmin) provisionPermissionSet(in provisionInput) (any, error) {
 		}
 		slices.Sort(accounts)
 	default:
-		return nil, validationError("1 validation error detected: Value at 'targetType' failed to satisfy enum value set: [AWS_ACCOUNT, ALL_PROVISIONED_ACCOUNTS]")
+		return nil, jsonValidation("1 validation error detected: Value at 'targetType' failed to satisfy enum value set: [AWS_ACCOUNT, ALL_PROVISIONED_ACCOUNTS]")
 	}
 	if a.busy(in.PermissionSetArn) {
-		return nil, conflictError("Another operation is in progress on this permission set. Retry after it completes.")
+		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	op := a.begin(&operation{kind: "provision", ps: in.PermissionSetArn, accounts: accounts, policy: ps.inlinePolicy,
 		assignment: Assignment{InstanceArn: in.InstanceArn}})
@@ -630,7 +630,7 @@ func (a *SSOAdmin) describeProvisioning(in describeProvisioningInput) (any, erro
 	a.settle()
 	op := a.ops[in.ProvisionPermissionSetRequestID]
 	if op == nil || op.kind != "provision" || op.assignment.InstanceArn != in.InstanceArn {
-		return nil, notFoundError("Could not find the request " + in.ProvisionPermissionSetRequestID)
+		return nil, jsonNotFound("Could not find the request " + in.ProvisionPermissionSetRequestID)
 	}
 	var account *string
 	if len(op.accounts) == 1 {

@@ -3,7 +3,6 @@ package awsapi
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,7 @@ const (
 	testPS       = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
 	testPS2      = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-fedcba9876543210"
 	testStore    = "d-0123456789"
-	testAccount  = "111122223333"
+	ssoTestAccount  = "111122223333"
 )
 
 // manualClock is a clock tests move by hand.
@@ -39,16 +38,24 @@ func (c *manualClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// serveJSON serves the services on one endpoint, routed by X-Amz-Target.
-func serveJSON(t *testing.T, services ...*JSONService) string {
+// serveJSON serves the services behind the SigV4-verifying server, under
+// their signing names, signed with longTermKey.
+func serveJSON(t *testing.T, now func() time.Time, services map[string]Handler) string {
 	t.Helper()
-	srv := httptest.NewServer(Route(services...))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	srv := NewServer(NewKeys(longTermKey), testRegion, now)
+	for name, h := range services {
+		srv.Handle(name, ProtocolJSON, h)
+	}
+	l, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l.Endpoint
 }
 
 func sdkConfig(endpoint string) aws.Config {
-	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	return aws.Config{Region: testRegion, Credentials: credentials.NewStaticCredentialsProvider(longTermKey.AccessKeyID, longTermKey.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1}
 }
 
@@ -64,14 +71,14 @@ func newSSOAdminFixture(t *testing.T) (*SSOAdmin, *ssoadmin.Client, *manualClock
 			t.Fatal(err)
 		}
 	}
-	return a, ssoadmin.NewFromConfig(sdkConfig(serveJSON(t, a.JSONService))), clock
+	return a, ssoadmin.NewFromConfig(sdkConfig(serveJSON(t, nil, map[string]Handler{"sso": a}))), clock
 }
 
 const testUser = "0123456789-01234567-89ab-cdef-0123-456789abcdef"
 
 func createInput(ps string) *ssoadmin.CreateAccountAssignmentInput {
 	return &ssoadmin.CreateAccountAssignmentInput{InstanceArn: aws.String(testInstance), PermissionSetArn: aws.String(ps),
-		PrincipalId: aws.String(testUser), PrincipalType: types.PrincipalTypeUser, TargetId: aws.String(testAccount), TargetType: types.TargetTypeAwsAccount}
+		PrincipalId: aws.String(testUser), PrincipalType: types.PrincipalTypeUser, TargetId: aws.String(ssoTestAccount), TargetType: types.TargetTypeAwsAccount}
 }
 
 func TestSSOAdminAssignmentIsAsynchronousAndConflictsWhileInProgress(t *testing.T) {
@@ -109,7 +116,7 @@ func TestSSOAdminAssignmentIsAsynchronousAndConflictsWhileInProgress(t *testing.
 		t.Fatalf("after the delay: %s, want SUCCEEDED", desc.AccountAssignmentCreationStatus.Status)
 	}
 	list, err := c.ListAccountAssignments(ctx, &ssoadmin.ListAccountAssignmentsInput{InstanceArn: aws.String(testInstance),
-		PermissionSetArn: aws.String(testPS), AccountId: aws.String(testAccount)})
+		PermissionSetArn: aws.String(testPS), AccountId: aws.String(ssoTestAccount)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +195,7 @@ func TestSSOAdminRefusesWhatAWSRefuses(t *testing.T) {
 func TestSSOAdminProvisionsTheInlinePolicyAndFailsOnADeletedPermissionSet(t *testing.T) {
 	a, c, clock := newSSOAdminFixture(t)
 	ctx := context.Background()
-	a.Assign(Assignment{InstanceArn: testInstance, PermissionSetArn: testPS, AccountID: testAccount, PrincipalType: "USER", PrincipalID: testUser})
+	a.Assign(Assignment{InstanceArn: testInstance, PermissionSetArn: testPS, AccountID: ssoTestAccount, PrincipalType: "USER", PrincipalID: testUser})
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`
 	if _, err := c.PutInlinePolicyToPermissionSet(ctx, &ssoadmin.PutInlinePolicyToPermissionSetInput{InstanceArn: aws.String(testInstance),
 		PermissionSetArn: aws.String(testPS), InlinePolicy: aws.String(policy)}); err != nil {
@@ -198,7 +205,7 @@ func TestSSOAdminProvisionsTheInlinePolicyAndFailsOnADeletedPermissionSet(t *tes
 	if err != nil || aws.ToString(got.InlinePolicy) != policy {
 		t.Fatalf("get inline policy: %v %+v", err, got)
 	}
-	if a.ProvisionedPolicy(testPS, testAccount) != "" {
+	if a.ProvisionedPolicy(testPS, ssoTestAccount) != "" {
 		t.Fatal("the policy is in the account before provisioning")
 	}
 	prov, err := c.ProvisionPermissionSet(ctx, &ssoadmin.ProvisionPermissionSetInput{InstanceArn: aws.String(testInstance),
@@ -216,8 +223,8 @@ func TestSSOAdminProvisionsTheInlinePolicyAndFailsOnADeletedPermissionSet(t *tes
 	if err != nil || st.PermissionSetProvisioningStatus.Status != types.StatusValuesSucceeded {
 		t.Fatalf("provisioning: %v %+v", err, st)
 	}
-	if a.ProvisionedPolicy(testPS, testAccount) != policy {
-		t.Fatalf("provisioned policy %q", a.ProvisionedPolicy(testPS, testAccount))
+	if a.ProvisionedPolicy(testPS, ssoTestAccount) != policy {
+		t.Fatalf("provisioned policy %q", a.ProvisionedPolicy(testPS, ssoTestAccount))
 	}
 
 	out, err := c.CreateAccountAssignment(ctx, createInput(testPS2))
@@ -244,7 +251,7 @@ func TestIdentityStoreResolvesUsersByNameAndEmail(t *testing.T) {
 	if _, err := s.AddUser(testStore, "bob", "bob@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	c := identitystore.NewFromConfig(sdkConfig(serveJSON(t, s.JSONService)))
+	c := identitystore.NewFromConfig(sdkConfig(serveJSON(t, nil, map[string]Handler{"identitystore": s})))
 	ctx := context.Background()
 	for _, attr := range []struct{ path, value string }{{"userName", "alice"}, {"emails.value", "ALICE@example.com"}} {
 		out, err := c.GetUserId(ctx, &identitystore.GetUserIdInput{IdentityStoreId: aws.String(testStore),
