@@ -11,7 +11,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/identitycenter"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
@@ -19,11 +19,11 @@ func main() {
 	log := wire.Logger()
 	table := config.Get(config.EnvTable, "")
 	if table == "" {
-		wire.Fail(log, routes.Access, wire.Missing(config.EnvTable))
+		wire.Fail(log, manifest.Access, wire.Missing(config.EnvTable))
 	}
 	cfg, err := wire.LambdaConfig()
 	if err != nil {
-		wire.Fail(log, routes.Access, err)
+		wire.Fail(log, manifest.Access, err)
 	}
 	lambda.Start(identitycenter.NewLambdaHandler(&identitycenter.Applier{
 		Records: dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elevate-pam/elevate/pkg/config"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Issue 20 context keys: the IAM Identity Center instance, its identity
@@ -100,14 +100,14 @@ func readIdentityCenter(r *ctxReader, p *Props) {
 // permissions, its one-minute sweep and the alarm on failed provisioning,
 // and the requests function its Identity Store look-ups.
 func newIdentityCenter(scope constructs.Construct, props Props, e *Elevate) {
-	access, requests := e.Functions[routes.Access], e.Functions[routes.Requests]
+	access, requests := e.Functions[manifest.Access], e.Functions[manifest.Requests]
 	rule := awsevents.NewRule(scope, jsii.String("AccessSweep"), &awsevents.RuleProps{
 		Description: jsii.String("Elevate: the access sweep (scheduled starts, expiries, session denies, reconcile)"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(SweepSchedule)),
 	})
 	rule.AddTarget(awseventstargets.NewLambdaFunction(access, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)}))
 
-	logs, ok := scope.Node().TryFindChild(jsii.String(title(routes.Access) + "Logs")).(awslogs.LogGroup)
+	logs, ok := scope.Node().TryFindChild(jsii.String(title(manifest.Access) + "Logs")).(awslogs.LogGroup)
 	if ok {
 		m := awslogs.NewMetricFilter(scope, jsii.String("AccessFailedFilter"), &awslogs.MetricFilterProps{
 			LogGroup:        logs,
@@ -147,7 +147,7 @@ func newIdentityCenter(scope constructs.Construct, props Props, e *Elevate) {
 			awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), partition, jsii.String(":identitystore::"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":identitystore/" + props.IdentityStoreID)}),
 			arn(":identitystore:::user/*"),
 		}}))
-	for _, fn := range []string{routes.Access, routes.Requests} {
+	for _, fn := range []string{manifest.Access, manifest.Requests} {
 		f := e.Functions[fn]
 		f.AddEnvironment(jsii.String(config.EnvIdentityCenter), jsii.String("true"), nil)
 		f.AddEnvironment(jsii.String(config.EnvIdentityStoreID), jsii.String(props.IdentityStoreID), nil)

@@ -3,6 +3,7 @@ package audit
 import (
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 )
 
@@ -10,7 +11,7 @@ import (
 // assignment.created|deleted|kept|failed|direct_write, by the system, for
 // the request it was for. A change without an outcome only moves the record
 // along (a holder joining, a delete claimed) and has no record of its own.
-func assignmentChanged(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Record, error) {
+func assignmentChanged(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]auditrecord.Record, error) {
 	a, err := dynamo.AssignmentRecordFromImage(rec.Change.NewImage)
 	if err != nil || a.Action == "" {
 		return nil, err
@@ -26,5 +27,5 @@ func assignmentChanged(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Recor
 	if len(a.KeptFor) > 0 {
 		detail["keptFor"] = a.KeptFor
 	}
-	return []Record{{Time: a.At, Action: a.Action, Actor: "system", RequestID: a.RequestID, Detail: detail}}, nil
+	return []auditrecord.Record{{Time: a.At, Action: a.Action, Actor: "system", RequestID: a.RequestID, Detail: detail}}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
 // Identity Center items (v1.2).
@@ -39,10 +40,10 @@ const (
 	KindProvisioning = "provisioning"
 	KindICStart      = "icstart"
 
-	pkAssignments   = "ICASSIGN"
-	prefixProv      = "PROV#"
+	pkAssignments   = tabledef.PartitionAssignments
+	prefixProv      = tabledef.PrefixProvisioning
 	skProvisioning  = "PROVISIONING"
-	pkICStarts      = "ICSTART"
+	pkICStarts      = tabledef.PartitionICStarts
 	attrAction      = "action"
 	assignmentLease = 5 * time.Minute
 )

@@ -14,9 +14,9 @@ import (
 
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/identitycenter"
-	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
 // The local IAM Identity Center: one instance with its identity store and
@@ -38,8 +38,8 @@ const (
 // Identity Store), verifying SigV4 with the stack's local credentials, and
 // seeds the local Identity Center instance.
 func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
-	e, err := awsapi.Start(awsapi.Options{Region: localstack.Region, ProvisioningDelay: delay,
-		Keys: []awsapi.Identity{{AccessKeyID: localstack.AccessKeyID, SecretAccessKey: localstack.SecretAccessKey, Account: "000000000000",
+	e, err := awsapi.Start(awsapi.Options{Region: emulator.Region, ProvisioningDelay: delay,
+		Keys: []awsapi.Identity{{AccessKeyID: emulator.AccessKeyID, SecretAccessKey: emulator.SecretAccessKey, Account: "000000000000",
 			ARN: "arn:aws:iam::000000000000:user/elevate-local", UserID: "AIDAELEVATELOCAL"}}})
 	if err != nil {
 		return nil, fmt.Errorf("local: aws endpoints: %w", err)
@@ -55,8 +55,8 @@ func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
 // identityCenterAWS is the adapter over the local endpoints, polling fast:
 // the local provisioning delay is a fraction of a second.
 func identityCenterAWS(endpoint string) *identitycenter.AWS {
-	cfg := aws.Config{Region: localstack.Region, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKeyID, localstack.SecretAccessKey, "")}
+	cfg := aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, "")}
 	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg),
 		Poll: 50 * time.Millisecond, Backoff: 100 * time.Millisecond, Deadline: 30 * time.Second}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 )
 
@@ -46,8 +46,8 @@ func assigned(st *Stack, userID string) bool {
 		AccountID: icAccount, PrincipalType: "USER", PrincipalID: userID})
 }
 
-func auditHas(recs []audit.Record, action, requestID string) bool {
-	return slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Action == action && r.RequestID == requestID })
+func auditHas(recs []auditrecord.Record, action, requestID string) bool {
+	return slices.ContainsFunc(recs, func(r auditrecord.Record) bool { return r.Action == action && r.RequestID == requestID })
 }
 
 // TestIdentityCenterOverlappingGrants is issue 20's walkthrough: a Role

@@ -29,7 +29,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/ticketcheck"
 )
 
@@ -121,7 +121,7 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		return nil, err
 	}
 	var links *linktoken.Signer
-	if function == routes.Approvals {
+	if function == manifest.Approvals {
 		linkKey, err := LinkKey(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -131,7 +131,7 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		}
 	}
 	pageKey := make([]byte, minPageKey)
-	if function == routes.Requests {
+	if function == manifest.Requests {
 		if pageKey, err = PageKey(ctx, cfg); err != nil {
 			return nil, err
 		}
@@ -147,14 +147,14 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 	}
-	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == routes.Requests {
+	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == manifest.Requests {
 		v, err := ticketcheck.New(u, nil)
 		if err != nil {
 			return nil, err
 		}
 		svc.Tickets = v
 	}
-	if function == routes.Requests && config.Get(config.EnvIdentityCenter, "") == "true" {
+	if function == manifest.Requests && config.Get(config.EnvIdentityCenter, "") == "true" {
 		svc.IdentityCenter = identitycenter.APIPort{Directory: IdentityCenter(cfg), Provisioning: store}
 	}
 	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log, Identity: IdentityPolicy()}), nil

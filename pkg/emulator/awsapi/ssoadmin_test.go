@@ -18,11 +18,11 @@ import (
 )
 
 const (
-	testInstance = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
-	testPS       = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
-	testPS2      = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-fedcba9876543210"
-	testStore    = "d-0123456789"
-	ssoTestAccount  = "111122223333"
+	testInstance   = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+	testPS         = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
+	testPS2        = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-fedcba9876543210"
+	testStore      = "d-0123456789"
+	ssoTestAccount = "111122223333"
 )
 
 // manualClock is a clock tests move by hand.
