@@ -258,6 +258,17 @@ func (a *SSOAdmin) begin(op *operation) *operation {
 	return op
 }
 
+// changeable is permissionSetOf for a change: refused with
+// ConflictException while another operation runs on the permission set.
+// The caller holds mu.
+func (a *SSOAdmin) changeable(instanceArn, psArn string) (*permissionSet, error) {
+	ps, err := a.permissionSetOf(instanceArn, psArn)
+	if err == nil && a.busy(psArn) {
+		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
+	}
+	return ps, err
+}
+
 func (a *SSOAdmin) busy(psArn string) bool {
 	for _, op := range a.ops {
 		if op.ps == psArn && op.status == StatusInProgress {
@@ -387,12 +398,9 @@ func (a *SSOAdmin) changeAssignment(kind string, in assignmentInput) (any, error
 	case !principalIDPattern.MatchString(in.PrincipalId):
 		return nil, jsonValidation("1 validation error detected: Value at 'principalId' failed to satisfy constraint")
 	}
-	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
+	ps, err := a.changeable(in.InstanceArn, in.PermissionSetArn)
 	if err != nil {
 		return nil, err
-	}
-	if a.busy(in.PermissionSetArn) {
-		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	as := Assignment{InstanceArn: in.InstanceArn, PermissionSetArn: in.PermissionSetArn, AccountID: in.TargetId, PrincipalType: in.PrincipalType, PrincipalID: in.PrincipalId}
 	if kind == "delete" && !a.assignments[as] {
@@ -534,12 +542,9 @@ func (a *SSOAdmin) putInlinePolicy(in inlinePolicyInput) (any, error) {
 	if err := json.Unmarshal([]byte(*in.InlinePolicy), &doc); err != nil || doc.Version == "" || len(doc.Statement) == 0 {
 		return nil, jsonValidation("The policy is not valid JSON or lacks Version and Statement")
 	}
-	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
+	ps, err := a.changeable(in.InstanceArn, in.PermissionSetArn)
 	if err != nil {
 		return nil, err
-	}
-	if a.busy(in.PermissionSetArn) {
-		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	ps.inlinePolicy = *in.InlinePolicy
 	return map[string]any{}, nil
@@ -549,12 +554,9 @@ func (a *SSOAdmin) deleteInlinePolicy(in inlinePolicyInput) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.settle()
-	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
+	ps, err := a.changeable(in.InstanceArn, in.PermissionSetArn)
 	if err != nil {
 		return nil, err
-	}
-	if a.busy(in.PermissionSetArn) {
-		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	ps.inlinePolicy = ""
 	return map[string]any{}, nil
@@ -581,7 +583,7 @@ func (a *SSOAdmin) provisionPermissionSet(in provisionInput) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.settle()
-	ps, err := a.permissionSetOf(in.InstanceArn, in.PermissionSetArn)
+	ps, err := a.changeable(in.InstanceArn, in.PermissionSetArn)
 	if err != nil {
 		return nil, err
 	}
@@ -599,9 +601,6 @@ func (a *SSOAdmin) provisionPermissionSet(in provisionInput) (any, error) {
 		slices.Sort(accounts)
 	default:
 		return nil, jsonValidation("1 validation error detected: Value at 'targetType' failed to satisfy enum value set: [AWS_ACCOUNT, ALL_PROVISIONED_ACCOUNTS]")
-	}
-	if a.busy(in.PermissionSetArn) {
-		return nil, jsonConflict("Another operation is in progress on this permission set. Retry after it completes.")
 	}
 	op := a.begin(&operation{kind: "provision", ps: in.PermissionSetArn, accounts: accounts, policy: ps.inlinePolicy,
 		assignment: Assignment{InstanceArn: in.InstanceArn}})

@@ -284,3 +284,15 @@ func TestIdentityStoreResolvesUsersByNameAndEmail(t *testing.T) {
 		t.Fatalf("describe: %v %+v", err, d)
 	}
 }
+
+// sso-admin and Identity Store are reached only with a valid signature.
+func TestIdentityCenterRefusesABadSignature(t *testing.T) {
+	a, _, _ := newSSOAdminFixture(t)
+	cfg := sdkConfig(serveJSON(t, nil, map[string]Handler{"sso": a}))
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(longTermKey.AccessKeyID, "not-the-secret", "")
+	_, err := ssoadmin.NewFromConfig(cfg).ListPermissionSets(context.Background(), &ssoadmin.ListPermissionSetsInput{InstanceArn: aws.String(testInstance)})
+	var api interface{ ErrorCode() string }
+	if !errors.As(err, &api) || api.ErrorCode() != "SignatureDoesNotMatch" {
+		t.Fatalf("bad signature: %v, want SignatureDoesNotMatch", err)
+	}
+}
