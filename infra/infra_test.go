@@ -261,6 +261,7 @@ var wantEnv = map[string][]string{
 	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
 	manifest.Audit:     {config.EnvAuditBucket},
+	manifest.Access:    {config.EnvTable},
 }
 
 func TestFunctions(t *testing.T) {

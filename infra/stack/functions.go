@@ -22,6 +22,7 @@ import (
 const (
 	notifyName = manifest.Notify
 	auditName  = manifest.Audit
+	accessName = manifest.Access
 )
 
 // access is everything one function may touch. Each function gets its own
@@ -71,6 +72,11 @@ var accessByFunction = map[string]access{
 	manifest.Audit: {
 		stream:     true,
 		auditWrite: true,
+	},
+	// Identity Center permissions come from newIdentityCenter, on the named
+	// instance and permission sets only.
+	manifest.Access: {
+		stream: true,
 	},
 }
 

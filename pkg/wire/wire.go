@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/budget"
@@ -26,6 +28,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/ticketcheck"
@@ -141,8 +144,9 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 	} else if _, err := rand.Read(pageKey); err != nil {
 		return nil, err
 	}
+	store := dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey)
 	svc := &app.Service{
-		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey),
+		Store:      store,
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 	}
@@ -153,7 +157,17 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		}
 		svc.Tickets = v
 	}
+	if function == manifest.Requests && config.Get(config.EnvIdentityCenter, "") == "true" {
+		svc.IdentityCenter = identitycenter.APIPort{Directory: IdentityCenter(cfg), Provisioning: store}
+	}
 	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log, Identity: IdentityPolicy()}), nil
+}
+
+// IdentityCenter is the sso-admin and Identity Store adapter, looking users
+// up by the attribute ELEVATE_IDENTITY_CENTER_USER_ATTRIBUTE names.
+func IdentityCenter(cfg aws.Config) *identitycenter.AWS {
+	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg),
+		UserAttribute: config.Get(config.EnvIdentityCenterUserAttribute, "userName"), IdentityStoreID: config.Get(config.EnvIdentityStoreID, "")}
 }
 
 // IdentityPolicy reads which verified tokens name a caller: by default a
