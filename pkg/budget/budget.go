@@ -40,6 +40,7 @@ var Timeouts = map[string]time.Duration{
 	manifest.Authorize: APITimeout,
 	manifest.Notify:    StreamTimeout,
 	manifest.Audit:     StreamTimeout,
+	manifest.Access:    StreamTimeout,
 }
 
 // Timeout is function's timeout; APITimeout for a name it does not know.
