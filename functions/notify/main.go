@@ -42,7 +42,7 @@ func main() {
 		Store:      wire.OneStore(dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)),
 		Links:      signer,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
-		Mail:       &sesmail.Sender{API: sesv2.NewFromConfig(cfg), From: sender},
+		Mail:       &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions), From: sender},
 		PublicURL:  publicURL,
 		Log:        log,
 	}.Notify())

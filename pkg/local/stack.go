@@ -18,6 +18,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
@@ -66,6 +68,9 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// FunctionTimeouts overrides functions' timeouts (budget.Timeouts, which
+	// the CDK stack sets) for tests that stall a dependency past them.
+	FunctionTimeouts map[string]time.Duration
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
 
@@ -78,6 +83,13 @@ type Options struct {
 	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
 	// every partition key it sees: for tests, not for make run.
 	RecordCalls bool
+
+	// ProvisioningDelay is how long the in-process sso-admin's assignments
+	// and provisionings stay IN_PROGRESS (DefaultProvisioningDelay).
+	ProvisioningDelay time.Duration
+	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
+	// a minute in AWS).
+	SweepInterval time.Duration
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -101,6 +113,9 @@ type Stack struct {
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
 	Calls map[string]*emulator.OpRecorder
 
+	// AWS is the in-process STS, IAM, sso-admin and Identity Store.
+	AWS *awsapi.Endpoint
+
 	authority *Authority
 	server    *http.Server
 	served    chan struct{}
@@ -110,10 +125,11 @@ type Stack struct {
 	stopErr   error
 }
 
-// Start runs DynamoDB Local, the SES emulator and an in-process S3, creates
-// the table and the audit bucket, serves the API through the local gateway
-// and feeds the stream to the notify and audit handlers. It returns once the
-// API accepts connections. On error, whatever was started is stopped.
+// Start runs DynamoDB Local, the SES emulator, an in-process S3 and the
+// in-process AWS endpoints, creates the table and the audit bucket, serves
+// the API through the local gateway and feeds the stream to the notify,
+// audit and access handlers. It returns once the API accepts connections.
+// On error, whatever was started is stopped.
 //
 // It has three steps: start the emulators, build the functions from them
 // through pkg/wire (as the Lambda mains do), serve.
@@ -155,12 +171,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 }
 
 // startEmulators starts DynamoDB Local (unless one was given), the SES
-// emulator and the S3 server, and creates the table. It returns the table's
-// stream ARN.
+// emulator, the S3 server and the in-process AWS endpoints, and creates the
+// table. It returns the table's stream ARN.
 func (st *Stack) startEmulators(ctx context.Context, o Options) (string, error) {
-	// The three start concurrently: DynamoDB Local's JVM is the slow one.
+	// They start concurrently: DynamoDB Local's JVM is the slow one.
 	var wg sync.WaitGroup
-	var dynErr, sesErr, s3Err error
+	var dynErr, sesErr, s3Err, awsErr error
 	if o.DynamoEndpoint == "" {
 		wg.Go(func() {
 			st.Dynamo, dynErr = emulator.StartDynamoDB(ctx, emulator.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
@@ -168,8 +184,9 @@ func (st *Stack) startEmulators(ctx context.Context, o Options) (string, error) 
 	}
 	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
+	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay) })
 	wg.Wait()
-	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
+	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		return "", err
 	}
 	st.DynamoEndpoint, st.SESEndpoint, st.S3Endpoint = o.DynamoEndpoint, st.SES.Endpoint, st.S3.Endpoint
@@ -216,25 +233,33 @@ func (st *Stack) functionDeps(o Options) (wire.Deps, error) {
 		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 	return wire.Deps{
-		Store:       storeOf,
-		Links:       signer,
-		AdminGroup:  o.AdminGroup,
-		Tickets:     o.Tickets,
-		Mail:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
-		PublicURL:   publicURL,
-		AuditS3:     emulator.S3Client(st.S3Endpoint),
-		AuditBucket: o.Bucket,
-		Log:         o.Log,
+		Store:          storeOf,
+		Links:          signer,
+		AdminGroup:     o.AdminGroup,
+		Tickets:        o.Tickets,
+		Mail:           &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
+		PublicURL:      publicURL,
+		IdentityCenter: identityCenterAWS(st.AWS.Endpoint),
+		AuditS3:        emulator.S3Client(st.S3Endpoint),
+		AuditBucket:    o.Bucket,
+		Log:            o.Log,
 	}, nil
 }
 
-// serve feeds the stream to the stream functions and serves the API
-// functions, behind the token route, on ln.
+// serve feeds the stream to the stream functions (and runs the access
+// sweep, as EventBridge does in AWS) and serves the API functions, behind
+// the token route, on ln.
 func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, streamARN string) {
 	log := o.Log
-	gw := &Gateway{Functions: APIHandlers(d), Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: APIHandlers(d), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
+	// The consumer and the sweep share the access function's store, as
+	// they share its Lambda in AWS.
+	access := loggedAs(d, manifest.Access)
+	access.Store = wire.OneStore(d.Store(manifest.Access))
+	sweeper := access
+	sweeper.Log = access.Log.With("component", "sweep")
 	st.Poller = &Poller{
 		Streams:    emulator.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
@@ -243,13 +268,21 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, streamARN string
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: manifest.Notify, Handle: loggedAs(d, manifest.Notify).Notify()},
-			{Name: manifest.Audit, Handle: loggedAs(d, manifest.Audit).Audit()},
+			{Name: manifest.Notify, Timeout: o.FunctionTimeouts[manifest.Notify], Handle: loggedAs(d, manifest.Notify).Notify()},
+			{Name: manifest.Audit, Timeout: o.FunctionTimeouts[manifest.Audit], Handle: loggedAs(d, manifest.Audit).Audit()},
+			{Name: manifest.Access, Timeout: o.FunctionTimeouts[manifest.Access], Handle: identitycenter.NewHandler(access.Applier())},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	st.cancel, st.polled = cancel, make(chan struct{})
-	go func() { defer close(st.polled); st.Poller.Run(pctx) }()
+	sweep := sweeper.Applier()
+	go func() {
+		defer close(st.polled)
+		var wg sync.WaitGroup
+		wg.Go(func() { runSweep(pctx, sweep, o.SweepInterval, log) })
+		st.Poller.Run(pctx)
+		wg.Wait()
+	}()
 
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -302,6 +335,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ProvisioningDelay == 0 {
+		o.ProvisioningDelay = DefaultProvisioningDelay
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	return o
 }
@@ -359,6 +398,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.S3 != nil {
 			s.S3.Close()
+		}
+		if s.AWS != nil {
+			errs = append(errs, s.AWS.Close())
 		}
 		s.stopErr = errors.Join(errs...)
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -38,6 +39,9 @@ type Deps struct {
 	// the caller, so the HTTP functions do not link it.
 	Mail      notify.Sender
 	PublicURL string
+	// IdentityCenter resolves requesters (requests) and applies grants
+	// (access) under Identity Center bindings; nil where it is off.
+	IdentityCenter *identitycenter.AWS
 	// AuditS3 and AuditBucket receive the audit trail.
 	AuditS3     audit.PutAPI
 	AuditBucket string
@@ -49,7 +53,12 @@ type StreamHandler = func(context.Context, events.DynamoDBEvent) (events.DynamoD
 
 // Service is the application service function runs.
 func (d Deps) Service(function string) *app.Service {
-	return &app.Service{Store: d.Store(function), Clock: elevate.SystemClock, AdminGroup: d.AdminGroup, Tickets: d.Tickets}
+	store := d.Store(function)
+	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: d.AdminGroup, Tickets: d.Tickets}
+	if d.IdentityCenter != nil {
+		svc.IdentityCenter = identitycenter.APIPort{Directory: d.IdentityCenter, Provisioning: store}
+	}
+	return svc
 }
 
 // API is the handler of one HTTP function (manifest.APIFunctions).
@@ -73,6 +82,12 @@ func (d Deps) Notify() StreamHandler {
 // Audit is the stream consumer that appends the trail to the audit bucket.
 func (d Deps) Audit() StreamHandler {
 	return audit.NewHandler(audit.HandlerDeps{S3: d.AuditS3, Bucket: d.AuditBucket, Logger: d.Log})
+}
+
+// Applier applies grants to Identity Center: the access function's stream
+// consumer and its sweep.
+func (d Deps) Applier() *identitycenter.Applier {
+	return &identitycenter.Applier{Records: d.Store(manifest.Access), AWS: d.IdentityCenter, Clock: elevate.SystemClock, Log: d.Log}
 }
 
 // OneStore gives every function the same store.
