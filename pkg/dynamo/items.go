@@ -148,6 +148,8 @@ type policyItem struct {
 	TicketPattern  string `dynamodbav:"ticketPattern,omitempty"`
 
 	BreakGlass *breakGlassItem `dynamodbav:"breakGlass,omitempty"`
+
+	AWS *awsBindingItem `dynamodbav:"aws,omitempty"`
 }
 
 func toPolicyItem(p elevate.Policy) policyItem {
@@ -156,7 +158,8 @@ func toPolicyItem(p elevate.Policy) policyItem {
 		ApprovalType: string(p.ApprovalType), ApproverGroup: p.ApproverGroup, MaxDurationHours: p.MaxDurationHours,
 		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
 		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy,
-		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern, BreakGlass: toBreakGlassItem(p.BreakGlass)}
+		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern, BreakGlass: toBreakGlassItem(p.BreakGlass),
+		AWS: toAWSBindingItem(p.AWS)}
 }
 
 func (it policyItem) domain() (elevate.Policy, error) {
@@ -169,7 +172,8 @@ func (it policyItem) domain() (elevate.Policy, error) {
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
 		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
 		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy,
-		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern, BreakGlass: it.BreakGlass.domain()}, nil
+		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern, BreakGlass: it.BreakGlass.domain(),
+		AWS: it.AWS.domain()}, nil
 }
 
 type decisionItem struct {

@@ -37,6 +37,9 @@ type Policy struct {
 
 	// BreakGlass is nil when the policy never allows it (F16).
 	BreakGlass *BreakGlassPolicy `json:"breakGlass,omitempty"`
+
+	// AWS is nil when a grant under the policy issues no AWS credentials.
+	AWS *AWSBinding `json:"aws,omitempty"`
 }
 
 // Target returns what the policy covers.
@@ -56,6 +59,8 @@ type PolicyInput struct {
 	TicketPattern  *string `json:"ticketPattern"`
 
 	BreakGlass *BreakGlassInput `json:"breakGlass"`
+
+	AWS *AWSBindingInput `json:"aws"`
 }
 
 // NewPolicy validates input and builds a policy. Lockbox is not a policy type:
@@ -132,6 +137,9 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 		return p, err
 	}
 	p.BreakGlass = bg
+	if p.AWS, err = awsBindingRule(p.Type, in.AWS); err != nil {
+		return p, err
+	}
 
 	p.UpdatedAt = now
 	p.UpdatedBy = actor

@@ -12,18 +12,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/elevate-pam/elevate/pkg/access"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/localstack"
 	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
 	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/stscreds"
 )
 
 // Defaults of the local stack (DESIGN.md, "Local stack").
@@ -75,6 +79,12 @@ type Options struct {
 	// loopback address. Anyone who can reach that route can mint an admin
 	// token, so by default it is refused (403) on any other address.
 	TokensBeyondLoopback bool
+	// AccessClock is the access function's clock (deny entries lapse when
+	// their credentials expire); the system clock when nil. Tests move it.
+	AccessClock elevate.Clock
+	// SweepInterval is how often the access function's sweep runs; default
+	// one minute, as the scheduled rule in AWS.
+	SweepInterval time.Duration
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
 	// stack's behaviour to the IAM grants in pkg/routes. The recorder keeps
@@ -99,6 +109,10 @@ type Stack struct {
 	SES    *localstack.SESProcess
 	S3     *localstack.S3Server
 	Poller *Poller
+	// AWS is the in-process STS and IAM (no emulator of them installs here).
+	AWS *awsapi.Endpoint
+	// Access is the access function's handler, for tests that run its sweep.
+	Access access.Deps
 
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
 	Calls map[string]*localstack.OpRecorder
@@ -108,6 +122,7 @@ type Stack struct {
 	served    chan struct{}
 	cancel    context.CancelFunc
 	polled    chan struct{}
+	swept     chan struct{}
 	stopOnce  sync.Once
 	stopErr   error
 }
@@ -148,8 +163,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
+	var awsErr error
+	wg.Go(func() { st.AWS, awsErr = localstack.StartAWSAPI(nil) })
 	wg.Wait()
-	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
+	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -197,11 +214,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	serviceOf := func(function string) *app.Service {
-		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+		svc := &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+		if function == routes.Credentials {
+			svc.Issuer, svc.Issuances = stscreds.Assumer{STS: localstack.STSClient(st.AWS.Endpoint)}, svc.Store.(*dynamo.Store)
+		}
+		return svc
 	}
 	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
+	st.Access = access.Deps{Store: storeOf(routes.Access), IAM: localstack.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock,
+		Logger: log.With("function", routes.Access)}
+	if st.Access.Clock == nil {
+		st.Access.Clock = elevate.SystemClock
+	}
 	st.Poller = &Poller{
 		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
@@ -219,6 +245,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", routes.Notify),
 			})},
+			{Name: routes.Access, Handle: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+				return st.Access.HandleStream(ctx, ev), nil
+			}},
 			{Name: routes.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
 				S3:     localstack.S3Client(st.S3Endpoint),
 				Bucket: o.Bucket,
@@ -229,6 +258,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	pctx, cancel := context.WithCancel(context.Background())
 	st.cancel, st.polled = cancel, make(chan struct{})
 	go func() { defer close(st.polled); st.Poller.Run(pctx) }()
+	st.swept = make(chan struct{})
+	go func() { defer close(st.swept); st.sweep(pctx, o.SweepInterval) }()
 
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -250,6 +281,26 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}()
 	log.Info("local stack started", "api", st.URL, "ses", st.SESEndpoint, "s3", st.S3Endpoint, "dynamodb", st.DynamoEndpoint, "table", st.Table, "bucket", st.Bucket)
 	return st, nil
+}
+
+// sweep runs the access function's sweep every interval, as the scheduled
+// rule does in AWS: deny entries leave once their credentials expire.
+func (s *Stack) sweep(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Access.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.Access.Logger.Error("access: sweep failed; the next one retries", "error", err.Error())
+			}
+		}
+	}
 }
 
 func withDefaults(o Options) Options {
@@ -302,6 +353,8 @@ func (s *Stack) Exports(token string) []string {
 		"export ELEVATE_TOKEN=" + token,
 		"export ELEVATE_AUDIT_BUCKET=" + s.Bucket,
 		"export AWS_ENDPOINT_URL_S3=" + s.S3Endpoint,
+		"export AWS_ENDPOINT_URL_STS=" + s.AWS.Endpoint,
+		"export AWS_ENDPOINT_URL_IAM=" + s.AWS.Endpoint,
 		"export AWS_REGION=" + s.Region,
 		"export AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID,
 		"export AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
@@ -324,6 +377,10 @@ func (s *Stack) Stop() error {
 		if s.cancel != nil {
 			s.cancel()
 			<-s.polled
+			<-s.swept
+		}
+		if s.AWS != nil {
+			errs = append(errs, s.AWS.Close())
 		}
 		if s.SES != nil {
 			errs = append(errs, s.SES.Stop())

@@ -11,12 +11,18 @@ const (
 	Authorize = "authorize"
 	Notify    = "notify"
 	Audit     = "audit"
+	// Credentials issues AWS credentials for live grants (v1.2): the only
+	// function that may call sts:AssumeRole.
+	Credentials = "credentials"
+	// Access applies grants to AWS from the stream: the revocation deny on
+	// broker roles (v1.2).
+	Access = "access"
 )
 
 // APIFunctions serve HTTP; StreamFunctions consume the table's stream.
 var (
-	APIFunctions    = []string{Policies, Requests, Approvals, Authorize}
-	StreamFunctions = []string{Notify, Audit}
+	APIFunctions    = []string{Policies, Requests, Approvals, Authorize, Credentials}
+	StreamFunctions = []string{Notify, Audit, Access}
 )
 
 // TableActions are the DynamoDB actions each function performs on the table,
@@ -33,6 +39,12 @@ var (
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
 		Audit:     nil,
+		// Credentials: the request, the authorization read, refusals, and the
+		// issuance conditioned on the grant slot.
+		Credentials: {"GetItem", "BatchGetItem", "PutItem", "ConditionCheckItem"},
+		// Access: a request and its issuances, the role's deny entries, and
+		// the list of broker roles.
+		Access: {"GetItem", "Query", "PutItem", "DeleteItem"},
 	}
 	IndexActions = map[string][]string{
 		Requests: {"Query"},
@@ -85,6 +97,9 @@ var All = []Route{
 	{"POST", "/v1/requests/{id}/ratify", Approvals, false},
 
 	// Self-service, so not on the admin-only policies function.
+	// AWS credentials for a live grant (v1.2).
+	{"POST", "/v1/requests/{id}/credentials", Credentials, false},
+
 	{"PUT", "/v1/delegations/{principal}", Requests, false},
 	{"GET", "/v1/delegations", Requests, false},
 	{"DELETE", "/v1/delegations/{principal}", Requests, false},

@@ -24,6 +24,10 @@ const (
 
 	KeyBreakGlass  = "BREAKGLASS#*" // a principal's unratified break-glass claim
 	KeyDelegations = "DELEGATION"   // every approver delegation
+
+	KeyCredentials  = "CRED#*"      // credentials issued for a request (never the secret)
+	KeyBrokerDenies = "BROKER#*"    // a broker role's deny entries and cutoff
+	KeyBrokerRoles  = "BROKERROLES" // every broker role that has had a deny
 )
 
 // TableKey grants Actions on the table only for items whose partition key
@@ -75,6 +79,18 @@ var TableKeys = map[string][]TableKey{
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyEvents}},
+	},
+	Credentials: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyCredentials, KeyEvents}},                    // events: refused attempts
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGrantSlots}},                     // the grant is still live at issue
+	},
+	Access: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyCredentials, KeyBrokerDenies, KeyBrokerRoles}},
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyBrokerDenies, KeyBrokerRoles}},
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyBrokerDenies}},
 	},
 	Notify: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
