@@ -11,13 +11,13 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/stscreds"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
 func main() {
-	wire.Main(routes.Credentials, func(svc *app.Service, cfg aws.Config, store *dynamo.Store) {
+	wire.Main(manifest.Credentials, func(svc *app.Service, cfg aws.Config, store *dynamo.Store) {
 		svc.Issuer = stscreds.Assumer{STS: sts.NewFromConfig(cfg, func(o *sts.Options) {
 			if ep := config.Get(config.EnvSTSEndpoint, ""); ep != "" {
 				o.BaseEndpoint = aws.String(ep)

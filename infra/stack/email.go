@@ -2,6 +2,7 @@ package stack
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -11,7 +12,7 @@ import (
 // newLinkKey generates the HMAC key for approval-link tokens inside Secrets
 // Manager, so it never appears in the template, the CLI or a deploy log.
 func newLinkKey(scope constructs.Construct) awssecretsmanager.Secret {
-	return awssecretsmanager.NewSecret(scope, jsii.String("LinkKey"), &awssecretsmanager.SecretProps{
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("LinkKey"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Elevate: HMAC key that signs approval-link tokens"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(64),
@@ -20,12 +21,14 @@ func newLinkKey(scope constructs.Construct) awssecretsmanager.Secret {
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	suppress(secret, "AwsSolutions-SMG4", "Rotation with an overlap of one key version is not built yet (issue 21 item 3); until then an operator rotates by hand")
+	return secret
 }
 
 // newPageKey generates the HMAC key for pagination tokens, a secret of its
 // own: the requests function, which lists, must not hold the link key.
 func newPageKey(scope constructs.Construct) awssecretsmanager.Secret {
-	return awssecretsmanager.NewSecret(scope, jsii.String("PageKey"), &awssecretsmanager.SecretProps{
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("PageKey"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Elevate: HMAC key that signs pagination tokens"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(64),
@@ -34,6 +37,8 @@ func newPageKey(scope constructs.Construct) awssecretsmanager.Secret {
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	suppress(secret, "AwsSolutions-SMG4", "Rotation with an overlap of one key version is not built yet (issue 21 item 3); until then an operator rotates by hand")
+	return secret
 }
 
 // newEmailIdentity declares the sender domain with Easy DKIM and a default
@@ -50,6 +55,24 @@ func newEmailIdentity(scope constructs.Construct, props Props) (awsses.EmailIden
 		ConfigurationSet: cs,
 	})
 	return id, cs
+}
+
+// sandboxRecipients lets notify send to the account's verified identities.
+// While the account is in the SES sandbox, SES also authorizes each
+// recipient's identity (identity/<address>), and a role allowed only its
+// sender domain gets AccessDenied for every recipient. The statement is held
+// to Elevate's own From address; once the account has production access it
+// is never evaluated, as SES then checks the sender identity only.
+func sandboxRecipients(scope constructs.Construct, props Props) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("SendEmailInSandbox"),
+		Effect:  awsiam.Effect_ALLOW,
+		Actions: jsii.Strings("ses:SendEmail"),
+		Resources: &[]*string{awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ses"), Resource: jsii.String("identity"), ResourceName: jsii.String("*"),
+		})},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"ses:FromAddress": props.Sender()}},
+	})
 }
 
 func sesIdentityArn(scope constructs.Construct, props Props) *string {

@@ -1,12 +1,13 @@
 package audit
 
 import (
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
 // breakGlassRecord is the requester approving their own break-glass request.
-func breakGlassRecord(r elevate.Request, t *Target) Record {
+func breakGlassRecord(r elevate.Request, t *auditrecord.Target) auditrecord.Record {
 	d := lastDecision(r)
 	detail := map[string]any{"reason": r.Reason, "durationHours": r.DurationHours, "approverGroup": r.ApproverGroup}
 	if r.GrantExpiresAt != nil {
@@ -15,16 +16,16 @@ func breakGlassRecord(r elevate.Request, t *Target) Record {
 	if r.RatifyBy != nil {
 		detail["ratifyBy"] = r.RatifyBy.UTC()
 	}
-	return Record{Time: d.At, Action: ActionRequestBreakGlass, Actor: r.Requester, Target: t, RequestID: r.ID, Detail: detail}
+	return auditrecord.Record{Time: d.At, Action: auditrecord.ActionRequestBreakGlass, Actor: r.Requester, Target: t, RequestID: r.ID, Detail: detail}
 }
 
 // ratificationMissed records a deadline that passed unanswered, by "system"
 // at the deadline.
-func ratificationMissed(m dynamo.MissedRatification, err error) ([]Record, error) {
+func ratificationMissed(m dynamo.MissedRatification, err error) ([]auditrecord.Record, error) {
 	if err != nil || m.RequestID == "" {
 		return nil, err
 	}
-	return []Record{{Time: m.RatifyBy, Action: ActionRequestRatificationMissed, Actor: elevate.SystemActor, Target: target(m.Target), RequestID: m.RequestID,
+	return []auditrecord.Record{{Time: m.RatifyBy, Action: auditrecord.ActionRequestRatificationMissed, Actor: elevate.SystemActor, Target: target(m.Target), RequestID: m.RequestID,
 		Detail: map[string]any{"principal": m.Principal, "ratifyBy": m.RatifyBy.UTC(), "grantRevoked": m.GrantRevoked}}}, nil
 }
 

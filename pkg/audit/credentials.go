@@ -5,21 +5,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-)
-
-// Audit actions of AWS credentials (v1.2).
-const (
-	ActionCredentialsIssued  = "credentials.issued"
-	ActionCredentialsRevoked = "credentials.revoked"
-)
-
-// Modes of credentials.revoked: the request's session tag, or the
-// aws:TokenIssueTime fallback when the deny outgrew IAM's size limit.
-const (
-	RevokedBySessionTag     = "session-tag"
-	RevokedByTokenIssueTime = "token-issue-time"
 )
 
 // credentialsRecords maps the credentials items: an issuance's INSERT is
@@ -27,7 +15,7 @@ const (
 // changed is credentials.revoked by "system". Their REMOVEs (expired,
 // garbage collection) record nothing. A record never carries the secret or
 // the session token: the items never hold them.
-func credentialsRecords(rec events.DynamoDBEventRecord, kind string) ([]Record, error) {
+func credentialsRecords(rec events.DynamoDBEventRecord, kind string) ([]auditrecord.Record, error) {
 	if rec.EventName == string(events.DynamoDBOperationTypeRemove) {
 		return nil, nil
 	}
@@ -41,7 +29,7 @@ func credentialsRecords(rec events.DynamoDBEventRecord, kind string) ([]Record, 
 		if err != nil {
 			return nil, err
 		}
-		return []Record{{Time: iss.IssuedAt, Action: ActionCredentialsIssued, Actor: iss.Principal, Target: target(iss.Target),
+		return []auditrecord.Record{{Time: iss.IssuedAt, Action: auditrecord.ActionCredentialsIssued, Actor: iss.Principal, Target: target(iss.Target),
 			RequestID: iss.RequestID, PolicyID: iss.PolicyID, Detail: map[string]any{
 				"roleArn": iss.RoleARN, "sessionName": iss.SessionName, "sourceIdentity": iss.SourceIdentity,
 				"accessKeyId": iss.AccessKeyID, "expiration": iss.Expiration.UTC().Format(time.RFC3339), "grantEndsAt": iss.GrantEnd.UTC().Format(time.RFC3339)}}}, nil
@@ -50,17 +38,17 @@ func credentialsRecords(rec events.DynamoDBEventRecord, kind string) ([]Record, 
 		if err != nil {
 			return nil, err
 		}
-		detail := map[string]any{"roleArn": r.RoleARN, "mode": RevokedBySessionTag, "ended": r.Ended, "until": r.Until.UTC().Format(time.RFC3339)}
+		detail := map[string]any{"roleArn": r.RoleARN, "mode": auditrecord.RevokedBySessionTag, "ended": r.Ended, "until": r.Until.UTC().Format(time.RFC3339)}
 		if !r.Ended {
 			detail["deniedFrom"] = r.NotAfter.UTC().Format(time.RFC3339)
 		}
-		return []Record{{Action: ActionCredentialsRevoked, Actor: elevate.SystemActor, Target: target(r.Target), RequestID: r.RequestID, Detail: detail}}, nil
+		return []auditrecord.Record{{Action: auditrecord.ActionCredentialsRevoked, Actor: elevate.SystemActor, Target: target(r.Target), RequestID: r.RequestID, Detail: detail}}, nil
 	case dynamo.KindRevocationCutoff:
 		c, err := dynamo.RevocationCutoffFromImage(img)
 		if err != nil {
 			return nil, err
 		}
-		return []Record{{Action: ActionCredentialsRevoked, Actor: elevate.SystemActor, Detail: map[string]any{"roleArn": c.RoleARN, "mode": RevokedByTokenIssueTime,
+		return []auditrecord.Record{{Action: auditrecord.ActionCredentialsRevoked, Actor: elevate.SystemActor, Detail: map[string]any{"roleArn": c.RoleARN, "mode": auditrecord.RevokedByTokenIssueTime,
 			"issuedBefore": c.Before.UTC().Format(time.RFC3339), "until": c.Until.UTC().Format(time.RFC3339)}}}, nil
 	}
 	return nil, nil

@@ -16,9 +16,10 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/localstack"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/stscreds"
 )
 
@@ -27,8 +28,8 @@ var replayPageKey = []byte("page-key-page-key-page-key-page-key")
 // dynamoService is a Service over a fresh table in DynamoDB Local.
 func dynamoService(t *testing.T) (*app.Service, *dynamo.Store) {
 	t.Helper()
-	client, _ := localstack.DynamoForTest(t)
-	table := localstack.UniqueTableName("httpapi")
+	client, _ := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("httpapi")
 	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func replayFixture(t *testing.T, svc *app.Service) {
 	must(svc.SubmitRequest(ctx, app.Caller{Principal: "heidi@example.com"}, elevate.SubmitInput{Scope: "Exchange", Name: "Search-Mailbox", Reason: "fixture: the outage nobody answers", BreakGlass: true}))
 
 	must(svc.CreatePolicy(ctx, ad, elevate.PolicyInput{Scope: "S3", Name: "Delete-Bucket", ApprovalType: "Auto",
-		AWS: &elevate.AWSBindingInput{RoleARN: localstack.BrokerRoleARN}}))
+		AWS: &elevate.AWSBindingInput{RoleARN: emulator.BrokerRoleARN}}))
 	next = idCredentials
 	must(svc.SubmitRequest(ctx, app.Caller{Principal: "alice@example.com"}, elevate.SubmitInput{Scope: "S3", Name: "Delete-Bucket", Reason: "fixture: a grant with AWS credentials"}))
 }
@@ -100,26 +101,26 @@ func TestReplayEvents(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	// Each function gets its own client, as in AWS, recording the DynamoDB
 	// actions it performs so they can be checked against its IAM grant.
-	_, endpoint := localstack.DynamoForTest(t)
-	awsAPI, err := localstack.StartAWSAPI(nil)
+	_, endpoint := emulatortest.DynamoForTest(t)
+	awsAPI, err := emulator.StartAWSAPI(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = awsAPI.Close() })
 	handlers := map[string]Handler{}
-	recorders := map[string]*localstack.OpRecorder{}
-	for _, f := range routes.APIFunctions {
-		rec := localstack.NewOpRecorder()
-		store := dynamo.New(localstack.DynamoClient(endpoint, rec.Option), svc.Store.(*dynamo.Store).Table(), replayPageKey)
+	recorders := map[string]*emulator.OpRecorder{}
+	for _, f := range manifest.APIFunctions {
+		rec := emulator.NewOpRecorder()
+		store := dynamo.New(emulator.DynamoClient(endpoint, rec.Option), svc.Store.(*dynamo.Store).Table(), replayPageKey)
 		fsvc := &app.Service{Store: store, Clock: svc.Clock, AdminGroup: svc.AdminGroup}
-		if f == routes.Credentials {
-			fsvc.Issuer, fsvc.Issuances = stscreds.Assumer{STS: localstack.STSClient(awsAPI.Endpoint)}, store
+		if f == manifest.Credentials {
+			fsvc.Issuer, fsvc.Issuances = stscreds.Assumer{STS: emulator.STSClient(awsAPI.Endpoint)}, store
 		}
 		handlers[f], recorders[f] = New(f, Deps{Service: fsvc, Links: links, Log: log}), rec
 	}
 	defer func() {
 		for f, rec := range recorders {
-			rec.CheckWithin(t, f)
+			emulatortest.CheckWithin(t, rec, f)
 		}
 	}()
 	raw, err := os.ReadFile(filepath.Join(eventsDir, "cases.json"))
@@ -151,13 +152,13 @@ func TestReplayEvents(t *testing.T) {
 		checkReplayBody(t, c.Event, ev, resp)
 		seen[ev.RouteKey+" "+kindOf(c.Event)] = true
 
-		hz, _ := handlers[routes.Authorize](t.Context(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /healthz"})
+		hz, _ := handlers[manifest.Authorize](t.Context(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /healthz"})
 		if hz.StatusCode != 200 {
 			t.Fatalf("after %s healthz answered %d", c.Event, hz.StatusCode)
 		}
 	}
 	// Every route has a valid sample, and every private route an unauthorised one.
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		if !seen[r.RouteKey()+" valid"] {
 			t.Errorf("no valid sample for %s", r.RouteKey())
 		}
@@ -206,12 +207,12 @@ func checkReplayBody(t *testing.T, name string, ev events.APIGatewayV2HTTPReques
 // every call that needs the table answers 503 without the cause, and the
 // health check still answers 200.
 func TestDynamoDownIs503(t *testing.T) {
-	port, err := localstack.FreePort()
+	port, err := emulator.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// One attempt: retries against a closed port only slow the test down.
-	client := localstack.DynamoClient("http://127.0.0.1:"+strconv.Itoa(port), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	client := emulator.DynamoClient("http://127.0.0.1:"+strconv.Itoa(port), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	h := newHarness(t, dynamo.New(client, "gone", []byte("page-key-page-key-page-key-page-key")))
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest"}`},
@@ -259,7 +260,7 @@ func TestParallelDecisionsOneOutcome(t *testing.T) {
 		}
 		ev := h.event("POST", "/v1/requests/"+id+"/"+verb, "", claims(m))
 		go func() {
-			resp, _ := h.handlers[routes.Approvals](t.Context(), ev)
+			resp, _ := h.handlers[manifest.Approvals](t.Context(), ev)
 			statuses <- resp.StatusCode
 		}()
 	}

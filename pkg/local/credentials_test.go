@@ -20,8 +20,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/elevate-pam/elevate/pkg/access"
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 const sessionPolicy = `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::old-*"}]}`
@@ -37,12 +38,12 @@ func (c *movableClock) now() time.Time {
 // function reads clock.
 func credentialsStack(t *testing.T) (*Stack, *movableClock, *syncBuffer) {
 	t.Helper()
-	_, endpoint := localstack.DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	clock := &movableClock{}
 	logs := &syncBuffer{}
 	st, err := Start(context.Background(), Options{
 		DynamoEndpoint: endpoint,
-		Table:          localstack.UniqueTableName("creds"),
+		Table:          emulatortest.UniqueTableName("creds"),
 		RecordCalls:    true,
 		AccessClock:    clock.now,
 		PollInterval:   100 * time.Millisecond,
@@ -55,7 +56,7 @@ func credentialsStack(t *testing.T) (*Stack, *movableClock, *syncBuffer) {
 		if err := st.Stop(); err != nil {
 			t.Error(err)
 		}
-		st.CheckCallsWithinGrants(t)
+		emulatortest.CheckCallsWithinGrants(t, st.Calls)
 	})
 	return st, clock, logs
 }
@@ -85,7 +86,7 @@ func setUpBinding(t *testing.T, st *Stack) (admin, alice, bob *client) {
 	admin.must(201, "POST", "/v1/groups", map[string]any{"name": "ops", "members": []string{"bob@example.com"}})
 	admin.must(200, "PATCH", "/v1/settings", map[string]any{"enabled": true, "defaultApproverGroup": "ops"})
 	admin.must(201, "POST", "/v1/policies", map[string]any{"type": "Task", "scope": "S3", "name": "Delete-Bucket", "approvalType": "Manual",
-		"aws": map[string]any{"roleArn": localstack.BrokerRoleARN, "sessionPolicy": json.RawMessage(sessionPolicy), "maxSessionMinutes": 30}})
+		"aws": map[string]any{"roleArn": emulator.BrokerRoleARN, "sessionPolicy": json.RawMessage(sessionPolicy), "maxSessionMinutes": 30}})
 	return admin, alice, bob
 }
 
@@ -93,8 +94,8 @@ func setUpBinding(t *testing.T, st *Stack) (admin, alice, bob *client) {
 // there is none.
 func brokerDeny(t *testing.T, st *Stack) string {
 	t.Helper()
-	out, err := localstack.IAMClient(st.AWS.Endpoint).GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{
-		RoleName: aws.String(localstack.BrokerRoleName), PolicyName: aws.String(access.PolicyName)})
+	out, err := emulator.IAMClient(st.AWS.Endpoint).GetRolePolicy(context.Background(), &iam.GetRolePolicyInput{
+		RoleName: aws.String(emulator.BrokerRoleName), PolicyName: aws.String(access.PolicyName)})
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity" {
 		return ""
@@ -151,7 +152,7 @@ func TestCredentialsThroughTheLocalStack(t *testing.T) {
 
 	// A malformed binding is 422 and changes nothing.
 	code, out := admin.do("POST", "/v1/policies", map[string]any{"type": "Task", "scope": "S3", "name": "Put-Bucket-Policy", "approvalType": "Manual",
-		"aws": map[string]any{"roleArn": localstack.BrokerRoleARN, "sessionPolicy": map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": "s3:*"}}}}})
+		"aws": map[string]any{"roleArn": emulator.BrokerRoleARN, "sessionPolicy": map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{"Effect": "Allow", "Action": "s3:*"}}}}})
 	if code != 422 || !strings.Contains(out["detail"].(string), "Resource") {
 		t.Fatalf("malformed session policy: %d %v", code, out["_raw"])
 	}
@@ -177,7 +178,7 @@ func TestCredentialsThroughTheLocalStack(t *testing.T) {
 		t.Fatalf("STS issued %d sessions, want 1", len(sessions))
 	}
 	s := sessions[0]
-	if s.AccessKeyID != keyID || s.RoleARN != localstack.BrokerRoleARN || s.SourceIdentity != "alice@example.com" ||
+	if s.AccessKeyID != keyID || s.RoleARN != emulator.BrokerRoleARN || s.SourceIdentity != "alice@example.com" ||
 		s.Tags["elevate:request"] != id || s.Tags["elevate:principal"] != "alice@example.com" || !s.RoleChaining ||
 		s.Policy != strings.ReplaceAll(sessionPolicy, " ", "") || !strings.HasSuffix(s.SessionName, "-"+id) {
 		t.Fatalf("the STS session: %+v", s)
@@ -209,13 +210,13 @@ func TestCredentialsThroughTheLocalStack(t *testing.T) {
 	}
 
 	// The trail has the issue and the revoke, without the secret.
-	var recs []audit.Record
+	var recs []auditrecord.Record
 	waitFor(t, 30*time.Second, func() bool {
 		recs = auditRecords(t, st)
-		return countAction(recs, id, audit.ActionCredentialsIssued) == 1 && countAction(recs, id, audit.ActionCredentialsRevoked) == 1
+		return countAction(recs, id, auditrecord.ActionCredentialsIssued) == 1 && countAction(recs, id, auditrecord.ActionCredentialsRevoked) == 1
 	})
 	for _, r := range recs {
-		if r.RequestID == id && r.Action == audit.ActionCredentialsIssued && (r.Detail["accessKeyId"] != keyID || r.Detail["roleArn"] != localstack.BrokerRoleARN) {
+		if r.RequestID == id && r.Action == auditrecord.ActionCredentialsIssued && (r.Detail["accessKeyId"] != keyID || r.Detail["roleArn"] != emulator.BrokerRoleARN) {
 			t.Errorf("credentials.issued detail: %v", r.Detail)
 		}
 	}
@@ -235,7 +236,7 @@ func TestCredentialsThroughTheLocalStack(t *testing.T) {
 	scanForSecrets(t, logs.String(), recs, secret, token)
 }
 
-func countAction(recs []audit.Record, requestID, action string) int {
+func countAction(recs []auditrecord.Record, requestID, action string) int {
 	n := 0
 	for _, r := range recs {
 		if r.RequestID == requestID && r.Action == action {
@@ -258,7 +259,7 @@ func waitFor(t *testing.T, limit time.Duration, ok func() bool) {
 
 // scanForSecrets fails if a secret access key or session token appears in
 // the logs or in any audit record.
-func scanForSecrets(t *testing.T, logs string, recs []audit.Record, secrets ...string) {
+func scanForSecrets(t *testing.T, logs string, recs []auditrecord.Record, secrets ...string) {
 	t.Helper()
 	if logs == "" {
 		t.Fatal("no logs to scan: the scan would prove nothing")

@@ -21,12 +21,12 @@ import (
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
-	"github.com/elevate-pam/elevate/pkg/routes"
 	"github.com/elevate-pam/elevate/pkg/stscreds"
 )
 
@@ -87,7 +87,7 @@ type Options struct {
 	SweepInterval time.Duration
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
-	// stack's behaviour to the IAM grants in pkg/routes. The recorder keeps
+	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
 	// every partition key it sees: for tests, not for make run.
 	RecordCalls bool
 }
@@ -105,9 +105,9 @@ type Stack struct {
 
 	// The processes, exposed so fault tests can stop or break them. Dynamo
 	// is nil when Options.DynamoEndpoint was given.
-	Dynamo *localstack.Process
-	SES    *localstack.SESProcess
-	S3     *localstack.S3Server
+	Dynamo *emulator.Process
+	SES    *emulator.SESProcess
+	S3     *emulator.S3Server
 	Poller *Poller
 	// AWS is the in-process STS and IAM (no emulator of them installs here).
 	AWS *awsapi.Endpoint
@@ -115,7 +115,7 @@ type Stack struct {
 	Access access.Deps
 
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
-	Calls map[string]*localstack.OpRecorder
+	Calls map[string]*emulator.OpRecorder
 
 	authority *Authority
 	server    *http.Server
@@ -134,7 +134,7 @@ type Stack struct {
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	o = withDefaults(o)
 	log := o.Log
-	st := &Stack{Bucket: o.Bucket, Table: o.Table, Region: localstack.Region, AdminGroup: o.AdminGroup}
+	st := &Stack{Bucket: o.Bucket, Table: o.Table, Region: emulator.Region, AdminGroup: o.AdminGroup}
 	defer func() {
 		if err != nil {
 			_ = st.Stop()
@@ -158,13 +158,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	var dynErr, sesErr, s3Err error
 	if o.DynamoEndpoint == "" {
 		wg.Go(func() {
-			st.Dynamo, dynErr = localstack.StartDynamoDB(ctx, localstack.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
+			st.Dynamo, dynErr = emulator.StartDynamoDB(ctx, emulator.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
 		})
 	}
-	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
-	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
+	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
+	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
 	var awsErr error
-	wg.Go(func() { st.AWS, awsErr = localstack.StartAWSAPI(nil) })
+	wg.Go(func() { st.AWS, awsErr = emulator.StartAWSAPI(nil) })
 	wg.Wait()
 	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()
@@ -175,7 +175,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		st.DynamoEndpoint = st.Dynamo.Endpoint
 	}
 
-	db := localstack.DynamoClient(st.DynamoEndpoint)
+	db := emulator.DynamoClient(st.DynamoEndpoint)
 	if err := dynamo.CreateTable(ctx, db, o.Table); err != nil {
 		ln.Close()
 		return nil, err
@@ -206,52 +206,52 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return store
 		}
 		if st.Calls == nil {
-			st.Calls = map[string]*localstack.OpRecorder{}
+			st.Calls = map[string]*emulator.OpRecorder{}
 		}
-		rec := localstack.NewOpRecorder()
+		rec := emulator.NewOpRecorder()
 		st.Calls[function] = rec
-		return dynamo.New(localstack.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
+		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
 	serviceOf := func(function string) *app.Service {
 		svc := &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
-		if function == routes.Credentials {
-			svc.Issuer, svc.Issuances = stscreds.Assumer{STS: localstack.STSClient(st.AWS.Endpoint)}, svc.Store.(*dynamo.Store)
+		if function == manifest.Credentials {
+			svc.Issuer, svc.Issuances = stscreds.Assumer{STS: emulator.STSClient(st.AWS.Endpoint)}, svc.Store.(*dynamo.Store)
 		}
 		return svc
 	}
 	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
-	st.Access = access.Deps{Store: storeOf(routes.Access), IAM: localstack.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock,
-		Logger: log.With("function", routes.Access)}
+	st.Access = access.Deps{Store: storeOf(manifest.Access), IAM: emulator.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock,
+		Logger: log.With("function", manifest.Access)}
 	if st.Access.Clock == nil {
 		st.Access.Clock = elevate.SystemClock
 	}
 	st.Poller = &Poller{
-		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
+		Streams:    emulator.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
 		Region:     st.Region,
 		Interval:   o.PollInterval,
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: routes.Notify, Handle: notify.NewHandler(notify.Deps{
-				Store:         storeOf(routes.Notify),
-				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
+			{Name: manifest.Notify, Handle: notify.NewHandler(notify.Deps{
+				Store:         storeOf(manifest.Notify),
+				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
 				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
-				Logger:        log.With("function", routes.Notify),
+				Logger:        log.With("function", manifest.Notify),
 			})},
-			{Name: routes.Access, Handle: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			{Name: manifest.Access, Handle: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 				return st.Access.HandleStream(ctx, ev), nil
 			}},
-			{Name: routes.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
-				S3:     localstack.S3Client(st.S3Endpoint),
+			{Name: manifest.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+				S3:     emulator.S3Client(st.S3Endpoint),
 				Bucket: o.Bucket,
-				Logger: log.With("function", routes.Audit),
+				Logger: log.With("function", manifest.Audit),
 			})},
 		},
 	}
@@ -356,8 +356,8 @@ func (s *Stack) Exports(token string) []string {
 		"export AWS_ENDPOINT_URL_STS=" + s.AWS.Endpoint,
 		"export AWS_ENDPOINT_URL_IAM=" + s.AWS.Endpoint,
 		"export AWS_REGION=" + s.Region,
-		"export AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID,
-		"export AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
+		"export AWS_ACCESS_KEY_ID=" + emulator.AccessKeyID,
+		"export AWS_SECRET_ACCESS_KEY=" + emulator.SecretAccessKey,
 	}
 }
 
