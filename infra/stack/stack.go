@@ -61,8 +61,12 @@ func New(scope constructs.Construct, props Props) *Elevate {
 		e.Functions[name], e.Logs[name] = newFunction(st, e, props, name, publicURL)
 	}
 	api.addRoutes(st, e.Functions)
-	for _, name := range []string{notifyName, auditName} {
+	for _, name := range []string{notifyName, auditName, accessName} {
 		e.Failures[name] = newStreamConsumer(st, title(name), e.Table, e.Functions[name], streamSettings[name])
+	}
+	newSweep(st, e.Functions[accessName])
+	if props.BrokerRoleName != "" {
+		NewBrokerRole(st, "BrokerRole", props.BrokerRoleName, e.Functions[credentialsName].Role())
 	}
 	newAuditCatalog(st, props, e.Audit, e.Results)
 	newAlarms(st, props, e, api)
