@@ -1,6 +1,7 @@
 // Command access is the Lambda function that applies grants to AWS from the
-// table's stream: the deny on broker roles that ends the sessions of ended
-// grants, and its scheduled sweep. Composition root only.
+// table's stream, and runs the periodic sweep an EventBridge rule invokes:
+// IAM Identity Center account assignments, and the deny on broker roles
+// that ends the sessions of ended grants. Composition root only.
 package main
 
 import (
@@ -13,6 +14,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
@@ -20,20 +23,22 @@ func main() {
 	log := wire.Logger()
 	table := config.Get(config.EnvTable, "")
 	if table == "" {
-		wire.Fail(log, "access", wire.Missing(config.EnvTable))
+		wire.Fail(log, manifest.Access, wire.Missing(config.EnvTable))
 	}
 	cfg, err := wire.LambdaConfig()
 	if err != nil {
-		wire.Fail(log, "access", err)
+		wire.Fail(log, manifest.Access, err)
 	}
-	lambda.Start(access.NewHandler(access.Deps{
-		Store: dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),
+	store := dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)
+	ic := &identitycenter.Applier{Records: store, AWS: wire.IdentityCenter(cfg), Clock: elevate.SystemClock, Log: log}
+	revocations := access.Deps{Store: store, Clock: elevate.SystemClock, Logger: log,
 		IAM: iam.NewFromConfig(cfg, func(o *iam.Options) {
 			if ep := config.Get(config.EnvIAMEndpoint, ""); ep != "" {
 				o.BaseEndpoint = aws.String(ep)
 			}
-		}),
-		Clock:  elevate.SystemClock,
-		Logger: log,
-	}))
+		})}
+	lambda.Start(access.NewLambdaHandler(
+		access.Part{Stream: identitycenter.NewHandler(ic), Sweep: ic.Sweep},
+		revocations.Part(),
+	))
 }

@@ -4,10 +4,7 @@ import (
 	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -27,10 +24,6 @@ var (
 	BrokerAssumeActions = []string{"sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"}
 	BrokerPolicyActions = []string{"iam:PutRolePolicy", "iam:DeleteRolePolicy"}
 )
-
-// SweepSchedule is how often the access function drops deny entries whose
-// credentials have all expired.
-const SweepSchedule = "rate(5 minutes)"
 
 var roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\x21-\x7E]{1,512}$`)
 
@@ -78,13 +71,4 @@ func NewBrokerRole(scope constructs.Construct, id, name string, credentialsRole 
 	cfn.SetAssumeRolePolicyDocument(trust)
 	awscdk.Tags_Of(r).Add(jsii.String(BrokerRoleTagKey), jsii.String(BrokerRoleTagValue), nil)
 	return r
-}
-
-// newSweep runs the access function's sweep on a schedule.
-func newSweep(scope constructs.Construct, fn awslambda.Function) {
-	rule := awsevents.NewRule(scope, jsii.String("AccessSweep"), &awsevents.RuleProps{
-		Description: jsii.String("Elevate: drop revocation deny entries whose credentials have all expired"),
-		Schedule:    awsevents.Schedule_Expression(jsii.String(SweepSchedule)),
-	})
-	rule.AddTarget(awseventstargets.NewLambdaFunction(fn, nil))
 }

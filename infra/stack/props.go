@@ -131,6 +131,11 @@ type Props struct {
 	// BrokerRoleARNs and BrokerRoleName: see CtxBrokerRoleARNs, CtxBrokerRole.
 	BrokerRoleARNs []string
 	BrokerRoleName string
+	// IAM Identity Center (issue 20): see CtxIdentityCenterInstanceArn.
+	IdentityCenterInstanceArn       string
+	IdentityStoreID                 string
+	IdentityCenterPermissionSetArns []string
+	IdentityCenterUserAttribute     string
 }
 
 // DefaultProps are the values used when the context says nothing.
@@ -225,6 +230,7 @@ func (p Props) Validate() error {
 	if p.AllowMissingEmailVerified && p.UsesCognito() {
 		add("%s is only for an external OIDC issuer (%s); Cognito always sends email_verified", CtxAllowMissingEmailVerified, CtxOIDCIssuer)
 	}
+	p.validateIdentityCenter(add)
 	if p.TicketURL != "" && (!strings.HasPrefix(p.TicketURL, "https://") || strings.ContainsAny(p.TicketURL, "?#")) {
 		add("%s %q must be an https URL without query", CtxTicketURL, p.TicketURL)
 	}
@@ -297,6 +303,7 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 		}
 	}
 	r.str(CtxBrokerRole, &p.BrokerRoleName)
+	readIdentityCenter(&r, &p)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)
 	if len(r.errs) > 0 {

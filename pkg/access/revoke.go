@@ -6,7 +6,6 @@ package access
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,38 +58,11 @@ const maxApplyRounds = 5
 // left for the retry.
 const minTimeLeft = 2 * time.Second
 
-// NewHandler returns the Lambda handler: a stream batch from the table, or
-// a scheduled event (EventBridge), which runs the sweep.
-func NewHandler(d Deps) func(ctx context.Context, raw json.RawMessage) (any, error) {
-	if d.Clock == nil {
-		d.Clock = elevate.SystemClock
-	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var probe struct {
-			Records json.RawMessage `json:"Records"`
-			Source  string          `json:"source"`
-		}
-		if err := json.Unmarshal(raw, &probe); err != nil {
-			return nil, fmt.Errorf("access: unknown event: %w", err)
-		}
-		if probe.Records == nil {
-			return nil, d.Sweep(ctx)
-		}
-		var ev events.DynamoDBEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("access: stream batch: %w", err)
-		}
-		return d.HandleStream(ctx, ev), nil
-	}
-}
-
 // HandleStream applies each record in order and stops at the first that
 // fails, reporting it (Lambda retries from the lowest reported sequence
 // number, so later records would only be applied out of order).
 func (d Deps) HandleStream(ctx context.Context, ev events.DynamoDBEvent) events.DynamoDBEventResponse {
+	d = d.withDefaults()
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	for _, rec := range ev.Records {
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < minTimeLeft {
@@ -198,9 +170,20 @@ func grantEnd(req *elevate.Request, issued []app.Issuance, now time.Time) (ended
 	return true, end
 }
 
+func (d Deps) withDefaults() Deps {
+	if d.Clock == nil {
+		d.Clock = elevate.SystemClock
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return d
+}
+
 // Sweep rewrites every broker role's policy, which drops the entries whose
 // credentials have all expired.
 func (d Deps) Sweep(ctx context.Context) error {
+	d = d.withDefaults()
 	roles, err := d.Store.BrokerRoles(ctx)
 	if err != nil {
 		return err

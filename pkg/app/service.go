@@ -42,6 +42,10 @@ type Service struct {
 	// credentials function sets them.
 	Issuer    RoleAssumer
 	Issuances IssuanceStore
+	// IdentityCenter resolves requesters under an Identity Center binding
+	// and reads their assignments' provisioning (v1.2); nil where the
+	// function has no Identity Center access.
+	IdentityCenter IdentityCenterPort
 }
 
 func (s *Service) id() string {

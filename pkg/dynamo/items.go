@@ -149,7 +149,8 @@ type policyItem struct {
 
 	BreakGlass *breakGlassItem `dynamodbav:"breakGlass,omitempty"`
 
-	AWS *awsBindingItem `dynamodbav:"aws,omitempty"`
+	AWS            *awsBindingItem `dynamodbav:"aws,omitempty"`
+	IdentityCenter *bindingItem    `dynamodbav:"identityCenter,omitempty"`
 }
 
 func toPolicyItem(p elevate.Policy) policyItem {
@@ -159,7 +160,8 @@ func toPolicyItem(p elevate.Policy) policyItem {
 		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
 		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy,
 		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern, BreakGlass: toBreakGlassItem(p.BreakGlass),
-		AWS: toAWSBindingItem(p.AWS)}
+		AWS:            toAWSBindingItem(p.AWS),
+		IdentityCenter: toBindingItem(p.IdentityCenter)}
 }
 
 func (it policyItem) domain() (elevate.Policy, error) {
@@ -173,7 +175,8 @@ func (it policyItem) domain() (elevate.Policy, error) {
 		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
 		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy,
 		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern, BreakGlass: it.BreakGlass.domain(),
-		AWS: it.AWS.domain()}, nil
+		AWS:            it.AWS.domain(),
+		IdentityCenter: it.IdentityCenter.domain()}, nil
 }
 
 type decisionItem struct {
@@ -230,6 +233,8 @@ type requestItem struct {
 	PendingExtension string   `dynamodbav:"pendingExtension,omitempty"`
 
 	breakGlassFields
+
+	IdentityCenter *icGrantItem `dynamodbav:"identityCenter,omitempty"`
 }
 
 func toRequestItem(r elevate.Request) requestItem {
@@ -269,6 +274,7 @@ func toRequestItem(r elevate.Request) requestItem {
 	}
 	it.Ticket, it.Extends, it.PendingExtension = r.Ticket, r.Extends, r.PendingExtension
 	it.Extensions = append([]string(nil), r.Extensions...)
+	it.IdentityCenter = toICGrantItem(r.IdentityCenter)
 	return it
 }
 
@@ -309,6 +315,7 @@ func (it requestItem) domain() (elevate.Request, error) {
 		r.GrantExpiresAt = &g
 	}
 	r.Ticket, r.Extends, r.PendingExtension = it.Ticket, it.Extends, it.PendingExtension
+	r.IdentityCenter = it.IdentityCenter.domain()
 	if len(it.Extensions) > 0 {
 		r.Extensions = append([]string(nil), it.Extensions...)
 	}

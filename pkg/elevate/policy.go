@@ -40,6 +40,9 @@ type Policy struct {
 
 	// AWS is nil when a grant under the policy issues no AWS credentials.
 	AWS *AWSBinding `json:"aws,omitempty"`
+	// IdentityCenter is nil when grants under the policy make no account
+	// assignments (v1.2).
+	IdentityCenter *IdentityCenterBinding `json:"identityCenter,omitempty"`
 }
 
 // Target returns what the policy covers.
@@ -60,7 +63,8 @@ type PolicyInput struct {
 
 	BreakGlass *BreakGlassInput `json:"breakGlass"`
 
-	AWS *AWSBindingInput `json:"aws"`
+	AWS            *AWSBindingInput       `json:"aws"`
+	IdentityCenter *IdentityCenterBinding `json:"identityCenter"`
 }
 
 // NewPolicy validates input and builds a policy. Lockbox is not a policy type:
@@ -138,6 +142,9 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 	}
 	p.BreakGlass = bg
 	if p.AWS, err = awsBindingRule(p.Type, in.AWS); err != nil {
+		return p, err
+	}
+	if p.IdentityCenter, err = identityCenterRule(in.IdentityCenter, p.Type); err != nil {
 		return p, err
 	}
 

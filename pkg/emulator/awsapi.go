@@ -32,15 +32,17 @@ func BrokerTrustPolicy(functionRoleARN string) string {
 		`"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}]}`
 }
 
-// StartAWSAPI serves STS and IAM in process on a free loopback port, with
-// the local credentials and the broker role. now is its clock (nil: the
-// system clock).
-func StartAWSAPI(now func() time.Time) (*awsapi.Endpoint, error) {
-	e, err := awsapi.Start(awsapi.Options{Account: LocalAccount, Region: Region, Now: now, Keys: []awsapi.Identity{{
+// StartAWSAPI serves the in-process AWS endpoints on a free loopback port
+// with the local credentials, as a session of the functions' role, and the
+// broker role. o's account, region and keys are the local ones.
+func StartAWSAPI(o awsapi.Options) (*awsapi.Endpoint, error) {
+	o.Account, o.Region = LocalAccount, Region
+	o.Keys = []awsapi.Identity{{
 		AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey, Account: LocalAccount,
 		ARN: "arn:aws:sts::" + LocalAccount + ":assumed-role/elevate-local-functions/local", UserID: "AROALOCALFUNCTIONS:local",
 		RoleARN: LocalFunctionRoleARN,
-	}}})
+	}}
+	e, err := awsapi.Start(o)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
@@ -102,7 +103,7 @@ func TestReplayEvents(t *testing.T) {
 	// Each function gets its own client, as in AWS, recording the DynamoDB
 	// actions it performs so they can be checked against its IAM grant.
 	_, endpoint := emulatortest.DynamoForTest(t)
-	awsAPI, err := emulator.StartAWSAPI(nil)
+	awsAPI, err := emulator.StartAWSAPI(awsapi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

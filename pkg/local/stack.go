@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -72,6 +72,9 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// FunctionTimeouts overrides functions' timeouts (budget.Timeouts, which
+	// the CDK stack sets) for tests that stall a dependency past them.
+	FunctionTimeouts map[string]time.Duration
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
 
@@ -79,17 +82,22 @@ type Options struct {
 	// loopback address. Anyone who can reach that route can mint an admin
 	// token, so by default it is refused (403) on any other address.
 	TokensBeyondLoopback bool
-	// AccessClock is the access function's clock (deny entries lapse when
-	// their credentials expire); the system clock when nil. Tests move it.
-	AccessClock elevate.Clock
-	// SweepInterval is how often the access function's sweep runs; default
-	// one minute, as the scheduled rule in AWS.
-	SweepInterval time.Duration
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
 	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
 	// every partition key it sees: for tests, not for make run.
 	RecordCalls bool
+
+	// ProvisioningDelay is how long the in-process sso-admin's assignments
+	// and provisionings stay IN_PROGRESS (DefaultProvisioningDelay).
+	ProvisioningDelay time.Duration
+	// AccessClock is the clock of the access function's revocation deny
+	// (entries lapse when their credentials expire); the system clock when
+	// nil. Tests move it.
+	AccessClock elevate.Clock
+	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
+	// a minute in AWS).
+	SweepInterval time.Duration
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -109,20 +117,21 @@ type Stack struct {
 	SES    *emulator.SESProcess
 	S3     *emulator.S3Server
 	Poller *Poller
-	// AWS is the in-process STS and IAM (no emulator of them installs here).
-	AWS *awsapi.Endpoint
-	// Access is the access function's handler, for tests that run its sweep.
-	Access access.Deps
 
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
 	Calls map[string]*emulator.OpRecorder
+
+	// AWS is the in-process STS, IAM, sso-admin and Identity Store.
+	AWS *awsapi.Endpoint
+	// Access is the access function's revocation deny, for tests that run
+	// its sweep.
+	Access access.Deps
 
 	authority *Authority
 	server    *http.Server
 	served    chan struct{}
 	cancel    context.CancelFunc
 	polled    chan struct{}
-	swept     chan struct{}
 	stopOnce  sync.Once
 	stopErr   error
 }
@@ -164,7 +173,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
 	var awsErr error
-	wg.Go(func() { st.AWS, awsErr = emulator.StartAWSAPI(nil) })
+	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay) })
 	wg.Wait()
 	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()
@@ -213,18 +222,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
+	icAWS := identityCenterAWS(st.AWS.Endpoint)
 	serviceOf := func(function string) *app.Service {
-		svc := &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+		fs := storeOf(function)
+		svc := &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
+			IdentityCenter: identitycenter.APIPort{Directory: icAWS, Provisioning: fs}}
 		if function == manifest.Credentials {
-			svc.Issuer, svc.Issuances = stscreds.Assumer{STS: emulator.STSClient(st.AWS.Endpoint)}, svc.Store.(*dynamo.Store)
+			svc.Issuer, svc.Issuances = stscreds.Assumer{STS: emulator.STSClient(st.AWS.Endpoint)}, fs
 		}
 		return svc
 	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
-	st.Access = access.Deps{Store: storeOf(manifest.Access), IAM: emulator.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock,
-		Logger: log.With("function", manifest.Access)}
+	accessStore := storeOf(accessConsumer)
+	st.Access = access.Deps{Store: accessStore, IAM: emulator.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock,
+		Logger: log.With("function", accessConsumer)}
 	if st.Access.Clock == nil {
 		st.Access.Clock = elevate.SystemClock
 	}
@@ -236,30 +249,37 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: manifest.Notify, Handle: notify.NewHandler(notify.Deps{
+			{Name: manifest.Notify, Timeout: o.FunctionTimeouts[manifest.Notify], Handle: notify.NewHandler(notify.Deps{
 				Store:         storeOf(manifest.Notify),
-				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
+				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
 				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", manifest.Notify),
 			})},
-			{Name: manifest.Access, Handle: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-				return st.Access.HandleStream(ctx, ev), nil
-			}},
-			{Name: manifest.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+			{Name: manifest.Audit, Timeout: o.FunctionTimeouts[manifest.Audit], Handle: audit.NewHandler(audit.HandlerDeps{
 				S3:     emulator.S3Client(st.S3Endpoint),
 				Bucket: o.Bucket,
 				Logger: log.With("function", manifest.Audit),
 			})},
+			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: StreamHandler(access.Stream(
+				access.Part{Stream: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
+				st.Access.Part(),
+			))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	st.cancel, st.polled = cancel, make(chan struct{})
-	go func() { defer close(st.polled); st.Poller.Run(pctx) }()
-	st.swept = make(chan struct{})
-	go func() { defer close(st.swept); st.sweep(pctx, o.SweepInterval) }()
+	sweeper := newApplier(accessStore, icAWS, log.With("function", accessConsumer, "component", "sweep"))
+	go func() {
+		defer close(st.polled)
+		var wg sync.WaitGroup
+		wg.Go(func() { runSweep(pctx, sweeper, o.SweepInterval, log) })
+		wg.Go(func() { runSweep(pctx, st.Access, o.SweepInterval, log) })
+		st.Poller.Run(pctx)
+		wg.Wait()
+	}()
 
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -281,26 +301,6 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}()
 	log.Info("local stack started", "api", st.URL, "ses", st.SESEndpoint, "s3", st.S3Endpoint, "dynamodb", st.DynamoEndpoint, "table", st.Table, "bucket", st.Bucket)
 	return st, nil
-}
-
-// sweep runs the access function's sweep every interval, as the scheduled
-// rule does in AWS: deny entries leave once their credentials expire.
-func (s *Stack) sweep(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		interval = time.Minute
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.Access.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.Access.Logger.Error("access: sweep failed; the next one retries", "error", err.Error())
-			}
-		}
-	}
 }
 
 func withDefaults(o Options) Options {
@@ -327,6 +327,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ProvisioningDelay == 0 {
+		o.ProvisioningDelay = DefaultProvisioningDelay
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	return o
 }
@@ -377,10 +383,6 @@ func (s *Stack) Stop() error {
 		if s.cancel != nil {
 			s.cancel()
 			<-s.polled
-			<-s.swept
-		}
-		if s.AWS != nil {
-			errs = append(errs, s.AWS.Close())
 		}
 		if s.SES != nil {
 			errs = append(errs, s.SES.Stop())
@@ -390,6 +392,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.S3 != nil {
 			s.S3.Close()
+		}
+		if s.AWS != nil {
+			errs = append(errs, s.AWS.Close())
 		}
 		s.stopErr = errors.Join(errs...)
 	})

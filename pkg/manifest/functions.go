@@ -17,8 +17,8 @@ const (
 	// Credentials issues AWS credentials for live grants (v1.2): the only
 	// function that may call sts:AssumeRole.
 	Credentials = "credentials"
-	// Access applies grants to AWS from the stream: the revocation deny on
-	// broker roles (v1.2).
+	// Access applies grants to AWS (v1.2): Identity Center assignments, and
+	// the deny on broker roles that ends the sessions of ended grants.
 	Access = "access"
 )
 
@@ -36,18 +36,16 @@ var (
 // DeleteItem and ConditionCheckItem.
 var (
 	TableActions = map[string][]string{
-		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
-		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
-		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
-		Authorize: {"BatchGetItem", "PutItem"},
-		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
-		Audit:     nil,
-		// Credentials: the request, the authorization read, refusals, and the
-		// issuance conditioned on the grant slot.
+		Policies:    {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
+		Requests:    {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
+		Approvals:   {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		Authorize:   {"BatchGetItem", "PutItem"},
+		Notify:      {"GetItem", "Query", "PutItem", "DeleteItem"},
+		Audit:       nil,
 		Credentials: {"GetItem", "BatchGetItem", "PutItem", "ConditionCheckItem"},
-		// Access: a request and its issuances, the role's deny entries, and
-		// the list of broker roles.
-		Access: {"GetItem", "Query", "PutItem", "DeleteItem"},
+		// Access: Identity Center assignments (issue 20); a request and its
+		// issuances, the role's deny entries, and the list of broker roles.
+		Access: {"GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
 	}
 	IndexActions = map[string][]string{
 		Requests: {"Query"},

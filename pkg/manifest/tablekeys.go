@@ -28,6 +28,9 @@ const (
 	KeyCredentials  = tabledef.PrefixCredentials + "*"
 	KeyBrokerDenies = tabledef.PrefixBrokerDenies + "*"
 	KeyBrokerRoles  = tabledef.PartitionBrokerRoles
+	KeyAssignments  = tabledef.PartitionAssignments
+	KeyProvisioning = tabledef.PrefixProvisioning + "*"
+	KeyICStarts     = tabledef.PartitionICStarts
 )
 
 // TableKey grants Actions on the table only for items whose partition key
@@ -57,7 +60,7 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name
 	},
 	Requests: {
-		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations}},
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations, KeyProvisioning}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
 		// events: refused attempts; a break-glass submit also claims the
@@ -86,16 +89,20 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyCredentials, KeyEvents}},                    // events: refused attempts
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGrantSlots}},                     // the grant is still live at issue
 	},
-	Access: {
-		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeyCredentials, KeyBrokerDenies, KeyBrokerRoles}},
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyBrokerDenies, KeyBrokerRoles}},
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyBrokerDenies}},
-	},
 	Notify: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // delegates get the approval emails
 		{Actions: []string{"PutItem", "DeleteItem"}, LeadingKeys: []string{KeyDeliveries}},
+	},
+	Access: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests, KeyAssignments}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // the holders of an assignment
+		// the sweep and the reconcile; a request's issuances, a broker role's deny entries, the broker roles
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyPolicies, KeyCredentials, KeyBrokerDenies, KeyBrokerRoles}},
+		// assignment records are versioned puts; deny entries and the broker roles list
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyBrokerDenies, KeyBrokerRoles}},
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyProvisioning}}, // one assignment's status at a time
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyICStarts, KeyBrokerDenies}},
 	},
 }
 

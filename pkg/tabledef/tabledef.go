@@ -39,6 +39,10 @@ const (
 	PrefixCredentials    = "CRED#"       // credentials issued for a request (never the secret)
 	PrefixBrokerDenies   = "BROKER#"     // a broker role's deny entries and cutoff
 	PartitionBrokerRoles = "BROKERROLES" // every broker role that has had a deny
+	// IAM Identity Center (v1.2).
+	PartitionAssignments = "ICASSIGN" // every Identity Center assignment record
+	PartitionICStarts    = "ICSTART"  // scheduled grant starts awaiting the sweep
+	PrefixProvisioning   = "PROV#"    // a request's provisioning statuses
 )
 
 // Index is a global secondary index projecting all attributes.
