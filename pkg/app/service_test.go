@@ -192,8 +192,8 @@ func TestMembershipIsCheckedAtDecisionTime(t *testing.T) {
 	if _, err := svc.Decide(ctx, bob, r.ID, app.Approve, ""); !errors.Is(err, elevate.ErrNotApprover) {
 		t.Fatalf("removed approver decides: %v", err)
 	}
-	if got, _ := svc.GetRequest(ctx, admin, r.ID); got.Status != elevate.StatusPending {
-		t.Fatalf("refused decision changed the request: %s", got.Status)
+	if got, err := svc.GetRequest(ctx, admin, r.ID); err != nil || got.Status != elevate.StatusPending {
+		t.Fatalf("refused decision changed the request: %s %v", got.Status, err)
 	}
 	// The email-link page no longer shows him the request either.
 	if _, err := svc.LinkRequest(ctx, app.LinkClaims{ID: "l1", RequestID: r.ID, Approver: bob.Principal}); !errors.Is(err, elevate.ErrNotApprover) {

@@ -40,7 +40,10 @@ func TestScheduleTicketExtensionRecords(t *testing.T) {
 		t.Errorf("request.extended %+v", r)
 	}
 	// A denied extension extends nothing.
-	denied, _ := ext.Deny(elevate.Decider{Principal: "bob@example.com", InGroup: true}, "no", t0.Add(time.Hour))
+	denied, err := ext.Deny(elevate.Decider{Principal: "bob@example.com", InGroup: true}, "no", t0.Add(time.Hour))
+	if err != nil || denied.Status != elevate.StatusDenied {
+		t.Fatalf("deny the extension: %s %v", denied.Status, err)
+	}
 	for _, r := range requestChanged(ext, denied) {
 		if r.Action == auditrecord.ActionRequestExtended {
 			t.Errorf("a denied extension yielded %+v", r)

@@ -23,6 +23,7 @@ type S3Server struct {
 	Endpoint string
 	Bucket   string
 	srv      *http.Server
+	backend  *s3mem.Backend
 	down     atomic.Bool
 	done     chan struct{}
 }
@@ -34,8 +35,9 @@ func StartS3(bucket string) (*S3Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: listen: %w", err)
 	}
-	fake := gofakes3.New(s3mem.New())
-	s := &S3Server{Endpoint: "http://" + ln.Addr().String(), Bucket: bucket, done: make(chan struct{})}
+	backend := s3mem.New()
+	fake := gofakes3.New(backend)
+	s := &S3Server{Endpoint: "http://" + ln.Addr().String(), Bucket: bucket, backend: backend, done: make(chan struct{})}
 	inner := fake.Server()
 	s.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
@@ -74,6 +76,20 @@ func StartS3(bucket string) (*S3Server, error) {
 // SetDown makes every request fail with 503 ServiceUnavailable while down is
 // true, to test how callers survive an S3 outage.
 func (s *S3Server) SetDown(down bool) { s.down.Store(down) }
+
+// Keys lists the bucket's keys from the store behind the server, outage or
+// not: what really reached the bucket, which no client can see while it is down.
+func (s *S3Server) Keys() ([]string, error) {
+	list, err := s.backend.ListBucket(s.Bucket, &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(list.Contents))
+	for _, c := range list.Contents {
+		keys = append(keys, c.Key)
+	}
+	return keys, nil
+}
 
 // Close stops the server; the contents are lost.
 func (s *S3Server) Close() {

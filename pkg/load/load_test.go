@@ -55,7 +55,7 @@ func TestLoad(t *testing.T) {
 		t.Error(p)
 	}
 	if len(problems) == 0 {
-		t.Logf("checked: no 5xx; %d requests each with one consistent outcome; %d authorize answers each audited once; every creation and outcome audited", len(res.Created), len(res.Answers))
+		t.Logf("checked: no 5xx and no unexpected 4xx; approvals, denials and cancellations accepted; %d requests each with one consistent outcome; every allowed answer during a live grant; %d authorize answers each audited once; every creation, outcome and grant audited", len(res.Created), len(res.Answers))
 	}
 }
 

@@ -405,20 +405,12 @@ func TestAuditSurvivesS3Outage(t *testing.T) {
 		return slices.ContainsFunc(st.Poller.Checkpoints(consumer), func(c Checkpoint) bool { return c.Sequence != "" })
 	}
 	eventually(t, "notify to pass the record", func() bool { return advanced("notify") })
-	if acts := auditActionsOrNil(st); len(acts) != 0 {
-		t.Fatalf("audit records written while S3 was down: %v", acts)
+	if keys, err := st.S3.Keys(); err != nil || len(keys) != 0 {
+		t.Fatalf("audit objects written while S3 was down: %v %v", keys, err)
 	}
 	st.S3.SetDown(false)
 	eventually(t, "group.created in the audit bucket", func() bool {
 		return slices.Contains(auditActions(t, st), auditrecord.ActionGroupCreated)
 	})
 	eventually(t, "audit checkpoint", func() bool { return advanced("audit") })
-}
-
-func auditActionsOrNil(st *Stack) []string {
-	var acts []string
-	_ = auditquery.Query(context.Background(), emulator.S3Client(st.S3Endpoint), st.Bucket,
-		auditquery.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)},
-		func(r auditrecord.Record) error { acts = append(acts, r.Action); return nil }, nil)
-	return acts
 }
