@@ -149,6 +149,7 @@ API (4xx), 4 server or network failure, 5 authorize answered "denied".`,
 		a.delegateCmd(), a.delegationCmd(),
 		a.authorizeCmd(),
 		a.loginCmd(), a.logoutCmd(),
+		a.opsCmd(),
 		a.auditCmd(),
 	)
 	return root
