@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/elevate-pam/elevate/pkg/cli"
@@ -64,6 +67,11 @@ type idTokenClient struct {
 }
 
 func (c idTokenClient) IDTokenUserinfoClaimsAssertion() bool { return true }
+
+// GrantTypes adds the device authorization grant to the native client's.
+func (c idTokenClient) GrantTypes() []oidc.GrantType {
+	return append(slices.Clone(c.Client.GrantTypes()), oidc.GrantTypeDeviceCode)
+}
 func (c idTokenClient) IDTokenLifetime() time.Duration {
 	return time.Duration(c.p.lifetime.Load())
 }
@@ -77,8 +85,10 @@ func startProvider(t *testing.T) *provider {
 	p := &provider{issuer: "http://" + ln.Addr().String() + "/"}
 	p.lifetime.Store(int64(time.Hour))
 	users := filepath.Join(t.TempDir(), "users.json")
-	b, err := json.Marshal(map[string]storage.User{"u1": {
-		ID: "u1", Username: loginUser, Password: loginPassword, FirstName: "Alice", LastName: "Example",
+	// The example's device flow takes the user name for the subject, so the
+	// user's ID is its name.
+	b, err := json.Marshal(map[string]storage.User{loginUser: {
+		ID: loginUser, Username: loginUser, Password: loginPassword, FirstName: "Alice", LastName: "Example",
 		Email: loginEmail, EmailVerified: true,
 	}})
 	if err == nil {
@@ -119,13 +129,29 @@ type cliRun struct {
 	printed bytes.Buffer
 	// browserErr is what the browser step met, if it ran.
 	browserErr chan error
+	// onStderr, when set, sees what the command prints on stderr as it
+	// prints it (the device flow's code is read there, by a person).
+	onStderr func(string)
+}
+
+type watchWriter struct {
+	buf *bytes.Buffer
+	fn  func(string)
+}
+
+func (w watchWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	if w.fn != nil {
+		w.fn(w.buf.String())
+	}
+	return len(p), nil
 }
 
 func (c *cliRun) run(args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
 	env := cli.Env{
-		Stdout: &out, Stderr: &errb,
+		Stdout: &out, Stderr: watchWriter{&errb, c.onStderr},
 		Getenv: func(k string) string { return c.env[k] },
 		OpenBrowser: func(u string) error {
 			// The user signs in on the provider's own page, in Chromium.
@@ -270,6 +296,46 @@ func TestLoginWithOpenIDProviderInBrowser(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+
+	t.Run("device", func(t *testing.T) {
+		// On a machine without a browser: the code is entered elsewhere.
+		before := readSession(t, cache)
+		var once sync.Once
+		urlRE := regexp.MustCompile(`http://\S+/device\S*`)
+		c.onStderr = func(printed string) {
+			u := urlRE.FindString(printed)
+			if u == "" {
+				return
+			}
+			once.Do(func() {
+				go func() {
+					c.browserErr <- chromedp.Do(c.browser,
+						chromedp.Navigate(u),
+						chromedp.WaitVisible(`#username`),
+						chromedp.SendKeys(`#username`, loginUser),
+						chromedp.SendKeys(`#password`, loginPassword),
+						chromedp.Click(`button[type=submit]`),
+						chromedp.WaitVisible(`button.green`),
+						chromedp.Click(`button.green`),
+					)
+				}()
+			})
+		}
+		defer func() { c.onStderr = nil }()
+		code, out, errOut := c.run("login", "--issuer", p.issuer, "--client-id", loginClientID, "--device")
+		if code != 0 || !strings.Contains(out, "as "+loginEmail) {
+			t.Fatalf("device login exit %d\n%s%s", code, out, errOut)
+		}
+		if err := <-c.browserErr; err != nil {
+			t.Fatalf("device page: %v", err)
+		}
+		if after := readSession(t, cache); after.IDToken == before.IDToken {
+			t.Fatal("the device sign-in did not replace the cached token")
+		}
+		if code, _, errOut := c.run("request", "list"); code != 0 {
+			t.Fatalf("request list after the device sign-in: exit %d %s", code, errOut)
 		}
 	})
 
