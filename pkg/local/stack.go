@@ -257,7 +257,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Bucket: o.Bucket,
 				Logger: log.With("function", manifest.Audit),
 			})},
-			{Name: accessConsumer, Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
+			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
