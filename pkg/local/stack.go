@@ -70,6 +70,9 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// FunctionTimeouts overrides functions' timeouts (budget.Timeouts, which
+	// the CDK stack sets) for tests that stall a dependency past them.
+	FunctionTimeouts map[string]time.Duration
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
 
@@ -216,7 +219,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
 			IdentityCenter: identitycenter.APIPort{Directory: icAWS, Provisioning: fs}}
 	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	accessStore := storeOf(accessConsumer)
@@ -228,21 +231,21 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: manifest.Notify, Handle: notify.NewHandler(notify.Deps{
+			{Name: manifest.Notify, Timeout: o.FunctionTimeouts[manifest.Notify], Handle: notify.NewHandler(notify.Deps{
 				Store:         storeOf(manifest.Notify),
-				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
+				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
 				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", manifest.Notify),
 			})},
-			{Name: manifest.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+			{Name: manifest.Audit, Timeout: o.FunctionTimeouts[manifest.Audit], Handle: audit.NewHandler(audit.HandlerDeps{
 				S3:     emulator.S3Client(st.S3Endpoint),
 				Bucket: o.Bucket,
 				Logger: log.With("function", manifest.Audit),
 			})},
-			{Name: accessConsumer, Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
+			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())

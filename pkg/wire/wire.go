@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
 	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -92,6 +93,8 @@ func PageKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
 // keyFrom reads a key from the secret named by secretEnv, else from plainEnv.
 func keyFrom(ctx context.Context, cfg aws.Config, what, secretEnv, plainEnv string) ([]byte, error) {
 	if arn := config.Get(secretEnv, ""); arn != "" {
+		ctx, cancel := context.WithTimeout(ctx, budget.InitCallTimeout)
+		defer cancel()
 		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 		if err != nil {
 			return nil, fmt.Errorf("reading the %s secret: %w", what, err)
@@ -175,7 +178,8 @@ func IdentityPolicy() httpapi.IdentityPolicy {
 }
 
 // LambdaConfig builds the SDK configuration from what the Lambda runtime puts
-// in the environment (region and the execution role's credentials). The SDK's
+// in the environment (region and the execution role's credentials), with
+// pkg/budget's retry policy and HTTP timeouts. The SDK's
 // config.LoadDefaultConfig would find the same values, but it links in SSO,
 // STS and shared-profile support that a function never uses and that push the
 // bootstrap past its 12 MB budget.
@@ -185,10 +189,14 @@ func LambdaConfig() (aws.Config, error) {
 	if region == "" || id == "" || secret == "" {
 		return aws.Config{}, errors.New("AWS_REGION and the AWS credentials must be set (the Lambda runtime sets them)")
 	}
-	return aws.Config{
+	cfg := aws.Config{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))),
-	}, nil
+	}
+	// Every client built from it retries briefly and times out its attempts
+	// (pkg/budget); the handler's context bounds each call.
+	budget.Apply(&cfg)
+	return cfg, nil
 }
 
 // DynamoEndpoint honours AWS_ENDPOINT_URL_DYNAMODB, which LoadDefaultConfig
