@@ -27,7 +27,7 @@ func (a *app) list(ctx context.Context, path string, q url.Values, all bool, nex
 	if err != nil {
 		return err
 	}
-	c, err := a.client(true)
+	c, err := a.client(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (a *app) authorizeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client(true)
+			cl, err := a.client(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

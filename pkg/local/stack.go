@@ -15,14 +15,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/elevate-pam/elevate/pkg/access"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
+	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
+	"github.com/elevate-pam/elevate/pkg/stscreds"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
@@ -78,6 +81,9 @@ type Options struct {
 	// loopback address. Anyone who can reach that route can mint an admin
 	// token, so by default it is refused (403) on any other address.
 	TokensBeyondLoopback bool
+	// TrustIssuer, when set, makes the gateway accept that loopback OpenID
+	// provider's ID tokens besides its own (tests of elevate login).
+	TrustIssuer *TrustedIssuer
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
 	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
@@ -87,6 +93,10 @@ type Options struct {
 	// ProvisioningDelay is how long the in-process sso-admin's assignments
 	// and provisionings stay IN_PROGRESS (DefaultProvisioningDelay).
 	ProvisioningDelay time.Duration
+	// AccessClock is the clock of the access function's revocation deny
+	// (entries lapse when their credentials expire); the system clock when
+	// nil. Tests move it.
+	AccessClock elevate.Clock
 	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
 	// a minute in AWS).
 	SweepInterval time.Duration
@@ -115,6 +125,9 @@ type Stack struct {
 
 	// AWS is the in-process STS, IAM, sso-admin and Identity Store.
 	AWS *awsapi.Endpoint
+	// Access is the access function's revocation deny, for tests that run
+	// its sweep.
+	Access access.Deps
 
 	authority *Authority
 	server    *http.Server
@@ -165,7 +178,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	st.serve(ln, o, deps, streamARN)
+	verifier, err := st.verifier(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	st.serve(ln, o, deps, verifier, streamARN)
 	o.Log.Info("local stack started", "api", st.URL, "ses", st.SESEndpoint, "s3", st.S3Endpoint, "dynamodb", st.DynamoEndpoint, "table", st.Table, "bucket", st.Bucket)
 	return st, nil
 }
@@ -240,26 +257,45 @@ func (st *Stack) functionDeps(o Options) (wire.Deps, error) {
 		Mail:           &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
 		PublicURL:      publicURL,
 		IdentityCenter: identityCenterAWS(st.AWS.Endpoint),
+		Issuer:         stscreds.Assumer{STS: emulator.STSClient(st.AWS.Endpoint)},
 		AuditS3:        emulator.S3Client(st.S3Endpoint),
 		AuditBucket:    o.Bucket,
 		Log:            o.Log,
 	}, nil
 }
 
+// verifier checks the gateway's bearer tokens: the stack's own, and those of
+// Options.TrustIssuer when given.
+func (st *Stack) verifier(ctx context.Context, o Options) (TokenVerifier, error) {
+	if o.TrustIssuer == nil {
+		return st.authority, nil
+	}
+	iv, err := newIssuerVerifier(ctx, *o.TrustIssuer)
+	if err != nil {
+		return nil, err
+	}
+	return verifiers{st.authority, iv}, nil
+}
+
 // serve feeds the stream to the stream functions (and runs the access
 // sweep, as EventBridge does in AWS) and serves the API functions, behind
 // the token route, on ln.
-func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, streamARN string) {
+func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, verifier TokenVerifier, streamARN string) {
 	log := o.Log
-	gw := &Gateway{Functions: APIHandlers(d), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
+	gw := &Gateway{Functions: APIHandlers(d), Verifier: verifier, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
-	// The consumer and the sweep share the access function's store, as
-	// they share its Lambda in AWS.
-	access := loggedAs(d, manifest.Access)
-	access.Store = wire.OneStore(d.Store(manifest.Access))
-	sweeper := access
-	sweeper.Log = access.Log.With("component", "sweep")
+	// The access function's two parts (Identity Center assignments, the
+	// revocation deny) and their sweeps share its store, as they share its
+	// Lambda in AWS.
+	accessFn := loggedAs(d, manifest.Access)
+	accessFn.Store = wire.OneStore(d.Store(manifest.Access))
+	sweeper := accessFn
+	sweeper.Log = accessFn.Log.With("component", "sweep")
+	st.Access = access.Deps{Store: accessFn.Store(manifest.Access), IAM: emulator.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock, Logger: accessFn.Log}
+	if st.Access.Clock == nil {
+		st.Access.Clock = elevate.SystemClock
+	}
 	st.Poller = &Poller{
 		Streams:    emulator.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
@@ -270,7 +306,10 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, streamARN string
 		Consumers: []Consumer{
 			{Name: manifest.Notify, Timeout: o.FunctionTimeouts[manifest.Notify], Handle: loggedAs(d, manifest.Notify).Notify()},
 			{Name: manifest.Audit, Timeout: o.FunctionTimeouts[manifest.Audit], Handle: loggedAs(d, manifest.Audit).Audit()},
-			{Name: manifest.Access, Timeout: o.FunctionTimeouts[manifest.Access], Handle: identitycenter.NewHandler(access.Applier())},
+			{Name: manifest.Access, Timeout: o.FunctionTimeouts[manifest.Access], Handle: StreamHandler(access.Stream(
+				access.Part{Stream: identitycenter.NewHandler(accessFn.Applier())},
+				st.Access.Part(),
+			))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
@@ -280,6 +319,7 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, streamARN string
 		defer close(st.polled)
 		var wg sync.WaitGroup
 		wg.Go(func() { runSweep(pctx, sweep, o.SweepInterval, log) })
+		wg.Go(func() { runSweep(pctx, st.Access, o.SweepInterval, log) })
 		st.Poller.Run(pctx)
 		wg.Wait()
 	}()
@@ -367,6 +407,8 @@ func (s *Stack) Exports(token string) []string {
 		"export ELEVATE_TOKEN=" + token,
 		"export ELEVATE_AUDIT_BUCKET=" + s.Bucket,
 		"export AWS_ENDPOINT_URL_S3=" + s.S3Endpoint,
+		"export AWS_ENDPOINT_URL_STS=" + s.AWS.Endpoint,
+		"export AWS_ENDPOINT_URL_IAM=" + s.AWS.Endpoint,
 		"export AWS_REGION=" + s.Region,
 		"export AWS_ACCESS_KEY_ID=" + emulator.AccessKeyID,
 		"export AWS_SECRET_ACCESS_KEY=" + emulator.SecretAccessKey,

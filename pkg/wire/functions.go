@@ -39,6 +39,9 @@ type Deps struct {
 	// the caller, so the HTTP functions do not link it.
 	Mail      notify.Sender
 	PublicURL string
+	// Issuer assumes roles for the credentials function (stscreds over an
+	// STS client the caller builds, so the other functions link no STS).
+	Issuer app.RoleAssumer
 	// IdentityCenter resolves requesters (requests) and applies grants
 	// (access) under Identity Center bindings; nil where it is off.
 	IdentityCenter *identitycenter.AWS
@@ -57,6 +60,9 @@ func (d Deps) Service(function string) *app.Service {
 	svc := &app.Service{Store: store, Clock: elevate.SystemClock, AdminGroup: d.AdminGroup, Tickets: d.Tickets}
 	if d.IdentityCenter != nil {
 		svc.IdentityCenter = identitycenter.APIPort{Directory: d.IdentityCenter, Provisioning: store}
+	}
+	if function == manifest.Credentials && d.Issuer != nil {
+		svc.Issuer, svc.Issuances = d.Issuer, store
 	}
 	return svc
 }
