@@ -68,6 +68,11 @@ type Refusal struct {
 	// anonymousSlotsPerMinute per minute for everything it hashes to: the
 	// attempts of someone without credentials cannot flood the trail.
 	BoundBy string
+	// OncePer, when set, makes the record the only one ever written for
+	// everything it names (a signed link, its route and the code): the
+	// store writes each event ID once, so an old email opened again and
+	// again, by its approver or a mail scanner, records its refusal once.
+	OncePer string
 }
 
 // anonymousSlotsPerMinute bounds the refusal records anonymous attempts can
@@ -84,7 +89,12 @@ func (s *Service) RecordRefusal(ctx context.Context, r Refusal) error {
 	if len(r.Unverified) > 0 {
 		ev.Detail["unverified"] = r.Unverified
 	}
-	if r.BoundBy != "" {
+	switch {
+	case r.OncePer != "":
+		h := sha256.Sum256([]byte(r.OncePer))
+		ev.ID = "refused-once-" + hex.EncodeToString(h[:16])
+		ev.Detail["once"] = true
+	case r.BoundBy != "":
 		h := sha256.Sum256([]byte(r.BoundBy))
 		ev.ID = fmt.Sprintf("refused-anonymous-%s-%02d", now.UTC().Format("200601021504"), int(h[0])%anonymousSlotsPerMinute)
 		ev.Detail["bounded"] = hex.EncodeToString(h[:4])

@@ -29,7 +29,7 @@ type headParser struct {
 	i int
 }
 
-var headKeys = [][]byte{[]byte("id"), []byte("time"), []byte("action"), []byte("actor"), []byte("target"), []byte("requestId"), []byte("policyId")}
+var headKeys = [][]byte{[]byte("id"), []byte("time"), []byte("action"), []byte("actor"), []byte("target"), []byte("requestId"), []byte("policyId"), []byte("timePrecision")}
 
 func parseHead(line []byte) (h recordHead, ok bool) {
 	p := headParser{b: line}
@@ -55,6 +55,8 @@ func parseHead(line []byte) (h recordHead, ok bool) {
 			h.RequestID, ok = p.stringOrNull()
 		case "policyId":
 			h.PolicyID, ok = p.stringOrNull()
+		case "timePrecision":
+			h.TimePrecision, ok = p.stringOrNull()
 		case "time":
 			var s []byte
 			if s, ok = p.rawString(); ok {

@@ -68,9 +68,14 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-// Match reports whether r passes every field of the filter.
+// Match reports whether r passes every field of the filter. A record whose
+// time is the stream's (timePrecision) matches Since when its change may
+// have happened at or after it: within [time, time+precision).
 func (f Filter) Match(r Record) bool {
-	if r.Time.Before(f.Since) || (!f.Until.IsZero() && r.Time.After(f.Until)) {
+	if r.Time.Before(f.Since) && !r.Time.Add(r.Precision()).After(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && r.Time.After(f.Until) {
 		return false
 	}
 	if f.Action != "" {
@@ -128,11 +133,13 @@ func ParseTargetFilter(s string) (*Target, error) {
 	return &t, nil
 }
 
-// Partitions lists the partition prefixes of every UTC day from since to
-// until inclusive. Only these are listed: the writer files each record under
-// its own day, so no other partition can hold a matching record.
+// Partitions lists the partition prefixes of every UTC day from since (less
+// MaxTimePrecision) to until inclusive. Only these are listed: the writer
+// files each record under its own day, so no other partition can hold a
+// matching record; a record timed by the stream just before since, in the
+// day before, may still match.
 func Partitions(since, until time.Time) ([]string, error) {
-	first := truncateDay(since)
+	first := truncateDay(since.Add(-MaxTimePrecision))
 	last := truncateDay(until)
 	if last.Before(first) {
 		return nil, invalidf("until is before since")
@@ -146,6 +153,16 @@ func Partitions(since, until time.Time) ([]string, error) {
 		out = append(out, PartitionPrefix(d))
 	}
 	return out, nil
+}
+
+// partitionDay is the day of an object's dt= partition.
+func partitionDay(key string) (time.Time, bool) {
+	_, dt, ok := strings.Cut(path.Dir(key), "dt=")
+	if !ok {
+		return time.Time{}, false
+	}
+	day, err := time.Parse(time.DateOnly, dt)
+	return day, err == nil
 }
 
 func truncateDay(t time.Time) time.Time {
@@ -251,6 +268,8 @@ type recordHead struct {
 	Target    *Target   `json:"target"`
 	RequestID string    `json:"requestId"`
 	PolicyID  string    `json:"policyId"`
+	// TimePrecision: see Record.
+	TimePrecision string `json:"timePrecision"`
 }
 
 // QueryWith is Query with options. It streams: objects are read
@@ -277,7 +296,7 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 		if err != nil {
 			return err
 		}
-		if keys, err = listPartitions(ctx, c, bucket, prefixes, parallel); err != nil {
+		if keys, err = listPartitions(ctx, c, bucket, prefixes, f.Since, parallel); err != nil {
 			return err
 		}
 	} else {
@@ -459,8 +478,11 @@ func groupByDay(keys []string) []dayObjects {
 
 // listPartitions lists the audit objects of every prefix, parallel prefixes
 // at a time, and returns their keys in partition then key order. Only keys
-// are held: about a hundred bytes per object, never the records.
-func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, parallel int) ([]string, error) {
+// are held: about a hundred bytes per object, never the records. In a
+// partition before since's day only objects S3 says were written from a
+// MaxTimePrecision before since on are kept: an object holds changes made
+// before it was written, and only changes from since on can match there.
+func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, since time.Time, parallel int) ([]string, error) {
 	perPrefix := make([][]string, len(prefixes))
 	errs := make([]error, len(prefixes))
 	sem := make(chan struct{}, parallel)
@@ -471,6 +493,8 @@ func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []s
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			day, ok := partitionDay(prefix + "*")
+			earlier := ok && day.Before(truncateDay(since))
 			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)
@@ -479,6 +503,9 @@ func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []s
 					return
 				}
 				for _, o := range page.Contents {
+					if earlier && o.LastModified != nil && o.LastModified.Before(since.Add(-MaxTimePrecision)) {
+						continue
+					}
 					if k := aws.ToString(o.Key); isAuditObject(k) {
 						perPrefix[i] = append(perPrefix[i], k)
 					}
@@ -564,6 +591,14 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 		}
 		r = rd.gz
 	}
+	// A partition before Since's day is read only for the records timed by
+	// the stream just before Since (MaxTimePrecision): there, only records
+	// filed under their own day count, so a record misfiled into it cannot
+	// slip into the range.
+	var before time.Time
+	if day, ok := partitionDay(key); ok && day.Before(truncateDay(f.Since)) {
+		before = day
+	}
 	br := rd.lines
 	br.Reset(r)
 	var recs []heldRecord
@@ -589,7 +624,8 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 				return src, nil, fmt.Errorf("decode s3://%s/%s: record %d: %w", bucket, key, src.RecordsRead+1, jerr)
 			}
 			src.RecordsRead++
-			if f.Match(Record{ID: head.ID, Time: head.Time, Action: head.Action, Actor: head.Actor, Target: head.Target, RequestID: head.RequestID, PolicyID: head.PolicyID}) {
+			if (before.IsZero() || truncateDay(head.Time).Equal(before)) && f.Match(Record{ID: head.ID, Time: head.Time, Action: head.Action, Actor: head.Actor, Target: head.Target, RequestID: head.RequestID,
+				PolicyID: head.PolicyID, TimePrecision: head.TimePrecision}) {
 				recs = append(recs, heldRecord{time: head.Time, id: head.ID, line: Line(bytes.Clone(line))})
 			}
 		}

@@ -137,11 +137,15 @@ func TestQueryListsOnlyPartitionsInRange(t *testing.T) {
 		t.Fatalf("ids = %v, want %v", ids(got), want)
 	}
 	slices.Sort(c.listed) // partitions are listed concurrently
-	if want := []string{"audit/dt=2025-03-10/", "audit/dt=2025-03-11/"}; !slices.Equal(c.listed, want) {
+	// The day before is listed for records timed by the stream just before
+	// since (issue 16 item 3); trap1, misfiled there, still stays out.
+	if want := []string{"audit/dt=2025-03-09/", "audit/dt=2025-03-10/", "audit/dt=2025-03-11/"}; !slices.Equal(c.listed, want) {
 		t.Fatalf("listed %v, want %v", c.listed, want)
 	}
 	slices.Sort(c.got)
-	if want := []string{"audit/dt=2025-03-10/a.json.gz", "audit/dt=2025-03-11/b.json.gz"}; !slices.Equal(c.got, want) {
+	// x was written (S3 says) after since, so it is read: a record in it may
+	// be timed by the stream just before since.
+	if want := []string{"audit/dt=2025-03-09/x.json.gz", "audit/dt=2025-03-10/a.json.gz", "audit/dt=2025-03-11/b.json.gz"}; !slices.Equal(c.got, want) {
 		t.Fatalf("read %v, want %v", c.got, want)
 	}
 }

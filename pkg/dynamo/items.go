@@ -224,6 +224,9 @@ type requestItem struct {
 	Extends          string   `dynamodbav:"extends,omitempty"`
 	Extensions       []string `dynamodbav:"extensions,omitempty"`
 	PendingExtension string   `dynamodbav:"pendingExtension,omitempty"`
+	// SlotLog is every state Elevate gave the request's grant slot (see
+	// slotlog.go): the audit consumer holds slot changes to it.
+	SlotLog []string `dynamodbav:"slotLog,omitempty"`
 
 	breakGlassFields
 }
@@ -265,6 +268,7 @@ func toRequestItem(r elevate.Request) requestItem {
 	}
 	it.Ticket, it.Extends, it.PendingExtension = r.Ticket, r.Extends, r.PendingExtension
 	it.Extensions = append([]string(nil), r.Extensions...)
+	it.SlotLog = withSlotLog(r)
 	return it
 }
 
@@ -289,7 +293,7 @@ func (it requestItem) domain() (elevate.Request, error) {
 		Requester: it.Requester, Reason: it.Reason, DurationHours: it.DurationHours, Status: elevate.Status(it.Status),
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
 		RequiredApprovals: it.RequiredApprovals, Decisions: make([]elevate.Decision, 0, len(it.Decisions)), Version: it.Version,
-		CountedBy: it.CountedBy}
+		CountedBy: it.CountedBy, SlotLog: it.SlotLog}
 	var err error
 	if r.CreatedAt, err = parseTime(it.CreatedAt); err != nil {
 		return r, bad("createdAt")

@@ -92,6 +92,9 @@ type Request struct {
 	Active bool `json:"active"`
 	// Version increases with every stored change; writes are conditioned on it.
 	Version int `json:"-"`
+	// SlotLog is kept by the store, carried through unchanged: the states
+	// its grant slot was given, which the audit trail holds slot changes to.
+	SlotLog []string `json:"-"`
 
 	// Scheduled start, ticket references and extensions (F13-F15).
 	// StartAt is the requested start: the grant is live on [StartAt,

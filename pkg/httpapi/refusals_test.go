@@ -152,3 +152,52 @@ func TestRefusalStatusSurvivesAFailedRecord(t *testing.T) {
 		t.Fatalf("the failed record was not logged: %s", h.logs.String())
 	}
 }
+
+// Issue 16 item 4: an old link signed by Elevate names its approver, so its
+// refusals are recorded once per link, route and code: an expired link
+// opened again and again (a mail scanner), or a used one posted again,
+// cannot fill the trail in the approver's name.
+func TestOldLinkRefusalsAreRecordedOncePerLink(t *testing.T) {
+	store := newMemStore()
+	h := newHarness(t, store)
+	h.setup(1)
+	id := h.submit()
+	good := h.linkToken(id, bob)
+	expired := mustSigner(t, testKey).sign(t, id, bob, h.svc.Clock().Add(-time.Second))
+	if resp := h.postForm(good, decisionForm("approve", id, "")); resp.StatusCode != 200 {
+		t.Fatalf("first use of the link: %d %s", resp.StatusCode, resp.Body)
+	}
+	count := func(action string) int {
+		n := 0
+		for _, ev := range store.refusals {
+			if ev.Action == action {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < 5; i++ {
+		h.advance(time.Minute)
+		if resp := h.do("GET", "/v1/links/"+expired, "", nil); resp.StatusCode != 410 {
+			t.Fatalf("expired link GET %d: %d", i, resp.StatusCode)
+		}
+		if resp := h.postForm(good, decisionForm("approve", id, "")); resp.StatusCode != 409 {
+			t.Fatalf("used link POST %d: %d", i, resp.StatusCode)
+		}
+	}
+	if n, m := count("refused.link-expired"), count("refused.not-pending"); n != 1 || m != 1 {
+		t.Fatalf("%d link-expired and %d not-pending records for five attempts each, want one each", n, m)
+	}
+	// Another route of the same link is another attempt: once too.
+	h.postForm(expired, decisionForm("approve", id, ""))
+	h.postForm(expired, decisionForm("approve", id, ""))
+	if n := count("refused.link-expired"); n != 2 {
+		t.Fatalf("%d link-expired records after POSTs of the expired link, want 2", n)
+	}
+	// Another link of the same approver is recorded on its own.
+	other := mustSigner(t, testKey).sign(t, id, bob, h.svc.Clock().Add(-2*time.Second))
+	h.do("GET", "/v1/links/"+other, "", nil)
+	if n := count("refused.link-expired"); n != 3 {
+		t.Fatalf("%d link-expired records after another link, want 3", n)
+	}
+}

@@ -220,9 +220,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Logger:        log.With("function", routes.Notify),
 			})},
 			{Name: routes.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
-				S3:     localstack.S3Client(st.S3Endpoint),
-				Bucket: o.Bucket,
-				Logger: log.With("function", routes.Audit),
+				S3:       localstack.S3Client(st.S3Endpoint),
+				Bucket:   o.Bucket,
+				Logger:   log.With("function", routes.Audit),
+				Requests: storeOf(routes.Audit),
+				// DynamoDB Local rounds the stream's times down to the minute.
+				StreamTimePrecision: time.Minute,
 			})},
 		},
 	}

@@ -32,7 +32,7 @@ var (
 		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
-		Audit:     nil,
+		Audit:     {"GetItem"}, // the request a grant slot's change is checked against
 	}
 	IndexActions = map[string][]string{
 		Requests: {"Query"},

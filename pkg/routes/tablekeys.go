@@ -76,6 +76,11 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyEvents}},
 	},
+	// A grant slot's change is Elevate's only if its request says so
+	// (issue 16 item 2): the audit consumer reads requests, nothing else.
+	Audit: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},
+	},
 	Notify: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // delegates get the approval emails
