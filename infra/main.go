@@ -1,5 +1,5 @@
 // Command infra is Elevate's CDK app. `cdk synth` and `cdk deploy` run it
-// through cdk.json at the repository root; see README "Deploy to AWS".
+// through cdk.json at the repository root; see infra/README.md "Deploy to AWS step by step".
 package main
 
 import (

@@ -38,7 +38,7 @@ func newPageKey(scope constructs.Construct) awssecretsmanager.Secret {
 
 // newEmailIdentity declares the sender domain with Easy DKIM and a default
 // configuration set that suppresses bounced and complaining addresses. The
-// DNS records it needs are in the SES console after deploy (see README).
+// DNS records it needs are in the SES console after deploy (see infra/README.md).
 func newEmailIdentity(scope constructs.Construct, props Props) (awsses.EmailIdentity, awsses.ConfigurationSet) {
 	cs := awsses.NewConfigurationSet(scope, jsii.String("EmailConfig"), &awsses.ConfigurationSetProps{
 		SuppressionReasons: awsses.SuppressionReasons_BOUNCES_AND_COMPLAINTS,

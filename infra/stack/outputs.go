@@ -10,7 +10,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/config"
 )
 
-// Output names, as `cdk deploy` prints them and README refers to them.
+// Output names, as `cdk deploy` prints them and infra/README.md refers to them.
 const (
 	OutApiURL         = "ApiUrl"
 	OutUserPoolID     = "UserPoolId"

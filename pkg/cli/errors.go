@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Exit codes, documented in the README so scripts can branch on them.
+// Exit codes, documented in cmd/elevate/README.md so scripts can branch on them.
 const (
 	ExitOK       = 0
 	ExitInternal = 1 // a bug or an unexpected response; never a refusal

@@ -62,4 +62,97 @@
 // on the original's version and live grant; approving it moves the
 // original's grantExpiresAt and its slot's expiry in the decision's
 // transaction.
+//
+// # Rules of the data
+//
+//   - Expiry is decided at read time. A grant whose expiresAt has passed is
+//     refused even while its item still exists; TTL deletion is garbage
+//     collection and the source of the "expired" events. A Pending request past
+//     its expiry reads as Expired.
+//   - Every decision is a conditional transaction. Approve/deny/cancel are
+//     conditioned on the request's version, status = Pending, not expired, and
+//     (approve) this approver not yet counted; an approver's group membership is
+//     checked in the same transaction, the grant is written in it, and an email
+//     link's single-use marker too. Revoke deletes the grant and updates the
+//     request atomically. 20 concurrent approve/deny calls give exactly one
+//     outcome (tested).
+//   - Membership at the moment of the decision, held until the commit (issue 10
+//     items 5, 6). The service reads who is an approver (app.approversOf), and
+//     the decision's transaction condition-checks the same thing on the group
+//     item (dynamo.approverChecks, one ConditionCheck whose contains(members, …)
+//     terms cover everyone the decision rests on): the approver or denier; a
+//     revoker acting as an approver (a revoke records as:
+//     requester|admin|approver; the requester's and an admin's rights do not
+//     rest on membership); and on the approval that completes N of M, every
+//     approver counted. An approval from someone who has since left the group no
+//     longer counts: the request stays Pending (the approval is recorded, the
+//     audit record says final:false) until enough current members have approved,
+//     and the approved request names them in countedBy. A member removed between
+//     the read and the commit makes the commit fail and the retry re-count. A
+//     transaction may touch an item once, so all counted approvers share that
+//     one check: at most 10 terms (requiredApprovals ≤ 10), four items per
+//     decision transaction (request, this check, grant slot, link) against
+//     DynamoDB's 100.
+//   - A group cannot be deleted while pending requests or live grants name it
+//     (issue 10 item 7), even after every policy moved away from it, so a group
+//     recreated under the same name never inherits them. A reference count would
+//     have to be released when a request lapses, which happens at read time with
+//     nothing written, so lapsed requests would block the delete until TTL
+//     caught up (days in AWS). Instead each request naming a group writes a hold
+//     GROUPUSE#<group>/<request id> in the transaction that creates it; whether
+//     that request still needs its group (pending, or a grant not yet over) is
+//     read from the request itself at delete time, so decisions, extensions and
+//     lapses never touch the hold. Creating a request condition-checks that the
+//     group exists and that no delete holds the group's lock; the delete takes
+//     that lock (a conditional put that lapses after 30 s should the deleter
+//     die), reads the holds (strongly consistent Query) and their requests
+//     (strongly consistent BatchGetItem), refuses with 409 group-in-use if any
+//     still needs the group, and otherwise deletes the group, its lock and the
+//     holds in one transaction. Every hold committed before the lock is seen,
+//     and none can commit after it.
+//   - One policy per target is the key itself: a policy's ID is its target
+//     (task:exchange:new-moverequest), created with attribute_not_exists; the
+//     cap is an atomic counter in the same transaction; groups count their
+//     references so a group in use cannot be deleted.
+//   - One open request per principal and target: the request claims a "grant
+//     slot" item that later becomes the grant. Authorization reads settings,
+//     policy and slot in one strongly consistent BatchGetItem, then writes one
+//     audit item.
+//   - The table write is the commit; the stream is the outbox. Emails and audit
+//     records come only from the stream. Consumers are idempotent (email
+//     delivery markers; audit records carry the stream eventID; deterministic
+//     object keys per batch) and report BatchItemFailures.
+//   - Authorization semantics (F8), in order: access turned off → allowed,
+//     disabled (as with PAM turned off; Lockbox has its own switch); a system
+//     account → allowed, system-account; no policy covers the target → allowed,
+//     no-policy (only covered tasks are privileged); a live grant → allowed,
+//     grant; otherwise denied, approval-required.
+//
+// # Break-glass, delegation and index keys
+//
+// Scheduled start, extensions and tickets (F13–F15) add attributes, no item
+// kinds: a request gets startAt, grantStartsAt, ticket (the ?ticket= filter),
+// windowStart/windowEnd (the ticket system's change window) and notAfter (the
+// cap on the grant's end); an extension is a request with extends and no slot
+// of its own, and its original carries pendingExtension (the guard that keeps
+// one pending extension per grant: an extension is written with its original
+// in one transaction conditioned on the original's version and live grant) and
+// extensions; the grant slot gets startsAt, so authorization still reads
+// everything in its one BatchGetItem.
+//
+// Break-glass (F16) adds to a request breakGlass, ratification,
+// ratifyBy/ratifyByEpochMs (the ?ratification= filter: pending and missed are
+// told apart by the deadline, like Pending and Expired) and, while a pending
+// ratification would cut a live grant short, missRevokesEpochMs, so
+// ?status=Approved|Revoked read such a request as Revoked from the deadline
+// on; its grant slot expires at the earlier of the grant's end and the
+// deadline until it is ratified, so authorize needs no rule of its own.
+// Delegation (F17) adds onBehalfOf and via (the group the decision rested on)
+// to a decision, and the delegator to approvedBy.
+//
+// Grant slots carry index keys in partitions nothing reads because DynamoDB
+// Local 1.25.1 never TTL-deletes an item that is missing from a GSI; without
+// them no expiry would ever reach the local stream. Pagination next tokens are
+// HMAC-signed and bound to their query, so they cannot be edited into reading
+// other keys.
 package dynamo

@@ -28,7 +28,7 @@ import (
 const EnvRequireBrowser = "ELEVATE_E2E_REQUIRE_BROWSER"
 
 // EnvUpdateScreenshot=1 also writes the approval page's screenshot to
-// testdata/, where the README embeds it from.
+// testdata/, where pkg/httpapi/README.md embeds it from.
 const EnvUpdateScreenshot = "ELEVATE_UPDATE_SCREENSHOT"
 
 func TestMain(m *testing.M) { localstack.DynamoMain(m) }
@@ -352,7 +352,7 @@ func plainGet(t *testing.T, url string) (int, string) {
 }
 
 // saveScreenshot writes png under build/screenshots and, when asked, into
-// testdata for the README.
+// testdata for pkg/httpapi/README.md.
 func saveScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
 	root, err := localstack.RepoRoot()
