@@ -57,6 +57,7 @@
 //	| request    | extends                       | on an extension: the original's ID (it has no slot of its own) |
 //	| request    | pendingExtension, extensions  | on an original: the one pending extension (the transaction's guard) and the approved ones |
 //	| grant slot | startsAt                      | a scheduled grant's start, read by authorization in the same BatchGetItem |
+//	| request    | slotLog                       | every state Elevate gave the request's slot, "<version>|<status>|<startsAt>|<expiresAt>", appended by the write that changes it; the audit consumer holds slot changes to it (slotlog.go) |
 //
 // An extension is written with its original in one transaction conditioned
 // on the original's version and live grant; approving it moves the

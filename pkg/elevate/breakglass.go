@@ -66,7 +66,7 @@ type BreakGlassInput struct {
 // Break-glass refusals.
 var (
 	ErrBreakGlassNotAllowed = refusal(ErrUnprocessable, "break-glass-not-allowed", "the policy for this target does not allow break-glass access")
-	ErrBreakGlassReason     = refusal(ErrUnprocessable, "break-glass-reason", "a break-glass request needs a reason of at least 20 characters")
+	ErrBreakGlassReason     = refusal(ErrUnprocessable, "break-glass-reason", "a break-glass request needs a reason of at least 20 characters other than spaces")
 	ErrBreakGlassOpen       = refusal(ErrConflict, "break-glass-open", "you already hold an unratified break-glass grant; it must be ratified first")
 	ErrNotBreakGlass        = refusal(ErrConflict, "not-break-glass", "only a break-glass request is ratified")
 	ErrNotRatifiable        = refusal(ErrConflict, "not-ratifiable", "the break-glass request is no longer waiting for ratification")
@@ -110,7 +110,7 @@ func (r *Request) breakGlass(in SubmitInput, sub Submission, durationGiven bool)
 	if r.Type == TypeLockbox || sub.Policy == nil || !sub.Policy.AllowsBreakGlass() {
 		return ErrBreakGlassNotAllowed
 	}
-	if len([]rune(in.Reason)) < MinBreakGlassReasonChars {
+	if visibleChars(in.Reason) < MinBreakGlassReasonChars {
 		return ErrBreakGlassReason
 	}
 	if r.ApproverGroup == "" && r.ApprovalType == ApprovalManual {
