@@ -148,6 +148,8 @@ var entities = map[string]entityMapping{
 	dynamo.KindGrant:    {noun: "grant", removeMirrorsRequest: true}, // INSERT and MODIFY: slots.go
 
 	dynamo.KindDelegation: {noun: "delegation", insert: delegationSet, modify: delegationSet, remove: delegationRemoved},
+
+	dynamo.KindBreakGlassHold: {noun: "break_glass", insert: holdTaken, modify: holdChanged},
 }
 
 func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) ([]Record, error) {

@@ -45,6 +45,9 @@ const (
 	// ActionRefusedBreakGlassOpen is the refusal of a second unratified
 	// grant, as every refusal is audited (refused.<code>).
 	ActionRefusedBreakGlassOpen = "refused.break-glass-open"
+	// ActionBreakGlassUnblocked: an admin released a principal's break-glass
+	// hold (issue 16 item 5).
+	ActionBreakGlassUnblocked = "break_glass.unblocked"
 
 	// Approver delegation (F17).
 	ActionDelegationSet     = "delegation.set"

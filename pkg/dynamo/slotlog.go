@@ -69,6 +69,17 @@ func withSlotLog(r elevate.Request) []string {
 	return append(log, slotLogEntry(r.Version, state))
 }
 
+// carrySlotLog gives next, a change of prev, prev's log when next carries
+// none (a request built in memory rather than read from the store): at the
+// least prev's own state, the predecessor the audit trail holds next's slot
+// change to.
+func carrySlotLog(prev, next elevate.Request) elevate.Request {
+	if len(next.SlotLog) == 0 && prev.Version > 0 {
+		next.SlotLog = withSlotLog(prev)
+	}
+	return next
+}
+
 // ErrSlotUnverified wraps why a grant slot's change is not Elevate's.
 var ErrSlotUnverified = errors.New("grant slot change does not match its request")
 
