@@ -6,8 +6,18 @@ FUNCTIONS := policies requests approvals authorize notify audit
 TTL_TESTS := ^TestTTL
 # The machine's Node 20 works for jsii; don't warn about its support window on every synth.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all deps deps-browser run test check unit ttl vuln bench build synth deploy clean load
+# Where make build puts the Lambda binaries and synth the cloud assembly.
+BUILD_DIR ?= build
+CDK_OUT ?= cdk.out
+# Extra CDK arguments for synth, bootstrap and deploy, e.g.
+#   CDK_CONTEXT='-c elevate:senderDomain=mail.example.net -c elevate:alarmEmail=oncall@example.net'
+CDK_CONTEXT ?=
+CDK := scripts/node_modules/.bin/cdk
+CDK_APP_ARGS = --no-notices -o $(CDK_OUT) -c elevate:assetDir=$(BUILD_DIR) $(CDK_CONTEXT)
+
+.PHONY: all deps deps-browser run test check unit ttl vuln bench build synth bootstrap deploy clean load
 
 all: test
 
@@ -52,18 +62,28 @@ load: deps
 ## build: Lambda bootstrap binaries (linux/arm64) under build/<function>/bootstrap
 build:
 	@for f in $(FUNCTIONS); do \
-	  mkdir -p build/$$f; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w" -o build/$$f/bootstrap ./functions/$$f || exit 1; \
-	  printf '%-10s %s bytes\n' $$f $$(stat -c %s build/$$f/bootstrap); \
+	  mkdir -p $(BUILD_DIR)/$$f; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w" -o $(BUILD_DIR)/$$f/bootstrap ./functions/$$f || exit 1; \
+	  printf '%-10s %s bytes\n' $$f $$(stat -c %s $(BUILD_DIR)/$$f/bootstrap); \
 	done
 
 ## synth: the CloudFormation template, offline (cdk.out/)
 synth: deps build
-	scripts/node_modules/.bin/cdk synth --no-notices --quiet
+	$(CDK) synth --quiet $(CDK_APP_ARGS)
 
-## deploy: deploy to the AWS account in the environment (see README)
+## bootstrap: build, synthesize offline (the app's own checks), then `cdk bootstrap`
+## the account and region in the AWS environment. BOOTSTRAP_DRY_RUN=1 stops
+## after the synth, before anything contacts AWS. See infra/README.md.
+bootstrap: synth
+	@if [[ -n "$(BOOTSTRAP_DRY_RUN)" ]]; then \
+	  echo "bootstrap: dry run: the app synthesized into $(CDK_OUT); not running: $(CDK) bootstrap $(CDK_APP_ARGS)"; \
+	else \
+	  $(CDK) bootstrap $(CDK_APP_ARGS); \
+	fi
+
+## deploy: deploy to the AWS account in the environment (see infra/README.md)
 deploy: deps build
-	scripts/node_modules/.bin/cdk deploy --no-notices --require-approval broadening
+	$(CDK) deploy --require-approval broadening $(CDK_APP_ARGS)
 
 clean:
-	rm -rf build cdk.out
+	rm -rf $(BUILD_DIR) $(CDK_OUT)

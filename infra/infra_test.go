@@ -17,9 +17,10 @@ import (
 
 	"github.com/elevate-pam/elevate/infra/stack"
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/config"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
+	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/tabledef"
 )
 
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		assetDir = filepath.Join(dir, "build")
-		for _, fn := range append(slices.Clone(routes.APIFunctions), routes.StreamFunctions...) {
+		for _, fn := range append(slices.Clone(manifest.APIFunctions), manifest.StreamFunctions...) {
 			// Distinct contents give each function its own asset, as real binaries do.
 			err := os.MkdirAll(filepath.Join(assetDir, fn), 0o755)
 			if err == nil {
@@ -79,6 +80,12 @@ func TestMain(m *testing.M) {
 	}())
 }
 
+// The sender domain and alarm address every synth here uses.
+const (
+	testSenderDomain = "mail.elevate.test"
+	testAlarmEmail   = "oncall@elevate.test"
+)
+
 // synth declares the stack with cdk.json's context (as the CLI would) plus
 // overrides, writing the assembly under dir.
 func synth(dir, name string, overrides obj) (*stack.Elevate, error) {
@@ -92,6 +99,10 @@ func synth(dir, name string, overrides obj) (*stack.Elevate, error) {
 	}
 	ctx := cdk.Context
 	ctx[stack.CtxAssetDir] = assetDir
+	// cdk.json leaves both unset, which synth refuses (issue 23 item 3): an
+	// operator names their own.
+	ctx[stack.CtxSenderDomain] = testSenderDomain
+	ctx[stack.CtxAlarmEmail] = testAlarmEmail
 	for k, v := range overrides {
 		ctx[k] = v
 	}
@@ -239,12 +250,12 @@ func TestTableFollowsTabledef(t *testing.T) {
 
 // wantEnv is which function gets which variable (pkg/config names).
 var wantEnv = map[string][]string{
-	routes.Policies:  {config.EnvTable, config.EnvAdminGroup},
-	routes.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvPageKeySecret},
-	routes.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
-	routes.Authorize: {config.EnvTable, config.EnvAdminGroup},
-	routes.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
-	routes.Audit:     {config.EnvAuditBucket},
+	manifest.Policies:  {config.EnvTable, config.EnvAdminGroup},
+	manifest.Requests:  {config.EnvTable, config.EnvAdminGroup, config.EnvPageKeySecret},
+	manifest.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
+	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
+	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
+	manifest.Audit:     {config.EnvAuditBucket},
 }
 
 func TestFunctions(t *testing.T) {
@@ -299,7 +310,7 @@ func TestFunctions(t *testing.T) {
 
 // wantTableActions is the least-privilege table access per function; the
 // handler tests check the same list against the calls the code really makes.
-var wantTableActions = routes.TableActions
+var wantTableActions = manifest.TableActions
 
 type statement struct {
 	Sid       string
@@ -366,14 +377,14 @@ func TestPerFunctionGrants(t *testing.T) {
 		_, policy := one(t, "AWS::IAM::Policy", title(name)+"RoleDefaultPolicy")
 		var table, index []string
 		var secret, pageSecret, email, putAudit, stream bool
-		var narrowed []routes.TableKey
+		var narrowed []manifest.TableKey
 		for _, s := range statements(t, policy) {
 			for _, r := range list(s.Resource) {
 				join := list(get(r, "Fn::Join"))
 				switch {
 				case refTo(r, tableID) && get(r, "Fn::GetAtt") != nil && list(get(r, "Fn::GetAtt"))[1] == "Arn":
 					table = append(table, strs(s.Action)...)
-					narrowed = append(narrowed, routes.TableKey{Actions: trimDynamo(strs(s.Action)), LeadingKeys: strs(get(s.Condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys"))})
+					narrowed = append(narrowed, manifest.TableKey{Actions: trimDynamo(strs(s.Action)), LeadingKeys: strs(get(s.Condition, "ForAllValues:StringLike", "dynamodb:LeadingKeys"))})
 					if c, _ := s.Condition.(obj); len(c) != 1 || len(c["ForAllValues:StringLike"].(obj)) != 1 {
 						t.Errorf("%s table statement %s has conditions %v beyond dynamodb:LeadingKeys", name, s.Sid, s.Condition)
 					}
@@ -393,7 +404,7 @@ func TestPerFunctionGrants(t *testing.T) {
 					}
 				case len(join) == 2 && refTo(list(join[1])[0], auditID):
 					putAudit = true
-					if list(join[1])[1] != "/"+audit.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
+					if list(join[1])[1] != "/"+auditrecord.Prefix+"*" || !reflect.DeepEqual(strs(s.Action), []string{"s3:PutObject"}) {
 						t.Errorf("%s audit grant %v on %v", name, s.Action, r)
 					}
 				}
@@ -414,30 +425,30 @@ func TestPerFunctionGrants(t *testing.T) {
 		if !reflect.DeepEqual(slices.Sorted(slices.Values(table)), slices.Sorted(slices.Values(wantFull))) {
 			t.Errorf("%s table actions %v, want %v", name, table, wantFull)
 		}
-		// Issue 10 item 3: every table statement is one routes.TableKeys
+		// Issue 10 item 3: every table statement is one manifest.TableKeys
 		// entry, conditioned on its partition-key patterns.
-		if want := routes.TableKeys[name]; !reflect.DeepEqual(narrowed, want) && !(len(narrowed) == 0 && len(want) == 0) {
+		if want := manifest.TableKeys[name]; !reflect.DeepEqual(narrowed, want) && !(len(narrowed) == 0 && len(want) == 0) {
 			t.Errorf("%s table statements narrowed to %+v, want %+v", name, narrowed, want)
 		}
-		if wantIndex := name == routes.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
+		if wantIndex := name == manifest.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
 			t.Errorf("%s index actions %v", name, index)
 		}
-		consumer := slices.Contains(routes.StreamFunctions, name)
+		consumer := slices.Contains(manifest.StreamFunctions, name)
 		if stream != consumer {
 			t.Errorf("%s stream access %v, want %v", name, stream, consumer)
 		}
 		// Issue 10 item 2: only the functions that sign or verify links
 		// read the link key; only the one that lists reads the page key.
-		if want := name == routes.Approvals || name == routes.Notify; secret != want {
+		if want := name == manifest.Approvals || name == manifest.Notify; secret != want {
 			t.Errorf("%s reads link key: %v, want %v", name, secret, want)
 		}
-		if want := name == routes.Requests; pageSecret != want {
+		if want := name == manifest.Requests; pageSecret != want {
 			t.Errorf("%s reads page key: %v, want %v", name, pageSecret, want)
 		}
-		if want := name == routes.Notify; email != want {
+		if want := name == manifest.Notify; email != want {
 			t.Errorf("%s sends email: %v, want %v", name, email, want)
 		}
-		if want := name == routes.Audit; putAudit != want {
+		if want := name == manifest.Audit; putAudit != want {
 			t.Errorf("%s writes audit objects: %v, want %v", name, putAudit, want)
 		}
 	}
@@ -520,7 +531,7 @@ func TestBuckets(t *testing.T) {
 
 func TestStreamConsumers(t *testing.T) {
 	tableID, _ := one(t, "AWS::DynamoDB::Table", "Table")
-	for _, name := range routes.StreamFunctions {
+	for _, name := range manifest.StreamFunctions {
 		fnID, _ := one(t, "AWS::Lambda::Function", title(name)+"Function")
 		_, esm := one(t, "AWS::Lambda::EventSourceMapping", title(name)+"Stream")
 		p := esm.Properties
@@ -530,13 +541,15 @@ func TestStreamConsumers(t *testing.T) {
 		if p["BisectBatchOnFunctionError"] != true || !reflect.DeepEqual(strs(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}) {
 			t.Errorf("%s: bisect %v, response types %v", name, p["BisectBatchOnFunctionError"], p["FunctionResponseTypes"])
 		}
-		// Bounded, yet long enough to outlast an outage for the stream's whole
-		// retention: giving up earlier loses emails and audit records.
+		// Bounded, long enough to outlast an outage, and given up well inside
+		// the stream's 24 h retention, so the failure queue's range can still
+		// be read back and redriven (issue 23 item 4).
 		if r, _ := p["MaximumRetryAttempts"].(float64); r < 1000 || r > 10000 {
 			t.Errorf("%s retries %v, want bounded, 1000..10000", name, p["MaximumRetryAttempts"])
 		}
-		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a != 86400 {
-			t.Errorf("%s max record age %v, want the stream's 24 h retention", name, p["MaximumRecordAgeInSeconds"])
+		if a, _ := p["MaximumRecordAgeInSeconds"].(float64); a < 3600 || a > float64(stack.StreamRetentionHours-12)*3600 || a != stack.MaxRecordAgeHours*3600 {
+			t.Errorf("%s max record age %v s, want %d h: at least an hour, and at least 12 h before the stream's %d h retention ends",
+				name, p["MaximumRecordAgeInSeconds"], stack.MaxRecordAgeHours, stack.StreamRetentionHours)
 		}
 		queueID, q := one(t, "AWS::SQS::Queue", title(name)+"Failures")
 		if !refTo(get(p, "DestinationConfig", "OnFailure", "Destination"), queueID) {
@@ -568,8 +581,8 @@ func TestRoutesAndAuthorizer(t *testing.T) {
 	for _, r := range ofType("AWS::ApiGatewayV2::Route") {
 		byKey[r.Properties["RouteKey"].(string)] = r.Properties
 	}
-	if len(byKey) != len(routes.All) {
-		t.Errorf("%d routes, want %d", len(byKey), len(routes.All))
+	if len(byKey) != len(manifest.All) {
+		t.Errorf("%d routes, want %d", len(byKey), len(manifest.All))
 	}
 	integrationOf := map[string]string{}
 	for id, in := range ofType("AWS::ApiGatewayV2::Integration") {
@@ -578,7 +591,7 @@ func TestRoutesAndAuthorizer(t *testing.T) {
 		}
 		integrationOf[id] = fmt.Sprint(get(in.Properties, "IntegrationUri"))
 	}
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		p, ok := byKey[r.RouteKey()]
 		if !ok {
 			t.Errorf("route %s missing", r.RouteKey())
@@ -650,7 +663,7 @@ func TestAuditCatalog(t *testing.T) {
 		t.Errorf("projection.dt.range %v", params["projection.dt.range"])
 	}
 	tpl, _ := json.Marshal(params["storage.location.template"])
-	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+audit.Prefix+"dt=${dt}/") {
+	if !strings.Contains(string(tpl), auditID) || !strings.Contains(string(tpl), "/"+auditrecord.Prefix+"dt=${dt}/") {
 		t.Errorf("storage.location.template %s", tpl)
 	}
 	pk := list(get(in, "PartitionKeys"))
@@ -661,16 +674,16 @@ func TestAuditCatalog(t *testing.T) {
 	if get(sd, "SerdeInfo", "SerializationLibrary") != "org.openx.data.jsonserde.JsonSerDe" {
 		t.Errorf("serde %v", get(sd, "SerdeInfo"))
 	}
-	// Every JSON field of audit.Record has a column.
+	// Every JSON field of auditrecord.Record has a column.
 	var cols []string
 	for _, c := range list(get(sd, "Columns")) {
 		cols = append(cols, get(c, "Name").(string))
 	}
-	rt := reflect.TypeOf(audit.Record{})
+	rt := reflect.TypeOf(auditrecord.Record{})
 	for i := range rt.NumField() {
 		tag := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
 		if !slices.Contains(cols, strings.ToLower(tag)) {
-			t.Errorf("no column for audit.Record field %q (columns %v)", tag, cols)
+			t.Errorf("no column for auditrecord.Record field %q (columns %v)", tag, cols)
 		}
 	}
 	must(t, "Athena workgroup", func() {
@@ -694,11 +707,31 @@ func TestSecretAndEmail(t *testing.T) {
 		}
 	}
 	must(t, "SES identity", func() {
-		tmpl.HasResourceProperties(jsii.String("AWS::SES::EmailIdentity"), &obj{"EmailIdentity": "example.com"})
+		tmpl.HasResourceProperties(jsii.String("AWS::SES::EmailIdentity"), &obj{"EmailIdentity": testSenderDomain})
 	})
 	_, fn := one(t, "AWS::Lambda::Function", "NotifyFunction")
-	if v := get(fn.Properties, "Environment", "Variables", config.EnvSender); v != "elevate@example.com" {
+	if v := get(fn.Properties, "Environment", "Variables", config.EnvSender); v != "elevate@"+testSenderDomain {
 		t.Errorf("sender %v", v)
+	}
+	// Issue 23 item 6: in the SES sandbox, SES also authorizes each recipient
+	// identity; notify may send to the account's identities only as its own
+	// From address.
+	_, policy := one(t, "AWS::IAM::Policy", "NotifyRoleDefaultPolicy")
+	var sandbox bool
+	for _, st := range statements(t, policy) {
+		if st.Sid != "SendEmailInSandbox" {
+			continue
+		}
+		sandbox = true
+		join := list(get(list(st.Resource)[0], "Fn::Join"))
+		parts := fmt.Sprint(join)
+		if !reflect.DeepEqual(strs(st.Action), []string{"ses:SendEmail"}) || !strings.HasSuffix(parts, ":identity/*]]") ||
+			get(st.Condition, "StringEquals", "ses:FromAddress") != "elevate@"+testSenderDomain {
+			t.Errorf("sandbox statement %+v", st)
+		}
+	}
+	if !sandbox {
+		t.Error("notify may not send to sandbox recipient identities")
 	}
 }
 
@@ -723,6 +756,26 @@ func TestCognitoAndOutputs(t *testing.T) {
 	if slices.Contains(strs(client.Properties["WriteAttributes"]), "email") || client.Properties["WriteAttributes"] == nil {
 		t.Errorf("the app client may write email: %v", client.Properties["WriteAttributes"])
 	}
+	// Issue 23 item 1: `elevate login` signs in through the hosted UI
+	// (authorization code with PKCE to its loopback redirect, where Cognito
+	// enforces TOTP) and refreshes; no password flow reaches the CLI.
+	cp := client.Properties
+	if cp["AllowedOAuthFlowsUserPoolClient"] != true || !reflect.DeepEqual(strs(cp["AllowedOAuthFlows"]), []string{"code"}) ||
+		!reflect.DeepEqual(strs(cp["CallbackURLs"]), []string{config.LoginRedirectURL}) ||
+		!reflect.DeepEqual(strs(cp["SupportedIdentityProviders"]), []string{"COGNITO"}) {
+		t.Errorf("app client OAuth: flows %v, callbacks %v, providers %v", cp["AllowedOAuthFlows"], cp["CallbackURLs"], cp["SupportedIdentityProviders"])
+	}
+	for _, scope := range []string{"openid", "email"} {
+		if !slices.Contains(strs(cp["AllowedOAuthScopes"]), scope) {
+			t.Errorf("app client scopes %v lack %s", cp["AllowedOAuthScopes"], scope)
+		}
+	}
+	if flows := strs(cp["ExplicitAuthFlows"]); slices.Contains(flows, "ALLOW_USER_PASSWORD_AUTH") || !slices.Contains(flows, "ALLOW_REFRESH_TOKEN_AUTH") {
+		t.Errorf("auth flows %v: want refresh, never the password flow", flows)
+	}
+	if _, d := one(t, "AWS::Cognito::UserPoolDomain", "UsersHostedUi"); d.Properties["Domain"] == nil {
+		t.Error("hosted UI domain without a name")
+	}
 	var groups []string
 	for _, g := range ofType("AWS::Cognito::UserPoolGroup") {
 		groups = append(groups, g.Properties["GroupName"].(string))
@@ -730,10 +783,37 @@ func TestCognitoAndOutputs(t *testing.T) {
 	if !reflect.DeepEqual(slices.Sorted(slices.Values(groups)), []string{app.DefaultAdminGroup, app.AuthorizersGroup}) {
 		t.Errorf("groups %v", groups)
 	}
-	for _, o := range []string{stack.OutDkimPrefix + "1", stack.OutDkimPrefix + "3", stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup} {
+	for _, o := range []string{stack.OutDkimPrefix + "1", stack.OutDkimPrefix + "3", stack.OutApiURL, stack.OutUserPoolID, stack.OutUserPoolClient, stack.OutAuditBucket, stack.OutTable, stack.OutWorkGroup,
+		stack.OutLoginIssuer, stack.OutLoginCommand, stack.OutGlueDatabase, stack.OutGlueTable, stack.OutNotifyFailures, stack.OutAuditFailures,
+		stack.OutNotifyFunction, stack.OutAuditFunction} {
 		if _, ok := doc.Outputs[o]; !ok {
 			t.Errorf("output %s missing", o)
 		}
+	}
+}
+
+// Issue 23 item 5: emails SES refused for good are counted from notify's own
+// log lines (the attribute notify writes, see TestSESRefusalIsRecorded...)
+// and alarmed, with the alarm address subscribed.
+func TestFailedDeliveriesAlarm(t *testing.T) {
+	logsID, _ := one(t, "AWS::Logs::LogGroup", title(manifest.Notify)+"Logs")
+	_, mf := one(t, "AWS::Logs::MetricFilter", "NotifyFailedDeliveriesFilter")
+	want := fmt.Sprintf(`{ $.%s = "%s" }`, notify.DeliveryLogKey, notify.DeliveryFailed)
+	if !refTo(mf.Properties["LogGroupName"], logsID) || mf.Properties["FilterPattern"] != want {
+		t.Errorf("metric filter on %v with %v, want %s with %s", mf.Properties["LogGroupName"], mf.Properties["FilterPattern"], logsID, want)
+	}
+	mt := list(mf.Properties["MetricTransformations"])
+	if len(mt) != 1 || get(mt[0], "MetricNamespace") != stack.MetricNamespace || get(mt[0], "MetricName") != stack.FailedDeliveriesMetric {
+		t.Errorf("metric %v", mt)
+	}
+	topicID, _ := one(t, "AWS::SNS::Topic", "AlarmTopic")
+	_, sub := one(t, "AWS::SNS::Subscription", "AlarmTopic")
+	if sub.Properties["Endpoint"] != testAlarmEmail || !refTo(sub.Properties["TopicArn"], topicID) {
+		t.Errorf("alarm subscription %v", sub.Properties)
+	}
+	_, a := one(t, "AWS::CloudWatch::Alarm", "NotifyFailedDeliveries")
+	if a.Properties["MetricName"] != stack.FailedDeliveriesMetric || len(list(a.Properties["AlarmActions"])) != 1 || !refTo(list(a.Properties["AlarmActions"])[0], topicID) {
+		t.Errorf("failed-deliveries alarm %v", a.Properties)
 	}
 }
 
@@ -750,13 +830,14 @@ func TestAlarms(t *testing.T) {
 		}
 		return n
 	}
-	fns := len(routes.APIFunctions) + len(routes.StreamFunctions)
+	fns := len(manifest.APIFunctions) + len(manifest.StreamFunctions)
 	for m, want := range map[string]int{
-		"AWS/Lambda/Errors":                          fns,
-		"AWS/Lambda/Throttles":                       fns,
-		"AWS/Lambda/IteratorAge":                     len(routes.StreamFunctions),
-		"AWS/SQS/ApproximateNumberOfMessagesVisible": len(routes.StreamFunctions),
-		"AWS/ApiGateway/5xx":                         1,
+		"AWS/Lambda/Errors":                                        fns,
+		"AWS/Lambda/Throttles":                                     fns,
+		"AWS/Lambda/IteratorAge":                                   len(manifest.StreamFunctions),
+		"AWS/SQS/ApproximateNumberOfMessagesVisible":               len(manifest.StreamFunctions),
+		"AWS/ApiGateway/5xx":                                       1,
+		stack.MetricNamespace + "/" + stack.FailedDeliveriesMetric: 1,
 	} {
 		if got := count(m); got != want {
 			t.Errorf("%d alarms on %s, want %d", got, m, want)
@@ -775,6 +856,7 @@ func TestExternalIdP(t *testing.T) {
 		stack.CtxAllowMissingEmailVerified: true,
 		stack.CtxObjectLockMode:            "COMPLIANCE",
 		stack.CtxTicketURL:                 "https://tickets.example.com/api/changes", // issue 12
+		stack.CtxAlarmEmail:                stack.AlarmEmailNone,                      // issue 23: the explicit opt-out
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -799,17 +881,35 @@ func TestExternalIdP(t *testing.T) {
 	if _, ok := d.Outputs[stack.OutUserPoolID]; ok {
 		t.Error("user pool output without a user pool")
 	}
+	if v := get(d.Outputs[stack.OutLoginIssuer], "Value"); v != "https://login.example.com/tenant/v2.0" {
+		t.Errorf("login issuer output %v", v)
+	}
+	var alarms int
+	for id, r := range d.Resources {
+		switch r.Type {
+		case "AWS::SNS::Topic", "AWS::SNS::Subscription":
+			t.Errorf("alarmEmail %q still declares %s %s", stack.AlarmEmailNone, r.Type, id)
+		case "AWS::CloudWatch::Alarm":
+			alarms++
+			if a := r.Properties["AlarmActions"]; a != nil {
+				t.Errorf("alarm %s notifies %v", id, a)
+			}
+		}
+	}
+	if alarms == 0 {
+		t.Error("opting out of the alarm email dropped the alarms")
+	}
 	for id, r := range d.Resources {
 		switch {
 		case r.Type == "AWS::Lambda::Function":
 			v := get(r.Properties, "Environment", "Variables", config.EnvAllowMissingEmailVerified)
-			api := slices.ContainsFunc(routes.APIFunctions, func(f string) bool { return strings.HasPrefix(id, title(f)+"Function") })
+			api := slices.ContainsFunc(manifest.APIFunctions, func(f string) bool { return strings.HasPrefix(id, title(f)+"Function") })
 			if api && v != "true" || !api && v != nil {
 				t.Errorf("%s %s = %v", id, config.EnvAllowMissingEmailVerified, v)
 			}
 			// Only the requests function asks the ticket system.
 			tickets := get(r.Properties, "Environment", "Variables", config.EnvTicketURL)
-			if requests := strings.HasPrefix(id, title(routes.Requests)+"Function"); requests && tickets != "https://tickets.example.com/api/changes" || !requests && tickets != nil {
+			if requests := strings.HasPrefix(id, title(manifest.Requests)+"Function"); requests && tickets != "https://tickets.example.com/api/changes" || !requests && tickets != nil {
 				t.Errorf("%s %s = %v", id, config.EnvTicketURL, tickets)
 			}
 		case r.Type == "AWS::S3::Bucket" && strings.HasPrefix(id, "AuditBucket"):
@@ -845,6 +945,15 @@ func TestContextValidation(t *testing.T) {
 		"bool":                                {obj{stack.CtxServerAccessLogs: "maybe"}, stack.CtxServerAccessLogs},
 		"stack name":                          {obj{stack.CtxStackName: "1nvalid"}, stack.CtxStackName},
 		"email_verified opt-out with Cognito": {obj{stack.CtxAllowMissingEmailVerified: true}, stack.CtxAllowMissingEmailVerified},
+		// Issue 23 item 3: the two values that deploy something wrong unless
+		// the operator names them.
+		"example sender domain": {obj{stack.CtxSenderDomain: "example.com", stack.CtxAlarmEmail: "none"}, stack.CtxSenderDomain + ` "example.com" is a reserved example domain`},
+		"example subdomain":     {obj{stack.CtxSenderDomain: "mail.example.org", stack.CtxAlarmEmail: "none"}, stack.CtxSenderDomain + ` "mail.example.org" is a reserved example domain`},
+		"no sender domain":      {obj{stack.CtxAlarmEmail: "none"}, stack.CtxSenderDomain + " is not set"},
+		"no alarm email":        {obj{stack.CtxSenderDomain: testSenderDomain}, stack.CtxAlarmEmail + " is not set"},
+		"empty alarm email":     {obj{stack.CtxSenderDomain: testSenderDomain, stack.CtxAlarmEmail: ""}, stack.CtxAlarmEmail + " is not set"},
+		"alarm email not email": {obj{stack.CtxSenderDomain: testSenderDomain, stack.CtxAlarmEmail: "ops"}, stack.CtxAlarmEmail},
+		"cognito domain prefix": {obj{stack.CtxCognitoDomainPrefix: "my-cognito-login"}, stack.CtxCognitoDomainPrefix},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := tc.ctx
@@ -854,7 +963,7 @@ func TestContextValidation(t *testing.T) {
 			}
 		})
 	}
-	ctx := obj{stack.CtxObjectLockMode: "compliance", stack.CtxObjectLockDays: "2555", stack.CtxReservedConcurrency: 5.0, stack.CtxServerAccessLogs: "false"}
+	ctx := obj{stack.CtxSenderDomain: testSenderDomain, stack.CtxAlarmEmail: stack.AlarmEmailNone, stack.CtxObjectLockMode: "compliance", stack.CtxObjectLockDays: "2555", stack.CtxReservedConcurrency: 5.0, stack.CtxServerAccessLogs: "false"}
 	p, err := stack.PropsFromContext(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}).Node())
 	if err != nil || p.ObjectLockMode != stack.LockCompliance || p.ObjectLockDays != 2555 || p.ReservedConcurrency != 5 || p.ServerAccessLogs {
 		t.Errorf("props %+v, err %v", p, err)

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
-func main() { wire.Main(routes.Approvals) }
+func main() { wire.Main(manifest.Approvals) }

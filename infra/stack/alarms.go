@@ -5,10 +5,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/elevate-pam/elevate/pkg/notify"
 )
 
 var fiveMinutes = awscdk.Duration_Minutes(jsii.Number(5))
@@ -18,7 +21,7 @@ var fiveMinutes = awscdk.Duration_Minutes(jsii.Number(5))
 // batches given up on, and API 5xx.
 func newAlarms(scope constructs.Construct, props Props, e *Elevate, api *httpAPI) {
 	var action awscloudwatch.IAlarmAction
-	if props.AlarmEmail != "" {
+	if props.AlarmEmail != AlarmEmailNone {
 		topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 			DisplayName: jsii.String("Elevate alarms"),
 			EnforceSSL:  jsii.Bool(true),
@@ -52,6 +55,25 @@ func newAlarms(scope constructs.Construct, props Props, e *Elevate, api *httpAPI
 		}), 1, name+" gave up on stream records; replay them from the queue's shard ranges")
 	}
 	alarm("Api5xx", api.API.MetricServerError(sum), 1, "HTTP API 5xx responses")
+	alarm("NotifyFailedDeliveries", failedDeliveries(scope, e.Logs[notifyName]).Metric(sum), 1,
+		"SES refused an email for good (sandbox recipient, rejected or malformed address); it was recorded and passed over")
+}
+
+// MetricNamespace holds Elevate's own metrics; FailedDeliveriesMetric counts
+// emails SES refused for good, from notify's log lines that say so.
+const (
+	MetricNamespace        = "Elevate"
+	FailedDeliveriesMetric = "FailedDeliveries"
+)
+
+func failedDeliveries(scope constructs.Construct, logs awslogs.LogGroup) awslogs.MetricFilter {
+	return awslogs.NewMetricFilter(scope, jsii.String("NotifyFailedDeliveriesFilter"), &awslogs.MetricFilterProps{
+		LogGroup:        logs,
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$."+notify.DeliveryLogKey), jsii.String("="), jsii.String(notify.DeliveryFailed)),
+		MetricNamespace: jsii.String(MetricNamespace),
+		MetricName:      jsii.String(FailedDeliveriesMetric),
+		MetricValue:     jsii.String("1"),
+	})
 }
 
 func iteratorAge(fn awslambda.Function) awscloudwatch.IMetric {

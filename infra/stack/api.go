@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -14,7 +15,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/config"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 type httpAPI struct {
@@ -88,11 +90,11 @@ func newHTTPAPI(scope constructs.Construct, props Props) *httpAPI {
 	return h
 }
 
-// addRoutes adds every route of pkg/routes, one Lambda integration per
+// addRoutes adds every route of pkg/manifest, one Lambda integration per
 // function, the JWT authorizer on all but the public ones.
 func (h *httpAPI) addRoutes(scope constructs.Construct, fns map[string]awslambda.Function) {
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		in, ok := integrations[r.Function]
 		if !ok {
 			fn, ok := fns[r.Function]
@@ -116,6 +118,16 @@ func (h *httpAPI) addRoutes(scope constructs.Construct, fns map[string]awslambda
 			Authorizer:  auth,
 		})
 	}
+}
+
+// cognitoDomainPrefix names the hosted UI's domain,
+// <prefix>.auth.<region>.amazoncognito.com. Prefixes are unique per region
+// across all accounts, so the default adds the account ID to the stack name.
+func cognitoDomainPrefix(scope constructs.Construct, props Props) *string {
+	if props.CognitoDomainPrefix != "" {
+		return jsii.String(props.CognitoDomainPrefix)
+	}
+	return awscdk.Fn_Join(jsii.String("-"), &[]*string{jsii.String(strings.ToLower(props.StackName)), awscdk.Stack_Of(scope).Account()})
 }
 
 // newUserPool is the default identity provider: admin-created users signing
@@ -153,10 +165,19 @@ func newUserPool(scope constructs.Construct, props Props) (awscognito.UserPool, 
 	client := pool.AddClient(jsii.String("CliClient"), &awscognito.UserPoolClientOptions{
 		UserPoolClientName: jsii.String("elevate-cli"),
 		GenerateSecret:     jsii.Bool(false),
-		AuthFlows: &awscognito.AuthFlow{
-			UserPassword: jsii.Bool(true),
-			UserSrp:      jsii.Bool(true),
+		// `elevate login` signs in through the hosted UI, where Cognito asks
+		// for the TOTP code (and enrols the authenticator at first sign-in):
+		// authorization code with PKCE to a loopback redirect, refreshed with
+		// the refresh token. No password ever reaches the CLI, so
+		// USER_PASSWORD_AUTH stays off.
+		AuthFlows: &awscognito.AuthFlow{UserSrp: jsii.Bool(true)},
+		OAuth: &awscognito.OAuthSettings{
+			Flows:        &awscognito.OAuthFlows{AuthorizationCodeGrant: jsii.Bool(true)},
+			Scopes:       &[]awscognito.OAuthScope{awscognito.OAuthScope_OPENID(), awscognito.OAuthScope_EMAIL(), awscognito.OAuthScope_PROFILE()},
+			CallbackUrls: jsii.Strings(config.LoginRedirectURL),
 		},
+		SupportedIdentityProviders: &[]awscognito.UserPoolClientIdentityProvider{awscognito.UserPoolClientIdentityProvider_COGNITO()},
+		EnableTokenRevocation:      jsii.Bool(true),
 		PreventUserExistenceErrors: jsii.Bool(true),
 		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(1)),
 		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(1)),
@@ -170,6 +191,9 @@ func newUserPool(scope constructs.Construct, props Props) (awscognito.UserPool, 
 		WriteAttributes: awscognito.NewClientAttributes().WithStandardAttributes(&awscognito.StandardAttributesMask{
 			Fullname: jsii.Bool(true),
 		}),
+	})
+	pool.AddDomain(jsii.String("HostedUi"), &awscognito.UserPoolDomainOptions{
+		CognitoDomain: &awscognito.CognitoDomainOptions{DomainPrefix: cognitoDomainPrefix(scope, props)},
 	})
 	for _, g := range []struct{ id, name, description string }{
 		{"AdminsGroup", props.AdminGroup, "Elevate administrators: settings, groups, policies, every request"},

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // AuditTableName is the Glue table over the audit bucket.
@@ -92,7 +92,7 @@ func newAuditBuckets(scope constructs.Construct, props Props) (auditBucket, resu
 	return auditBucket, results
 }
 
-// AuditColumns mirror pkg/audit.Record's JSON. Column names are lower-case
+// AuditColumns mirror pkg/auditrecord.Record's JSON. Column names are lower-case
 // because Hive's are; the OpenX SerDe matches JSON keys case-insensitively.
 // detail stays a JSON string: its keys vary by action (json_extract it).
 // time stays a string: from_iso8601_timestamp parses RFC 3339 with nanos.
@@ -125,7 +125,7 @@ func newAuditCatalog(scope constructs.Construct, props Props, auditBucket, resul
 			Description: jsii.String("Elevate audit trail"),
 		},
 	})
-	location := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("s3://"), auditBucket.BucketName(), jsii.String("/" + audit.Prefix)})
+	location := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("s3://"), auditBucket.BucketName(), jsii.String("/" + auditrecord.Prefix)})
 	cols := make([]any, len(AuditColumns))
 	for i, c := range AuditColumns {
 		cols[i] = &awsglue.CfnTable_ColumnProperty{Name: jsii.String(c[0]), Type: jsii.String(c[1])}
@@ -165,7 +165,7 @@ func newAuditCatalog(scope constructs.Construct, props Props, auditBucket, resul
 			},
 		},
 	})
-	table.AddDependency(db)
+	table.AddResourceDependency(db, jsii.String("the table lives in the database, which CloudFormation must create first"))
 
 	wg := awsathena.NewCfnWorkGroup(scope, jsii.String("AuditWorkGroup"), &awsathena.CfnWorkGroupProps{
 		Name:                  jsii.String(WorkGroupName(props.StackName)),

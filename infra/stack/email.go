@@ -2,6 +2,7 @@ package stack
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -50,6 +51,24 @@ func newEmailIdentity(scope constructs.Construct, props Props) (awsses.EmailIden
 		ConfigurationSet: cs,
 	})
 	return id, cs
+}
+
+// sandboxRecipients lets notify send to the account's verified identities.
+// While the account is in the SES sandbox, SES also authorizes each
+// recipient's identity (identity/<address>), and a role allowed only its
+// sender domain gets AccessDenied for every recipient. The statement is held
+// to Elevate's own From address; once the account has production access it
+// is never evaluated, as SES then checks the sender identity only.
+func sandboxRecipients(scope constructs.Construct, props Props) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("SendEmailInSandbox"),
+		Effect:  awsiam.Effect_ALLOW,
+		Actions: jsii.Strings("ses:SendEmail"),
+		Resources: &[]*string{awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ses"), Resource: jsii.String("identity"), ResourceName: jsii.String("*"),
+		})},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"ses:FromAddress": props.Sender()}},
+	})
 }
 
 func sesIdentityArn(scope constructs.Construct, props Props) *string {

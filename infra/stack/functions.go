@@ -12,14 +12,14 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/config"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 const (
-	notifyName = routes.Notify
-	auditName  = routes.Audit
+	notifyName = manifest.Notify
+	auditName  = manifest.Audit
 )
 
 // access is everything one function may touch. Each function gets its own
@@ -39,34 +39,34 @@ type access struct {
 }
 
 // accessByFunction says what else each function may reach. Table and index
-// actions come from routes.TableActions and routes.IndexActions, which tests
+// actions come from manifest.TableActions and manifest.IndexActions, which tests
 // check against what the handlers really call.
 var accessByFunction = map[string]access{
-	routes.Policies: {
+	manifest.Policies: {
 		adminGroup: true,
 	},
-	routes.Requests: {
+	manifest.Requests: {
 		// Its own secret, never the link key: whoever holds the link key
 		// can approve anything as anyone.
 		pageKey:    true,
 		adminGroup: true,
 	},
-	routes.Approvals: {
+	manifest.Approvals: {
 		linkKey:    true,
 		adminGroup: true,
 		publicURL:  true,
 	},
-	routes.Authorize: {
+	manifest.Authorize: {
 		adminGroup: true,
 	},
-	routes.Notify: {
+	manifest.Notify: {
 		stream:     true,
 		linkKey:    true,
 		sendEmail:  true,
 		publicURL:  true,
 		alertGroup: true,
 	},
-	routes.Audit: {
+	manifest.Audit: {
 		stream:     true,
 		auditWrite: true,
 	},
@@ -102,7 +102,7 @@ func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStat
 	})
 }
 
-func newFunction(scope constructs.Construct, e *Elevate, props Props, name string, publicURL *string) awslambda.Function {
+func newFunction(scope constructs.Construct, e *Elevate, props Props, name string, publicURL *string) (awslambda.Function, awslogs.LogGroup) {
 	id := title(name)
 	acc, ok := accessByFunction[name]
 	if !ok {
@@ -123,11 +123,11 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	role.AddToPrincipalPolicy(allow("Logs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, logs.LogGroupArn()))
 
 	env := map[string]*string{config.EnvLogLevel: jsii.String("info")}
-	if len(routes.TableActions[name]) > 0 {
-		// One statement per routes.TableKeys entry: its actions, only on
+	if len(manifest.TableActions[name]) > 0 {
+		// One statement per manifest.TableKeys entry: its actions, only on
 		// items whose partition key matches its patterns. ForAllValues
 		// holds every key of a batch or transaction to them.
-		for i, g := range routes.TableKeys[name] {
+		for i, g := range manifest.TableKeys[name] {
 			role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid: jsii.String(fmt.Sprintf("Table%d", i+1)), Actions: dynamoActions(g.Actions), Resources: &[]*string{e.Table.TableArn()},
 				Conditions: &map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": g.LeadingKeys}},
@@ -135,9 +135,9 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 		}
 		env[config.EnvTable] = e.Table.TableName()
 	}
-	if len(routes.IndexActions[name]) > 0 {
+	if len(manifest.IndexActions[name]) > 0 {
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("Indexes"), Actions: dynamoActions(routes.IndexActions[name]),
+			Sid: jsii.String("Indexes"), Actions: dynamoActions(manifest.IndexActions[name]),
 			Resources: &[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{e.Table.TableArn(), jsii.String("/index/*")})},
 		}))
 	}
@@ -155,10 +155,11 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	}
 	if acc.sendEmail {
 		role.AddToPrincipalPolicy(allow("SendEmail", []string{"ses:SendEmail"}, sesIdentityArn(scope, props), sesConfigSetArn(scope, e.EmailSet)))
+		role.AddToPrincipalPolicy(sandboxRecipients(scope, props))
 		env[config.EnvSender] = jsii.String(props.Sender())
 	}
 	if acc.auditWrite {
-		role.AddToPrincipalPolicy(allow("AuditWrite", []string{"s3:PutObject"}, e.Audit.ArnForObjects(jsii.String(audit.Prefix+"*"))))
+		role.AddToPrincipalPolicy(allow("AuditWrite", []string{"s3:PutObject"}, e.Audit.ArnForObjects(jsii.String(auditrecord.Prefix+"*"))))
 		env[config.EnvAuditBucket] = e.Audit.BucketName()
 	}
 	if acc.adminGroup {
@@ -174,7 +175,7 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	if acc.publicURL {
 		env[config.EnvPublicBaseURL] = publicURL
 	}
-	if name == routes.Requests && props.TicketURL != "" {
+	if name == manifest.Requests && props.TicketURL != "" {
 		env[config.EnvTicketURL] = jsii.String(props.TicketURL)
 	}
 
@@ -202,5 +203,5 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	if props.ReservedConcurrency > 0 {
 		fp.ReservedConcurrentExecutions = jsii.Number(props.ReservedConcurrency)
 	}
-	return awslambda.NewFunction(scope, jsii.String(id+"Function"), fp)
+	return awslambda.NewFunction(scope, jsii.String(id+"Function"), fp), logs
 }

@@ -2,7 +2,7 @@
 //
 // Names that other parts of Elevate rely on are never retyped here: the
 // table's keys come from pkg/tabledef, the routes and function names from
-// pkg/routes, and environment variable names from pkg/config.
+// pkg/manifest, and environment variable names from pkg/config.
 package stack
 
 import (
@@ -17,7 +17,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Context keys read from cdk.json or `cdk -c key=value`.
@@ -48,6 +48,14 @@ const (
 	CtxAllowMissingEmailVerified = "elevate:allowMissingEmailVerified"
 )
 
+// Issue 23 context keys.
+const (
+	// CtxCognitoDomainPrefix names the Cognito hosted UI's domain prefix
+	// (<prefix>.auth.<region>.amazoncognito.com), where `elevate login`
+	// signs in; default <stack name>-<account ID>.
+	CtxCognitoDomainPrefix = "elevate:cognitoDomainPrefix"
+)
+
 // Issue 12 context keys.
 const (
 	// CtxTicketURL is the https base URL of the ticket system the requests
@@ -55,6 +63,14 @@ const (
 	// tickets are checked against the policy's pattern only.
 	CtxTicketURL = "elevate:ticketUrl"
 )
+
+// AlarmEmailNone, as elevate:alarmEmail, deploys the alarms without anyone
+// subscribed to them: an explicit opt-out, never a default.
+const AlarmEmailNone = "none"
+
+// reservedDomains can never receive a DKIM verification or mail (RFC 2606);
+// a stack sending from one of them sends nothing.
+var reservedDomains = []string{"example.com", "example.net", "example.org"}
 
 // Object Lock modes.
 const (
@@ -90,7 +106,8 @@ type Props struct {
 	ThrottleRate        float64
 	ThrottleBurst       int
 	ServerAccessLogs    bool
-	// AlarmEmail, when set, subscribes an address to every alarm.
+	// AlarmEmail is subscribed to every alarm. It must be set: an empty value
+	// is refused, and AlarmEmailNone says on purpose that nobody is told.
 	AlarmEmail string
 
 	// AllowMissingEmailVerified: see CtxAllowMissingEmailVerified. Only for
@@ -99,6 +116,9 @@ type Props struct {
 
 	// TicketURL: see CtxTicketURL.
 	TicketURL string
+
+	// CognitoDomainPrefix: see CtxCognitoDomainPrefix.
+	CognitoDomainPrefix string
 }
 
 // DefaultProps are the values used when the context says nothing.
@@ -106,7 +126,6 @@ func DefaultProps() Props {
 	return Props{
 		StackName:        "Elevate",
 		AssetDir:         "build",
-		SenderDomain:     "example.com",
 		ObjectLockMode:   LockGovernance,
 		ObjectLockDays:   365,
 		AdminGroup:       app.DefaultAdminGroup,
@@ -129,8 +148,9 @@ func (p Props) Sender() string {
 }
 
 var (
-	domainRE    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	stackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,63}$`)
+	domainRE        = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	cognitoPrefixRE = regexp.MustCompile(`^[a-z0-9](-?[a-z0-9]){0,62}$`)
+	stackNameRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,63}$`)
 )
 
 // Validate refuses values that would synthesize a stack that cannot deploy
@@ -144,7 +164,12 @@ func (p Props) Validate() error {
 	if p.AssetDir == "" {
 		add("%s must not be empty", CtxAssetDir)
 	}
-	if !domainRE.MatchString(p.SenderDomain) {
+	switch {
+	case p.SenderDomain == "":
+		add("%s is not set: name the domain Elevate sends email from, which you can verify in SES (cdk.json or -c %s=mail.yourcompany.com)", CtxSenderDomain, CtxSenderDomain)
+	case isReservedDomain(p.SenderDomain):
+		add("%s %q is a reserved example domain that nobody can verify in SES: set your own domain", CtxSenderDomain, p.SenderDomain)
+	case !domainRE.MatchString(p.SenderDomain):
 		add("%s %q is not a lower-case domain name", CtxSenderDomain, p.SenderDomain)
 	}
 	if at := strings.LastIndexByte(p.Sender(), '@'); at <= 0 || p.Sender()[at+1:] != p.SenderDomain {
@@ -183,13 +208,29 @@ func (p Props) Validate() error {
 	if p.TicketURL != "" && (!strings.HasPrefix(p.TicketURL, "https://") || strings.ContainsAny(p.TicketURL, "?#")) {
 		add("%s %q must be an https URL without query", CtxTicketURL, p.TicketURL)
 	}
-	if p.AlarmEmail != "" && !strings.Contains(p.AlarmEmail, "@") {
-		add("%s %q is not an email address", CtxAlarmEmail, p.AlarmEmail)
+	switch {
+	case p.AlarmEmail == "":
+		add("%s is not set: name the address that receives Elevate's alarms (failed emails, stuck stream consumers, API errors), or %q to deploy alarms that notify nobody", CtxAlarmEmail, AlarmEmailNone)
+	case p.AlarmEmail != AlarmEmailNone && !strings.Contains(p.AlarmEmail, "@"):
+		add("%s %q is not an email address (or %q)", CtxAlarmEmail, p.AlarmEmail, AlarmEmailNone)
+	}
+	if p.CognitoDomainPrefix != "" && (!cognitoPrefixRE.MatchString(p.CognitoDomainPrefix) || strings.Contains(p.CognitoDomainPrefix, "aws") ||
+		strings.Contains(p.CognitoDomainPrefix, "amazon") || strings.Contains(p.CognitoDomainPrefix, "cognito")) {
+		add("%s %q: lower-case letters, digits and '-', without aws, amazon or cognito", CtxCognitoDomainPrefix, p.CognitoDomainPrefix)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid context: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+func isReservedDomain(d string) bool {
+	for _, r := range reservedDomains {
+		if d == r || strings.HasSuffix(d, "."+r) {
+			return true
+		}
+	}
+	return false
 }
 
 var retentions = map[int]awslogs.RetentionDays{
@@ -227,6 +268,7 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 	r.str(CtxAlarmEmail, &p.AlarmEmail)
 	r.boolean(CtxAllowMissingEmailVerified, &p.AllowMissingEmailVerified)
 	r.str(CtxTicketURL, &p.TicketURL)
+	r.str(CtxCognitoDomainPrefix, &p.CognitoDomainPrefix)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)
 	if len(r.errs) > 0 {
@@ -312,5 +354,5 @@ func CheckAssets(dir string) error {
 }
 
 func functionNames() []string {
-	return append(append([]string{}, routes.APIFunctions...), routes.StreamFunctions...)
+	return append(append([]string{}, manifest.APIFunctions...), manifest.StreamFunctions...)
 }

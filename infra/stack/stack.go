@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
@@ -25,6 +26,7 @@ type Elevate struct {
 	Identity  awsses.EmailIdentity
 	EmailSet  awsses.ConfigurationSet
 	Failures  map[string]awssqs.Queue
+	Logs      map[string]awslogs.LogGroup
 }
 
 // featureFlags are the CDK behaviours the stack depends on.
@@ -44,7 +46,7 @@ func New(scope constructs.Construct, props Props) *Elevate {
 	for flag, v := range featureFlags {
 		st.Node().SetContext(jsii.String(flag), v)
 	}
-	e := &Elevate{Stack: st, Functions: map[string]awslambda.Function{}, Failures: map[string]awssqs.Queue{}}
+	e := &Elevate{Stack: st, Functions: map[string]awslambda.Function{}, Failures: map[string]awssqs.Queue{}, Logs: map[string]awslogs.LogGroup{}}
 	e.Table = newTable(st)
 	e.Audit, e.Results = newAuditBuckets(st, props)
 	e.LinkKey = newLinkKey(st)
@@ -56,7 +58,7 @@ func New(scope constructs.Construct, props Props) *Elevate {
 		publicURL = jsii.String(props.PublicURL)
 	}
 	for _, name := range functionNames() {
-		e.Functions[name] = newFunction(st, e, props, name, publicURL)
+		e.Functions[name], e.Logs[name] = newFunction(st, e, props, name, publicURL)
 	}
 	api.addRoutes(st, e.Functions)
 	for _, name := range []string{notifyName, auditName} {

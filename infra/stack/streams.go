@@ -15,17 +15,26 @@ type streamSetting struct {
 	maxAgeHour int
 }
 
-// streamSettings keep retrying for the stream's whole 24 h retention, within
+// streamSettings: a consumer gives up on a batch once its oldest record is
+// six hours old, well inside the stream's 24 h retention, so the range the
+// failure queue describes can still be read back from the stream for at
+// least 18 hours (`elevate ops redrive`). Until then it retries, within
 // Lambda's bound of 10,000 attempts: the handlers never report a record that
-// cannot succeed (notify gives up on addresses SES refuses for good; audit
-// records what it cannot map), so a retried record is waiting out an outage
-// of SES, S3 or DynamoDB, and giving up earlier would lose it. A batch that
-// still fails is described in the failure queue, whose alarm fires, and can be
-// replayed from its shard range.
+// cannot succeed (notify records and passes over addresses SES refuses for
+// good; audit records what it cannot map), so a retried record is waiting
+// out an outage of SES, S3 or DynamoDB. A batch that still fails is
+// described in the failure queue, whose alarm fires.
 var streamSettings = map[string]streamSetting{
-	notifyName: {retries: 10000, maxAgeHour: 24},
-	auditName:  {retries: 10000, maxAgeHour: 24},
+	notifyName: {retries: 10000, maxAgeHour: MaxRecordAgeHours},
+	auditName:  {retries: 10000, maxAgeHour: MaxRecordAgeHours},
 }
+
+// MaxRecordAgeHours is how old a stream record may get before its consumer
+// gives up on it; StreamRetentionHours is how long DynamoDB keeps it.
+const (
+	MaxRecordAgeHours    = 6
+	StreamRetentionHours = 24
+)
 
 // newStreamConsumer wires fn to the table's stream and returns the queue
 // that receives the shard ranges of batches it gave up on.

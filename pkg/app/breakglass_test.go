@@ -111,8 +111,8 @@ func TestMissedRatificationAtReadTime(t *testing.T) {
 	if err != nil || got.Ratification != elevate.RatificationMissed || got.Status != elevate.StatusRevoked || got.Active {
 		t.Fatalf("after the deadline: %+v %v", got, err)
 	}
-	if res, _ := svc.Authorize(ctx, alice, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"}); res.Allowed {
-		t.Fatal("authorized after a missed ratification")
+	if res, err := svc.Authorize(ctx, alice, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"}); err != nil || res.Allowed {
+		t.Fatalf("after a missed ratification: %+v %v", res, err)
 	}
 	if _, err := svc.RatifyRequest(ctx, bob, r.ID, ""); !errors.Is(err, elevate.ErrRatificationMissed) {
 		t.Fatalf("late ratification: %v", err)

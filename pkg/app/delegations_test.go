@@ -57,8 +57,8 @@ func TestDelegateDecidesInsideTheWindowOnly(t *testing.T) {
 	if _, err := svc.Decide(ctx, dave, r2.ID, app.Approve, "late"); !errors.Is(err, elevate.ErrNotApprover) {
 		t.Fatalf("after the window: %v", err)
 	}
-	if got, _ := svc.GetRequest(ctx, admin, r2.ID); got.Status != elevate.StatusPending {
-		t.Fatalf("a refused delegate changed the request: %s", got.Status)
+	if got, err := svc.GetRequest(ctx, admin, r2.ID); err != nil || got.Status != elevate.StatusPending {
+		t.Fatalf("a refused delegate changed the request: %s %v", got.Status, err)
 	}
 }
 

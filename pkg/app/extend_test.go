@@ -114,8 +114,8 @@ func TestApprovingAnExtensionAfterTheOriginalWasRevoked(t *testing.T) {
 	if _, err := extend(svc, alice, orig.ID, 1); !errors.Is(err, elevate.ErrExtendEnded) {
 		t.Fatalf("extending a revoked grant: %v", err)
 	}
-	if a, _ := svc.Authorize(ctx, alice, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"}); a.Allowed {
-		t.Fatal("a revoked grant still allows")
+	if a, err := svc.Authorize(ctx, alice, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"}); err != nil || a.Allowed {
+		t.Fatalf("a revoked grant: %+v %v", a, err)
 	}
 }
 
@@ -129,8 +129,14 @@ func TestExtensionApprovalRacingRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prevOrig, _ := svc.Store.GetRequest(ctx, orig.ID)
-	prevExt, _ := svc.Store.GetRequest(ctx, ext.ID)
+	prevOrig, err := svc.Store.GetRequest(ctx, orig.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prevExt, err := svc.Store.GetRequest(ctx, ext.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := svc.Clock()
 	nextExt, err := prevExt.Approve(elevate.Decider{Principal: carol.Principal, InGroup: true}, "", now)
 	if err != nil {
@@ -147,8 +153,8 @@ func TestExtensionApprovalRacingRevocation(t *testing.T) {
 	if !errors.Is(err, elevate.ErrConflict) {
 		t.Fatalf("stale extension approval: %v, want a conflict", err)
 	}
-	if r, _ := svc.Store.GetRequest(ctx, orig.ID); r.Status != elevate.StatusRevoked || !r.GrantExpiresAt.Equal(*orig.GrantExpiresAt) {
-		t.Fatalf("original moved after revocation: %+v", r)
+	if r, err := svc.Store.GetRequest(ctx, orig.ID); err != nil || r.Status != elevate.StatusRevoked || !r.GrantExpiresAt.Equal(*orig.GrantExpiresAt) {
+		t.Fatalf("original moved after revocation: %+v %v", r, err)
 	}
 }
 

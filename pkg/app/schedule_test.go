@@ -15,7 +15,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 // A scheduled request decided before its start: authorize answers
@@ -47,9 +48,9 @@ func TestScheduledStartOverTheStore(t *testing.T) {
 	if a := ask(); a.Allowed || a.Reason != elevate.ReasonNotYetActive || a.ActiveFrom == nil || *a.ActiveFrom != start.UTC().Format(time.RFC3339) {
 		t.Fatalf("before the start: %+v", a)
 	}
-	got, _ := svc.GetRequest(ctx, alice, r.ID)
-	if got.Active || got.Status != elevate.StatusApproved {
-		t.Fatalf("before the start the request reads %+v", got)
+	got, err := svc.GetRequest(ctx, alice, r.ID)
+	if err != nil || got.Active || got.Status != elevate.StatusApproved {
+		t.Fatalf("before the start the request reads %+v %v", got, err)
 	}
 	now = start
 	if a := ask(); !a.Allowed || a.Reason != elevate.ReasonGrant {
@@ -66,9 +67,9 @@ func TestScheduleAheadIsASetting(t *testing.T) {
 	if _, err := svc.UpdateSettings(ctx, admin, elevate.SettingsPatch{MaxScheduleAheadHours: ptr(48.0)}); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := svc.GetSettings(ctx, admin)
-	if st.MaxScheduleAheadHours != 48 {
-		t.Fatalf("maxScheduleAheadHours %v", st.MaxScheduleAheadHours)
+	st, err := svc.GetSettings(ctx, admin)
+	if err != nil || st.MaxScheduleAheadHours != 48 {
+		t.Fatalf("maxScheduleAheadHours %v %v", st.MaxScheduleAheadHours, err)
 	}
 	far := svc.Clock().Add(49 * time.Hour).Format(time.RFC3339)
 	if _, err := svc.SubmitRequest(ctx, alice, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "r", StartAt: &far}); !errors.Is(err, elevate.ErrStartTooFar) {
@@ -112,8 +113,8 @@ func TestTicketsOverTheStore(t *testing.T) {
 	if _, err := svc.SubmitRequest(ctx, alice, in("CHG-9")); !errors.Is(err, elevate.ErrUnavailable) {
 		t.Fatalf("verifier down: %v", err)
 	}
-	if page, _ := svc.ListRequests(ctx, admin, app.ListFilter{}); len(page.Items) != 0 {
-		t.Fatalf("a request was written while the verifier was down: %+v", page.Items)
+	if page, err := svc.ListRequests(ctx, admin, app.ListFilter{}); err != nil || len(page.Items) != 0 {
+		t.Fatalf("a request was written while the verifier was down: %+v %v", page.Items, err)
 	}
 	r, err := svc.SubmitRequest(ctx, alice, in("CHG-1"))
 	if err != nil {
@@ -148,8 +149,8 @@ func TestAuthorizeScheduledIsOneReadOneWrite(t *testing.T) {
 	}
 	var mu sync.Mutex
 	calls := map[string]int{}
-	_, endpoint := localstack.DynamoForTest(t)
-	counting := localstack.DynamoClient(endpoint, func(o *dynamodb.Options) {
+	_, endpoint := emulatortest.DynamoForTest(t)
+	counting := emulator.DynamoClient(endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				mu.Lock()

@@ -1,3 +1,7 @@
+// Package audit is the write side of the audit trail: it turns DynamoDB
+// stream records into audit records (mapping, entities) and writes them to
+// the audit bucket as gzip JSON lines under date partitions (writer). The
+// records' shape is pkg/auditrecord; pkg/auditquery reads them back.
 package audit
 
 import (
@@ -10,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -63,7 +68,7 @@ var ErrUnmappable = errors.New("audit: stream record cannot be mapped")
 //
 // IDs are the stream eventID, suffixed #2, #3, ... when one stream record
 // yields several, so a retried batch yields the same IDs.
-func Map(rec events.DynamoDBEventRecord) ([]Record, error) {
+func Map(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	return Mapper{}.Map(context.Background(), rec)
 }
 
@@ -92,11 +97,11 @@ func (m Mapper) precision() time.Duration {
 	if m.StreamTimePrecision <= 0 {
 		return DefaultStreamTimePrecision
 	}
-	return min(m.StreamTimePrecision, MaxTimePrecision)
+	return min(m.StreamTimePrecision, auditrecord.MaxTimePrecision)
 }
 
 // Map is Map with m's stream precision and request reader.
-func (m Mapper) Map(ctx context.Context, rec events.DynamoDBEventRecord) ([]Record, error) {
+func (m Mapper) Map(ctx context.Context, rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	recs, err := m.mapRecord(ctx, rec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: event %s: %w", ErrUnmappable, rec.EventID, err)
@@ -132,7 +137,7 @@ func (m Mapper) Map(ctx context.Context, rec events.DynamoDBEventRecord) ([]Reco
 type entityMapping struct {
 	// noun names the entity in <noun>.direct_write.
 	noun                   string
-	insert, modify, remove func(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error)
+	insert, modify, remove func(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]auditrecord.Record, error)
 	// removeMirrorsRequest: a manual REMOVE is a decision's echo, recorded
 	// from the request item.
 	removeMirrorsRequest bool
@@ -152,7 +157,7 @@ var entities = map[string]entityMapping{
 	dynamo.KindBreakGlassHold: {noun: "break_glass", insert: holdTaken, modify: holdChanged},
 }
 
-func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) ([]Record, error) {
+func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	c := rec.Change
 	op := events.DynamoDBOperationType(rec.EventName)
 	kind := dynamo.ImageKind(c.NewImage)
@@ -186,16 +191,16 @@ func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) (
 	case dynamo.DeletePrepared:
 		return nil, nil
 	case dynamo.DirectWrite:
-		return []Record{directWrite(rec, em.noun, ch)}, nil
+		return []auditrecord.Record{directWrite(rec, em.noun, ch)}, nil
 	}
 	if kind == dynamo.KindGrant {
 		return m.slotChange(ctx, rec, ch)
 	}
-	handler := map[events.DynamoDBOperationType]func(events.DynamoDBEventRecord, dynamo.Change) ([]Record, error){
+	handler := map[events.DynamoDBOperationType]func(events.DynamoDBEventRecord, dynamo.Change) ([]auditrecord.Record, error){
 		events.DynamoDBOperationTypeInsert: em.insert, events.DynamoDBOperationTypeModify: em.modify, events.DynamoDBOperationTypeRemove: em.remove,
 	}[op]
 	if handler == nil {
-		return []Record{directWrite(rec, em.noun, ch)}, nil
+		return []auditrecord.Record{directWrite(rec, em.noun, ch)}, nil
 	}
 	out, err := handler(rec, ch)
 	// A delete happened when it was prepared (its stamp), not when the
@@ -213,28 +218,28 @@ func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) (
 // claims a change that did not happen to any entity.
 var eventActions = []string{"authorize.", "refused."}
 
-func eventRecord(rec events.DynamoDBEventRecord) ([]Record, error) {
+func eventRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	img := rec.Change.NewImage
 	ev, err := dynamo.EventFromImage(img)
 	if err != nil || !slices.ContainsFunc(eventActions, func(p string) bool { return strings.HasPrefix(ev.Action, p) }) {
 		// The raw image, not the decoded one: a forged item need not decode.
-		r := Record{Action: "event" + ActionDirectWriteSuffix, Actor: ActorUnknown,
+		r := auditrecord.Record{Action: "event" + auditrecord.ActionDirectWriteSuffix, Actor: auditrecord.ActorUnknown,
 			Detail: map[string]any{"directWrite": true, "operation": rec.EventName, "key": dynamo.ImageKeys(rec), "after": dynamo.ImageJSON(img)}}
 		if err != nil {
 			r.Detail["error"] = err.Error()
 		}
-		return []Record{r}, nil
+		return []auditrecord.Record{r}, nil
 	}
-	out := Record{Time: ev.Time, Action: ev.Action, Actor: ev.Actor, RequestID: ev.RequestID, PolicyID: ev.PolicyID, Detail: ev.Detail}
+	out := auditrecord.Record{Time: ev.Time, Action: ev.Action, Actor: ev.Actor, RequestID: ev.RequestID, PolicyID: ev.PolicyID, Detail: ev.Detail}
 	if ev.Target != nil {
 		out.Target = target(*ev.Target)
 	}
-	return []Record{out}, nil
+	return []auditrecord.Record{out}, nil
 }
 
 // directWrite records a change Elevate did not make, from the raw images: a
 // direct write need not decode as its entity.
-func directWrite(rec events.DynamoDBEventRecord, noun string, ch dynamo.Change) Record {
+func directWrite(rec events.DynamoDBEventRecord, noun string, ch dynamo.Change) auditrecord.Record {
 	c := rec.Change
 	img := c.NewImage
 	if len(img) == 0 {
@@ -242,7 +247,7 @@ func directWrite(rec events.DynamoDBEventRecord, noun string, ch dynamo.Change) 
 	}
 	plain := dynamo.ImageJSON(img)
 	text := func(k string) string { v, _ := plain[k].(string); return v }
-	r := Record{Action: noun + ActionDirectWriteSuffix, Actor: ActorUnknown,
+	r := auditrecord.Record{Action: noun + auditrecord.ActionDirectWriteSuffix, Actor: auditrecord.ActorUnknown,
 		Detail: map[string]any{"directWrite": true, "operation": rec.EventName, "key": dynamo.ImageKeys(rec),
 			"changed": ch.Changed, "before": dynamo.ImageJSON(c.OldImage), "after": dynamo.ImageJSON(c.NewImage)}}
 	switch noun {
@@ -254,12 +259,12 @@ func directWrite(rec events.DynamoDBEventRecord, noun string, ch dynamo.Change) 
 		r.PolicyID = text("id")
 	}
 	if text("type") != "" && text("scope") != "" {
-		r.Target = &Target{Type: text("type"), Scope: text("scope"), Name: text("name")}
+		r.Target = &auditrecord.Target{Type: text("type"), Scope: text("scope"), Name: text("name")}
 	}
 	return r
 }
 
-func requestInserted(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Record, error) {
+func requestInserted(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]auditrecord.Record, error) {
 	r, err := dynamo.RequestFromImage(rec.Change.NewImage)
 	if err != nil {
 		return nil, err
@@ -267,7 +272,7 @@ func requestInserted(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]Record,
 	return requestCreated(r), nil
 }
 
-func requestModified(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error) {
+func requestModified(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]auditrecord.Record, error) {
 	prev, err := dynamo.RequestFromImage(rec.Change.OldImage)
 	if err != nil {
 		return nil, err
@@ -279,46 +284,46 @@ func requestModified(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record
 	if out := requestChanged(prev, r); len(out) > 0 {
 		return out, nil
 	}
-	return []Record{{Action: ActionRequestUpdated, Actor: ch.Actor, Target: target(r.Target()), RequestID: r.ID,
+	return []auditrecord.Record{{Action: auditrecord.ActionRequestUpdated, Actor: ch.Actor, Target: target(r.Target()), RequestID: r.ID,
 		Detail: map[string]any{"changed": ch.Changed}}}, nil
 }
 
 // lapsed records the end of a slot's pending request (request.expired) or
 // grant (grant.expired) when the record shows one lapsing. The record's time
 // is the change's; the grant's expiresAt says when it lapsed.
-func lapsed(rec events.DynamoDBEventRecord) ([]Record, error) {
+func lapsed(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	g, wasPending, ok, err := dynamo.LapsedSlot(rec)
 	if err != nil || !ok {
 		return nil, err
 	}
-	action := ActionGrantExpired
+	action := auditrecord.ActionGrantExpired
 	if wasPending {
-		action = ActionRequestExpired
+		action = auditrecord.ActionRequestExpired
 	}
-	return []Record{grantRecord(action, g)}, nil
+	return []auditrecord.Record{grantRecord(action, g)}, nil
 }
 
-func target(t elevate.Target) *Target {
-	return &Target{Type: string(t.Type), Scope: t.Scope, Name: t.Name}
+func target(t elevate.Target) *auditrecord.Target {
+	return &auditrecord.Target{Type: string(t.Type), Scope: t.Scope, Name: t.Name}
 }
 
-func requestCreated(r elevate.Request) []Record {
-	created := Record{
-		Time: r.CreatedAt, Action: ActionRequestCreated, Actor: r.Requester, Target: target(r.Target()), RequestID: r.ID,
+func requestCreated(r elevate.Request) []auditrecord.Record {
+	created := auditrecord.Record{
+		Time: r.CreatedAt, Action: auditrecord.ActionRequestCreated, Actor: r.Requester, Target: target(r.Target()), RequestID: r.ID,
 		Detail: map[string]any{
 			"reason": r.Reason, "durationHours": r.DurationHours, "approvalType": string(r.ApprovalType),
 			"approverGroup": r.ApproverGroup, "requiredApprovals": r.RequiredApprovals, "status": string(r.Status),
 			"expiresAt": r.ExpiresAt.UTC(),
 		},
 	}
-	out := []Record{created}
+	out := []auditrecord.Record{created}
 	if r.BreakGlass {
 		return append(out, breakGlassRecord(r, created.Target))
 	}
 	if r.Status == elevate.StatusApproved {
 		d := lastDecision(r)
-		out = append(out, Record{
-			Time: d.At, Action: ActionRequestApproved, Actor: d.By, Target: created.Target, RequestID: r.ID,
+		out = append(out, auditrecord.Record{
+			Time: d.At, Action: auditrecord.ActionRequestApproved, Actor: d.By, Target: created.Target, RequestID: r.ID,
 			Detail: approvedDetail(r, true, d),
 		})
 		out[1].Detail["automatic"] = true
@@ -330,7 +335,7 @@ func requestCreated(r elevate.Request) []Record {
 // (F13-F15) put on a request's records: the window, the ticket, the link to
 // an extension's original, and for an approved extension the
 // request.extended record of the original it lengthened.
-func withScheduleFields(r elevate.Request, out []Record) []Record {
+func withScheduleFields(r elevate.Request, out []auditrecord.Record) []auditrecord.Record {
 	for i := range out {
 		out[i].Ticket = r.Ticket
 		if out[i].Detail == nil {
@@ -349,9 +354,9 @@ func withScheduleFields(r elevate.Request, out []Record) []Record {
 			out[i].Detail["changeWindow"] = w
 		}
 	}
-	if n := len(out); n > 0 && r.Extends != "" && out[n-1].Action == ActionRequestApproved && out[n-1].Detail["final"] == true && r.GrantExpiresAt != nil {
+	if n := len(out); n > 0 && r.Extends != "" && out[n-1].Action == auditrecord.ActionRequestApproved && out[n-1].Detail["final"] == true && r.GrantExpiresAt != nil {
 		last := out[n-1]
-		out = append(out, Record{Time: last.Time, Action: ActionRequestExtended, Actor: last.Actor, Target: last.Target, RequestID: r.Extends, Ticket: r.Ticket,
+		out = append(out, auditrecord.Record{Time: last.Time, Action: auditrecord.ActionRequestExtended, Actor: last.Actor, Target: last.Target, RequestID: r.Extends, Ticket: r.Ticket,
 			Detail: map[string]any{"extension": r.ID, "durationHours": r.DurationHours, "grantExpiresAt": r.GrantExpiresAt.UTC()}})
 	}
 	return out
@@ -373,18 +378,18 @@ func approvedDetail(r elevate.Request, final bool, d elevate.Decision) map[strin
 }
 
 var statusActions = map[elevate.Status]string{
-	elevate.StatusApproved:  ActionRequestApproved,
-	elevate.StatusDenied:    ActionRequestDenied,
-	elevate.StatusCancelled: ActionRequestCancelled,
-	elevate.StatusRevoked:   ActionRequestRevoked,
+	elevate.StatusApproved:  auditrecord.ActionRequestApproved,
+	elevate.StatusDenied:    auditrecord.ActionRequestDenied,
+	elevate.StatusCancelled: auditrecord.ActionRequestCancelled,
+	elevate.StatusRevoked:   auditrecord.ActionRequestRevoked,
 }
 
-func requestChanged(prev, r elevate.Request) []Record {
+func requestChanged(prev, r elevate.Request) []auditrecord.Record {
 	d := lastDecision(r)
-	rec := Record{Time: d.At, Actor: d.By, Target: target(r.Target()), RequestID: r.ID}
+	rec := auditrecord.Record{Time: d.At, Actor: d.By, Target: target(r.Target()), RequestID: r.ID}
 	if prev.Ratification == elevate.RatificationPending && r.Ratification == elevate.RatificationRatified {
-		rec.Action, rec.Detail = ActionRequestRatified, decisionDetail(d, map[string]any{"comment": d.Comment, "status": string(r.Status)})
-		return []Record{rec}
+		rec.Action, rec.Detail = auditrecord.ActionRequestRatified, decisionDetail(d, map[string]any{"comment": d.Comment, "status": string(r.Status)})
+		return []auditrecord.Record{rec}
 	}
 	if prev.Status != r.Status {
 		action, ok := statusActions[r.Status]
@@ -401,13 +406,13 @@ func requestChanged(prev, r elevate.Request) []Record {
 			rec.Detail["ratification"] = string(r.Ratification)
 		}
 		rec.Detail = decisionDetail(d, rec.Detail)
-		return withScheduleFields(r, []Record{rec})
+		return withScheduleFields(r, []auditrecord.Record{rec})
 	}
 	// Still pending with one more approval: an N-of-M step.
 	if r.Status == elevate.StatusPending && r.Approvals() > prev.Approvals() && d.Decision == elevate.DecisionApprove {
-		rec.Action = ActionRequestApproved
+		rec.Action = auditrecord.ActionRequestApproved
 		rec.Detail = decisionDetail(d, approvedDetail(r, false, d))
-		return withScheduleFields(r, []Record{rec})
+		return withScheduleFields(r, []auditrecord.Record{rec})
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 func loadBatch(t *testing.T, name string) events.DynamoDBEvent {
@@ -30,9 +32,9 @@ func loadBatch(t *testing.T, name string) events.DynamoDBEvent {
 	return ev
 }
 
-func mapAll(t *testing.T, ev events.DynamoDBEvent) []Record {
+func mapAll(t *testing.T, ev events.DynamoDBEvent) []auditrecord.Record {
 	t.Helper()
-	var out []Record
+	var out []auditrecord.Record
 	m := Mapper{Requests: requestsIn(t, ev)}
 	for _, rec := range ev.Records {
 		recs, err := m.Map(context.Background(), rec)
@@ -55,36 +57,36 @@ func TestMapSamples(t *testing.T) {
 		want []want
 	}{
 		{"request-insert-pending.json", []want{
-			{"ev-insert-req-1", ActionRequestCreated, "rita@example.com", "r-pending-1", "2025-03-01T10:00:00Z",
+			{"ev-insert-req-1", auditrecord.ActionRequestCreated, "rita@example.com", "r-pending-1", "2025-03-01T10:00:00Z",
 				map[string]any{"status": "Pending", "approverGroup": "ops", "reason": `Move the CEO's mailbox <urgent> & "now"`}},
 		}},
 		{"request-modify-approved.json", []want{
-			{"ev-modify-req-2", ActionRequestApproved, "bob@example.com", "r-pending-1", "2025-03-01T10:10:00Z",
+			{"ev-modify-req-2", auditrecord.ActionRequestApproved, "bob@example.com", "r-pending-1", "2025-03-01T10:10:00Z",
 				map[string]any{"final": true, "approvals": 1, "requiredApprovals": 1, "comment": "ok, go"}},
-			{"ev-modify-slot-2", ActionGrantCreated, "system", "r-pending-1", "2025-03-01T10:10:00Z",
+			{"ev-modify-slot-2", auditrecord.ActionGrantCreated, "system", "r-pending-1", "2025-03-01T10:10:00Z",
 				map[string]any{"principal": "rita@example.com"}},
 		}},
 		{"request-modify-partial.json", []want{
-			{"ev-modify-req-3", ActionRequestApproved, "alice@example.com", "r-two-1", "2025-03-01T10:05:00Z",
+			{"ev-modify-req-3", auditrecord.ActionRequestApproved, "alice@example.com", "r-two-1", "2025-03-01T10:05:00Z",
 				map[string]any{"final": false, "approvals": 1, "requiredApprovals": 2}},
 		}},
 		{"request-insert-auto.json", []want{
-			{"ev-insert-req-4", ActionRequestCreated, "rita@example.com", "r-auto-1", "2025-03-01T10:00:00Z", map[string]any{"approvalType": "Auto"}},
-			{"ev-insert-req-4#2", ActionRequestApproved, "system", "r-auto-1", "2025-03-01T10:00:00Z", map[string]any{"final": true, "automatic": true}},
-			{"ev-insert-slot-4", ActionGrantCreated, "system", "r-auto-1", "2025-03-01T10:00:00Z", nil},
+			{"ev-insert-req-4", auditrecord.ActionRequestCreated, "rita@example.com", "r-auto-1", "2025-03-01T10:00:00Z", map[string]any{"approvalType": "Auto"}},
+			{"ev-insert-req-4#2", auditrecord.ActionRequestApproved, "system", "r-auto-1", "2025-03-01T10:00:00Z", map[string]any{"final": true, "automatic": true}},
+			{"ev-insert-slot-4", auditrecord.ActionGrantCreated, "system", "r-auto-1", "2025-03-01T10:00:00Z", nil},
 		}},
 		{"slot-ttl-remove-pending.json", []want{
-			{"ev-ttl-slot-5", ActionRequestExpired, "system", "r-pending-1", "2025-03-02T10:30:00Z", map[string]any{"principal": "rita@example.com"}},
+			{"ev-ttl-slot-5", auditrecord.ActionRequestExpired, "system", "r-pending-1", "2025-03-02T10:30:00Z", map[string]any{"principal": "rita@example.com"}},
 		}},
 		{"slot-ttl-remove-approved.json", []want{
-			{"ev-ttl-slot-6", ActionGrantExpired, "system", "r-pending-1", "2025-03-01T12:15:00Z", nil},
+			{"ev-ttl-slot-6", auditrecord.ActionGrantExpired, "system", "r-pending-1", "2025-03-01T12:15:00Z", nil},
 		}},
 		{"event-insert-authorize-denied.json", []want{
-			{"ev-insert-event-7", ActionAuthorizeDenied, "rita@example.com", "", "2025-03-01T10:01:00Z",
+			{"ev-insert-event-7", auditrecord.ActionAuthorizeDenied, "rita@example.com", "", "2025-03-01T10:01:00Z",
 				map[string]any{"allowed": false, "reason": "approval-required"}},
 		}},
 		{"slot-manual-remove-revoked.json", []want{
-			{"ev-modify-req-8", ActionRequestRevoked, "alice@example.com", "r-pending-1", "2025-03-01T10:20:00Z", map[string]any{"comment": "done early"}},
+			{"ev-modify-req-8", auditrecord.ActionRequestRevoked, "alice@example.com", "r-pending-1", "2025-03-01T10:20:00Z", map[string]any{"comment": "done early"}},
 		}},
 	}
 	for _, tc := range cases {
@@ -155,8 +157,8 @@ func TestMapSlotTakenOverRecordsTheLapse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].Action != ActionRequestExpired || got[0].RequestID != "r-old" ||
-		got[1].Action != ActionGrantCreated || got[1].ID != rec.EventID+"#2" {
+	if len(got) != 2 || got[0].Action != auditrecord.ActionRequestExpired || got[0].RequestID != "r-old" ||
+		got[1].Action != auditrecord.ActionGrantCreated || got[1].ID != rec.EventID+"#2" {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -205,30 +207,30 @@ func TestMapEntityChangesAndDirectWrites(t *testing.T) {
 		want []want
 	}{
 		{"group-insert-and-member-added.json", []want{
-			{"ev-group-01", ActionGroupCreated, "admin@example.com", map[string]any{"group": "ops", "members": []string{"bob@example.com"}}},
-			{"ev-group-02", ActionGroupMemberAdd, "admin@example.com", map[string]any{"group": "ops", "member": "carol@example.com"}},
+			{"ev-group-01", auditrecord.ActionGroupCreated, "admin@example.com", map[string]any{"group": "ops", "members": []string{"bob@example.com"}}},
+			{"ev-group-02", auditrecord.ActionGroupMemberAdd, "admin@example.com", map[string]any{"group": "ops", "member": "carol@example.com"}},
 		}},
 		{"group-refs-by-policy.json", []want{
-			{"ev-group-03", ActionGroupUpdated, "admin@example.com", map[string]any{"changed": []string{"refs"}, "before": map[string]any{"refs": "0"}, "after": map[string]any{"refs": "1"}}},
+			{"ev-group-03", auditrecord.ActionGroupUpdated, "admin@example.com", map[string]any{"changed": []string{"refs"}, "before": map[string]any{"refs": "0"}, "after": map[string]any{"refs": "1"}}},
 		}},
 		{"group-prepared-delete.json", []want{
-			{"ev-group-05", ActionGroupDeleted, "admin@example.com", map[string]any{"group": "ops"}},
+			{"ev-group-05", auditrecord.ActionGroupDeleted, "admin@example.com", map[string]any{"group": "ops"}},
 		}},
 		{"group-direct-write.json", []want{
-			{"ev-group-06", "group.direct_write", ActorUnknown, map[string]any{"directWrite": true, "operation": "MODIFY", "changed": []string{"members"},
+			{"ev-group-06", "group.direct_write", auditrecord.ActorUnknown, map[string]any{"directWrite": true, "operation": "MODIFY", "changed": []string{"members"},
 				"key": map[string]any{"PK": "GROUP", "SK": "ops"}}},
-			{"ev-group-07", "group.direct_write", ActorUnknown, map[string]any{"directWrite": true, "operation": "REMOVE"}},
+			{"ev-group-07", "group.direct_write", auditrecord.ActorUnknown, map[string]any{"directWrite": true, "operation": "REMOVE"}},
 		}},
 		{"policy-insert-and-direct-write.json", []want{
-			{"ev-policy-01", ActionPolicyCreated, "admin@example.com", map[string]any{"after": map[string]any{"approvalType": "Manual"}}},
-			{"ev-policy-02", "policy.direct_write", ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"approvalType"}}},
+			{"ev-policy-01", auditrecord.ActionPolicyCreated, "admin@example.com", map[string]any{"after": map[string]any{"approvalType": "Manual"}}},
+			{"ev-policy-02", "policy.direct_write", auditrecord.ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"approvalType"}}},
 		}},
 		{"settings-insert-and-direct-write.json", []want{
-			{"ev-settings-01", ActionSettingsUpdated, "admin@example.com", map[string]any{"after": map[string]any{"enabled": true, "defaultApproverGroup": "ops"}}},
-			{"ev-settings-02", "settings.direct_write", ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"enabled"}}},
+			{"ev-settings-01", auditrecord.ActionSettingsUpdated, "admin@example.com", map[string]any{"after": map[string]any{"enabled": true, "defaultApproverGroup": "ops"}}},
+			{"ev-settings-02", "settings.direct_write", auditrecord.ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"enabled"}}},
 		}},
 		{"slot-direct-extend.json", []want{
-			{"ev-slot-direct-01", "grant.direct_write", ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"expiresAt", "expiresEpochMs", "ttl"}}},
+			{"ev-slot-direct-01", "grant.direct_write", auditrecord.ActorUnknown, map[string]any{"directWrite": true, "changed": []string{"expiresAt", "expiresEpochMs", "ttl"}}},
 		}},
 	}
 	for _, tc := range cases {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
@@ -31,17 +32,20 @@ func TestScheduleTicketExtensionRecords(t *testing.T) {
 	if len(recs) != 2 {
 		t.Fatalf("approving an extension gave %d records: %+v", len(recs), recs)
 	}
-	if r := recs[0]; r.Action != ActionRequestApproved || r.RequestID != "e1" || r.Detail["extends"] != "r1" || r.Ticket != "CHG-42" {
+	if r := recs[0]; r.Action != auditrecord.ActionRequestApproved || r.RequestID != "e1" || r.Detail["extends"] != "r1" || r.Ticket != "CHG-42" {
 		t.Errorf("extension's own record %+v", r)
 	}
-	if r := recs[1]; r.Action != ActionRequestExtended || r.RequestID != "r1" || r.Actor != "bob@example.com" ||
+	if r := recs[1]; r.Action != auditrecord.ActionRequestExtended || r.RequestID != "r1" || r.Actor != "bob@example.com" ||
 		r.Detail["extension"] != "e1" || r.Detail["grantExpiresAt"] != grantEnd.Add(time.Hour) {
 		t.Errorf("request.extended %+v", r)
 	}
 	// A denied extension extends nothing.
-	denied, _ := ext.Deny(elevate.Decider{Principal: "bob@example.com", InGroup: true}, "no", t0.Add(time.Hour))
+	denied, err := ext.Deny(elevate.Decider{Principal: "bob@example.com", InGroup: true}, "no", t0.Add(time.Hour))
+	if err != nil || denied.Status != elevate.StatusDenied {
+		t.Fatalf("deny the extension: %s %v", denied.Status, err)
+	}
 	for _, r := range requestChanged(ext, denied) {
-		if r.Action == ActionRequestExtended {
+		if r.Action == auditrecord.ActionRequestExtended {
 			t.Errorf("a denied extension yielded %+v", r)
 		}
 	}

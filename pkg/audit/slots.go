@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -35,7 +36,7 @@ var ErrLookup = errors.New("audit: cannot read the request a grant slot names")
 // refuses to overwrite a live one) while TTL had not yet removed it, so the
 // old request's expiry is recorded here, because no TTL REMOVE will ever
 // come for it.
-func (m Mapper) slotChange(ctx context.Context, rec events.DynamoDBEventRecord, ch dynamo.Change) ([]Record, error) {
+func (m Mapper) slotChange(ctx context.Context, rec events.DynamoDBEventRecord, ch dynamo.Change) ([]auditrecord.Record, error) {
 	out, err := lapsed(rec)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func (m Mapper) slotChange(ctx context.Context, rec events.DynamoDBEventRecord, 
 	} else if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLookup, err)
 	}
-	detail := func(r Record) Record {
+	detail := func(r auditrecord.Record) auditrecord.Record {
 		if !fresh {
 			r.Detail["before"] = slotDetail(was, wasStatus)
 		}
@@ -71,11 +72,11 @@ func (m Mapper) slotChange(ctx context.Context, rec events.DynamoDBEventRecord, 
 	}
 	switch {
 	case status == elevate.StatusApproved && (fresh || wasStatus != elevate.StatusApproved):
-		return append(out, detail(grantRecord(ActionGrantCreated, g))), nil
+		return append(out, detail(grantRecord(auditrecord.ActionGrantCreated, g))), nil
 	case status == elevate.StatusPending && fresh:
 		return out, nil
 	}
-	r := grantRecord(ActionGrantUpdated, g)
+	r := grantRecord(auditrecord.ActionGrantUpdated, g)
 	r.Actor = ch.Actor
 	return append(out, detail(r)), nil
 }
@@ -88,8 +89,8 @@ func slotDetail(g elevate.Grant, status elevate.Status) map[string]any {
 	return m
 }
 
-func grantRecord(action string, g elevate.Grant) Record {
-	return Record{
+func grantRecord(action string, g elevate.Grant) auditrecord.Record {
+	return auditrecord.Record{
 		Action: action, Actor: elevate.SystemActor, Target: target(g.Target), RequestID: g.RequestID,
 		Detail: map[string]any{"principal": g.Principal, "expiresAt": g.ExpiresAt.UTC()},
 	}

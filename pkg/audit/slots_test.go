@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
@@ -63,7 +64,7 @@ func withAttrs(img map[string]events.DynamoDBAttributeValue, kv ...string) map[s
 	return out
 }
 
-func mapSlot(t *testing.T, reqs requestsOf, rec events.DynamoDBEventRecord) []Record {
+func mapSlot(t *testing.T, reqs requestsOf, rec events.DynamoDBEventRecord) []auditrecord.Record {
 	t.Helper()
 	got, err := Mapper{Requests: reqs}.Map(context.Background(), rec)
 	if err != nil {
@@ -81,7 +82,7 @@ func TestSlotExtendedWithFreshStampIsDirectWrite(t *testing.T) {
 	rec := loadBatch(t, "slot-direct-extend.json").Records[0]
 	rec.Change.NewImage = withAttrs(rec.Change.NewImage, "changeId", "r-pending-1#3", "updatedBy", "bob@example.com")
 	got := mapSlot(t, reqs, rec)
-	if len(got) != 1 || got[0].Action != "grant.direct_write" || got[0].Actor != ActorUnknown || got[0].Detail["directWrite"] != true {
+	if len(got) != 1 || got[0].Action != "grant.direct_write" || got[0].Actor != auditrecord.ActorUnknown || got[0].Detail["directWrite"] != true {
 		t.Fatalf("slot extended behind the request's back: %+v", got)
 	}
 	before, _ := got[0].Detail["before"].(map[string]any)
@@ -109,7 +110,7 @@ func TestSlotEndMovedByElevateIsGrantUpdated(t *testing.T) {
 	rec := loadBatch(t, "slot-direct-extend.json").Records[0]
 	rec.Change.NewImage = withAttrs(rec.Change.NewImage, "changeId", "r-pending-1#3", "updatedBy", "bob@example.com")
 	got := mapSlot(t, reqs, rec)
-	if len(got) != 1 || got[0].Action != ActionGrantUpdated || got[0].Actor != "bob@example.com" {
+	if len(got) != 1 || got[0].Action != auditrecord.ActionGrantUpdated || got[0].Actor != "bob@example.com" {
 		t.Fatalf("extension's slot change: %+v", got)
 	}
 	before, _ := got[0].Detail["before"].(map[string]any)

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // PutAPI is the part of the S3 client the writer uses.
@@ -61,7 +63,7 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 		failAt := len(ev.Records)
 		type dayGroup struct {
 			first int // index of the first stream record in the group
-			recs  []Record
+			recs  []auditrecord.Record
 		}
 		days := map[string]*dayGroup{}
 		mapper := Mapper{Requests: d.Requests, StreamTimePrecision: d.StreamTimePrecision}
@@ -78,7 +80,7 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 			if err != nil {
 				d.Logger.ErrorContext(ctx, "audit: stream record cannot be mapped; kept as audit.unmappable",
 					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
-				recs = []Record{unmappable(rec, err)}
+				recs = []auditrecord.Record{unmappable(rec, err)}
 			}
 			for _, r := range recs {
 				day := r.Time.UTC().Format(time.DateOnly)
@@ -117,7 +119,7 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 
 // unmappable keeps what can be said about a record Map refused: which change
 // it was and why it failed. Only the keys are copied, not the images.
-func unmappable(rec events.DynamoDBEventRecord, err error) Record {
+func unmappable(rec events.DynamoDBEventRecord, err error) auditrecord.Record {
 	keys := map[string]string{}
 	for k, v := range rec.Change.Keys {
 		if v.DataType() == events.DataTypeString {
@@ -128,7 +130,7 @@ func unmappable(rec events.DynamoDBEventRecord, err error) Record {
 	if at.IsZero() || at.Unix() <= 0 {
 		at = time.Now().UTC()
 	}
-	return Record{ID: rec.EventID, Time: at, Action: ActionUnmappable, Actor: "system",
+	return auditrecord.Record{ID: rec.EventID, Time: at, Action: auditrecord.ActionUnmappable, Actor: "system",
 		Detail: map[string]any{"eventName": rec.EventName, "keys": keys, "error": err.Error()}}
 }
 
@@ -145,7 +147,7 @@ func BatchID(recs []events.DynamoDBEventRecord) string {
 }
 
 // Encode writes records as gzip-compressed JSON lines.
-func Encode(recs []Record) ([]byte, error) {
+func Encode(recs []auditrecord.Record) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	enc := json.NewEncoder(zw)
@@ -161,7 +163,7 @@ func Encode(recs []Record) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []Record) error {
+func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []auditrecord.Record) error {
 	t, err := time.Parse(time.DateOnly, day)
 	if err != nil {
 		return err
@@ -170,7 +172,7 @@ func (d HandlerDeps) put(ctx context.Context, day, batchID string, recs []Record
 	if err != nil {
 		return err
 	}
-	key := ObjectKey(t, batchID)
+	key := auditrecord.ObjectKey(t, batchID)
 	_, err = d.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(d.Bucket),
 		Key:           aws.String(key),

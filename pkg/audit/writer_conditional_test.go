@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // Issue 10 item 10: the writer never replaces stored evidence. An object
@@ -19,7 +21,7 @@ func TestWriterNeverReplacesAnObject(t *testing.T) {
 	ctx := context.Background()
 	ev := wBatchOf(t, "request-insert-pending.json", "request-modify-approved.json")
 	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket, Requests: requestsIn(t, ev)})
-	key := ObjectKey(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), BatchID(ev.Records))
+	key := auditrecord.ObjectKey(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), BatchID(ev.Records))
 	first := []byte("the first attempt's object")
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(wBucket), Key: aws.String(key), Body: bytes.NewReader(first)}); err != nil {
 		t.Fatal(err)

@@ -15,30 +15,32 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 const wBucket = "audit-writer-test"
 
-func wStartS3(t *testing.T) (*localstack.S3Server, *s3.Client) {
+func wStartS3(t *testing.T) (*emulator.S3Server, *s3.Client) {
 	t.Helper()
-	srv, err := localstack.StartS3(wBucket)
+	srv, err := emulator.StartS3(wBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	return srv, localstack.S3Client(srv.Endpoint)
+	return srv, emulator.S3Client(srv.Endpoint)
 }
 
 // objects returns every audit object's key and decoded records.
-func wObjects(t *testing.T, c *s3.Client) map[string][]Record {
+func wObjects(t *testing.T, c *s3.Client) map[string][]auditrecord.Record {
 	t.Helper()
 	ctx := context.Background()
-	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(wBucket), Prefix: aws.String(Prefix)})
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(wBucket), Prefix: aws.String(auditrecord.Prefix)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][]Record{}
+	got := map[string][]auditrecord.Record{}
 	for _, o := range out.Contents {
 		obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(wBucket), Key: o.Key})
 		if err != nil {
@@ -51,9 +53,9 @@ func wObjects(t *testing.T, c *s3.Client) map[string][]Record {
 			t.Fatalf("%s is not gzip: %v", *o.Key, err)
 		}
 		dec := json.NewDecoder(zr)
-		var recs []Record
+		var recs []auditrecord.Record
 		for dec.More() {
-			var r Record
+			var r auditrecord.Record
 			if err := dec.Decode(&r); err != nil {
 				t.Fatalf("%s: %v", *o.Key, err)
 			}
@@ -72,7 +74,7 @@ func wBatchOf(t *testing.T, files ...string) events.DynamoDBEvent {
 	return ev
 }
 
-func wIDs(objs map[string][]Record) []string {
+func wIDs(objs map[string][]auditrecord.Record) []string {
 	var out []string
 	for _, recs := range objs {
 		for _, r := range recs {
@@ -98,8 +100,8 @@ func TestWriterOneObjectPerDayAndRetryAddsNothing(t *testing.T) {
 		t.Fatalf("got %d objects, want one per day (2): %v", len(objs), objs)
 	}
 	batch := BatchID(ev.Records)
-	day1 := ObjectKey(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), batch)
-	day2 := ObjectKey(time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC), batch)
+	day1 := auditrecord.ObjectKey(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), batch)
+	day2 := auditrecord.ObjectKey(time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC), batch)
 	if !strings.HasPrefix(day1, "audit/dt=2025-03-01/") || len(objs[day1]) != 4 || len(objs[day2]) != 1 {
 		t.Fatalf("objects = %v", objs)
 	}
@@ -113,8 +115,8 @@ func TestWriterOneObjectPerDayAndRetryAddsNothing(t *testing.T) {
 
 	// The trail reads back through the CLI's reader.
 	var actions []string
-	err := Query(context.Background(), c, wBucket, Filter{Since: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)},
-		func(r Record) error { actions = append(actions, r.Action); return nil }, nil)
+	err := auditquery.Query(context.Background(), c, wBucket, auditquery.Filter{Since: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)},
+		func(r auditrecord.Record) error { actions = append(actions, r.Action); return nil }, nil)
 	if err != nil || len(actions) != 5 {
 		t.Fatalf("query: %v, %v", actions, err)
 	}
@@ -164,14 +166,14 @@ func TestWriterKeepsUnmappableRecordWithoutBlocking(t *testing.T) {
 		t.Fatalf("failures = %+v, want none", resp.BatchItemFailures)
 	}
 	got := wIDs(wObjects(t, c))
-	want := "ev-insert-event-7 authorize.denied,ev-insert-req-1 request.created," + bad.EventID + " " + ActionUnmappable + ",ev-modify-slot-2 grant.created"
+	want := "ev-insert-event-7 authorize.denied,ev-insert-req-1 request.created," + bad.EventID + " " + auditrecord.ActionUnmappable + ",ev-modify-slot-2 grant.created"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("written = %v, want %s", got, want)
 	}
 }
 
 func TestEncodeRoundTrip(t *testing.T) {
-	recs := []Record{{ID: "a", Action: ActionRequestCreated, Actor: "x@example.com", Time: time.Unix(0, 0).UTC(), Detail: map[string]any{"reason": "<b>&"}}}
+	recs := []auditrecord.Record{{ID: "a", Action: auditrecord.ActionRequestCreated, Actor: "x@example.com", Time: time.Unix(0, 0).UTC(), Detail: map[string]any{"reason": "<b>&"}}}
 	b, err := Encode(recs)
 	if err != nil {
 		t.Fatal(err)

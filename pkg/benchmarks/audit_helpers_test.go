@@ -6,15 +6,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
-func auditFilter(since time.Time) audit.Filter {
-	return audit.Filter{Since: since.Add(-time.Second), Until: since.Add(time.Hour), Action: "group.created"}
+func auditFilter(since time.Time) auditquery.Filter {
+	return auditquery.Filter{Since: since.Add(-time.Second), Until: since.Add(time.Hour), Action: "group.created"}
 }
 
-func queryAudit(ctx context.Context, c *s3.Client, bucket string, f audit.Filter, each func(map[string]any)) error {
-	return audit.Query(ctx, c, bucket, f, func(r audit.Record) error {
+func queryAudit(ctx context.Context, c *s3.Client, bucket string, f auditquery.Filter, each func(map[string]any)) error {
+	return auditquery.Query(ctx, c, bucket, f, func(r auditrecord.Record) error {
 		each(r.Detail)
 		return nil
 	}, nil)

@@ -22,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 var (
@@ -35,7 +37,7 @@ var (
 // it, in its own process, so its peak RSS is the CLI's alone.
 func buildCLI(b *testing.B) string {
 	cliOnce.Do(func() {
-		root, err := localstack.RepoRoot()
+		root, err := emulator.RepoRoot()
 		if err != nil {
 			cliErr = err
 			return
@@ -60,15 +62,15 @@ func buildCLI(b *testing.B) string {
 
 // auditTrail is a generated audit bucket.
 type auditTrail struct {
-	srv          *localstack.S3Server
+	srv          *emulator.S3Server
 	keys         []string
 	records      int
 	perDay       int // records in each day but the last
 	since, until time.Time
 }
 
-var benchActions = []string{audit.ActionAuthorizeDenied, audit.ActionAuthorizeAllowed, audit.ActionAuthorizeAllowed,
-	audit.ActionAuthorizeAllowed, audit.ActionRequestCreated, audit.ActionRequestApproved, audit.ActionGrantCreated}
+var benchActions = []string{auditrecord.ActionAuthorizeDenied, auditrecord.ActionAuthorizeAllowed, auditrecord.ActionAuthorizeAllowed,
+	auditrecord.ActionAuthorizeAllowed, auditrecord.ActionRequestCreated, auditrecord.ActionRequestApproved, auditrecord.ActionGrantCreated}
 
 // generateTrail fills a fresh in-process S3 with records spread evenly over
 // objects and days, each object a gzip JSON-lines batch made by the audit
@@ -77,12 +79,12 @@ var benchActions = []string{audit.ActionAuthorizeDenied, audit.ActionAuthorizeAl
 // ratio is realistic. Objects are encoded and stored by one worker per CPU.
 func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
 	b.Helper()
-	srv, err := localstack.StartS3("elevate-audit-scale")
+	srv, err := emulator.StartS3("elevate-audit-scale")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(srv.Close)
-	c := localstack.S3Client(srv.Endpoint)
+	c := emulator.S3Client(srv.Endpoint)
 	since := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days+1)
 	tr := &auditTrail{srv: srv, keys: make([]string, objects), records: records, since: since, until: since.AddDate(0, 0, days).Add(-time.Nanosecond)}
 	perObject := records / objects
@@ -104,23 +106,23 @@ func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
 				if o == objects-1 {
 					n = records - perObject*(objects-1)
 				}
-				recs := make([]audit.Record, n)
+				recs := make([]auditrecord.Record, n)
 				for i := range recs {
 					action := benchActions[rng.IntN(len(benchActions))]
 					actor := fmt.Sprintf("user%d@example.com", rng.IntN(5000))
-					recs[i] = audit.Record{
+					recs[i] = auditrecord.Record{
 						ID:        fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()),
 						Time:      day.Add(slot + time.Duration(i)*time.Millisecond),
 						Action:    action,
 						Actor:     actor,
-						Target:    &audit.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
+						Target:    &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
 						RequestID: fmt.Sprintf("%016x", rng.Uint64()),
 						Detail:    map[string]any{"reason": "grant", "askedBy": actor},
 					}
 				}
 				body, err := audit.Encode(recs)
 				if err == nil {
-					key := audit.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
+					key := auditrecord.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
 					tr.keys[o] = key
 					_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 				}
@@ -192,8 +194,8 @@ func runQuery(b *testing.B, cli string, tr *auditTrail, parallel int, since, unt
 		"--since", since.Format(time.RFC3339Nano), "--until", until.Format(time.RFC3339Nano))
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-		"ELEVATE_AUDIT_BUCKET=" + tr.srv.Bucket, "AWS_ENDPOINT_URL_S3=" + tr.srv.Endpoint, "AWS_REGION=" + localstack.Region,
-		"AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
+		"ELEVATE_AUDIT_BUCKET=" + tr.srv.Bucket, "AWS_ENDPOINT_URL_S3=" + tr.srv.Endpoint, "AWS_REGION=" + emulator.Region,
+		"AWS_ACCESS_KEY_ID=" + emulator.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + emulator.SecretAccessKey,
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
@@ -265,7 +267,7 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 	}
 	perObject := envInt(b, "AUDIT_RECORDS_PER_OBJECT", 200)
 	days := envInt(b, "AUDIT_DAYS", 30)
-	parallel := envInt(b, "AUDIT_PARALLEL", audit.DefaultParallel)
+	parallel := envInt(b, "AUDIT_PARALLEL", auditquery.DefaultParallel)
 	for _, s := range strings.Split(sizes, ",") {
 		var records int
 		if _, err := fmt.Sscan(s, &records); err != nil || records <= 0 {
@@ -278,7 +280,7 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 			b.Logf("generated %d records in %d objects over %d days in %v", records, objects, days, time.Since(start).Round(time.Millisecond))
 			// The floor's client keeps a connection per worker, as the CLI's does.
 			c := s3.NewFromConfig(aws.Config{}, func(o *s3.Options) {
-				*o = localstack.S3Client(tr.srv.Endpoint).Options()
+				*o = emulator.S3Client(tr.srv.Endpoint).Options()
 				o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = parallel })
 			})
 			floorGET(b, c, tr.srv.Bucket, tr.keys, parallel) // warm both sides

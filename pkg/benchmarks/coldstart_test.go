@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 var (
@@ -25,7 +25,7 @@ var (
 // flags, so start-up is measured on the same binary shape Lambda runs.
 func buildFunctions(b *testing.B) string {
 	buildOnce.Do(func() {
-		root, err := localstack.RepoRoot()
+		root, err := emulator.RepoRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -34,7 +34,7 @@ func buildFunctions(b *testing.B) string {
 		if buildErr != nil {
 			return
 		}
-		for _, fn := range append(append([]string{}, routes.APIFunctions...), routes.StreamFunctions...) {
+		for _, fn := range append(append([]string{}, manifest.APIFunctions...), manifest.StreamFunctions...) {
 			cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s -w",
 				"-o", filepath.Join(buildDir, fn), "./functions/"+fn)
 			cmd.Dir = root
@@ -82,7 +82,7 @@ func fakeRuntimeAPI(b *testing.B) (addr string, ready chan struct{}) {
 // /runtime/invocation/next call) for each function.
 func BenchmarkColdStart(b *testing.B) {
 	dir := buildFunctions(b)
-	for _, fn := range append(append([]string{}, routes.APIFunctions...), routes.StreamFunctions...) {
+	for _, fn := range append(append([]string{}, manifest.APIFunctions...), manifest.StreamFunctions...) {
 		b.Run(fn, func(b *testing.B) {
 			addr, ready := fakeRuntimeAPI(b)
 			env := append(os.Environ(),

@@ -13,7 +13,7 @@ import (
 
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // phase runs call from clients goroutines until d has passed and returns
@@ -58,7 +58,7 @@ func BenchmarkAuthorizeConcurrent(b *testing.B) {
 	alice := newCaller(b, st, "alice@example.com")
 	// One keep-alive connection per client, as 64 separate callers would hold.
 	alice.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
-	store := dynamo.New(localstack.DynamoClient(st.DynamoEndpoint), st.Table, []byte("0123456789abcdef0123456789abcdef"))
+	store := dynamo.New(emulator.DynamoClient(st.DynamoEndpoint), st.Table, []byte("0123456789abcdef0123456789abcdef"))
 	target := elevate.Target{Type: elevate.TypeTask, Scope: "Exchange", Name: "New-MoveRequest"}
 	ctx := context.Background()
 	body := `{"scope":"Exchange","name":"New-MoveRequest"}`

@@ -16,8 +16,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/local"
-	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
 // stack starts one local stack for a benchmark and seeds it: group ops
@@ -107,7 +107,7 @@ func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsec
 func BenchmarkAuthorizeVsFloor(b *testing.B) {
 	st, _ := stack(b)
 	alice := newCaller(b, st, "alice@example.com")
-	store := dynamo.New(localstack.DynamoClient(st.DynamoEndpoint), st.Table, []byte("0123456789abcdef0123456789abcdef"))
+	store := dynamo.New(emulator.DynamoClient(st.DynamoEndpoint), st.Table, []byte("0123456789abcdef0123456789abcdef"))
 	target := elevate.Target{Type: elevate.TypeTask, Scope: "Exchange", Name: "New-MoveRequest"}
 	ctx := context.Background()
 	body := `{"scope":"Exchange","name":"New-MoveRequest"}`
@@ -200,7 +200,7 @@ func BenchmarkRequestToEmail(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if slices.ContainsFunc(emails, func(e localstack.StoredEmail) bool { return strings.Contains(e.Body.Text, reason) }) {
+			if slices.ContainsFunc(emails, func(e emulator.StoredEmail) bool { return strings.Contains(e.Body.Text, reason) }) {
 				break
 			}
 			if time.Since(start) > 30*time.Second {
@@ -217,7 +217,7 @@ func BenchmarkRequestToEmail(b *testing.B) {
 func BenchmarkChangeToAudit(b *testing.B) {
 	st, admin := stack(b)
 	ctx := context.Background()
-	s3c := localstack.S3Client(st.S3Endpoint)
+	s3c := emulator.S3Client(st.S3Endpoint)
 	var lat []time.Duration
 	for i := 0; b.Loop(); i++ {
 		name := fmt.Sprintf("audit-bench-%d", i)

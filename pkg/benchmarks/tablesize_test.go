@@ -21,9 +21,9 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/local"
-	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
 // tableGateway serves the API handlers over one table of a shared DynamoDB
@@ -130,14 +130,14 @@ func loadRequests(b *testing.B, db *dynamodb.Client, table string, n int, before
 // tables; TABLE_N (200) rounds. Target: both p50 ratios ≤ 1.2.
 func BenchmarkTableSize(b *testing.B) {
 	n := envInt(b, "TABLE_REQUESTS", 100_000)
-	dyn, err := localstack.StartDynamoDB(context.Background(), localstack.DynamoOptions{})
+	dyn, err := emulator.StartDynamoDB(context.Background(), emulator.DynamoOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = dyn.Stop() })
-	db := localstack.DynamoClient(dyn.Endpoint)
+	db := emulator.DynamoClient(dyn.Endpoint)
 	// The loader's own client keeps a connection per worker.
-	loader := localstack.DynamoClient(dyn.Endpoint, func(o *dynamodb.Options) {
+	loader := emulator.DynamoClient(dyn.Endpoint, func(o *dynamodb.Options) {
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = loadWorkers })
 	})
 	authority, err := local.NewAuthority("http://127.0.0.1/_local", local.DefaultAudience)

@@ -14,15 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // auditStack starts S3 over HTTP and points the standard AWS environment at
 // it, so the CLI builds its client exactly as it does for a user.
-func auditStack(t *testing.T) (*localstack.S3Server, map[string]string) {
+func auditStack(t *testing.T) (*emulator.S3Server, map[string]string) {
 	t.Helper()
-	srv, err := localstack.StartS3("elevate-audit-test")
+	srv, err := emulator.StartS3("elevate-audit-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func auditStack(t *testing.T) (*localstack.S3Server, map[string]string) {
 	return srv, env
 }
 
-func putRecords(t *testing.T, srv *localstack.S3Server, key string, recs ...audit.Record) {
+func putRecords(t *testing.T, srv *emulator.S3Server, key string, recs ...auditrecord.Record) {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -57,7 +58,7 @@ func putRecords(t *testing.T, srv *localstack.S3Server, key string, recs ...audi
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := localstack.S3Client(srv.Endpoint).PutObject(context.Background(), &s3.PutObjectInput{
+	_, err := emulator.S3Client(srv.Endpoint).PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
 	})
 	if err != nil {
@@ -65,19 +66,19 @@ func putRecords(t *testing.T, srv *localstack.S3Server, key string, recs ...audi
 	}
 }
 
-func seedTrail(t *testing.T, srv *localstack.S3Server) {
+func seedTrail(t *testing.T, srv *emulator.S3Server) {
 	t.Helper()
 	day := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
-	tgt := &audit.Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}
-	created := audit.Record{ID: "e1", Time: day.Add(8 * time.Hour), Action: audit.ActionRequestCreated, Actor: "alice@example.com", Target: tgt, RequestID: "r-1", Detail: map[string]any{"reason": "migrate, now"}}
-	approved := audit.Record{ID: "e2", Time: day.Add(9 * time.Hour), Action: audit.ActionRequestApproved, Actor: "bob@example.com", Target: tgt, RequestID: "r-1"}
-	allowed := audit.Record{ID: "e3", Time: day.Add(10 * time.Hour), Action: audit.ActionAuthorizeAllowed, Actor: "alice@example.com", Target: tgt, RequestID: "r-1"}
-	putRecords(t, srv, audit.ObjectKey(day, "b2"), approved, allowed)
-	putRecords(t, srv, audit.ObjectKey(day, "b1"), created, approved) // a retried batch repeats e2
+	tgt := &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: "New-MoveRequest"}
+	created := auditrecord.Record{ID: "e1", Time: day.Add(8 * time.Hour), Action: auditrecord.ActionRequestCreated, Actor: "alice@example.com", Target: tgt, RequestID: "r-1", Detail: map[string]any{"reason": "migrate, now"}}
+	approved := auditrecord.Record{ID: "e2", Time: day.Add(9 * time.Hour), Action: auditrecord.ActionRequestApproved, Actor: "bob@example.com", Target: tgt, RequestID: "r-1"}
+	allowed := auditrecord.Record{ID: "e3", Time: day.Add(10 * time.Hour), Action: auditrecord.ActionAuthorizeAllowed, Actor: "alice@example.com", Target: tgt, RequestID: "r-1"}
+	putRecords(t, srv, auditrecord.ObjectKey(day, "b2"), approved, allowed)
+	putRecords(t, srv, auditrecord.ObjectKey(day, "b1"), created, approved) // a retried batch repeats e2
 	for i := range 4 {
-		putRecords(t, srv, audit.ObjectKey(day, "empty-"+string(rune('a'+i))))
+		putRecords(t, srv, auditrecord.ObjectKey(day, "empty-"+string(rune('a'+i))))
 	}
-	putRecords(t, srv, audit.ObjectKey(day.AddDate(0, 0, 1), "next"), audit.Record{ID: "e4", Time: day.Add(30 * time.Hour), Action: audit.ActionRequestRevoked, Actor: "bob@example.com", Target: tgt, RequestID: "r-1"})
+	putRecords(t, srv, auditrecord.ObjectKey(day.AddDate(0, 0, 1), "next"), auditrecord.Record{ID: "e4", Time: day.Add(30 * time.Hour), Action: auditrecord.ActionRequestRevoked, Actor: "bob@example.com", Target: tgt, RequestID: "r-1"})
 }
 
 func TestAuditQueryJSONLines(t *testing.T) {
@@ -90,7 +91,7 @@ func TestAuditQueryJSONLines(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
 	var got []string
 	for _, l := range lines {
-		var r audit.Record
+		var r auditrecord.Record
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("line %q: %v", l, err)
 		}
@@ -125,7 +126,7 @@ func TestAuditExportCSVByDefaultWithProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 || strings.Join(rows[0], ",") != strings.Join(audit.CSVHeader, ",") {
+	if len(rows) != 4 || strings.Join(rows[0], ",") != strings.Join(auditquery.CSVHeader, ",") {
 		t.Fatalf("rows %q", rows)
 	}
 	if rows[1][0] != "e1" || rows[1][9] != `{"reason":"migrate, now"}` {

@@ -15,7 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // progressThreshold is how many objects a query must read before progress is
@@ -61,7 +62,7 @@ endpoint (AWS_ENDPOINT_URL_S3) come from the standard AWS environment.`,
 	f.StringVar(&af.target, "target", "", `target, Scope\Name or Type:Scope\Name`)
 	f.StringVar(&af.bucket, "bucket", "", "audit bucket (default $"+EnvAuditBucket+")")
 	f.BoolVar(&af.progress, "progress", false, "report progress on stderr even when it is not a terminal")
-	f.IntVar(&af.parallel, "parallel", audit.DefaultParallel, "objects read at once")
+	f.IntVar(&af.parallel, "parallel", auditquery.DefaultParallel, "objects read at once")
 	if name == "export" {
 		f.StringVar(&af.evidence, "evidence", "", "write an evidence bundle to DIR: export.csv, export.jsonl and manifest.json")
 	}
@@ -83,8 +84,8 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, usagef("%q is not a time: use RFC 3339 (2025-03-10T08:00:00Z), a date (2025-03-10) or a duration ago (24h)", s)
 }
 
-func (af auditFlags) filter(now time.Time) (audit.Filter, error) {
-	var f audit.Filter
+func (af auditFlags) filter(now time.Time) (auditquery.Filter, error) {
+	var f auditquery.Filter
 	if af.since == "" {
 		return f, usagef("--since is required")
 	}
@@ -104,15 +105,15 @@ func (af auditFlags) filter(now time.Time) (audit.Filter, error) {
 	}
 	f.Action, f.Actor, f.RequestID = af.action, af.actor, af.request
 	if af.target != "" {
-		if f.Target, err = audit.ParseTargetFilter(af.target); err != nil {
-			return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), audit.ErrInvalidFilter.Error()+": ")}
+		if f.Target, err = auditquery.ParseTargetFilter(af.target); err != nil {
+			return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), auditquery.ErrInvalidFilter.Error()+": ")}
 		}
 	}
 	if err := f.Validate(); err != nil {
-		return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), audit.ErrInvalidFilter.Error()+": ")}
+		return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), auditquery.ErrInvalidFilter.Error()+": ")}
 	}
-	if _, err := audit.Partitions(f.Since, f.Until); err != nil {
-		return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), audit.ErrInvalidFilter.Error()+": ")}
+	if _, err := auditquery.Partitions(f.Since, f.Until); err != nil {
+		return f, &UsageError{Msg: strings.TrimPrefix(err.Error(), auditquery.ErrInvalidFilter.Error()+": ")}
 	}
 	return f, nil
 }
@@ -140,12 +141,12 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 	if err != nil {
 		return err
 	}
-	opts := audit.QueryOptions{Parallel: af.parallel, Progress: a.progress(af.progress)}
+	opts := auditquery.QueryOptions{Parallel: af.parallel, Progress: a.progress(af.progress)}
 	if af.evidence != "" {
 		return a.writeEvidence(ctx, client, bucket, f, af.evidence, opts)
 	}
 
-	var emit func(audit.Record) error
+	var emit func(auditrecord.Record) error
 	var finish func() error
 	// One write per record would be one syscall per record.
 	buffered := bufio.NewWriterSize(a.env.Stdout, 64<<10)
@@ -153,7 +154,7 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 	switch format {
 	case "json":
 		// The stored lines are printed as they are: one record per line.
-		opts.Lines = func(l audit.Line) error {
+		opts.Lines = func(l auditquery.Line) error {
 			if _, err := out.Write(l); err != nil {
 				return err
 			}
@@ -161,12 +162,12 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 		}
 		finish = func() error { return nil }
 	case "csv":
-		w := audit.NewCSVWriter(out)
+		w := auditquery.NewCSVWriter(out)
 		emit, finish = w.Write, w.Flush
 	default:
 		tw := newTable(out)
 		row(tw, "TIME", "ACTION", "ACTOR", "TARGET", "REQUEST")
-		emit = func(r audit.Record) error {
+		emit = func(r auditrecord.Record) error {
 			target := ""
 			if r.Target != nil {
 				target = r.Target.Type + " " + r.Target.Scope + `\` + r.Target.Name
@@ -177,7 +178,7 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 		finish = tw.Flush
 	}
 
-	if err := audit.QueryWith(ctx, client, bucket, f, emit, opts); err != nil {
+	if err := auditquery.QueryWith(ctx, client, bucket, f, emit, opts); err != nil {
 		_ = buffered.Flush() // what was emitted before the failure still shows
 		return auditError(err)
 	}
@@ -192,13 +193,13 @@ func (a *app) runAudit(ctx context.Context, af auditFlags, defFormat string) err
 const maxParallel = 256
 
 func auditError(err error) error {
-	if errors.Is(err, audit.ErrInvalidFilter) {
+	if errors.Is(err, auditquery.ErrInvalidFilter) {
 		return &UsageError{Msg: err.Error()}
 	}
 	return &TransportError{Err: err}
 }
 
-func (a *app) auditClient(ctx context.Context) (audit.S3Reader, error) {
+func (a *app) auditClient(ctx context.Context) (auditquery.S3Reader, error) {
 	newS3 := a.env.NewS3
 	if newS3 == nil {
 		newS3 = a.defaultS3
@@ -237,7 +238,7 @@ func (a *app) progressPrinter() func(done, total int) {
 // endpoint (the local stack, or any S3-compatible store) gets path-style
 // addressing, and checksums only where the API requires them, which local
 // emulators handle.
-func (a *app) defaultS3(ctx context.Context) (audit.S3Reader, error) {
+func (a *app) defaultS3(ctx context.Context) (auditquery.S3Reader, error) {
 	// Keep a connection per --parallel worker alive: the SDK's default of 10
 	// idle connections per host would reconnect on every round of GETs.
 	httpClient := awshttp.NewBuildableClient().WithTimeout(a.timeout).

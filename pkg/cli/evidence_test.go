@@ -11,8 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 func TestAuditEvidenceExportAndVerify(t *testing.T) {
@@ -23,7 +24,7 @@ func TestAuditEvidenceExportAndVerify(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, "4 records from 7 objects") || !strings.Contains(res.stdout, "manifest sha256 ") {
 		t.Fatalf("export: exit %d stdout %q stderr %q", res.code, res.stdout, res.stderr)
 	}
-	for _, f := range []string{audit.ManifestFile, audit.ExportCSVFile, audit.ExportJSONFile} {
+	for _, f := range []string{auditquery.ManifestFile, auditquery.ExportCSVFile, auditquery.ExportJSONFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Fatalf("bundle lacks %s: %v", f, err)
 		}
@@ -36,13 +37,13 @@ func TestAuditEvidenceExportAndVerify(t *testing.T) {
 	}
 
 	// Tamper with one object (a new version), delete another, edit a file.
-	day := audit.ObjectKey(mustDay(t, "2025-03-10"), "b1")
-	putRecords(t, srv, day, audit.Record{ID: "e1", Action: audit.ActionRequestCreated, Actor: "mallory@example.com"})
-	next := audit.ObjectKey(mustDay(t, "2025-03-11"), "next")
-	if _, err := localstack.S3Client(srv.Endpoint).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(next)}); err != nil {
+	day := auditrecord.ObjectKey(mustDay(t, "2025-03-10"), "b1")
+	putRecords(t, srv, day, auditrecord.Record{ID: "e1", Action: auditrecord.ActionRequestCreated, Actor: "mallory@example.com"})
+	next := auditrecord.ObjectKey(mustDay(t, "2025-03-11"), "next")
+	if _, err := emulator.S3Client(srv.Endpoint).DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(next)}); err != nil {
 		t.Fatal(err)
 	}
-	jsonl := filepath.Join(dir, audit.ExportJSONFile)
+	jsonl := filepath.Join(dir, auditquery.ExportJSONFile)
 	b, _ := os.ReadFile(jsonl)
 	if err := os.WriteFile(jsonl, append(b, '\n'), 0o600); err != nil {
 		t.Fatal(err)

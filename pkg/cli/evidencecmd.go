@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
 )
 
 // VerifyFailedError is a bundle that did not verify; the problems have
@@ -22,15 +22,15 @@ func (e *VerifyFailedError) Error() string {
 	return fmt.Sprintf("the evidence bundle does not verify: %d problem(s)", e.Problems)
 }
 
-func (a *app) writeEvidence(ctx context.Context, client audit.S3Reader, bucket string, f audit.Filter, dir string, opts audit.QueryOptions) error {
-	m, err := audit.WriteEvidence(ctx, client, bucket, f, dir, opts)
-	if errors.Is(err, audit.ErrBundleExists) {
+func (a *app) writeEvidence(ctx context.Context, client auditquery.S3Reader, bucket string, f auditquery.Filter, dir string, opts auditquery.QueryOptions) error {
+	m, err := auditquery.WriteEvidence(ctx, client, bucket, f, dir, opts)
+	if errors.Is(err, auditquery.ErrBundleExists) {
 		return &UsageError{Msg: err.Error()}
 	}
 	if err != nil {
 		return auditError(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, audit.ManifestFile))
+	raw, err := os.ReadFile(filepath.Join(dir, auditquery.ManifestFile))
 	if err != nil {
 		return err
 	}
@@ -62,14 +62,14 @@ Objects in the range that the manifest does not name are reported as notes.`,
 			if parallel < 1 || parallel > maxParallel {
 				return usagef("--parallel must be between 1 and %d", maxParallel)
 			}
-			if _, err := audit.ReadManifest(args[0]); err != nil {
+			if _, err := auditquery.ReadManifest(args[0]); err != nil {
 				return &UsageError{Msg: err.Error()}
 			}
 			client, err := a.auditClient(cmd.Context())
 			if err != nil {
 				return err
 			}
-			v, err := audit.Verify(cmd.Context(), client, args[0], bucket, audit.QueryOptions{Parallel: parallel, Progress: a.progress(progress)})
+			v, err := auditquery.Verify(cmd.Context(), client, args[0], bucket, auditquery.QueryOptions{Parallel: parallel, Progress: a.progress(progress)})
 			if err != nil {
 				return auditError(err)
 			}
@@ -87,7 +87,7 @@ Objects in the range that the manifest does not name are reported as notes.`,
 		},
 	}
 	c.Flags().StringVar(&bucket, "bucket", "", "read the objects from this bucket instead of the manifest's")
-	c.Flags().IntVar(&parallel, "parallel", audit.DefaultParallel, "objects read at once")
+	c.Flags().IntVar(&parallel, "parallel", auditquery.DefaultParallel, "objects read at once")
 	c.Flags().BoolVar(&progress, "progress", false, "report progress on stderr even when it is not a terminal")
 	return c
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
 )
 
 // Environment variables the CLI reads besides the standard AWS ones.
@@ -35,7 +35,7 @@ type Env struct {
 	// applies through the context).
 	HTTP *http.Client
 	// NewS3, when set, replaces the client built from the AWS environment.
-	NewS3 func(ctx context.Context) (audit.S3Reader, error)
+	NewS3 func(ctx context.Context) (auditquery.S3Reader, error)
 }
 
 // OSEnv is the real process environment.

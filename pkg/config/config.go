@@ -24,6 +24,13 @@ const (
 	EnvTicketURL = "ELEVATE_TICKET_URL"
 )
 
+// LoginRedirectURL is where `elevate login` receives the authorization code
+// by default: a loopback listener on a fixed port, because Cognito matches
+// callback URLs exactly (port included) and accepts plain http only for
+// localhost. The stack registers it on its app client; providers that follow
+// RFC 8252 and ignore the loopback port accept it too.
+const LoginRedirectURL = "http://localhost:53682/callback"
+
 // Issue 10: identity and key separation.
 const (
 	// EnvPageKeySecret is the Secrets Manager ARN of the pagination-token key

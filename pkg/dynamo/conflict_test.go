@@ -13,7 +13,8 @@ import (
 
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 // conflicts answers the first n TransactWriteItems calls the way DynamoDB
@@ -40,10 +41,10 @@ func (c *conflicts) option(o *dynamodb.Options) {
 // (the group item every new request condition-checks) is run again; one
 // that keeps conflicting is a concurrent update.
 func TestTransactionConflictsAreRetried(t *testing.T) {
-	_, endpoint := localstack.DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	inject := &conflicts{}
-	client := localstack.DynamoClient(endpoint, inject.option)
-	table := localstack.UniqueTableName("conflict")
+	client := emulator.DynamoClient(endpoint, inject.option)
+	table := emulatortest.UniqueTableName("conflict")
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}

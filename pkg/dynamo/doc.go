@@ -44,7 +44,7 @@
 // liveness at read time, because TTL deletion lags.
 //
 // IAM narrows each function's table grant by the PK prefixes above
-// (dynamodb:LeadingKeys, routes.TableKeys): a new entity needs its PK pattern
+// (dynamodb:LeadingKeys, manifest.TableKeys): a new entity needs its PK pattern
 // there, for the functions and actions that use it, or the tests that record
 // every DynamoDB call fail naming the key.
 //

@@ -45,37 +45,39 @@ const (
 	indexAll         = "GSI3"
 )
 
-// Partition values of single-partition collections.
+// Key values and prefixes. The partitions that IAM grants name
+// (pkg/manifest) are spelled once, in pkg/tabledef; sort keys and index
+// keys only here.
 const (
-	pkSettings   = "SETTINGS"
-	pkMeta       = "META"
-	pkGroup      = "GROUP"
-	pkPolicy     = "POLICY"
+	pkSettings   = tabledef.PartitionSettings
+	pkMeta       = tabledef.PartitionMeta
+	pkGroup      = tabledef.PartitionGroups
+	pkPolicy     = tabledef.PartitionPolicies
 	pkRequests   = "REQUESTS"
 	skSettings   = "SETTINGS"
 	skPolicyCnt  = "POLICYCOUNT"
 	skRequest    = "REQ"
 	skEvent      = "EVENT"
 	skLink       = "LINK"
-	prefixReq    = "REQ#"
-	prefixGrant  = "GRANT#"
-	prefixEvent  = "EVENT#"
-	prefixLink   = "LINK#"
-	prefixDeliv  = "DELIVERY#"
+	prefixReq    = tabledef.PrefixRequest
+	prefixGrant  = tabledef.PrefixGrant
+	prefixEvent  = tabledef.PrefixEvent
+	prefixLink   = tabledef.PrefixLink
+	prefixDeliv  = tabledef.PrefixDelivery
 	prefixReqr   = "REQUESTER#"
 	prefixApprov = "APPROVERS#"
 	prefixSlot   = "SLOT#"
 
-	prefixBreakGlass = "BREAKGLASS#"
+	prefixBreakGlass = tabledef.PrefixBreakGlass
 	skUnratified     = "UNRATIFIED"
-	pkDelegation     = "DELEGATION"
-	pkBreakGlassHold = "BREAKGLASSHOLD"
+	pkDelegation     = tabledef.PartitionDelegations
+	pkBreakGlassHold = tabledef.PartitionBreakGlassHolds
 )
 
 // The group-use partition: one hold per request naming the group, and the
 // lock a delete takes while it looks at them.
 const (
-	prefixGroupUse = "GROUPUSE#"
+	prefixGroupUse = tabledef.PrefixGroupUse
 	skGroupLock    = "#DELETE" // request IDs never start with '#'
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 func caller(p string) app.Caller { return app.Caller{Principal: p} }
@@ -350,11 +350,11 @@ func TestRecordAuthzWritesEventItem(t *testing.T) {
 }
 
 func TestUnreachableDynamoIsUnavailable(t *testing.T) {
-	port, err := localstack.FreePort()
+	port, err := emulator.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := localstack.DynamoClient(fmt.Sprintf("http://127.0.0.1:%d", port), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	client := emulator.DynamoClient(fmt.Sprintf("http://127.0.0.1:%d", port), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	st := dynamo.New(client, "elevate", pageKey)
 	_, err = st.GetSettings(ctx)
 	wantErr(t, err, elevate.ErrUnavailable)

@@ -16,10 +16,10 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
-func TestMain(m *testing.M) { localstack.DynamoMain(m) }
+func TestMain(m *testing.M) { emulatortest.DynamoMain(m) }
 
 var pageKey = []byte("0123456789abcdef0123456789abcdef")
 
@@ -50,8 +50,8 @@ func (c *clock) Advance(d time.Duration) {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	client, _ := localstack.DynamoForTest(t)
-	table := localstack.UniqueTableName("elevate")
+	client, _ := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("elevate")
 	if err := dynamo.CreateTable(context.Background(), client, table); err != nil {
 		t.Fatal(err)
 	}

@@ -61,13 +61,16 @@ func TestGrantFromImageCarriesSlotStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := r.Grant()
+	want, ok := r.Grant()
+	if !ok {
+		t.Fatal("an approved request has no grant")
+	}
 	if status != elevate.StatusApproved || !reflect.DeepEqual(g, want) {
 		t.Fatalf("got %+v %s, want %+v Approved", g, status, want)
 	}
 	r.Status = elevate.StatusPending
-	if _, status, _ := GrantFromImage(image(t, toGrantItem(r))); status != elevate.StatusPending {
-		t.Fatalf("pending slot decoded as %s", status)
+	if _, status, err := GrantFromImage(image(t, toGrantItem(r))); err != nil || status != elevate.StatusPending {
+		t.Fatalf("pending slot decoded as %s %v", status, err)
 	}
 }
 

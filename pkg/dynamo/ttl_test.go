@@ -12,15 +12,16 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 // TestTTLRemovesExpiredGrantWithServiceIdentity checks the fact the audit
 // consumer relies on: DynamoDB Local's TTL deletes an expired slot and the
 // stream's REMOVE record names the TTL service as the actor.
 func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
-	client, endpoint := localstack.DynamoForTest(t)
-	table := localstack.UniqueTableName("ttl")
+	client, endpoint := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("ttl")
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
 	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var removed *streamtypes.Record
-	err = localstack.WatchStream(wait, localstack.StreamsClient(endpoint), aws.ToString(d.Table.LatestStreamArn), func(r streamtypes.Record) bool {
+	err = emulatortest.WatchStream(wait, emulator.StreamsClient(endpoint), aws.ToString(d.Table.LatestStreamArn), func(r streamtypes.Record) bool {
 		if r.EventName == streamtypes.OperationTypeRemove && r.Dynamodb.OldImage["kind"].(*streamtypes.AttributeValueMemberS).Value == dynamo.KindGrant {
 			removed = &r
 			return true
@@ -66,7 +67,7 @@ func TestTTLRemovesExpiredGrantWithServiceIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no REMOVE record: %v", err)
 	}
-	if !localstack.IsTTLRemove(*removed) {
+	if !emulatortest.IsTTLRemove(*removed) {
 		t.Fatalf("REMOVE without the TTL service identity: %+v", removed.UserIdentity)
 	}
 	old := removed.Dynamodb.OldImage

@@ -19,8 +19,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/local"
-	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
 // EnvRequireBrowser turns a missing Chromium from a skip into a failure, so
@@ -31,7 +32,7 @@ const EnvRequireBrowser = "ELEVATE_E2E_REQUIRE_BROWSER"
 // testdata/, where pkg/httpapi/README.md embeds it from.
 const EnvUpdateScreenshot = "ELEVATE_UPDATE_SCREENSHOT"
 
-func TestMain(m *testing.M) { localstack.DynamoMain(m) }
+func TestMain(m *testing.M) { emulatortest.DynamoMain(m) }
 
 // EnvChromium names a browser binary to use instead of Debian's Chromium
 // (e.g. Chrome on a developer's machine).
@@ -237,10 +238,10 @@ func (a *api) authorize(wantAllowed bool, wantReason string) map[string]any {
 // bob, access on, a Manual policy for Task Exchange\New-MoveRequest.
 func startStack(t *testing.T) *local.Stack {
 	t.Helper()
-	_, endpoint := localstack.DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	st, err := local.Start(context.Background(), local.Options{
 		DynamoEndpoint: endpoint,
-		Table:          localstack.UniqueTableName("e2e"),
+		Table:          emulatortest.UniqueTableName("e2e"),
 		PollInterval:   100 * time.Millisecond,
 		RecordCalls:    true,
 	})
@@ -252,7 +253,7 @@ func startStack(t *testing.T) *local.Stack {
 			t.Errorf("stop the stack: %v", err)
 		}
 		// Every DynamoDB call each function made is within its IAM grant.
-		st.CheckCallsWithinGrants(t)
+		emulatortest.CheckCallsWithinGrants(t, st.Calls)
 	})
 	admin := newAPI(t, st, "admin@example.com", st.AdminGroup)
 	admin.must(201, "POST", "/v1/groups", map[string]any{"name": "ops", "description": "Exchange operators", "members": []string{"bob@example.com"}})
@@ -274,7 +275,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func emails(t *testing.T, st *local.Stack) []localstack.StoredEmail {
+func emails(t *testing.T, st *local.Stack) []emulator.StoredEmail {
 	t.Helper()
 	es, err := st.SES.Emails(context.Background())
 	if err != nil {
@@ -284,9 +285,9 @@ func emails(t *testing.T, st *local.Stack) []localstack.StoredEmail {
 }
 
 // emailsTo returns the emails to one recipient whose subject contains subj.
-func emailsTo(t *testing.T, st *local.Stack, to, subj string) []localstack.StoredEmail {
+func emailsTo(t *testing.T, st *local.Stack, to, subj string) []emulator.StoredEmail {
 	t.Helper()
-	var out []localstack.StoredEmail
+	var out []emulator.StoredEmail
 	for _, e := range emails(t, st) {
 		if slices.Contains(e.Destination.To, to) && strings.Contains(e.Subject, subj) {
 			out = append(out, e)
@@ -297,9 +298,9 @@ func emailsTo(t *testing.T, st *local.Stack, to, subj string) []localstack.Store
 
 // awaitApprovalEmail waits for the approval email about request id and
 // checks that it went to bob alone.
-func awaitApprovalEmail(t *testing.T, st *local.Stack, id string) localstack.StoredEmail {
+func awaitApprovalEmail(t *testing.T, st *local.Stack, id string) emulator.StoredEmail {
 	t.Helper()
-	var mine []localstack.StoredEmail
+	var mine []emulator.StoredEmail
 	waitFor(t, "bob's approval email", func() bool {
 		mine = mine[:0]
 		for _, e := range emails(t, st) {
@@ -323,7 +324,7 @@ var linkRE = regexp.MustCompile(`https?://[^\s"'<>]+/v1/links/[A-Za-z0-9_.~%-]+`
 
 // personalLink extracts the approval link from the email; the text and HTML
 // parts must carry the same one, pointing at this stack.
-func personalLink(t *testing.T, st *local.Stack, e localstack.StoredEmail) string {
+func personalLink(t *testing.T, st *local.Stack, e emulator.StoredEmail) string {
 	t.Helper()
 	text := linkRE.FindAllString(e.Body.Text, -1)
 	html := linkRE.FindAllString(e.Body.HTML, -1)
@@ -355,7 +356,7 @@ func plainGet(t *testing.T, url string) (int, string) {
 // testdata for pkg/httpapi/README.md.
 func saveScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
-	root, err := localstack.RepoRoot()
+	root, err := emulator.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,10 @@ func TestRatification(t *testing.T) {
 			}
 		})
 	}
-	ratified, _ := r.Ratify(bob, "", t0.Add(time.Minute))
+	ratified, err := r.Ratify(bob, "", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ratified.Ratify(admin, "", t0.Add(2*time.Minute)); !errorsIs(err, ErrNotRatifiable) {
 		t.Fatalf("ratify twice: %v", err)
 	}
@@ -171,7 +174,7 @@ func TestMissedRatificationAtReadTime(t *testing.T) {
 	if !short.IsActive(t0.Add(29*time.Minute)) || short.IsActive(t0.Add(30*time.Minute)) {
 		t.Fatal("the grant does not end at the ratification deadline")
 	}
-	if g, _ := short.Grant(); !g.ExpiresAt.Equal(t0.Add(30 * time.Minute)) {
+	if g, ok := short.Grant(); !ok || !g.ExpiresAt.Equal(t0.Add(30*time.Minute)) {
 		t.Fatalf("grant slot expiry = %v, want the deadline", g.ExpiresAt)
 	}
 	v := short.View(t0.Add(31 * time.Minute))
@@ -182,7 +185,10 @@ func TestMissedRatificationAtReadTime(t *testing.T) {
 		t.Fatalf("before the deadline: %s %s active=%v", v.Ratification, v.Status, v.Active)
 	}
 	// Ratified in time, the grant runs its full length.
-	ok, _ := short.Ratify(Decider{Principal: "bob@example.com", InGroup: true}, "", t0.Add(time.Minute))
+	ok, err := short.Ratify(Decider{Principal: "bob@example.com", InGroup: true}, "", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !ok.IsActive(t0.Add(time.Hour)) || ok.View(t0.Add(time.Hour)).Ratification != RatificationRatified {
 		t.Fatal("a ratified grant still ends at the deadline")
 	}

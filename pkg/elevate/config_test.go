@@ -42,7 +42,10 @@ func TestSettingsApply(t *testing.T) {
 		})
 	}
 	// Turning access off keeps everything else.
-	on, _ := base.Apply(SettingsPatch{Enabled: ptr(true), DefaultApproverGroup: ptr("ops"), SystemAccounts: &[]string{"svc@example.com"}}, "a@example.com", t0)
+	on, err := base.Apply(SettingsPatch{Enabled: ptr(true), DefaultApproverGroup: ptr("ops"), SystemAccounts: &[]string{"svc@example.com"}}, "a@example.com", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	off, err := on.Apply(SettingsPatch{Enabled: ptr(false)}, "a@example.com", t0)
 	if err != nil || off.Enabled || off.DefaultApproverGroup != "ops" || len(off.SystemAccounts) != 1 {
 		t.Fatalf("disable lost configuration: %+v %v", off, err)

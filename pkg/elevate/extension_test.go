@@ -23,7 +23,10 @@ func granted(t *testing.T, maxHours float64) (Request, *Policy) {
 
 func TestNewExtension(t *testing.T) {
 	orig, _ := granted(t, 0)
-	revoked, _ := orig.Revoke(Decider{Principal: "alice@example.com"}, "", t0.Add(time.Hour))
+	revoked, err := orig.Revoke(Decider{Principal: "alice@example.com"}, "", t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
 	auto := *manualPolicy()
 	auto.ApprovalType = ApprovalAuto
 	capped := *manualPolicy()
@@ -93,7 +96,10 @@ func TestNewExtension(t *testing.T) {
 				t.Fatalf("grant end %s, want %s", moved.GrantExpiresAt, c.wantEnd)
 			}
 			// Once the original is revoked, the extension cannot move it.
-			gone, _ := next.Revoke(Decider{Principal: "alice@example.com"}, "", now.Add(time.Minute))
+			gone, err := next.Revoke(Decider{Principal: "alice@example.com"}, "", now.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if _, err := gone.ExtendedBy(approved, now.Add(2*time.Minute)); !errorsIs(err, ErrOriginalNotActive) {
 				t.Fatalf("extending a revoked original: %v", err)
 			}

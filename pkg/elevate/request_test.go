@@ -261,9 +261,12 @@ func TestNOfMCountsOnlyCurrentApprovers(t *testing.T) {
 	}
 	// Without a view of the group, no earlier approval counts (fail closed).
 	p := pendingRequest(t, 2)
-	p, _ = p.Approve(Decider{Principal: "carol@example.com", InGroup: true}, "", t0.Add(time.Minute))
-	if p, _ = p.Approve(Decider{Principal: "dave@example.com", InGroup: true}, "", t0.Add(2*time.Minute)); p.Status != StatusPending {
-		t.Fatalf("nil StillApprover counted an earlier approval: %s", p.Status)
+	p, err = p.Approve(Decider{Principal: "carol@example.com", InGroup: true}, "", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.Approve(Decider{Principal: "dave@example.com", InGroup: true}, "", t0.Add(2*time.Minute)); err != nil || p.Status != StatusPending || p.Approvals() != 2 {
+		t.Fatalf("nil StillApprover counted an earlier approval: %s %v", p.Status, err)
 	}
 }
 

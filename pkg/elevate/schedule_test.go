@@ -55,8 +55,8 @@ func TestScheduledStart(t *testing.T) {
 				t.Fatalf("pending expiry %s, want %s", r.ExpiresAt, c.wantPending)
 			}
 			if c.wantStatus == StatusApproved {
-				g, _ := r.Grant()
-				if !g.StartsAt.Equal(c.wantGrant[0]) || !g.ExpiresAt.Equal(c.wantGrant[1]) {
+				g, ok := r.Grant()
+				if !ok || !g.StartsAt.Equal(c.wantGrant[0]) || !g.ExpiresAt.Equal(c.wantGrant[1]) {
 					t.Fatalf("grant %s..%s, want %s..%s", g.StartsAt, g.ExpiresAt, c.wantGrant[0], c.wantGrant[1])
 				}
 				if r.View(t0).Active || !r.View(t0.Add(5*time.Hour)).Active || r.View(t0.Add(7*time.Hour)).Active {

@@ -14,7 +14,7 @@ import (
 
 type response = events.APIGatewayV2HTTPResponse
 
-// allEndpoints implements every route of routes.All, keyed by route key; New
+// allEndpoints implements every route of manifest.All, keyed by route key; New
 // keeps those of one function.
 var allEndpoints = map[string]endpoint{
 	"GET /healthz": func(*server, *call) (response, error) { return reply(http.StatusOK, map[string]string{"status": "ok"}) },

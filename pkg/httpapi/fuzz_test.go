@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -17,6 +18,7 @@ func FuzzDecodeBody(f *testing.F) {
 		`{"scope":"a","name":"b","reason":"c"}`, `{}`, `[]`, `null`, ``, `{"scope":1}`, `{"x":1}`,
 		`{"scope":"a","name":"b","reason":"c"}{}`, `{"durationHours":1e400}`, `{"reason":"\ud800"}`,
 		"{\"reason\":\"\xff\"}", `{"scope":"a","scope":"b","name":"c","reason":"d"}`,
+		`{"scope":"a","name":"b","reason":"line\nbreak, back\\slash and \"quote\"","ticket":"T-1","startAt":"2025-01-01T00:00:00Z","breakGlass":true}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,20 +34,30 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 			return
 		}
-		again, _ := json.Marshal(in)
+		again, err := json.Marshal(in)
+		if err != nil {
+			t.Fatalf("decoded %+v does not encode: %v", in, err)
+		}
 		var back elevate.SubmitInput
 		if err := DecodeBody(again, &back, "scope", "name", "reason"); err != nil {
 			t.Fatalf("re-encoded body %s refused: %v", again, err)
+		}
+		if !reflect.DeepEqual(back, in) {
+			t.Fatalf("%s decoded as %+v, re-encoded as %s, decoded again as %+v", body, in, again, back)
 		}
 	})
 }
 
 // FuzzParseLinkForm: the approval form parser accepts only well-formed
-// forms naming a decision, and a request only when it names one.
+// forms naming one of the four decisions, parses the decision the form names,
+// and a request only when it names one.
 func FuzzParseLinkForm(f *testing.F) {
-	for _, s := range []string{"decision=approve&request=r1", "decision=deny&request=r1&comment=no", "decision=approve", "x=1", "%zz", "decision=approve&decision=deny&request=r"} {
+	for _, s := range []string{"decision=approve&request=r1", "decision=deny&request=r1&comment=no", "decision=ratify&request=r1",
+		"decision=revoke&comment=late", "decision=cancel", "decision=approve", "x=1", "%zz", "decision=approve&decision=deny&request=r"} {
 		f.Add(s)
 	}
+	decisions := map[string]elevate.DecisionKind{"approve": elevate.DecisionApprove, "deny": elevate.DecisionDeny,
+		"ratify": elevate.DecisionRatify, "revoke": elevate.DecisionRevoke}
 	f.Fuzz(func(t *testing.T, body string) {
 		form, err := ParseLinkForm([]byte(body))
 		if err != nil {
@@ -58,9 +70,15 @@ func FuzzParseLinkForm(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted a malformed query %q", body)
 		}
-		_, sent := vs["request"]
-		if form.Decision != elevate.DecisionApprove && form.Decision != elevate.DecisionDeny || sent && (form.RequestID == "" || form.RequestID != vs.Get("request")) {
-			t.Fatalf("accepted %q as %+v", body, form)
+		want, named := decisions[vs.Get("decision")]
+		if !named || form.Decision != want {
+			t.Fatalf("accepted %q with decision %q", body, form.Decision)
+		}
+		if form.Comment != vs.Get("comment") {
+			t.Fatalf("accepted %q with comment %q", body, form.Comment)
+		}
+		if _, sent := vs["request"]; sent && (form.RequestID == "" || form.RequestID != vs.Get("request")) {
+			t.Fatalf("accepted %q with request %q", body, form.RequestID)
 		}
 	})
 }

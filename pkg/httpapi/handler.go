@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Handler is the Lambda handler signature of an HTTP function.
@@ -38,7 +38,7 @@ type Deps struct {
 type call struct {
 	ctx    context.Context
 	req    *events.APIGatewayV2HTTPRequest
-	route  routes.Route
+	route  manifest.Route
 	params map[string]string
 	caller app.Caller
 	// link is the approval link's verified claims, once verified (also when
@@ -55,7 +55,7 @@ type server struct {
 	endpoints map[string]endpoint
 }
 
-// New returns the handler of one API function (routes.Policies, Requests,
+// New returns the handler of one API function (manifest.Policies, Requests,
 // Approvals or Authorize). A route that belongs to another function answers
 // 404, as it would if API Gateway were misconfigured to send it here.
 func New(function string, d Deps) Handler {
@@ -63,7 +63,7 @@ func New(function string, d Deps) Handler {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		if r.Function != function {
 			continue
 		}
@@ -76,7 +76,7 @@ func New(function string, d Deps) Handler {
 
 // resolve finds the route: API Gateway (and the local gateway) fill RouteKey
 // and PathParameters; hand-made events may carry only the method and path.
-func resolve(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]string, bool) {
+func resolve(req *events.APIGatewayV2HTTPRequest) (manifest.Route, map[string]string, bool) {
 	key := req.RouteKey
 	if key == "" || key == "$default" {
 		key = req.RequestContext.RouteKey
@@ -84,7 +84,7 @@ func resolve(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]stri
 	if key == "" || key == "$default" {
 		return matchPath(req)
 	}
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		if r.RouteKey() != key {
 			continue
 		}
@@ -96,22 +96,22 @@ func resolve(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]stri
 		m, params, ok := matchPath(req)
 		return m, params, ok && m.RouteKey() == key
 	}
-	return routes.Route{}, nil, false
+	return manifest.Route{}, nil, false
 }
 
-func matchPath(req *events.APIGatewayV2HTTPRequest) (routes.Route, map[string]string, bool) {
+func matchPath(req *events.APIGatewayV2HTTPRequest) (manifest.Route, map[string]string, bool) {
 	path := req.RawPath
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
-	r, params, ok := routes.Match(req.RequestContext.HTTP.Method, path)
+	r, params, ok := manifest.Match(req.RequestContext.HTTP.Method, path)
 	if !ok {
 		return r, nil, false
 	}
 	for k, v := range params {
 		u, err := url.PathUnescape(v)
 		if err != nil {
-			return routes.Route{}, nil, false
+			return manifest.Route{}, nil, false
 		}
 		params[k] = u
 	}

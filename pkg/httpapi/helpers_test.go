@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 const (
@@ -50,7 +50,7 @@ func newHarness(t testing.TB, store app.Store) *harness {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
-	for _, f := range routes.APIFunctions {
+	for _, f := range manifest.APIFunctions {
 		h.handlers[f] = New(f, Deps{Service: h.svc, Links: h.links, Log: log})
 	}
 	return h
@@ -83,7 +83,7 @@ func (h *harness) event(method, path, body string, cl map[string]string) events.
 	if p, q, ok := strings.Cut(path, "?"); ok {
 		req.RawPath, req.RequestContext.HTTP.Path, req.RawQueryString = p, p, q
 	}
-	if r, params, ok := routes.Match(method, req.RawPath); ok {
+	if r, params, ok := manifest.Match(method, req.RawPath); ok {
 		// API Gateway HTTP APIs deliver path parameters percent-decoded.
 		for k, v := range params {
 			if u, err := url.PathUnescape(v); err == nil {
@@ -108,10 +108,10 @@ func (h *harness) event(method, path, body string, cl map[string]string) events.
 
 func functionOf(method, path string) string {
 	p, _, _ := strings.Cut(path, "?")
-	if r, _, ok := routes.Match(method, p); ok {
+	if r, _, ok := manifest.Match(method, p); ok {
 		return r.Function
 	}
-	return routes.Requests
+	return manifest.Requests
 }
 
 func (h *harness) send(req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {

@@ -16,9 +16,10 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/localstack"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 var replayPageKey = []byte("page-key-page-key-page-key-page-key")
@@ -26,8 +27,8 @@ var replayPageKey = []byte("page-key-page-key-page-key-page-key")
 // dynamoService is a Service over a fresh table in DynamoDB Local.
 func dynamoService(t *testing.T) (*app.Service, *dynamo.Store) {
 	t.Helper()
-	client, _ := localstack.DynamoForTest(t)
-	table := localstack.UniqueTableName("httpapi")
+	client, _ := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("httpapi")
 	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}
@@ -94,18 +95,18 @@ func TestReplayEvents(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	// Each function gets its own client, as in AWS, recording the DynamoDB
 	// actions it performs so they can be checked against its IAM grant.
-	_, endpoint := localstack.DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	handlers := map[string]Handler{}
-	recorders := map[string]*localstack.OpRecorder{}
-	for _, f := range routes.APIFunctions {
-		rec := localstack.NewOpRecorder()
-		store := dynamo.New(localstack.DynamoClient(endpoint, rec.Option), svc.Store.(*dynamo.Store).Table(), replayPageKey)
+	recorders := map[string]*emulator.OpRecorder{}
+	for _, f := range manifest.APIFunctions {
+		rec := emulator.NewOpRecorder()
+		store := dynamo.New(emulator.DynamoClient(endpoint, rec.Option), svc.Store.(*dynamo.Store).Table(), replayPageKey)
 		fsvc := &app.Service{Store: store, Clock: svc.Clock, AdminGroup: svc.AdminGroup}
 		handlers[f], recorders[f] = New(f, Deps{Service: fsvc, Links: links, Log: log}), rec
 	}
 	defer func() {
 		for f, rec := range recorders {
-			rec.CheckWithin(t, f)
+			emulatortest.CheckWithin(t, rec, f)
 		}
 	}()
 	raw, err := os.ReadFile(filepath.Join(eventsDir, "cases.json"))
@@ -137,13 +138,13 @@ func TestReplayEvents(t *testing.T) {
 		checkReplayBody(t, c.Event, ev, resp)
 		seen[ev.RouteKey+" "+kindOf(c.Event)] = true
 
-		hz, _ := handlers[routes.Authorize](t.Context(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /healthz"})
+		hz, _ := handlers[manifest.Authorize](t.Context(), events.APIGatewayV2HTTPRequest{RouteKey: "GET /healthz"})
 		if hz.StatusCode != 200 {
 			t.Fatalf("after %s healthz answered %d", c.Event, hz.StatusCode)
 		}
 	}
 	// Every route has a valid sample, and every private route an unauthorised one.
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		if !seen[r.RouteKey()+" valid"] {
 			t.Errorf("no valid sample for %s", r.RouteKey())
 		}
@@ -192,12 +193,12 @@ func checkReplayBody(t *testing.T, name string, ev events.APIGatewayV2HTTPReques
 // every call that needs the table answers 503 without the cause, and the
 // health check still answers 200.
 func TestDynamoDownIs503(t *testing.T) {
-	port, err := localstack.FreePort()
+	port, err := emulator.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// One attempt: retries against a closed port only slow the test down.
-	client := localstack.DynamoClient("http://127.0.0.1:"+strconv.Itoa(port), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	client := emulator.DynamoClient("http://127.0.0.1:"+strconv.Itoa(port), func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	h := newHarness(t, dynamo.New(client, "gone", []byte("page-key-page-key-page-key-page-key")))
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest"}`},
@@ -245,7 +246,7 @@ func TestParallelDecisionsOneOutcome(t *testing.T) {
 		}
 		ev := h.event("POST", "/v1/requests/"+id+"/"+verb, "", claims(m))
 		go func() {
-			resp, _ := h.handlers[routes.Approvals](t.Context(), ev)
+			resp, _ := h.handlers[manifest.Approvals](t.Context(), ev)
 			statuses <- resp.StatusCode
 		}()
 	}

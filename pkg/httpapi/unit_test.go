@@ -14,7 +14,7 @@ import (
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 func TestProblemFor(t *testing.T) {
@@ -137,10 +137,10 @@ func TestParseListFilter(t *testing.T) {
 }
 
 // adminRoutes are every route the policies function serves: all admin-only.
-func adminRoutes() []routes.Route {
-	var out []routes.Route
-	for _, r := range routes.All {
-		if r.Function == routes.Policies {
+func adminRoutes() []manifest.Route {
+	var out []manifest.Route
+	for _, r := range manifest.All {
+		if r.Function == manifest.Policies {
 			out = append(out, r)
 		}
 	}
@@ -181,7 +181,7 @@ func TestNonAdminGets403OnEveryAdminRoute(t *testing.T) {
 
 func TestEveryPrivateRouteNeedsClaims(t *testing.T) {
 	h := newHarness(t, newMemStore())
-	for _, r := range routes.All {
+	for _, r := range manifest.All {
 		if r.Public {
 			continue
 		}
@@ -197,8 +197,8 @@ func TestEveryPrivateRouteNeedsClaims(t *testing.T) {
 
 func TestRouteOfAnotherFunctionIs404(t *testing.T) {
 	h := newHarness(t, newMemStore())
-	for _, r := range routes.All {
-		for _, f := range routes.APIFunctions {
+	for _, r := range manifest.All {
+		for _, f := range manifest.APIFunctions {
 			if f == r.Function {
 				continue
 			}
@@ -413,7 +413,7 @@ func TestRouteKeyWithoutPathParameters(t *testing.T) {
 	// The path must agree with the route key.
 	ev = h.event("GET", "/v1/requests/"+id, "", claims(alice))
 	ev.PathParameters, ev.RouteKey = nil, "GET /v1/groups/{name}"
-	if resp, _ := h.handlers[routes.Policies](t.Context(), ev); resp.StatusCode != 404 {
+	if resp, _ := h.handlers[manifest.Policies](t.Context(), ev); resp.StatusCode != 404 {
 		t.Fatalf("mismatched route key: %d", resp.StatusCode)
 	}
 }

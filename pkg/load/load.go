@@ -74,6 +74,12 @@ type Answer struct {
 	Reason                 string
 }
 
+// Answered is an answer and when: between Asked and Received the API decided.
+type Answered struct {
+	Answer
+	Asked, Received time.Time
+}
+
 // Result is what the clients did and saw.
 type Result struct {
 	Started, Ended time.Time
@@ -83,12 +89,15 @@ type Result struct {
 	Statuses map[string]int
 	// ServerErrors lists every 5xx and every call left without an answer.
 	ServerErrors []string
+	// ClientErrors holds the first body answered per operation and 4xx
+	// status ("cancel 409"), for the report of an unexpected one.
+	ClientErrors map[string]string
 	// Created are the ids of the requests the API created.
 	Created []string
 	// Won is every decision call (approve, deny, cancel) the API accepted,
 	// per request id.
 	Won     map[string][]string
-	Answers []Answer
+	Answers []Answered
 }
 
 // client is one principal's HTTP session; every client records into the
@@ -124,7 +133,11 @@ func (c *client) call(op, method, path, body string) (int, []byte) {
 		return 0, nil
 	}
 	c.res.Latencies[op] = append(c.res.Latencies[op], took)
-	c.res.Statuses[fmt.Sprintf("%s %d", op, resp.StatusCode)]++
+	key := fmt.Sprintf("%s %d", op, resp.StatusCode)
+	c.res.Statuses[key]++
+	if _, seen := c.res.ClientErrors[key]; !seen && resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		c.res.ClientErrors[key] = string(out)
+	}
 	if resp.StatusCode >= 500 {
 		c.res.ServerErrors = append(c.res.ServerErrors, fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, out))
 	}
@@ -175,7 +188,7 @@ func Setup(o Options) (err error) {
 }
 
 func newResult() *Result {
-	return &Result{Latencies: map[string][]time.Duration{}, Statuses: map[string]int{}, Won: map[string][]string{}}
+	return &Result{Latencies: map[string][]time.Duration{}, Statuses: map[string]int{}, ClientErrors: map[string]string{}, Won: map[string][]string{}}
 }
 
 // runner holds what a run's clients share: one result, its lock, and a
@@ -260,14 +273,16 @@ func runRequester(ctx context.Context, c *client, principal string, o Options, r
 			c.res.Created = append(c.res.Created, created.ID)
 			c.mu.Unlock()
 		}
+		asked := time.Now()
 		code, out = c.call(OpAuthorize, "POST", "/v1/authorize", fmt.Sprintf(`{"scope":"Load","name":%q}`, name))
+		received := time.Now()
 		var ans struct {
 			Allowed bool   `json:"allowed"`
 			Reason  string `json:"reason"`
 		}
 		if code == http.StatusOK && json.Unmarshal(out, &ans) == nil {
 			c.mu.Lock()
-			c.res.Answers = append(c.res.Answers, Answer{Principal: principal, Scope: "Load", Name: name, Allowed: ans.Allowed, Reason: ans.Reason})
+			c.res.Answers = append(c.res.Answers, Answered{Answer{Principal: principal, Scope: "Load", Name: name, Allowed: ans.Allowed, Reason: ans.Reason}, asked, received})
 			c.mu.Unlock()
 		}
 		if created.ID != "" && rng.Float64() < o.CancelRate {

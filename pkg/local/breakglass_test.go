@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 const outage = "mail cluster down at 3 a.m., no approver answers"
@@ -32,9 +32,9 @@ func breakGlassStack(t *testing.T, ratifyWithin float64) (*Stack, *client) {
 }
 
 // emailWith returns the first email to `to` whose subject contains subj.
-func emailWith(t *testing.T, st *Stack, to, subj string) (localstack.StoredEmail, bool) {
+func emailWith(t *testing.T, st *Stack, to, subj string) (emulator.StoredEmail, bool) {
 	t.Helper()
-	emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+	emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +43,11 @@ func emailWith(t *testing.T, st *Stack, to, subj string) (localstack.StoredEmail
 			return e, true
 		}
 	}
-	return localstack.StoredEmail{}, false
+	return emulator.StoredEmail{}, false
 }
 
-func hasRecord(recs []audit.Record, action, requestID, actor string) bool {
-	return slices.ContainsFunc(recs, func(r audit.Record) bool {
+func hasRecord(recs []auditrecord.Record, action, requestID, actor string) bool {
+	return slices.ContainsFunc(recs, func(r auditrecord.Record) bool {
 		return r.Action == action && r.RequestID == requestID && (actor == "" || r.Actor == actor)
 	})
 }
@@ -127,11 +127,11 @@ func TestBreakGlassThroughTheStack(t *testing.T) {
 
 	eventually(t, "the break-glass trail", func() bool {
 		recs := auditRecords(t, st)
-		return hasRecord(recs, audit.ActionRequestBreakGlass, id, "alice@example.com") &&
-			hasRecord(recs, audit.ActionRequestRatified, id, "root@example.com") &&
-			hasRecord(recs, audit.ActionGrantCreated, id, "system") &&
-			slices.ContainsFunc(recs, func(r audit.Record) bool {
-				return r.Action == audit.ActionRefusedBreakGlassOpen && r.Actor == "alice@example.com"
+		return hasRecord(recs, auditrecord.ActionRequestBreakGlass, id, "alice@example.com") &&
+			hasRecord(recs, auditrecord.ActionRequestRatified, id, "root@example.com") &&
+			hasRecord(recs, auditrecord.ActionGrantCreated, id, "system") &&
+			slices.ContainsFunc(recs, func(r auditrecord.Record) bool {
+				return r.Action == auditrecord.ActionRefusedBreakGlassOpen && r.Actor == "alice@example.com"
 			}) && hasRecord(recs, "refused.not-ratifiable", id, "bob@example.com")
 	})
 	eventually(t, "alice hears of the ratification", func() bool {
@@ -170,7 +170,7 @@ func TestTTLBreakGlassMissedRatification(t *testing.T) {
 		recs := auditRecords(t, st)
 		_, toAlice := emailWith(t, st, "alice@example.com", "ratification missed")
 		_, toRoot := emailWith(t, st, "root@example.com", "ratification missed")
-		if hasRecord(recs, audit.ActionRequestRatificationMissed, id, "system") && hasRecord(recs, audit.ActionGrantExpired, id, "system") && toAlice && toRoot {
+		if hasRecord(recs, auditrecord.ActionRequestRatificationMissed, id, "system") && hasRecord(recs, auditrecord.ActionGrantExpired, id, "system") && toAlice && toRoot {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -215,12 +215,12 @@ func TestBreakGlassHoldsThroughTheStack(t *testing.T) {
 
 	eventually(t, "the unblock and the refusal in the trail", func() bool {
 		recs := auditRecords(t, st)
-		return hasRecord(recs, audit.ActionBreakGlassUnblocked, id, "admin@example.com") &&
-			hasRecord(recs, "refused.break-glass-blocked", "", "alice@example.com") && hasRecord(recs, audit.ActionRequestBreakGlass, again["id"].(string), "")
+		return hasRecord(recs, auditrecord.ActionBreakGlassUnblocked, id, "admin@example.com") &&
+			hasRecord(recs, "refused.break-glass-blocked", "", "alice@example.com") && hasRecord(recs, auditrecord.ActionRequestBreakGlass, again["id"].(string), "")
 	})
 	n := 0
 	for _, r := range auditRecords(t, st) {
-		if r.Action == audit.ActionBreakGlassUnblocked || strings.HasPrefix(r.Action, "break_glass.") {
+		if r.Action == auditrecord.ActionBreakGlassUnblocked || strings.HasPrefix(r.Action, "break_glass.") {
 			n++
 		}
 	}

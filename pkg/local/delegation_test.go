@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // TestDelegationThroughTheStack: bob (ops) hands his approvals to dave for
@@ -70,7 +70,7 @@ func TestDelegationThroughTheStack(t *testing.T) {
 		e, ok := emailWith(t, st, "alice@example.com", "approved")
 		found := false
 		for _, r := range auditRecords(t, st) {
-			if r.Action == audit.ActionRequestApproved && r.RequestID == id && r.Actor == "dave@example.com" && r.Detail["onBehalfOf"] == "bob@example.com" {
+			if r.Action == auditrecord.ActionRequestApproved && r.RequestID == id && r.Actor == "dave@example.com" && r.Detail["onBehalfOf"] == "bob@example.com" {
 				found = true
 			}
 		}

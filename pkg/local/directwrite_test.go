@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // Issue 10 item 9: the stream is the one source of audit truth. Changes made
@@ -25,7 +25,7 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 	admin.must(200, "PATCH", "/v1/settings", map[string]any{"enabled": true, "defaultApproverGroup": "ops"})
 	admin.must(201, "POST", "/v1/policies", map[string]any{"type": "Task", "scope": "Exchange", "name": "New-MoveRequest", "approvalType": "Manual"})
 
-	db := localstack.DynamoClient(st.DynamoEndpoint)
+	db := emulator.DynamoClient(st.DynamoEndpoint)
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	key := func(pk, sk string) map[string]types.AttributeValue {
 		return map[string]types.AttributeValue{"PK": s(pk), "SK": s(sk)}
@@ -58,7 +58,7 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 	}
 
 	want := map[string]int{"group.direct_write": 2, "settings.direct_write": 1, "policy.direct_write": 2}
-	var recs []audit.Record
+	var recs []auditrecord.Record
 	eventually(t, "direct writes in the audit bucket", func() bool {
 		recs = auditRecords(t, st)
 		n := map[string]int{}
@@ -72,18 +72,18 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 		}
 		return true
 	})
-	byAction := map[string][]audit.Record{}
+	byAction := map[string][]auditrecord.Record{}
 	for _, r := range recs {
 		byAction[r.Action] = append(byAction[r.Action], r)
 	}
 	for a := range want {
 		for _, r := range byAction[a] {
-			if r.Actor != audit.ActorUnknown || r.Detail["directWrite"] != true {
+			if r.Actor != auditrecord.ActorUnknown || r.Detail["directWrite"] != true {
 				t.Errorf("%s not flagged: %+v", a, r)
 			}
 		}
 	}
-	ops := slices.IndexFunc(byAction["group.direct_write"], func(r audit.Record) bool {
+	ops := slices.IndexFunc(byAction["group.direct_write"], func(r auditrecord.Record) bool {
 		changed, _ := r.Detail["changed"].([]any)
 		return slices.Contains(changed, any("members"))
 	})
@@ -92,7 +92,7 @@ func TestDirectTableWritesAreAuditedAndFlagged(t *testing.T) {
 	}
 	// The API's own changes: one record each, by the admin, and no
 	// duplicate from an event item.
-	for _, a := range []string{audit.ActionGroupCreated, audit.ActionSettingsUpdated, audit.ActionPolicyCreated} {
+	for _, a := range []string{auditrecord.ActionGroupCreated, auditrecord.ActionSettingsUpdated, auditrecord.ActionPolicyCreated} {
 		if len(byAction[a]) != 1 || byAction[a][0].Actor != "admin@example.com" {
 			t.Errorf("%s: %+v", a, byAction[a])
 		}

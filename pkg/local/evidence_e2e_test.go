@@ -16,9 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/cli"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // runCLI runs `elevate` in-process against the stack's audit bucket: the
@@ -33,7 +34,7 @@ func runCLI(t *testing.T, st *Stack, args ...string) (int, string) {
 			}
 			return ""
 		},
-		NewS3: func(context.Context) (audit.S3Reader, error) { return localstack.S3Client(st.S3Endpoint), nil },
+		NewS3: func(context.Context) (auditquery.S3Reader, error) { return emulator.S3Client(st.S3Endpoint), nil },
 	}
 	code := cli.Run(context.Background(), args, env)
 	if errOut.Len() > 0 {
@@ -43,19 +44,19 @@ func runCLI(t *testing.T, st *Stack, args ...string) (int, string) {
 }
 
 // cliQuery is `elevate audit query --output json` from since on.
-func cliQuery(t *testing.T, st *Stack, since time.Time, extra ...string) []audit.Record {
+func cliQuery(t *testing.T, st *Stack, since time.Time, extra ...string) []auditrecord.Record {
 	t.Helper()
 	args := append([]string{"audit", "query", "--since", since.UTC().Format(time.RFC3339Nano), "--output", "json"}, extra...)
 	code, out := runCLI(t, st, args...)
 	if code != cli.ExitOK {
 		t.Fatalf("elevate audit query: exit %d", code)
 	}
-	var recs []audit.Record
+	var recs []auditrecord.Record
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
 		}
-		var r audit.Record
+		var r auditrecord.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
@@ -99,7 +100,7 @@ func TestForgedAndBackdatedWritesEndToEnd(t *testing.T) {
 	// Item 3: a policy deleted through the API (a prepared delete).
 	admin.must(204, "DELETE", "/v1/policies/task:exchange:set-mailbox", nil)
 
-	db := localstack.DynamoClient(st.DynamoEndpoint)
+	db := emulator.DynamoClient(st.DynamoEndpoint)
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	n := func(v int64) types.AttributeValue {
 		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
@@ -132,15 +133,15 @@ func TestForgedAndBackdatedWritesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := []string{"event.direct_write", audit.ActionAuthorizeAllowed, "grant.direct_write", "policy.direct_write"}
-	var recs []audit.Record
+	want := []string{"event.direct_write", auditrecord.ActionAuthorizeAllowed, "grant.direct_write", "policy.direct_write"}
+	var recs []auditrecord.Record
 	eventually(t, "the direct writes in the audit bucket", func() bool {
 		recs = cliQuery(t, st, since)
 		return !slices.ContainsFunc(want, func(a string) bool {
-			return !slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Action == a })
+			return !slices.ContainsFunc(recs, func(r auditrecord.Record) bool { return r.Action == a })
 		})
 	})
-	byAction := map[string]audit.Record{}
+	byAction := map[string]auditrecord.Record{}
 	for i, r := range recs {
 		byAction[r.Action] = r
 		if i > 0 && r.Time.Before(recs[i-1].Time) {
@@ -150,10 +151,10 @@ func TestForgedAndBackdatedWritesEndToEnd(t *testing.T) {
 	today := time.Now().UTC().Format(time.DateOnly)
 	forged := byAction["event.direct_write"]
 	after, _ := forged.Detail["after"].(map[string]any)
-	if forged.Actor != audit.ActorUnknown || forged.Detail["directWrite"] != true || after["action"] != "request.approved" || forged.Time.Format(time.DateOnly) != today {
+	if forged.Actor != auditrecord.ActorUnknown || forged.Detail["directWrite"] != true || after["action"] != "request.approved" || forged.Time.Format(time.DateOnly) != today {
 		t.Errorf("forged approval: %+v", forged)
 	}
-	if r := byAction[audit.ActionAuthorizeAllowed]; r.Time.Format(time.DateOnly) != today || r.TimePrecision != "1m0s" || r.Detail["claimedTime"] == nil {
+	if r := byAction[auditrecord.ActionAuthorizeAllowed]; r.Time.Format(time.DateOnly) != today || r.TimePrecision != "1m0s" || r.Detail["claimedTime"] == nil {
 		t.Errorf("backdated authorize record: %+v", r)
 	}
 	if r := byAction["policy.direct_write"]; r.TimePrecision != "1m0s" {
@@ -170,21 +171,21 @@ func TestForgedAndBackdatedWritesEndToEnd(t *testing.T) {
 		t.Errorf("records filed in January: %+v", jan)
 	}
 	all := cliQuery(t, st, time.Now().Add(-time.Hour))
-	if bob := slices.ContainsFunc(all, func(r audit.Record) bool {
-		return r.Actor == "bob@example.com" && r.Action == audit.ActionRequestApproved
+	if bob := slices.ContainsFunc(all, func(r auditrecord.Record) bool {
+		return r.Actor == "bob@example.com" && r.Action == auditrecord.ActionRequestApproved
 	}); bob {
 		t.Errorf("bob is shown approving")
 	}
 	// Elevate's own extension is one grant.updated; the API delete reads
 	// after its policy's creation.
-	var updated, created, deleted []audit.Record
+	var updated, created, deleted []auditrecord.Record
 	for _, r := range all {
 		switch {
-		case r.Action == audit.ActionGrantUpdated && r.RequestID == id:
+		case r.Action == auditrecord.ActionGrantUpdated && r.RequestID == id:
 			updated = append(updated, r)
-		case r.Action == audit.ActionPolicyCreated && r.PolicyID == "task:exchange:set-mailbox":
+		case r.Action == auditrecord.ActionPolicyCreated && r.PolicyID == "task:exchange:set-mailbox":
 			created = append(created, r)
-		case r.Action == audit.ActionPolicyDeleted && r.PolicyID == "task:exchange:set-mailbox":
+		case r.Action == auditrecord.ActionPolicyDeleted && r.PolicyID == "task:exchange:set-mailbox":
 			deleted = append(deleted, r)
 		}
 	}
@@ -204,12 +205,12 @@ func TestForgedAndBackdatedWritesEndToEnd(t *testing.T) {
 	if code, _ := runCLI(t, st, "audit", "verify", dir); code != cli.ExitOK {
 		t.Fatalf("verify of an untouched bundle: exit %d", code)
 	}
-	line, err := json.Marshal(audit.Record{ID: "planted", Time: time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC), Action: audit.ActionRequestApproved, Actor: "bob@example.com"})
+	line, err := json.Marshal(auditrecord.Record{ID: "planted", Time: time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC), Action: auditrecord.ActionRequestApproved, Actor: "bob@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := localstack.S3Client(st.S3Endpoint).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Bucket),
-		Key: aws.String(audit.ObjectKey(time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC), "planted")), Body: bytes.NewReader(append(line, '\n'))}); err != nil {
+	if _, err := emulator.S3Client(st.S3Endpoint).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(st.Bucket),
+		Key: aws.String(auditrecord.ObjectKey(time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC), "planted")), Body: bytes.NewReader(append(line, '\n'))}); err != nil {
 		t.Fatal(err)
 	}
 	if code, out := runCLI(t, st, "audit", "verify", dir); code != cli.ExitVerifyFailed || !strings.Contains(out, "planted") {

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // TestTTLExpiryEndToEnd lets DynamoDB Local's real TTL sweeper end a pending
@@ -43,10 +44,10 @@ func TestTTLExpiryEndToEnd(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		recs := auditRecords(t, st)
-		if slices.ContainsFunc(recs, func(r audit.Record) bool {
-			return r.Action == audit.ActionRequestExpired && r.RequestID == pendingID && r.Actor == "system"
-		}) && slices.ContainsFunc(recs, func(r audit.Record) bool {
-			return r.Action == audit.ActionGrantExpired && r.RequestID == grantedID && r.Actor == "system"
+		if slices.ContainsFunc(recs, func(r auditrecord.Record) bool {
+			return r.Action == auditrecord.ActionRequestExpired && r.RequestID == pendingID && r.Actor == "system"
+		}) && slices.ContainsFunc(recs, func(r auditrecord.Record) bool {
+			return r.Action == auditrecord.ActionGrantExpired && r.RequestID == grantedID && r.Actor == "system"
 		}) && expiryEmails(t, st) == 2 {
 			break
 		}
@@ -73,11 +74,11 @@ func parseTime(t *testing.T, v any) time.Time {
 	return at
 }
 
-func auditRecords(t *testing.T, st *Stack) []audit.Record {
+func auditRecords(t *testing.T, st *Stack) []auditrecord.Record {
 	t.Helper()
-	var recs []audit.Record
-	f := audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
-	if err := audit.Query(context.Background(), localstack.S3Client(st.S3Endpoint), st.Bucket, f, func(r audit.Record) error {
+	var recs []auditrecord.Record
+	f := auditquery.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
+	if err := auditquery.Query(context.Background(), emulator.S3Client(st.S3Endpoint), st.Bucket, f, func(r auditrecord.Record) error {
 		recs = append(recs, r)
 		return nil
 	}, nil); err != nil {
@@ -89,7 +90,7 @@ func auditRecords(t *testing.T, st *Stack) []audit.Record {
 // expiryEmails counts alice's "expired" emails.
 func expiryEmails(t *testing.T, st *Stack) int {
 	t.Helper()
-	emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+	emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // HTTPHandler is the shape of an API Lambda's handler (httpapi.Handler).
@@ -44,7 +44,7 @@ const (
 )
 
 // Gateway serves HTTP like an API Gateway HTTP API with a JWT authorizer on
-// every non-public route of routes.All.
+// every non-public route of manifest.All.
 type Gateway struct {
 	Functions map[string]HTTPHandler // keyed by routes function name
 	Verifier  TokenVerifier
@@ -68,7 +68,7 @@ func (g *Gateway) clock() time.Time {
 
 // ServeHTTP routes, authorizes, converts and dispatches one request.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route, params, ok := routes.Match(r.Method, r.URL.Path)
+	route, params, ok := manifest.Match(r.Method, r.URL.Path)
 	if !ok {
 		writeMessage(w, http.StatusNotFound, "Not Found")
 		return
@@ -123,7 +123,7 @@ func (g *Gateway) authorize(r *http.Request) (map[string]string, error) {
 }
 
 // toEvent builds the payload format 2.0 event API Gateway would send.
-func toEvent(r *http.Request, route routes.Route, params map[string]string, body []byte, claims map[string]string, now time.Time) events.APIGatewayV2HTTPRequest {
+func toEvent(r *http.Request, route manifest.Route, params map[string]string, body []byte, claims map[string]string, now time.Time) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	var cookies []string
 	for name, values := range r.Header {

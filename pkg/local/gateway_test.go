@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 const testIssuer = "http://127.0.0.1:8080/_local"
@@ -44,7 +44,7 @@ func (r *recorder) handle(_ context.Context, ev events.APIGatewayV2HTTPRequest) 
 
 func newTestGateway(a *Authority, rec *recorder) *Gateway {
 	fns := map[string]HTTPHandler{}
-	for _, f := range routes.APIFunctions {
+	for _, f := range manifest.APIFunctions {
 		fns[f] = rec.handle
 	}
 	return &Gateway{Functions: fns, Verifier: a, now: func() time.Time { return time.Unix(1700000000, 0) }}

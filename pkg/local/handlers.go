@@ -6,7 +6,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // APIHandlers builds every API function's handler over one service, as the
@@ -20,7 +20,7 @@ func APIHandlers(svc *app.Service, signer *linktoken.Signer, log *slog.Logger) m
 // gives it: Start gives each function its own when it records their calls.
 func handlersOf(serviceOf func(function string) *app.Service, signer *linktoken.Signer, log *slog.Logger) map[string]HTTPHandler {
 	fns := map[string]HTTPHandler{}
-	for _, f := range routes.APIFunctions {
+	for _, f := range manifest.APIFunctions {
 		fns[f] = HTTPHandler(httpapi.New(f, httpapi.Deps{Service: serviceOf(f), Links: signer, Log: log}))
 	}
 	return fns

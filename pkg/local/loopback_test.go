@@ -12,7 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
 func listenPort(t *testing.T, endpoint string) int {
@@ -43,7 +44,7 @@ func mintStatus(t *testing.T, base string) int {
 func TestStackListensOnLoopbackOnly(t *testing.T) {
 	st := startStack(t)
 	for what, endpoint := range map[string]string{"API": st.URL, "SES emulator": st.SESEndpoint, "S3": st.S3Endpoint, "DynamoDB Local": st.DynamoEndpoint} {
-		addrs, err := localstack.ListeningAddrs(listenPort(t, endpoint))
+		addrs, err := emulator.ListeningAddrs(listenPort(t, endpoint))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +65,12 @@ func TestStackListensOnLoopbackOnly(t *testing.T) {
 // Issue 10 item 11: on an address beyond loopback the API is served but the
 // token route, which mints admin tokens for anyone, is refused.
 func TestTokenRouteRefusedBeyondLoopback(t *testing.T) {
-	_, endpoint := localstack.DynamoForTest(t)
+	_, endpoint := emulatortest.DynamoForTest(t)
 	var logs bytes.Buffer
 	st, err := Start(context.Background(), Options{
 		Addr:           "0.0.0.0:0",
 		DynamoEndpoint: endpoint,
-		Table:          localstack.UniqueTableName("wide"),
+		Table:          emulatortest.UniqueTableName("wide"),
 		Log:            slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
 	if err != nil {

@@ -16,17 +16,18 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 )
 
-func TestMain(m *testing.M) { localstack.DynamoMain(m) }
+func TestMain(m *testing.M) { emulatortest.DynamoMain(m) }
 
 // streamTable creates a small table with a NEW_AND_OLD_IMAGES stream and TTL
 // on "ttl", and returns its stream ARN.
 func streamTable(t *testing.T, db *dynamodb.Client) (string, string) {
 	t.Helper()
 	ctx := context.Background()
-	name := localstack.UniqueTableName("poller")
+	name := emulatortest.UniqueTableName("poller")
 	out, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
@@ -125,7 +126,7 @@ func failItem(ev events.DynamoDBEvent, key string) events.DynamoDBEventResponse 
 func startPoller(t *testing.T, endpoint, arn string, consumers ...Consumer) *Poller {
 	t.Helper()
 	p := &Poller{
-		Streams:    localstack.StreamsClient(endpoint),
+		Streams:    emulator.StreamsClient(endpoint),
 		StreamARN:  arn,
 		Region:     "eu-west-1",
 		Consumers:  consumers,
@@ -141,7 +142,7 @@ func startPoller(t *testing.T, endpoint, arn string, consumers ...Consumer) *Pol
 }
 
 func TestPollerAgainstDynamoDBLocal(t *testing.T) {
-	db, endpoint := localstack.DynamoForTest(t)
+	db, endpoint := emulatortest.DynamoForTest(t)
 	table, arn := streamTable(t, db)
 	putItems(t, db, table, "k1", "k2", "k3")
 
@@ -233,7 +234,7 @@ func TestPollerAgainstDynamoDBLocal(t *testing.T) {
 // TestTTLPollerKeepsServiceIdentity waits for DynamoDB Local's TTL sweeper
 // (about a minute), so it runs in the make ttl group.
 func TestTTLPollerKeepsServiceIdentity(t *testing.T) {
-	db, endpoint := localstack.DynamoForTest(t)
+	db, endpoint := emulatortest.DynamoForTest(t)
 	table, arn := streamTable(t, db)
 	past := fmt.Sprint(time.Now().Add(-time.Hour).Unix())
 	if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{

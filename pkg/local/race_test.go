@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // TestParallelDecisionsOneOutcomeInTheTrail sends 20 approve and deny calls
@@ -67,9 +67,9 @@ func TestParallelDecisionsOneOutcomeInTheTrail(t *testing.T) {
 		alice.authorize("New-MoveRequest", false, "approval-required")
 	}
 
-	outcome := audit.ActionRequestApproved
+	outcome := auditrecord.ActionRequestApproved
 	if status == "Denied" {
-		outcome = audit.ActionRequestDenied
+		outcome = auditrecord.ActionRequestDenied
 	}
 	count := func() map[string]int {
 		n := map[string]int{}
@@ -82,7 +82,7 @@ func TestParallelDecisionsOneOutcomeInTheTrail(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	n := count()
-	for n[outcome] == 0 || (status == "Approved" && n[audit.ActionGrantCreated] == 0) {
+	for n[outcome] == 0 || (status == "Approved" && n[auditrecord.ActionGrantCreated] == 0) {
 		if time.Now().After(deadline) {
 			t.Fatalf("outcome never reached the trail: %v", n)
 		}
@@ -95,7 +95,7 @@ func TestParallelDecisionsOneOutcomeInTheTrail(t *testing.T) {
 	if status == "Approved" {
 		wantGrants = 1
 	}
-	if n[audit.ActionRequestApproved]+n[audit.ActionRequestDenied] != 1 || n[audit.ActionGrantCreated] != wantGrants || n[audit.ActionRequestCreated] != 1 {
+	if n[auditrecord.ActionRequestApproved]+n[auditrecord.ActionRequestDenied] != 1 || n[auditrecord.ActionGrantCreated] != wantGrants || n[auditrecord.ActionRequestCreated] != 1 {
 		t.Fatalf("audit records for the request: %v, want one %s and %d grant.created", n, outcome, wantGrants)
 	}
 }

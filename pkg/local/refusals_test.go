@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/elevate-pam/elevate/pkg/app"
-	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
 
 // Issue 10 item 8 through the local stack: refused attempts reach the audit
@@ -36,7 +36,7 @@ func TestRefusalsReachTheAuditBucket(t *testing.T) {
 	anon.must(401, "POST", "/v1/requests/"+id+"/approve", map[string]any{})
 
 	want := map[string]string{"refused.self-approval": "alice@example.com", "refused.admin-only": "alice@example.com", "refused.link-malformed": app.ActorAnonymous}
-	var recs []audit.Record
+	var recs []auditrecord.Record
 	eventually(t, "refusals in the audit bucket", func() bool {
 		recs = auditRecords(t, st)
 		n := 0

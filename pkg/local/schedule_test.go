@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elevate-pam/elevate/pkg/audit"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // TestScheduleTicketsExtensions is issue 12 through real HTTP against the
@@ -47,7 +48,7 @@ func TestScheduleTicketsExtensions(t *testing.T) {
 
 	var link string
 	eventually(t, "bob's approval email naming the ticket and the window", func() bool {
-		emails, err := localstack.SESEmails(context.Background(), st.SESEndpoint)
+		emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,11 +120,11 @@ func TestScheduleTicketsExtensions(t *testing.T) {
 
 	eventually(t, "audit records with the ticket and the extension", func() bool {
 		var ticketed, extended bool
-		c := localstack.S3Client(st.S3Endpoint)
-		f := audit.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
-		if err := audit.Query(context.Background(), c, st.Bucket, f, func(r audit.Record) error {
-			ticketed = ticketed || (r.Action == audit.ActionRequestCreated && r.Ticket == "CHG-42" && r.Detail["startAt"] != nil)
-			extended = extended || (r.Action == audit.ActionRequestExtended && r.RequestID == auto["id"] && r.Detail["extension"] == ext["id"])
+		c := emulator.S3Client(st.S3Endpoint)
+		f := auditquery.Filter{Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)}
+		if err := auditquery.Query(context.Background(), c, st.Bucket, f, func(r auditrecord.Record) error {
+			ticketed = ticketed || (r.Action == auditrecord.ActionRequestCreated && r.Ticket == "CHG-42" && r.Detail["startAt"] != nil)
+			extended = extended || (r.Action == auditrecord.ActionRequestExtended && r.RequestID == auto["id"] && r.Detail["extension"] == ext["id"])
 			return nil
 		}, nil); err != nil {
 			t.Fatal(err)

@@ -19,11 +19,11 @@ import (
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
-	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
 // Defaults of the local stack (DESIGN.md, "Local stack").
@@ -77,7 +77,7 @@ type Options struct {
 	TokensBeyondLoopback bool
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
-	// stack's behaviour to the IAM grants in pkg/routes. The recorder keeps
+	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
 	// every partition key it sees: for tests, not for make run.
 	RecordCalls bool
 }
@@ -95,13 +95,13 @@ type Stack struct {
 
 	// The processes, exposed so fault tests can stop or break them. Dynamo
 	// is nil when Options.DynamoEndpoint was given.
-	Dynamo *localstack.Process
-	SES    *localstack.SESProcess
-	S3     *localstack.S3Server
+	Dynamo *emulator.Process
+	SES    *emulator.SESProcess
+	S3     *emulator.S3Server
 	Poller *Poller
 
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
-	Calls map[string]*localstack.OpRecorder
+	Calls map[string]*emulator.OpRecorder
 
 	authority *Authority
 	server    *http.Server
@@ -119,7 +119,7 @@ type Stack struct {
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	o = withDefaults(o)
 	log := o.Log
-	st := &Stack{Bucket: o.Bucket, Table: o.Table, Region: localstack.Region, AdminGroup: o.AdminGroup}
+	st := &Stack{Bucket: o.Bucket, Table: o.Table, Region: emulator.Region, AdminGroup: o.AdminGroup}
 	defer func() {
 		if err != nil {
 			_ = st.Stop()
@@ -143,11 +143,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	var dynErr, sesErr, s3Err error
 	if o.DynamoEndpoint == "" {
 		wg.Go(func() {
-			st.Dynamo, dynErr = localstack.StartDynamoDB(ctx, localstack.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
+			st.Dynamo, dynErr = emulator.StartDynamoDB(ctx, emulator.DynamoOptions{Port: o.DynamoPort, LogWriter: o.ServiceOutput})
 		})
 	}
-	wg.Go(func() { st.SES, sesErr = localstack.StartSES(ctx, o.SESPort, o.ServiceOutput) })
-	wg.Go(func() { st.S3, s3Err = localstack.StartS3(o.Bucket) })
+	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
+	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
 	wg.Wait()
 	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
 		ln.Close()
@@ -158,7 +158,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		st.DynamoEndpoint = st.Dynamo.Endpoint
 	}
 
-	db := localstack.DynamoClient(st.DynamoEndpoint)
+	db := emulator.DynamoClient(st.DynamoEndpoint)
 	if err := dynamo.CreateTable(ctx, db, o.Table); err != nil {
 		ln.Close()
 		return nil, err
@@ -189,11 +189,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return store
 		}
 		if st.Calls == nil {
-			st.Calls = map[string]*localstack.OpRecorder{}
+			st.Calls = map[string]*emulator.OpRecorder{}
 		}
-		rec := localstack.NewOpRecorder()
+		rec := emulator.NewOpRecorder()
 		st.Calls[function] = rec
-		return dynamo.New(localstack.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
+		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
 	serviceOf := func(function string) *app.Service {
@@ -203,27 +203,27 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	st.Poller = &Poller{
-		Streams:    localstack.StreamsClient(st.DynamoEndpoint),
+		Streams:    emulator.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
 		Region:     st.Region,
 		Interval:   o.PollInterval,
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: routes.Notify, Handle: notify.NewHandler(notify.Deps{
-				Store:         storeOf(routes.Notify),
-				Sender:        &sesmail.Sender{API: localstack.SESClient(st.SESEndpoint), From: o.Sender},
+			{Name: manifest.Notify, Handle: notify.NewHandler(notify.Deps{
+				Store:         storeOf(manifest.Notify),
+				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
 				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
-				Logger:        log.With("function", routes.Notify),
+				Logger:        log.With("function", manifest.Notify),
 			})},
-			{Name: routes.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
-				S3:       localstack.S3Client(st.S3Endpoint),
+			{Name: manifest.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+				S3:       emulator.S3Client(st.S3Endpoint),
 				Bucket:   o.Bucket,
-				Logger:   log.With("function", routes.Audit),
-				Requests: storeOf(routes.Audit),
+				Logger:   log.With("function", manifest.Audit),
+				Requests: storeOf(manifest.Audit),
 				// DynamoDB Local rounds the stream's times down to the minute.
 				StreamTimePrecision: time.Minute,
 			})},
@@ -306,8 +306,8 @@ func (s *Stack) Exports(token string) []string {
 		"export ELEVATE_AUDIT_BUCKET=" + s.Bucket,
 		"export AWS_ENDPOINT_URL_S3=" + s.S3Endpoint,
 		"export AWS_REGION=" + s.Region,
-		"export AWS_ACCESS_KEY_ID=" + localstack.AccessKeyID,
-		"export AWS_SECRET_ACCESS_KEY=" + localstack.SecretAccessKey,
+		"export AWS_ACCESS_KEY_ID=" + emulator.AccessKeyID,
+		"export AWS_SECRET_ACCESS_KEY=" + emulator.SecretAccessKey,
 	}
 }
 

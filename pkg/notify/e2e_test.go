@@ -11,9 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
+	"github.com/elevate-pam/elevate/pkg/auditquery"
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/local"
-	"github.com/elevate-pam/elevate/pkg/localstack"
 )
 
 // TestStreamEndToEnd drives both consumers from the real stream of a real
@@ -23,17 +26,17 @@ func TestStreamEndToEnd(t *testing.T) {
 	e, _ := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	client, endpoint := localstack.DynamoForTest(t)
+	client, endpoint := emulatortest.DynamoForTest(t)
 	desc, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.store.Table())})
 	if err != nil || desc.Table.LatestStreamArn == nil {
 		t.Fatalf("describe table: %v", err)
 	}
-	s3srv, err := localstack.StartS3("audit-e2e")
+	s3srv, err := emulator.StartS3("audit-e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s3srv.Close()
-	s3c := localstack.S3Client(s3srv.Endpoint)
+	s3c := emulator.S3Client(s3srv.Endpoint)
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := elevate.Request{
@@ -54,7 +57,7 @@ func TestStreamEndToEnd(t *testing.T) {
 	}
 
 	p := &local.Poller{
-		Streams: localstack.StreamsClient(endpoint), StreamARN: *desc.Table.LatestStreamArn, Region: localstack.Region,
+		Streams: emulator.StreamsClient(endpoint), StreamARN: *desc.Table.LatestStreamArn, Region: emulator.Region,
 		Interval: 100 * time.Millisecond,
 		Consumers: []local.Consumer{
 			{Name: "notify", Handle: e.handler},
@@ -78,8 +81,8 @@ func TestStreamEndToEnd(t *testing.T) {
 	for ctx.Err() == nil {
 		gotEmails = byRecipient(e.emails(t))
 		var actions []string
-		err := audit.Query(ctx, s3c, "audit-e2e", audit.Filter{Since: now.Add(-time.Hour), Until: now.Add(time.Hour), RequestID: "r-e2e"},
-			func(rec audit.Record) error { actions = append(actions, rec.Action); return nil }, nil)
+		err := auditquery.Query(ctx, s3c, "audit-e2e", auditquery.Filter{Since: now.Add(-time.Hour), Until: now.Add(time.Hour), RequestID: "r-e2e"},
+			func(rec auditrecord.Record) error { actions = append(actions, rec.Action); return nil }, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,6 +37,9 @@ type Store interface {
 	// reports false if it already was.
 	ClaimDelivery(ctx context.Context, eventID, recipient string, now time.Time) (bool, error)
 	ReleaseDelivery(ctx context.Context, eventID, recipient string) error
+	// FailDelivery keeps the claim of a delivery the email service refused
+	// for good, with the reason, so it is neither retried nor resent.
+	FailDelivery(ctx context.Context, eventID, recipient, reason string, now time.Time) error
 	// ListDelegations returns every approver delegation (F17).
 	ListDelegations(ctx context.Context) ([]elevate.Delegation, error)
 }
@@ -69,6 +72,13 @@ var (
 	// connection broke after it was sent). Resending could duplicate the
 	// email, and delivery is at most once, so it is logged, not resent.
 	ErrUncertain = errors.New("delivery uncertain")
+)
+
+// DeliveryLogKey is the log attribute that says how a delivery ended; the
+// stack counts log lines with DeliveryFailed in it and alarms on them.
+const (
+	DeliveryLogKey = "delivery"
+	DeliveryFailed = "failed"
 )
 
 // minTimeLeft is how much of the invocation a record needs: a record started
@@ -147,7 +157,15 @@ func (d Deps) sendOnce(ctx context.Context, eventID string, e Email) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrUndeliverable):
-		d.Logger.ErrorContext(ctx, "notify: email refused for good; not retried", "eventID", eventID, "to", e.To, "err", err)
+		// Recorded and passed over: retrying cannot help, and a retried record
+		// would hold every later one on its shard.
+		d.Logger.ErrorContext(ctx, "notify: email refused for good; recorded as a failed delivery, not retried",
+			DeliveryLogKey, DeliveryFailed, "eventID", eventID, "to", e.To, "err", err)
+		if ferr := d.Store.FailDelivery(ctx, eventID, e.To, err.Error(), d.Clock()); ferr != nil {
+			// The claim stands either way, so the email is not resent; only
+			// the reason is missing from the table.
+			d.Logger.ErrorContext(ctx, "notify: could not record the failed delivery", "eventID", eventID, "to", e.To, "err", ferr)
+		}
 		return nil
 	case errors.Is(err, ErrUncertain):
 		d.Logger.ErrorContext(ctx, "notify: email may or may not have been sent; not resent, to avoid a duplicate", "eventID", eventID, "to", e.To, "err", err)

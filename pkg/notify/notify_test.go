@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,17 +20,18 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/localstack"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
-	"github.com/elevate-pam/elevate/pkg/routes"
 )
 
 // One SES emulator per test binary, like the shared DynamoDB Local.
 var ses struct {
 	once sync.Once
-	proc *localstack.SESProcess
+	proc *emulator.SESProcess
 	err  error
 }
 
@@ -38,15 +40,15 @@ func TestMain(m *testing.M) {
 	if ses.proc != nil {
 		_ = ses.proc.Stop()
 	}
-	if err := localstack.StopSharedDynamo(); err != nil {
+	if err := emulatortest.StopSharedDynamo(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	os.Exit(code)
 }
 
-func sesForTest(t *testing.T) *localstack.SESProcess {
+func sesForTest(t *testing.T) *emulator.SESProcess {
 	t.Helper()
-	ses.once.Do(func() { ses.proc, ses.err = localstack.StartSES(context.Background(), 0) })
+	ses.once.Do(func() { ses.proc, ses.err = emulator.StartSES(context.Background(), 0) })
 	if ses.err != nil {
 		t.Fatalf("SES emulator: %v", ses.err)
 	}
@@ -65,8 +67,8 @@ const baseURL = "https://elevate.example.com/"
 
 type env struct {
 	// rec records the DynamoDB calls of the handler's own client.
-	rec     *localstack.OpRecorder
-	ses     *localstack.SESProcess
+	rec     *emulator.OpRecorder
+	ses     *emulator.SESProcess
 	store   *dynamo.Store
 	signer  *linktoken.Signer
 	handler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
@@ -98,10 +100,18 @@ func (f *failFor) set(m map[string]bool) { f.mu.Lock(); f.fail = m; f.mu.Unlock(
 
 func setup(t *testing.T) (*env, *failFor) {
 	t.Helper()
+	return setupWith(t, func(endpoint string) string { return endpoint }, nil)
+}
+
+// setupWith lets a test put something between the sender and the SES
+// emulator (sesVia maps the emulator's endpoint to the one the sender uses)
+// and read the handler's logs.
+func setupWith(t *testing.T, sesVia func(string) string, logger *slog.Logger) (*env, *failFor) {
+	t.Helper()
 	ctx := context.Background()
 	proc := sesForTest(t)
-	client, endpoint := localstack.DynamoForTest(t)
-	table := localstack.UniqueTableName("notify")
+	client, endpoint := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("notify")
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
@@ -117,12 +127,12 @@ func setup(t *testing.T) (*env, *failFor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := &failFor{Sender: &sesmail.Sender{API: localstack.SESClient(proc.Endpoint), From: "elevate@example.com"}}
+	sender := &failFor{Sender: &sesmail.Sender{API: emulator.SESClient(sesVia(proc.Endpoint)), From: "elevate@example.com"}}
 	// The real clock: delivery markers stamped in the samples' past would be
 	// due for TTL deletion at once.
-	rec := localstack.NewOpRecorder()
-	handlerStore := dynamo.New(localstack.DynamoClient(endpoint, rec.Option), table, linkKey)
-	h := notify.NewHandler(notify.Deps{Store: handlerStore, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock})
+	rec := emulator.NewOpRecorder()
+	handlerStore := dynamo.New(emulator.DynamoClient(endpoint, rec.Option), table, linkKey)
+	h := notify.NewHandler(notify.Deps{Store: handlerStore, Sender: sender, Signer: signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock, Logger: logger})
 	return &env{rec: rec, ses: proc, store: store, signer: signer, handler: h}, sender
 }
 
@@ -143,7 +153,7 @@ func loadBatch(t *testing.T, files ...string) events.DynamoDBEvent {
 	return ev
 }
 
-func (e *env) emails(t *testing.T) []localstack.StoredEmail {
+func (e *env) emails(t *testing.T) []emulator.StoredEmail {
 	t.Helper()
 	got, err := e.ses.Emails(context.Background())
 	if err != nil {
@@ -153,7 +163,7 @@ func (e *env) emails(t *testing.T) []localstack.StoredEmail {
 }
 
 // byRecipient counts emails per "recipient subject-prefix".
-func byRecipient(emails []localstack.StoredEmail) []string {
+func byRecipient(emails []emulator.StoredEmail) []string {
 	var out []string
 	for _, m := range emails {
 		subj := m.Subject
@@ -261,7 +271,7 @@ func TestSESFailureReportsFirstFailedRecordAndRecoversExactlyOnce(t *testing.T) 
 		t.Fatalf("after recovery:\n%v\nwant\n%v", strings.Join(r, "\n"), strings.Join(want, "\n"))
 	}
 	// Claims, releases and group reads all stay within notify's IAM grant.
-	e.rec.CheckWithin(t, routes.Notify)
+	emulatortest.CheckWithin(t, e.rec, manifest.Notify)
 }
 
 func TestTTLRemovesTellTheRequester(t *testing.T) {

@@ -17,6 +17,28 @@ const (
 	StreamView = "NEW_AND_OLD_IMAGES"
 )
 
+// Partition-key values of the single-partition collections, and prefixes of
+// the per-entity partitions, one spelling each: pkg/dynamo builds every key
+// from them, and pkg/manifest derives each function's IAM
+// dynamodb:LeadingKeys patterns from them.
+const (
+	PartitionSettings    = "SETTINGS"   // the settings item
+	PartitionMeta        = "META"       // the policy counter
+	PartitionGroups      = "GROUP"      // every group
+	PartitionPolicies    = "POLICY"     // every policy
+	PartitionDelegations = "DELEGATION" // every approver delegation
+	// PartitionBreakGlassHolds: every principal's break-glass hold (issue 16 item 5).
+	PartitionBreakGlassHolds = "BREAKGLASSHOLD"
+
+	PrefixRequest    = "REQ#"        // one request
+	PrefixGrant      = "GRANT#"      // a principal's grant slots
+	PrefixEvent      = "EVENT#"      // audit-only facts
+	PrefixLink       = "LINK#"       // consumed approval links
+	PrefixDelivery   = "DELIVERY#"   // email delivery markers
+	PrefixGroupUse   = "GROUPUSE#"   // holds of requests naming a group, and a group delete's lock
+	PrefixBreakGlass = "BREAKGLASS#" // a principal's unratified break-glass claim
+)
+
 // Index is a global secondary index projecting all attributes.
 type Index struct {
 	Name         string

@@ -26,7 +26,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/ticketcheck"
 )
 
@@ -118,7 +118,7 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		return nil, err
 	}
 	var links *linktoken.Signer
-	if function == routes.Approvals {
+	if function == manifest.Approvals {
 		linkKey, err := LinkKey(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -128,7 +128,7 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		}
 	}
 	pageKey := make([]byte, minPageKey)
-	if function == routes.Requests {
+	if function == manifest.Requests {
 		if pageKey, err = PageKey(ctx, cfg); err != nil {
 			return nil, err
 		}
@@ -143,7 +143,7 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 	}
-	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == routes.Requests {
+	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == manifest.Requests {
 		v, err := ticketcheck.New(u, nil)
 		if err != nil {
 			return nil, err

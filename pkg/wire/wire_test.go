@@ -11,8 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
-	"github.com/elevate-pam/elevate/pkg/localstack"
-	"github.com/elevate-pam/elevate/pkg/routes"
+	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 func TestParseKey(t *testing.T) {
@@ -43,23 +44,23 @@ func TestPageKeyIsItsOwnSecret(t *testing.T) {
 	t.Setenv(config.EnvLinkKey, strings.Repeat("z", 32))
 	t.Setenv(config.EnvPageKey, "")
 	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
-	if _, err := HTTPHandler(t.Context(), routes.Requests, log); err == nil || !strings.Contains(err.Error(), config.EnvPageKey) || !strings.Contains(err.Error(), config.EnvPageKeySecret) {
+	if _, err := HTTPHandler(t.Context(), manifest.Requests, log); err == nil || !strings.Contains(err.Error(), config.EnvPageKey) || !strings.Contains(err.Error(), config.EnvPageKeySecret) {
 		t.Fatalf("requests without a page key: %v", err)
 	}
 	t.Setenv(config.EnvPageKey, "short")
-	if _, err := HTTPHandler(t.Context(), routes.Requests, log); err == nil {
+	if _, err := HTTPHandler(t.Context(), manifest.Requests, log); err == nil {
 		t.Fatal("requests accepted a 5-byte page key")
 	}
 	t.Setenv(config.EnvPageKey, strings.Repeat("p", 32))
 	if got, err := PageKey(t.Context(), aws.Config{}); err != nil || string(got) != strings.Repeat("p", 32) {
 		t.Fatalf("page key %q, %v", got, err)
 	}
-	if _, err := HTTPHandler(t.Context(), routes.Requests, log); err != nil {
+	if _, err := HTTPHandler(t.Context(), manifest.Requests, log); err != nil {
 		t.Fatalf("requests with a page key: %v", err)
 	}
 	// Nothing but approvals needs the link key to start.
 	t.Setenv(config.EnvLinkKey, "")
-	for _, f := range []string{routes.Requests, routes.Policies, routes.Authorize} {
+	for _, f := range []string{manifest.Requests, manifest.Policies, manifest.Authorize} {
 		if _, err := HTTPHandler(t.Context(), f, log); err != nil {
 			t.Errorf("%s without a link key: %v", f, err)
 		}
@@ -76,19 +77,19 @@ func TestHTTPHandlerFromEnvironment(t *testing.T) {
 
 	t.Setenv(config.EnvTable, "elevate-test")
 	t.Setenv("AWS_REGION", "")
-	if _, err := HTTPHandler(t.Context(), routes.Authorize, log); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
+	if _, err := HTTPHandler(t.Context(), manifest.Authorize, log); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("missing region: %v", err)
 	}
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv(config.EnvTable, "")
-	if _, err := HTTPHandler(t.Context(), routes.Authorize, log); err == nil || !strings.Contains(err.Error(), config.EnvTable) {
+	if _, err := HTTPHandler(t.Context(), manifest.Authorize, log); err == nil || !strings.Contains(err.Error(), config.EnvTable) {
 		t.Fatalf("missing table: %v", err)
 	}
 	t.Setenv(config.EnvTable, "elevate-test")
-	if _, err := HTTPHandler(t.Context(), routes.Approvals, log); err == nil || !strings.Contains(err.Error(), config.EnvLinkKey) {
+	if _, err := HTTPHandler(t.Context(), manifest.Approvals, log); err == nil || !strings.Contains(err.Error(), config.EnvLinkKey) {
 		t.Fatalf("approvals without a link key: %v", err)
 	}
-	h, err := HTTPHandler(t.Context(), routes.Authorize, log)
+	h, err := HTTPHandler(t.Context(), manifest.Authorize, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,30 +98,30 @@ func TestHTTPHandlerFromEnvironment(t *testing.T) {
 		t.Fatalf("healthz: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
 	t.Setenv(config.EnvLinkKey, strings.Repeat("z", 32))
-	if _, err := HTTPHandler(t.Context(), routes.Approvals, log); err != nil {
+	if _, err := HTTPHandler(t.Context(), manifest.Approvals, log); err != nil {
 		t.Fatalf("approvals with a key: %v", err)
 	}
 }
 
-func TestMain(m *testing.M) { localstack.DynamoMain(m) }
+func TestMain(m *testing.M) { emulatortest.DynamoMain(m) }
 
 // TestHTTPHandlerAgainstDynamoDBLocal runs the functions' real wiring, as
 // the Lambda mains do, against DynamoDB Local through the standard endpoint
 // variable.
 func TestHTTPHandlerAgainstDynamoDBLocal(t *testing.T) {
-	client, endpoint := localstack.DynamoForTest(t)
-	table := localstack.UniqueTableName("wire")
+	client, endpoint := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("wire")
 	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_REGION", localstack.Region)
+	t.Setenv("AWS_REGION", emulator.Region)
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	t.Setenv(config.EnvDynamoEndpoint, endpoint)
 	t.Setenv(config.EnvTable, table)
 	t.Setenv(config.EnvLinkKey, strings.Repeat("z", 32))
 	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
-	h, err := HTTPHandler(t.Context(), routes.Authorize, log)
+	h, err := HTTPHandler(t.Context(), manifest.Authorize, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // QueryAction serves one Query-protocol action. It returns the value that
@@ -62,4 +65,50 @@ func (q *QueryService) ServeAWS(w http.ResponseWriter, c *Call) {
 		_ = enc.Flush()
 	}
 	_, _ = fmt.Fprintf(w, "<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>", c.RequestID, action)
+}
+
+// members reads a Query-protocol list, `prefix.member.N` or
+// `prefix.member.N.Field`, in index order. Each element is the map of its
+// fields; a scalar element's value is under "".
+func members(params url.Values, prefix string) ([]map[string]string, error) {
+	byIndex := map[int]map[string]string{}
+	head := prefix + ".member."
+	for k, vs := range params {
+		rest, ok := strings.CutPrefix(k, head)
+		if !ok {
+			continue
+		}
+		idx, field, _ := strings.Cut(rest, ".")
+		n, err := strconv.Atoi(idx)
+		if err != nil || n < 1 {
+			return nil, invalidParameter(prefix, "has a malformed member index")
+		}
+		if byIndex[n] == nil {
+			byIndex[n] = map[string]string{}
+		}
+		byIndex[n][field] = vs[0]
+	}
+	idx := make([]int, 0, len(byIndex))
+	for n := range byIndex {
+		idx = append(idx, n)
+	}
+	sort.Ints(idx)
+	out := make([]map[string]string, 0, len(idx))
+	for i, n := range idx {
+		if n != i+1 {
+			return nil, invalidParameter(prefix, "members must be numbered from 1 without gaps")
+		}
+		out = append(out, byIndex[n])
+	}
+	return out, nil
+}
+
+// validationError is the Query protocol's 400 for a parameter that breaks a
+// documented constraint (STS and IAM both answer ValidationError).
+func validationError(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "ValidationError", Message: msg, Sender: true}
+}
+
+func invalidParameter(name, problem string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "InvalidParameterValue", Message: name + " " + problem, Sender: true}
 }

@@ -51,6 +51,8 @@ type Identity struct {
 	// Tags are the session tags; TransitiveTagKeys carry into chained sessions.
 	Tags              map[string]string
 	TransitiveTagKeys []string
+	// IssuedAt is when STS issued a session (aws:TokenIssueTime).
+	IssuedAt time.Time
 }
 
 // Keys are the credentials the endpoint accepts, safe for concurrent use.

@@ -38,7 +38,7 @@ func testServer(t *testing.T) (*Listener, *atomic.Int64) {
 	srv := NewServer(NewKeys(longTermKey, sessionKey, expiredKey), testRegion, func() time.Time {
 		return time.Now().Add(time.Duration(skew.Load()))
 	})
-	srv.Handle("sts", ProtocolQuery, NewSTS(srv.Verifier.Keys).Service())
+	srv.Handle("sts", ProtocolQuery, NewSTS(srv.Verifier.Keys, NewIAM("111122223333", nil), nil).Service())
 	srv.Handle("identitystore", ProtocolJSON, HandlerFunc(func(w http.ResponseWriter, c *Call) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		_, _ = w.Write([]byte(`{}`))

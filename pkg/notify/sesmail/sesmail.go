@@ -49,6 +49,18 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 	return nil
 }
 
+// permanentRefusals are SES answers that sending the same email again cannot
+// change. AccessDenied is what the SES sandbox answers for a recipient whose
+// identity is not verified (or whose identity the role may not send to).
+// Throttling, a paused or suspended account and other errors are retried.
+var permanentRefusals = map[string]bool{
+	"MessageRejected":                    true,
+	"BadRequestException":                true,
+	"AccessDenied":                       true,
+	"AccessDeniedException":              true,
+	"MailFromDomainNotVerifiedException": true,
+}
+
 // classify tells notify how a failed send may be retried. SES answering
 // with an error means it did not accept the message; a connection that was
 // never made means nothing was sent; anything else (a reply lost after the
@@ -56,8 +68,7 @@ func (s *Sender) Send(ctx context.Context, e notify.Email) error {
 func classify(err error) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode() {
-		case "MessageRejected", "BadRequestException":
+		if permanentRefusals[apiErr.ErrorCode()] {
 			return errors.Join(notify.ErrUndeliverable, err)
 		}
 		return err

@@ -24,6 +24,8 @@ func TestClassify(t *testing.T) {
 	}{
 		{"rejected address", &smithy.GenericAPIError{Code: "MessageRejected"}, notify.ErrUndeliverable},
 		{"malformed address", &smithy.GenericAPIError{Code: "BadRequestException"}, notify.ErrUndeliverable},
+		{"sandbox recipient not verified", &smithy.GenericAPIError{Code: "AccessDeniedException"}, notify.ErrUndeliverable},
+		{"account sending paused", &smithy.GenericAPIError{Code: "SendingPausedException"}, nil},
 		{"throttling", &smithy.GenericAPIError{Code: "TooManyRequestsException"}, nil},
 		{"HTTP error response", throttled, nil},
 		{"SES not reachable", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, nil},

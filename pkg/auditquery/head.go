@@ -1,0 +1,345 @@
+package auditquery
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+)
+
+// recordHead is every field of a record a filter can look at; decoding
+// into it skips the detail.
+type recordHead struct {
+	ID        string              `json:"id"`
+	Time      time.Time           `json:"time"`
+	Action    string              `json:"action"`
+	Actor     string              `json:"actor"`
+	Target    *auditrecord.Target `json:"target"`
+	RequestID string              `json:"requestId"`
+	PolicyID  string              `json:"policyId"`
+	// TimePrecision: see auditrecord.Record.
+	TimePrecision string `json:"timePrecision"`
+}
+
+// decodeHead reads the fields a filter looks at from one stored line. A
+// query reads every record of its range but prints the stored line as it
+// is, so decoding the detail (a map per record) would be most of its CPU.
+// parseHead skips the detail with a scanner; anything it does not handle
+// (an escape inside one of these fields, a key differing only in case,
+// which encoding/json would match) falls back to encoding/json, so the
+// result is always what json.Unmarshal gives. Either way a line it accepts
+// is valid JSON throughout, which printing it as stored relies on.
+func decodeHead(line []byte) (recordHead, error) {
+	if h, ok := parseHead(line); ok {
+		return h, nil
+	}
+	var h recordHead
+	err := json.Unmarshal(line, &h)
+	return h, err
+}
+
+type headParser struct {
+	b []byte
+	i int
+}
+
+var headKeys = [][]byte{[]byte("id"), []byte("time"), []byte("action"), []byte("actor"), []byte("target"), []byte("requestId"), []byte("policyId"), []byte("timePrecision")}
+
+func parseHead(line []byte) (h recordHead, ok bool) {
+	p := headParser{b: line}
+	if !p.eat('{') {
+		return h, false
+	}
+	if p.eat('}') {
+		return h, p.end()
+	}
+	for {
+		key, ok := p.rawString()
+		if !ok || !p.eat(':') {
+			return h, false
+		}
+		switch string(key) {
+		case "id":
+			h.ID, ok = p.stringOrNull()
+		case "action":
+			h.Action, ok = p.stringOrNull()
+		case "actor":
+			h.Actor, ok = p.stringOrNull()
+		case "requestId":
+			h.RequestID, ok = p.stringOrNull()
+		case "policyId":
+			h.PolicyID, ok = p.stringOrNull()
+		case "timePrecision":
+			h.TimePrecision, ok = p.stringOrNull()
+		case "time":
+			var s []byte
+			if s, ok = p.rawString(); ok {
+				var err error
+				h.Time, err = time.Parse(time.RFC3339Nano, string(s))
+				ok = err == nil
+			}
+		case "target":
+			h.Target, ok = p.target()
+		default:
+			for _, k := range headKeys {
+				if bytes.EqualFold(key, k) {
+					return h, false
+				}
+			}
+			ok = p.skip()
+		}
+		if !ok {
+			return h, false
+		}
+		if p.eat(',') {
+			continue
+		}
+		if p.eat('}') {
+			return h, p.end()
+		}
+		return h, false
+	}
+}
+
+func (p *headParser) ws() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
+		p.i++
+	}
+}
+
+// eat consumes c after any whitespace.
+func (p *headParser) eat(c byte) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *headParser) end() bool { p.ws(); return p.i == len(p.b) }
+
+// rawString reads a string without escapes, control characters or
+// invalid UTF-8 (which encoding/json would replace).
+func (p *headParser) rawString() ([]byte, bool) {
+	if !p.eat('"') {
+		return nil, false
+	}
+	start, ascii := p.i, true
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			return s, ascii || utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		p.i++
+	}
+	return nil, false
+}
+
+func (p *headParser) null() bool {
+	p.ws()
+	if bytes.HasPrefix(p.b[p.i:], []byte("null")) {
+		p.i += 4
+		return true
+	}
+	return false
+}
+
+func (p *headParser) stringOrNull() (string, bool) {
+	if p.null() {
+		return "", true
+	}
+	s, ok := p.rawString()
+	return string(s), ok
+}
+
+func (p *headParser) target() (*auditrecord.Target, bool) {
+	if p.null() {
+		return nil, true
+	}
+	if !p.eat('{') {
+		return nil, false
+	}
+	t := &auditrecord.Target{}
+	if p.eat('}') {
+		return t, true
+	}
+	for {
+		key, ok := p.rawString()
+		if !ok || !p.eat(':') {
+			return nil, false
+		}
+		switch string(key) {
+		case "type":
+			t.Type, ok = p.stringOrNull()
+		case "scope":
+			t.Scope, ok = p.stringOrNull()
+		case "name":
+			t.Name, ok = p.stringOrNull()
+		default:
+			if bytes.EqualFold(key, []byte("type")) || bytes.EqualFold(key, []byte("scope")) || bytes.EqualFold(key, []byte("name")) {
+				return nil, false
+			}
+			ok = p.skip()
+		}
+		if !ok {
+			return nil, false
+		}
+		if p.eat(',') {
+			continue
+		}
+		return t, p.eat('}')
+	}
+}
+
+// maxSkipDepth bounds the nesting skip follows; deeper lines go to
+// encoding/json.
+const maxSkipDepth = 64
+
+// skip passes over one value of any kind, checking it as strictly as
+// json.Valid does, so a line parseHead accepts is valid JSON throughout and
+// can be printed as stored.
+func (p *headParser) skip() bool { return p.value(0) }
+
+func (p *headParser) value(depth int) bool {
+	p.ws()
+	if p.i >= len(p.b) || depth > maxSkipDepth {
+		return false
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		return p.anyString()
+	case c == '{':
+		p.i++
+		if p.eat('}') {
+			return true
+		}
+		for {
+			p.ws()
+			if p.i >= len(p.b) || p.b[p.i] != '"' || !p.anyString() || !p.eat(':') || !p.value(depth+1) {
+				return false
+			}
+			if p.eat(',') {
+				continue
+			}
+			return p.eat('}')
+		}
+	case c == '[':
+		p.i++
+		if p.eat(']') {
+			return true
+		}
+		for {
+			if !p.value(depth + 1) {
+				return false
+			}
+			if p.eat(',') {
+				continue
+			}
+			return p.eat(']')
+		}
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	default:
+		return p.number()
+	}
+}
+
+func (p *headParser) literal(word string) bool {
+	if bytes.HasPrefix(p.b[p.i:], []byte(word)) {
+		p.i += len(word)
+		return true
+	}
+	return false
+}
+
+// anyString passes over a string, escapes included.
+func (p *headParser) anyString() bool {
+	p.i++ // the opening quote
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			p.i++
+			if p.i >= len(p.b) {
+				return false
+			}
+			switch p.b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if p.i+4 >= len(p.b) {
+					return false
+				}
+				for _, h := range p.b[p.i+1 : p.i+5] {
+					if !isHex(h) {
+						return false
+					}
+				}
+				p.i += 4
+			default:
+				return false
+			}
+		}
+		p.i++
+	}
+	return false
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func (p *headParser) digits() int {
+	n := 0
+	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+		p.i++
+		n++
+	}
+	return n
+}
+
+// number passes over -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+func (p *headParser) number() bool {
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
+	}
+	if p.i >= len(p.b) {
+		return false
+	}
+	if p.b[p.i] == '0' {
+		p.i++
+	} else if p.digits() == 0 {
+		return false
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if p.digits() == 0 {
+			return false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if p.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}

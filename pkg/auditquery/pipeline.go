@@ -1,0 +1,370 @@
+// Package auditquery is the read side of the audit trail, for the CLI and
+// the load test: a filter (filter.go) selects records, a concurrent pipeline
+// (pipeline.go) lists the day partitions and reads their objects
+// (object.go, head.go) in time order, the export writers print them as JSON
+// lines or CSV (export.go), and evidence bundles record and verify exactly
+// what was read (evidence.go).
+package auditquery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
+)
+
+// S3Reader is the part of the S3 API a query needs.
+type S3Reader interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+var _ S3Reader = (*s3.Client)(nil)
+
+// DefaultParallel is how many objects a query reads at once unless told
+// otherwise. Each S3 GET costs a round trip; sixteen in flight hide it
+// without holding many partly read bodies.
+const DefaultParallel = 16
+
+// QueryOptions tune how a query reads, beyond what it selects.
+type QueryOptions struct {
+	// Parallel is how many objects are read (and listings made) at once;
+	// zero means DefaultParallel.
+	Parallel int
+	// Progress, if set, is told after each object is read.
+	Progress func(done, total int)
+	// Objects, if set, are read instead of listing the partitions of the
+	// filter's range (verify reads exactly the objects a manifest names).
+	Objects []string
+	// Source, if set, is told about every object, in key order, once the
+	// records of its day partition have been emitted.
+	Source func(SourceObject)
+	// Lines, if set, receives each matching record as the stored JSON line
+	// instead of emit receiving it decoded: printing JSON lines then costs
+	// no decoding of the detail and no encoding at all, and the output is
+	// byte for byte what the bucket holds.
+	Lines func(Line) error
+	// KeepGoing records an object that cannot be read in its
+	// SourceObject.Err and carries on, instead of failing the query, so a
+	// verifier can name every broken object rather than the first.
+	KeepGoing bool
+}
+
+// SourceObject is what a query saw of one audit object: enough to prove
+// later that the same bytes are still there.
+type SourceObject struct {
+	Key       string `json:"key"`
+	VersionID string `json:"versionId,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	// ObjectLockMode and ObjectLockRetainUntil are what S3 answered on the
+	// GET; empty when the bucket (or the emulator) reports no lock.
+	ObjectLockMode        string     `json:"objectLockMode,omitempty"`
+	ObjectLockRetainUntil *time.Time `json:"objectLockRetainUntil,omitempty"`
+	RecordsRead           int        `json:"recordsRead"`
+	RecordsKept           int        `json:"recordsKept"`
+	// Err is why the object could not be read (KeepGoing only).
+	Err string `json:"-"`
+}
+
+// Query reads the partitions of [f.Since, f.Until] and hands the matching
+// records to emit in time order. progress, if not nil, is told after each
+// object read.
+func Query(ctx context.Context, c S3Reader, bucket string, f Filter, emit func(auditrecord.Record) error, progress func(done, total int)) error {
+	return QueryWith(ctx, c, bucket, f, emit, QueryOptions{Progress: progress})
+}
+
+// dayObjects are the objects of one day partition, in key order.
+type dayObjects struct {
+	first, n int // indexes into the query's object list
+}
+
+// objectResult is one object read by a worker.
+type objectResult struct {
+	index int
+	src   SourceObject
+	recs  []heldRecord // the records matching the filter, in object order
+	err   error
+}
+
+// heldRecord is a matching record while its day partition is assembled:
+// the fields that order and de-duplicate it, and its line. Holding the line
+// rather than the decoded record (a map per detail) keeps a day in about a
+// third of the memory.
+type heldRecord struct {
+	time time.Time
+	id   string
+	line Line
+}
+
+// QueryWith is Query with options. It streams: objects are read
+// concurrently, but only the records of the day partition being emitted and
+// of the next one (read ahead so the workers never idle at a day boundary)
+// are held, so memory follows the busiest day, not the length of the range.
+// Records are emitted day by day, each day sorted by time then id; as the
+// writer files every record under its own UTC day, that is time order
+// overall.
+func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit func(auditrecord.Record) error, o QueryOptions) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if f.Until.IsZero() {
+		f.Until = time.Now()
+	}
+	parallel := o.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	keys := o.Objects
+	if keys == nil {
+		prefixes, err := Partitions(f.Since, f.Until)
+		if err != nil {
+			return err
+		}
+		if keys, err = listPartitions(ctx, c, bucket, prefixes, f.Since, parallel); err != nil {
+			return err
+		}
+	} else {
+		keys = slices.Clone(keys)
+		slices.Sort(keys)
+	}
+	days := groupByDay(keys)
+	dayOf := make([]int, len(keys))
+	for d, g := range days {
+		for i := g.first; i < g.first+g.n; i++ {
+			dayOf[i] = d
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // runs after cancel: no worker outlives the query
+	defer cancel()
+
+	jobs := make(chan int)
+	results := make(chan objectResult, parallel)
+	// emitted carries one token per day fully emitted; the dispatcher holds
+	// back the objects of day d+2 until day d is out, which is what bounds
+	// memory to two partitions.
+	emitted := make(chan struct{}, len(days))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		done := 0
+		for i := range keys {
+			for dayOf[i] > done+1 {
+				select {
+				case <-emitted:
+					done++
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var workers sync.WaitGroup
+	for range min(parallel, max(len(keys), 1)) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			var rd objectReader
+			for i := range jobs {
+				src, recs, err := rd.read(ctx, c, bucket, keys[i], f)
+				select {
+				case results <- objectResult{index: i, src: src, recs: recs, err: err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		workers.Wait()
+		close(results)
+	}()
+
+	pending := map[int]objectResult{}
+	read, next := 0, 0 // objects read; the next day to emit
+	for res := range results {
+		if res.err != nil {
+			if !o.KeepGoing || ctx.Err() != nil {
+				return res.err
+			}
+			res.src = SourceObject{Key: keys[res.index], Err: res.err.Error()}
+		}
+		pending[res.index] = res
+		read++
+		if o.Progress != nil {
+			o.Progress(read, len(keys))
+		}
+		for next < len(days) && dayComplete(pending, days[next]) {
+			if err := emitDay(pending, days[next], emit, o.Lines, o.Source); err != nil {
+				return err
+			}
+			next++
+			emitted <- struct{}{}
+		}
+	}
+	return ctx.Err()
+}
+
+func dayComplete(pending map[int]objectResult, g dayObjects) bool {
+	for i := g.first; i < g.first+g.n; i++ {
+		if _, ok := pending[i]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// emitDay de-duplicates, sorts and emits one day partition, then forgets it.
+//
+// De-duplication is by record id (the stream eventID) within the day only. A
+// duplicate comes from the writer storing a batch again: Lambda retried it
+// after a partial failure, or split it in two to isolate a failing record.
+// Either way the copy is the same record, with the same time, so it lands
+// in the same day partition; ids never need to be remembered across days.
+// Objects are taken in key order, so which copy is kept (and so every
+// object's RecordsKept) is the same on every run, whatever order the workers
+// finished in: verify depends on that.
+func emitDay(pending map[int]objectResult, g dayObjects, emit func(auditrecord.Record) error, lines func(Line) error, source func(SourceObject)) error {
+	n := 0
+	for i := g.first; i < g.first+g.n; i++ {
+		n += len(pending[i].recs)
+	}
+	seen := make(map[string]struct{}, n)
+	day := make([]heldRecord, 0, n)
+	for i := g.first; i < g.first+g.n; i++ {
+		res := pending[i]
+		for _, r := range res.recs {
+			if r.id != "" {
+				if _, dup := seen[r.id]; dup {
+					continue
+				}
+				seen[r.id] = struct{}{}
+			}
+			day = append(day, r)
+			res.src.RecordsKept++
+		}
+		res.recs = nil
+		pending[i] = res
+	}
+	slices.SortStableFunc(day, func(a, b heldRecord) int {
+		if c := a.time.Compare(b.time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, r := range day {
+		if lines != nil {
+			if err := lines(r.line); err != nil {
+				return err
+			}
+			continue
+		}
+		rec, err := r.line.Decode()
+		if err != nil {
+			return err // it decoded when it was read
+		}
+		if err := emit(rec); err != nil {
+			return err
+		}
+	}
+	for i := g.first; i < g.first+g.n; i++ {
+		if source != nil {
+			source(pending[i].src)
+		}
+		delete(pending, i)
+	}
+	return nil
+}
+
+// groupByDay splits sorted keys into runs sharing a partition prefix
+// (everything up to the last "/").
+func groupByDay(keys []string) []dayObjects {
+	var days []dayObjects
+	for i, k := range keys {
+		if i > 0 && path.Dir(k) == path.Dir(keys[i-1]) {
+			days[len(days)-1].n++
+			continue
+		}
+		days = append(days, dayObjects{first: i, n: 1})
+	}
+	return days
+}
+
+// listPartitions lists the audit objects of every prefix, parallel prefixes
+// at a time, and returns their keys in partition then key order. Only keys
+// are held: about a hundred bytes per object, never the records. In a
+// partition before since's day only objects S3 says were written from a
+// MaxTimePrecision before since on are kept: an object holds changes made
+// before it was written, and only changes from since on can match there.
+func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, since time.Time, parallel int) ([]string, error) {
+	perPrefix := make([][]string, len(prefixes))
+	errs := make([]error, len(prefixes))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, prefix := range prefixes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			day, ok := partitionDay(prefix + "*")
+			earlier := ok && day.Before(truncateDay(since))
+			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					errs[i] = fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+					return
+				}
+				for _, o := range page.Contents {
+					if earlier && o.LastModified != nil && o.LastModified.Before(since.Add(-auditrecord.MaxTimePrecision)) {
+						continue
+					}
+					if k := aws.ToString(o.Key); isAuditObject(k) {
+						perPrefix[i] = append(perPrefix[i], k)
+					}
+				}
+			}
+			slices.Sort(perPrefix[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, ks := range perPrefix {
+		keys = append(keys, ks...)
+	}
+	return keys, nil
+}
+
+func isAuditObject(key string) bool {
+	for _, ext := range []string{".json.gz", ".jsonl.gz", ".json", ".jsonl"} {
+		if strings.HasSuffix(key, ext) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,48 @@
+package awsapi
+
+import "time"
+
+// Options configures Start.
+type Options struct {
+	Account string // the AWS account the roles live in; default 000000000000
+	Region  string // the region requests must be signed for; default us-east-1
+	// Now is the endpoint's clock (signature skew, expirations); time.Now when nil.
+	Now func() time.Time
+	// Keys are the credentials callers may sign with.
+	Keys []Identity
+}
+
+// Endpoint is a running STS and IAM on one loopback port. Other services
+// register on Server under their signing names.
+type Endpoint struct {
+	*Listener
+	Server *Server
+	Keys   *Keys
+	STS    *STS
+	IAM    *IAM
+}
+
+// Start serves STS and IAM on a free loopback port.
+func Start(o Options) (*Endpoint, error) {
+	if o.Account == "" {
+		o.Account = "000000000000"
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	keys := NewKeys(o.Keys...)
+	srv := NewServer(keys, o.Region, o.Now)
+	e := &Endpoint{Server: srv, Keys: keys, IAM: NewIAM(o.Account, o.Now)}
+	e.STS = NewSTS(keys, e.IAM, o.Now)
+	srv.Handle("sts", ProtocolQuery, e.STS.Service())
+	srv.Handle("iam", ProtocolQuery, e.IAM.Service())
+	l, err := srv.Listen()
+	if err != nil {
+		return nil, err
+	}
+	e.Listener = l
+	return e, nil
+}

@@ -1,0 +1,43 @@
+// Package manifest says, for each Lambda function, what it is and what it may
+// do: the HTTP routes it serves (routes.go), the DynamoDB actions its IAM
+// grant allows (here) and the partition keys each action may touch
+// (tablekeys.go). The CDK stack grants exactly this, the local gateway and
+// the handlers' routers route by it, and tests that record every DynamoDB
+// call hold the code to it.
+package manifest
+
+// Function names; each is functions/<name>/main.go.
+const (
+	Policies  = "policies"
+	Requests  = "requests"
+	Approvals = "approvals"
+	Authorize = "authorize"
+	Notify    = "notify"
+	Audit     = "audit"
+)
+
+// APIFunctions serve HTTP; StreamFunctions consume the table's stream.
+var (
+	APIFunctions    = []string{Policies, Requests, Approvals, Authorize}
+	StreamFunctions = []string{Notify, Audit}
+)
+
+// TableActions are the DynamoDB actions each function performs on the table,
+// and IndexActions those on its indexes: the CDK stack grants exactly these,
+// and tests that run the handlers against DynamoDB Local check that every
+// call they make is covered. IAM authorizes a TransactWriteItems call by the
+// per-item actions inside it, so transactions appear as PutItem, UpdateItem,
+// DeleteItem and ConditionCheckItem.
+var (
+	TableActions = map[string][]string{
+		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
+		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
+		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		Authorize: {"BatchGetItem", "PutItem"},
+		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
+		Audit:     {"GetItem"}, // the request a grant slot's change is checked against
+	}
+	IndexActions = map[string][]string{
+		Requests: {"Query"},
+	}
+)
