@@ -365,6 +365,12 @@ type grantItem struct {
 	// StartsAt is a scheduled grant's start (F13): authorization reads it in
 	// the same BatchGetItem as the rest.
 	StartsAt string `dynamodbav:"startsAt,omitempty"`
+	// ApprovedAt, Approvals and HasTicket are what a scheduled grant is
+	// judged on again at its start (issue 16 item 8), read in that same
+	// BatchGetItem.
+	ApprovedAt string `dynamodbav:"approvedAt,omitempty"`
+	Approvals  int    `dynamodbav:"approvals,omitempty"`
+	HasTicket  bool   `dynamodbav:"hasTicket,omitempty"`
 }
 
 func toGrantItem(r elevate.Request) grantItem {
@@ -376,6 +382,9 @@ func toGrantItem(r elevate.Request) grantItem {
 	it.unlistedIndexKeys = slotIndexKeys(r.Requester, r.Target())
 	if r.Status == elevate.StatusApproved {
 		it.StartsAt = formatOptional(r.GrantStartsAt)
+		if g, ok := r.Grant(); ok && !g.StartsAt.IsZero() {
+			it.ApprovedAt, it.Approvals, it.HasTicket = formatTime(g.ApprovedAt), g.Approvals, g.HasTicket
+		}
 	}
 	return it
 }
@@ -391,6 +400,12 @@ func (it grantItem) domain() (elevate.Grant, elevate.Status, error) {
 		if g.StartsAt, err = parseTime(it.StartsAt); err != nil {
 			return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad startsAt", it.RequestID)
 		}
+	}
+	if it.ApprovedAt != "" {
+		if g.ApprovedAt, err = parseTime(it.ApprovedAt); err != nil {
+			return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad approvedAt", it.RequestID)
+		}
+		g.Approvals, g.HasTicket = it.Approvals, it.HasTicket
 	}
 	return g, elevate.Status(it.Status), nil
 }

@@ -208,6 +208,11 @@ func (s *Store) grantSlotUpdate(r elevate.Request) types.TransactWriteItem {
 		expr += ", startsAt = :start"
 		values[":start"] = str(g.StartsAt)
 	}
+	if g.ApprovedAt != "" {
+		expr += ", approvedAt = :approvedAt, approvals = :approvals, hasTicket = :hasTicket"
+		values[":approvedAt"], values[":approvals"] = str(g.ApprovedAt), num(int64(g.Approvals))
+		values[":hasTicket"] = &types.AttributeValueMemberBOOL{Value: g.HasTicket}
+	}
 	return s.update(grantSlotKey(r.Requester, r.Target()), expr, "#rid = :id", names, values)
 }
 
