@@ -178,8 +178,12 @@ func TestTTLBreakGlassMissedRatification(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	// The principal may break the glass again once the old claim has lapsed.
-	alice.must(201, "POST", "/v1/requests", map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": outage, "breakGlass": true})
+	// Issue 16 item 5: a missed deadline leaves the principal blocked until
+	// an admin releases the hold; then they may break the glass again.
+	again := map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": outage, "breakGlass": true}
+	alice.must(403, "POST", "/v1/requests", again)
+	admin.must(204, "DELETE", "/v1/break-glass/holds/alice@example.com", nil)
+	alice.must(201, "POST", "/v1/requests", again)
 }
 
 // Issue 16 item 5 through the stack: bob's revocation of alice's unratified
