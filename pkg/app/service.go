@@ -40,6 +40,10 @@ type Service struct {
 	// MaxDelegations bounds the stored delegations; elevate.MaxDelegations
 	// when zero (tests lower it).
 	MaxDelegations int
+	// IdentityCenter resolves requesters under an Identity Center binding
+	// and reads their assignments' provisioning (v1.2); nil where the
+	// function has no Identity Center access.
+	IdentityCenter IdentityCenterPort
 }
 
 func (s *Service) id() string {

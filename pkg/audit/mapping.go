@@ -153,6 +153,7 @@ var entities = map[string]entityMapping{
 	dynamo.KindGrant:    {noun: "grant", removeMirrorsRequest: true}, // INSERT and MODIFY: slots.go
 
 	dynamo.KindDelegation: {noun: "delegation", insert: delegationSet, modify: delegationSet, remove: delegationRemoved},
+	dynamo.KindAssignment: {noun: "assignment", insert: assignmentChanged, modify: assignmentChanged},
 
 	dynamo.KindBreakGlassHold: {noun: "break_glass", insert: holdTaken, modify: holdChanged},
 }
