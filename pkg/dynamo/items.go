@@ -390,7 +390,7 @@ func toGrantItem(r elevate.Request) grantItem {
 	it.unlistedIndexKeys = slotIndexKeys(r.Requester, r.Target())
 	if r.Status == elevate.StatusApproved {
 		it.StartsAt = formatOptional(r.GrantStartsAt)
-		if g, ok := r.Grant(); ok && !g.StartsAt.IsZero() {
+		if g, ok := r.Grant(); ok {
 			it.ApprovedAt, it.Approvals, it.HasTicket = formatTime(g.ApprovedAt), g.Approvals, g.HasTicket
 		}
 	}

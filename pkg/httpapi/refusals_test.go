@@ -36,6 +36,9 @@ func TestEveryRefusalIsAudited(t *testing.T) {
 		{"self-approval", func() events.APIGatewayV2HTTPResponse {
 			return h.do("POST", "/v1/requests/"+id+"/approve", `{}`, claims(alice))
 		}, want{"refused.self-approval", alice, "POST /v1/requests/{id}/approve", id, 403}},
+		{"extending a grant that is not active", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/extend", `{"durationHours": 1, "reason": "more"}`, claims(alice))
+		}, want{"refused.grant-ended", alice, "POST /v1/requests/{id}/extend", id, 409}},
 		{"non-member deciding", func() events.APIGatewayV2HTTPResponse {
 			return h.do("POST", "/v1/requests/"+id+"/deny", `{}`, claims(mallory))
 		}, want{"refused.not-approver", mallory, "POST /v1/requests/{id}/deny", id, 403}},
@@ -63,6 +66,10 @@ func TestEveryRefusalIsAudited(t *testing.T) {
 			}
 			return h.postForm(good, decisionForm("approve", id, ""))
 		}, want{"refused.not-pending", bob, "POST /v1/links/{token}", id, 409}}, // the replay finds the request decided; a replay racing the first use is refused.link-used
+		// Issue 16 item 11: refusals that used to leave no record.
+		{"extending someone else's grant", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/extend", `{"durationHours": 1, "reason": "more"}`, claims(mallory))
+		}, want{"refused.request-not-found", mallory, "POST /v1/requests/{id}/extend", id, 404}},
 		{"decision on a request no longer pending", func() events.APIGatewayV2HTTPResponse {
 			return h.do("POST", "/v1/requests/"+id+"/deny", `{}`, claims(carol))
 		}, want{"refused.not-pending", carol, "POST /v1/requests/{id}/deny", id, 409}},
