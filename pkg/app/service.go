@@ -40,6 +40,11 @@ type Service struct {
 	// MaxDelegations bounds the stored delegations; elevate.MaxDelegations
 	// when zero (tests lower it).
 	MaxDelegations int
+
+	// Issuer and Issuances serve the credentials route (v1.2); only the
+	// credentials function sets them.
+	Issuer    RoleAssumer
+	Issuances IssuanceStore
 	// IdentityCenter resolves requesters under an Identity Center binding
 	// and reads their assignments' provisioning (v1.2); nil where the
 	// function has no Identity Center access.

@@ -177,6 +177,10 @@ func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) (
 		m, _, err := dynamo.MissedRatificationOf(rec)
 		return ratificationMissed(m, err)
 	}
+	switch kind {
+	case dynamo.KindCredentials, dynamo.KindRevocation, dynamo.KindRevocationCutoff:
+		return credentialsRecords(rec, kind)
+	}
 	if kind == dynamo.KindEvent {
 		if op != events.DynamoDBOperationTypeInsert {
 			return nil, nil

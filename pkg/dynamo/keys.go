@@ -29,6 +29,15 @@ const (
 	// KindBreakGlassHold is a principal's claim on break-glass, freed only
 	// by a ratification or an admin (issue 16 item 5).
 	KindBreakGlassHold = "breakglasshold"
+
+	// KindCredentials records credentials issued for a grant (v1.2).
+	KindCredentials = "credentials"
+	// KindRevocation is a request's entry in a broker role's deny, and
+	// KindRevocationCutoff the role's aws:TokenIssueTime fallback.
+	KindRevocation       = "revocation"
+	KindRevocationCutoff = "revocationcutoff"
+	// KindBrokerRole lists a broker role that has (had) a deny, for the sweep.
+	KindBrokerRole = "brokerrole"
 )
 
 // Kinds of the items that keep a group from being deleted while requests
@@ -72,6 +81,11 @@ const (
 	skUnratified     = "UNRATIFIED"
 	pkDelegation     = tabledef.PartitionDelegations
 	pkBreakGlassHold = tabledef.PartitionBreakGlassHolds
+
+	prefixCred    = tabledef.PrefixCredentials
+	prefixBroker  = tabledef.PrefixBrokerDenies
+	skCutoff      = "#CUTOFF" // deny entries' sort keys start with REQ#
+	pkBrokerRoles = tabledef.PartitionBrokerRoles
 )
 
 // The group-use partition: one hold per request naming the group, and the
@@ -179,6 +193,27 @@ func breakGlassHoldKey(principal string) key { return key{pkBreakGlassHold, prin
 // decision path and notify read every delegation with one Query (they are
 // few: one per approver at most).
 func delegationKey(principal string) key { return key{pkDelegation, principal} }
+
+// credentialsKey: credentials issued for a request; a request's issuances
+// share a partition, read with one strongly consistent Query. It is not the
+// request's partition, so the function that writes them is granted no
+// write on requests (IAM's dynamodb:LeadingKeys sees partition keys only).
+func credentialsKey(requestID, accessKeyID string) key {
+	return key{prefixCred + requestID, accessKeyID}
+}
+
+// revocationKey: a request's entry in a broker role's deny; all of a
+// role's entries share a partition, read with one Query when the policy is
+// written.
+func revocationKey(roleARN, requestID string) key {
+	return key{prefixBroker + roleARN, prefixReq + requestID}
+}
+
+// revocationCutoffKey: the role's aws:TokenIssueTime fallback.
+func revocationCutoffKey(roleARN string) key { return key{prefixBroker + roleARN, skCutoff} }
+
+// brokerRoleKey: one broker role the sweep revisits.
+func brokerRoleKey(roleARN string) key { return key{pkBrokerRoles, roleARN} }
 
 // requestSortKey orders a request in every listing index: newest first when
 // read backwards, ties broken by ID.
