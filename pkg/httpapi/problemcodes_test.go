@@ -41,6 +41,7 @@ var recordedCodes = map[string]bool{
 	"delegate-self": false, "delegation-too-long": false, "delegation-window": false, "delegation-over": false,
 	"policy-cap": false, "unknown-group": false, "no-default-group": false, "no-lockbox-group": false,
 	"invalid-identity-center": false, "identity-center-unconfigured": false, "no-identity-center-user": false,
+	"invalid-aws-binding": false, "no-aws-binding": false, "sts-refused": false,
 	// 401 and 503: no identified caller, or nothing refused.
 	"unauthenticated": false, "unavailable": false,
 	// 404 and 409 about admin data, the caller's own open request, a race.
