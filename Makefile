@@ -1,11 +1,12 @@
 # Elevate — see README.md. Everything installs what it needs first (scripts/deps.sh).
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := policies requests approvals authorize notify audit
+FUNCTIONS := policies requests approvals authorize notify audit access
 # TTL deletion in DynamoDB Local takes about a minute; those tests run as their own group.
 TTL_TESTS := ^TestTTL
 # The machine's Node 20 works for jsii; don't warn about its support window on every synth.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # Where make build puts the Lambda binaries and synth the cloud assembly.
 BUILD_DIR ?= build

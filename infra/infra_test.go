@@ -13,11 +13,14 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/elevate-pam/elevate/infra/stack"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -28,6 +31,7 @@ import (
 // TestMain and shared; only the external-IdP variant synthesizes again.
 var (
 	assetDir string
+	deployed *stack.Elevate
 	tmpl     assertions.Template
 	doc      template
 )
@@ -71,6 +75,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "synth:", err)
 			return 1
 		}
+		deployed = e
 		tmpl = assertions.Template_FromStack(e.Stack, nil)
 		if err := decode(tmpl, &doc); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -256,6 +261,7 @@ var wantEnv = map[string][]string{
 	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
 	manifest.Audit:     {config.EnvAuditBucket},
+	manifest.Access:    {config.EnvTable},
 }
 
 func TestFunctions(t *testing.T) {
@@ -269,6 +275,11 @@ func TestFunctions(t *testing.T) {
 		p := fn.Properties
 		if p["Runtime"] != "provided.al2023" || !reflect.DeepEqual(strs(p["Architectures"]), []string{"arm64"}) || p["Handler"] != "bootstrap" {
 			t.Errorf("%s: runtime %v, architectures %v, handler %v", name, p["Runtime"], p["Architectures"], p["Handler"])
+		}
+		// The local runtime gives each invocation the deadline this timeout
+		// sets in AWS, so both read the one constant.
+		if want := budget.Timeout(name).Seconds(); p["Timeout"] != want {
+			t.Errorf("%s: timeout %v s, want budget's %v s", name, p["Timeout"], want)
 		}
 		if get(p, "LoggingConfig", "LogFormat") != "JSON" {
 			t.Errorf("%s: logging config %v, want JSON", name, p["LoggingConfig"])
@@ -375,7 +386,7 @@ func TestPerFunctionGrants(t *testing.T) {
 	pageSecretID, _ := one(t, "AWS::SecretsManager::Secret", "PageKey")
 	for name, want := range wantTableActions {
 		_, policy := one(t, "AWS::IAM::Policy", title(name)+"RoleDefaultPolicy")
-		var table, index []string
+		var table, index, indexNames []string
 		var secret, pageSecret, email, putAudit, stream bool
 		var narrowed []manifest.TableKey
 		for _, s := range statements(t, policy) {
@@ -390,8 +401,11 @@ func TestPerFunctionGrants(t *testing.T) {
 					}
 				case refTo(r, tableID): // StreamArn
 					stream = true
-				case len(join) == 2 && refTo(list(join[1])[0], tableID) && list(join[1])[1] == "/index/*":
-					index = append(index, strs(s.Action)...)
+				case len(join) == 2 && refTo(list(join[1])[0], tableID) && strings.HasPrefix(list(join[1])[1].(string), "/index/"):
+					indexNames = append(indexNames, strings.TrimPrefix(list(join[1])[1].(string), "/index/"))
+					if !slices.Equal(index, strs(s.Action)) {
+						index = append(index, strs(s.Action)...)
+					}
 				case refTo(r, secretID):
 					secret = true
 					if !reflect.DeepEqual(strs(s.Action), []string{"secretsmanager:GetSecretValue"}) {
@@ -432,6 +446,16 @@ func TestPerFunctionGrants(t *testing.T) {
 		}
 		if wantIndex := name == manifest.Requests; (len(index) > 0) != wantIndex || (wantIndex && !reflect.DeepEqual(index, []string{"dynamodb:Query"})) {
 			t.Errorf("%s index actions %v", name, index)
+		}
+		// Each index by name, never index/*.
+		if len(index) > 0 {
+			var want []string
+			for _, ix := range tabledef.Indexes {
+				want = append(want, ix.Name)
+			}
+			if !slices.Equal(indexNames, want) {
+				t.Errorf("%s index grant on %v, want %v", name, indexNames, want)
+			}
 		}
 		consumer := slices.Contains(manifest.StreamFunctions, name)
 		if stream != consumer {
@@ -978,4 +1002,36 @@ func TestMissingBinaries(t *testing.T) {
 	if err := stack.CheckAssets(assetDir); err != nil {
 		t.Errorf("complete asset dir refused: %v", err)
 	}
+}
+
+// TestAwsSolutionsRules: cdk-nag's AwsSolutions pack, applied to the whole
+// stack by declare (so to every function and resource added later), finds no
+// error that is not suppressed with a reason.
+func TestAwsSolutionsRules(t *testing.T) {
+	applied := false
+	for _, a := range *awscdk.Aspects_Of(deployed.Stack).All() {
+		if p, ok := a.(cdknag.NagPack); ok && *p.ReadPackName() == "AwsSolutions" {
+			applied = true
+		}
+	}
+	if !applied {
+		t.Fatal("the AwsSolutions pack is not applied to the stack")
+	}
+	var findings int
+	for _, c := range *deployed.Stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		for _, m := range *c.Node().Metadata() {
+			msg, _ := m.Data.(string)
+			if !strings.HasPrefix(msg, "AwsSolutions-") {
+				continue
+			}
+			findings++
+			switch *m.Type {
+			case "aws:cdk:error":
+				t.Errorf("%s: %s", *c.Node().Path(), msg)
+			case "aws:cdk:warning":
+				t.Logf("warning %s: %s", *c.Node().Path(), msg)
+			}
+		}
+	}
+	t.Logf("%d AwsSolutions findings not suppressed", findings)
 }

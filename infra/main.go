@@ -43,5 +43,7 @@ func declare(app awscdk.App) (*stack.Elevate, error) {
 	if err := stack.CheckAssets(props.AssetDir); err != nil {
 		return nil, err
 	}
-	return stack.New(app, props), nil
+	e := stack.New(app, props)
+	stack.CheckRules(e.Stack)
+	return e, nil
 }

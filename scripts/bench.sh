@@ -9,7 +9,7 @@
 # quick run, e.g.
 #   AUDIT_RECORDS=100000 TABLE_REQUESTS=10000 AUTHZ_PHASE=2s BENCH_RUNS=1 make bench
 # Only some groups: BENCH_ONLY='audit table' make bench
-# (groups: decision handler gateway latency start size audit concurrent table cost).
+# (groups: decision handler gateway latency start size audit concurrent table cost stall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_FIGURES=$(mktemp)
@@ -81,6 +81,12 @@ if want cost; then
   echo "== DynamoDB capacity units and SDK calls per operation and stream event, next to each operation's minimum; 64 submits to one group vs 64 groups (target p99-ratio ≤ 1.5)"
   run -bench 'CallCost|HotGroupSubmit' -benchtime 1x ./pkg/benchmarks/
   expect hot_group_submit_p99_ratio cost_submit_wcu cost_authorize_rcu
+fi
+
+if want stall; then
+  echo "== authorize answers while DynamoDB Local is paused for ${STALL_FOR:-40s} (target p99 ≤ the function timeout, no 500)"
+  run -bench 'DynamoDBStall' -benchtime 1x ./pkg/benchmarks/
+  expect stall_answer_p99_s stall_answers_503 stall_answers_200
 fi
 
 echo "== raw figures (one line per run)"

@@ -42,7 +42,7 @@ func main() {
 	}
 	lambda.Start(notify.NewHandler(notify.Deps{
 		Store:         dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),
-		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg), From: sender},
+		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions), From: sender},
 		Signer:        signer,
 		PublicBaseURL: publicURL,
 		AlertGroup:    config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),

@@ -165,7 +165,7 @@ func newAuditCatalog(scope constructs.Construct, props Props, auditBucket, resul
 			},
 		},
 	})
-	table.AddDependency(db)
+	table.AddResourceDependency(db, jsii.String("the table lives in the database, which CloudFormation must create first"))
 
 	wg := awsathena.NewCfnWorkGroup(scope, jsii.String("AuditWorkGroup"), &awsathena.CfnWorkGroupProps{
 		Name:                  jsii.String(WorkGroupName(props.StackName)),

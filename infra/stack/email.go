@@ -12,7 +12,7 @@ import (
 // newLinkKey generates the HMAC key for approval-link tokens inside Secrets
 // Manager, so it never appears in the template, the CLI or a deploy log.
 func newLinkKey(scope constructs.Construct) awssecretsmanager.Secret {
-	return awssecretsmanager.NewSecret(scope, jsii.String("LinkKey"), &awssecretsmanager.SecretProps{
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("LinkKey"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Elevate: HMAC key that signs approval-link tokens"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(64),
@@ -21,12 +21,14 @@ func newLinkKey(scope constructs.Construct) awssecretsmanager.Secret {
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	suppress(secret, "AwsSolutions-SMG4", "Rotation with an overlap of one key version is not built yet (issue 21 item 3); until then an operator rotates by hand")
+	return secret
 }
 
 // newPageKey generates the HMAC key for pagination tokens, a secret of its
 // own: the requests function, which lists, must not hold the link key.
 func newPageKey(scope constructs.Construct) awssecretsmanager.Secret {
-	return awssecretsmanager.NewSecret(scope, jsii.String("PageKey"), &awssecretsmanager.SecretProps{
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("PageKey"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Elevate: HMAC key that signs pagination tokens"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(64),
@@ -35,6 +37,8 @@ func newPageKey(scope constructs.Construct) awssecretsmanager.Secret {
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	suppress(secret, "AwsSolutions-SMG4", "Rotation with an overlap of one key version is not built yet (issue 21 item 3); until then an operator rotates by hand")
+	return secret
 }
 
 // newEmailIdentity declares the sender domain with Easy DKIM and a default

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/elevate-pam/elevate/pkg/budget"
 )
 
 // Region and static credentials the local clients use. DynamoDB Local keys
@@ -231,29 +233,53 @@ func (p *Process) Stop() error {
 	return p.stopErr
 }
 
+// Pause stops the process group (SIGSTOP), as a dependency that stalls: its
+// port still accepts connections, and nothing answers them until Resume.
+func (p *Process) Pause() error { return p.signalGroup(syscall.SIGSTOP) }
+
+// Resume continues a paused process group (SIGCONT).
+func (p *Process) Resume() error { return p.signalGroup(syscall.SIGCONT) }
+
+func (p *Process) signalGroup(sig syscall.Signal) error {
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("localstack: signal %v to process group %d: %w", sig, p.cmd.Process.Pid, err)
+	}
+	return nil
+}
+
 // Exited is closed once the process has exited (for fault-injection tests).
 func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// pooled keeps ConcurrentCallers idle connections on an SDK HTTP client.
+func pooled(c aws.HTTPClient) aws.HTTPClient {
+	if b, ok := c.(*awshttp.BuildableClient); ok {
+		return b.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = ConcurrentCallers, ConcurrentCallers
+		})
+	}
+	return c
+}
 
 // ConcurrentCallers is how many concurrent callers a local client keeps a
 // connection for: the load test's and the benchmarks' largest client counts.
 const ConcurrentCallers = 256
 
 // DynamoClient returns a client for a local endpoint: static credentials,
-// us-east-1, the SDK's standard retryer, and response checksum validation off
-// because DynamoDB Local's CRC32 headers do not match what the SDK computes.
-// Its connection pool keeps ConcurrentCallers connections alive: the local
-// stack serves many callers from one process (a Lambda instance serves one),
-// and the SDK's default of 10 idle connections per host would make every
-// caller beyond the tenth open a new one. Never use it for real AWS.
+// us-east-1, the functions' retry policy and HTTP timeouts (pkg/budget), and
+// response checksum validation off because DynamoDB Local's CRC32 headers do
+// not match what the SDK computes. Its connection pool keeps
+// ConcurrentCallers connections alive: the local stack serves many callers
+// from one process (a Lambda instance serves one), and the SDK's default of
+// 10 idle connections per host would make every caller beyond the tenth open
+// a new one. Never use it for real AWS.
 func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	opts := dynamodb.Options{
 		Region:                          Region,
 		Credentials:                     credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint:                    aws.String(endpoint),
 		DisableValidateResponseChecksum: true,
-		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConns, t.MaxIdleConnsPerHost = ConcurrentCallers, ConcurrentCallers
-		}),
+		Retryer:                         budget.Retryer(),
+		HTTPClient:                      pooled(budget.HTTPClient()),
 	}
 	return dynamodb.New(opts, optFns...)
 }
