@@ -6,9 +6,13 @@
 //
 // A new AWS client needs nothing of its own: one built from wire's
 // aws.Config carries the retry policy and HTTP timeouts below, and one called
-// with the handler's context stops at the handler's deadline. A new stream
-// consumer starts its handler with Invocation and checks Enough before each
-// record, as notify and audit do.
+// with the handler's context stops at the handler's deadline (the API
+// handlers' context already ends a margin early). A call that must not be
+// repeated (one without an idempotency token) sets Once as its retryer. A new
+// stream consumer starts its handler with Invocation, checks Enough before
+// each record and does what must follow a failure with Cleanup, as notify,
+// audit and access do. A new function gets its timeout from its place in the
+// manifest's lists.
 package budget
 
 import (
@@ -32,15 +36,19 @@ const (
 	StreamTimeout = 60 * time.Second
 )
 
-// Timeouts is every function's timeout, keyed by manifest function name.
-var Timeouts = map[string]time.Duration{
-	manifest.Policies:  APITimeout,
-	manifest.Requests:  APITimeout,
-	manifest.Approvals: APITimeout,
-	manifest.Authorize: APITimeout,
-	manifest.Notify:    StreamTimeout,
-	manifest.Audit:     StreamTimeout,
-}
+// Timeouts is every function's timeout, keyed by manifest function name: an
+// API function's is APITimeout, a stream consumer's StreamTimeout, so a
+// function added to the manifest's lists has its budget at once.
+var Timeouts = func() map[string]time.Duration {
+	m := map[string]time.Duration{}
+	for _, fn := range manifest.APIFunctions {
+		m[fn] = APITimeout
+	}
+	for _, fn := range manifest.StreamFunctions {
+		m[fn] = StreamTimeout
+	}
+	return m
+}()
 
 // Timeout is function's timeout; APITimeout for a name it does not know.
 func Timeout(function string) time.Duration {

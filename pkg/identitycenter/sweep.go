@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // The timer. Scheduled starts, expiries (DynamoDB's TTL may lag by days, so
@@ -221,6 +223,10 @@ func (ap *Applier) HandleRecord(ctx context.Context, rec events.DynamoDBEventRec
 // failure, which is reported so it and the rest are delivered again.
 func NewHandler(ap *Applier) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		// Calls still waiting at the deadline (a stalled AWS API) fail, and
+		// their record is reported, instead of Lambda killing the batch.
+		ctx, cancel := budget.Invocation(ctx, manifest.Access)
+		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		for _, rec := range ev.Records {
 			if err := ap.HandleRecord(ctx, rec); err != nil {
@@ -243,6 +249,8 @@ func NewLambdaHandler(ap *Applier) func(context.Context, json.RawMessage) (any, 
 		if err := json.Unmarshal(raw, &ev); err == nil && len(ev.Records) > 0 {
 			return stream(ctx, ev)
 		}
+		ctx, cancel := budget.Invocation(ctx, manifest.Access)
+		defer cancel()
 		if err := ap.Sweep(ctx); err != nil {
 			// The next run a minute later retries whatever failed.
 			ap.Log.ErrorContext(ctx, "identitycenter: sweep incomplete", "err", err)
