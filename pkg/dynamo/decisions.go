@@ -34,7 +34,7 @@ func (s *Store) decision(prev, next elevate.Request, now time.Time) (*tx, error)
 		return nil, fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
 	}
 	last := next.Decisions[len(next.Decisions)-1]
-	req, err := marshal(toRequestItem(next))
+	req, err := marshal(toRequestItem(carrySlotLog(prev, next)))
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +95,11 @@ func (s *Store) decision(prev, next elevate.Request, now time.Time) (*tx, error)
 	if prev.Ratification == elevate.RatificationPending && next.Ratification != elevate.RatificationPending {
 		t.add(s.breakGlassRelease(next), is(elevate.ErrConcurrentUpdate))
 	}
+	// Only a ratification frees the principal's break-glass hold: after a
+	// revocation (by anyone) or a missed deadline it stays, a block.
+	if prev.Ratification == elevate.RatificationPending && next.Ratification == elevate.RatificationRatified {
+		t.add(s.breakGlassHoldRatified(next, now), is(elevate.ErrConcurrentUpdate))
+	}
 	return t, nil
 }
 
@@ -127,6 +132,11 @@ func (s *Store) grantSlotUpdate(r elevate.Request) types.TransactWriteItem {
 	if g.StartsAt != "" {
 		expr += ", startsAt = :start"
 		values[":start"] = str(g.StartsAt)
+	}
+	if g.ApprovedAt != "" {
+		expr += ", approvedAt = :approvedAt, approvals = :approvals, hasTicket = :hasTicket"
+		values[":approvedAt"], values[":approvals"] = str(g.ApprovedAt), num(int64(g.Approvals))
+		values[":hasTicket"] = &types.AttributeValueMemberBOOL{Value: g.HasTicket}
 	}
 	return s.update(grantSlotKey(r.Requester, r.Target()), expr, "#rid = :id", names, values)
 }

@@ -44,7 +44,14 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		if err != nil {
 			return err
 		}
+		hold, err := s.breakGlassHoldPut(r)
+		if err != nil {
+			return err
+		}
+		// The claim first: a principal holding a live unratified grant is
+		// told so, not that they are blocked.
 		t.add(claim, is(elevate.ErrBreakGlassOpen))
+		t.add(hold, is(elevate.ErrBreakGlassBlocked))
 	}
 	return s.commit(ctx, "create request", &t)
 }

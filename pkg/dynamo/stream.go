@@ -5,7 +5,10 @@
 package dynamo
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -133,6 +136,9 @@ type Change struct {
 	Provenance Provenance
 	Actor      string
 	Changed    []string
+	// At is when an API delete was prepared, read from its stamp: the time
+	// of the REMOVE it announces, which the stream gives only roughly.
+	At time.Time
 }
 
 // ChangeOf reads a non-TTL stream record of an entity item, by the stamps
@@ -143,25 +149,25 @@ func ChangeOf(rec events.DynamoDBEventRecord) Change {
 	switch events.DynamoDBOperationType(rec.EventName) {
 	case events.DynamoDBOperationTypeInsert:
 		if by := imageString(c.NewImage, attrUpdatedBy); by != "" && imageString(c.NewImage, attrChangeID) != "" {
-			return Change{ByElevate, by, changed}
+			return Change{Provenance: ByElevate, Actor: by, Changed: changed}
 		}
 	case events.DynamoDBOperationTypeModify:
 		oldDel, newDel := imageString(c.OldImage, attrDeleteID), imageString(c.NewImage, attrDeleteID)
 		if len(changed) == 0 && newDel != "" && newDel != oldDel {
-			return Change{DeletePrepared, imageString(c.NewImage, attrDeletedBy), nil}
+			return Change{Provenance: DeletePrepared, Actor: imageString(c.NewImage, attrDeletedBy)}
 		}
 		by, id := imageString(c.NewImage, attrUpdatedBy), imageString(c.NewImage, attrChangeID)
 		if by != "" && id != "" && id != imageString(c.OldImage, attrChangeID) {
-			return Change{ByElevate, by, changed}
+			return Change{Provenance: ByElevate, Actor: by, Changed: changed}
 		}
 	case events.DynamoDBOperationTypeRemove:
 		by, deadline := imageString(c.OldImage, attrDeletedBy), imageNumber(c.OldImage, attrDeleteBefore)
 		at := rec.Change.ApproximateCreationDateTime.Time
 		if by != "" && imageString(c.OldImage, attrDeleteID) != "" && (at.IsZero() || at.UnixMilli() <= deadline) {
-			return Change{ByElevate, by, changed}
+			return Change{Provenance: ByElevate, Actor: by, Changed: changed, At: time.UnixMilli(deadline).Add(-deletePrepareFor).UTC()}
 		}
 	}
-	return Change{DirectWrite, "", changed}
+	return Change{Provenance: DirectWrite, Changed: changed}
 }
 
 // ImageJSON is a stream image as plain JSON values (numbers as their decimal
@@ -226,4 +232,82 @@ func DelegationFromImage(img map[string]events.DynamoDBAttributeValue) (elevate.
 		return elevate.Delegation{}, err
 	}
 	return it.domain()
+}
+
+// BreakGlassHoldImage is what the audit trail reads of a hold's stream image.
+type BreakGlassHoldImage struct {
+	Principal, RequestID, RatifyBy string
+	Released                       bool
+	ReleasedAs                     string
+}
+
+// BreakGlassHoldFromImage decodes a break-glass hold's stream image.
+func BreakGlassHoldFromImage(img map[string]events.DynamoDBAttributeValue) (BreakGlassHoldImage, error) {
+	var it breakGlassHoldItem
+	if err := decodeImage(img, KindBreakGlassHold, &it); err != nil {
+		return BreakGlassHoldImage{}, err
+	}
+	return BreakGlassHoldImage{Principal: it.Principal, RequestID: it.RequestID, RatifyBy: it.RatifyBy, Released: it.Released, ReleasedAs: it.ReleasedAs}, nil
+}
+
+// RequestGetter reads a request by ID (ErrRequestNotFound when absent).
+type RequestGetter interface {
+	GetRequest(ctx context.Context, id string) (elevate.Request, error)
+}
+
+// VerifySlotChange checks a grant slot's INSERT or MODIFY against the
+// request it names (see above). It returns nil for Elevate's change, an
+// error wrapping ErrSlotUnverified saying why not, or the reader's error
+// when the request could not be read (retry).
+func VerifySlotChange(ctx context.Context, requests RequestGetter, rec events.DynamoDBEventRecord) error {
+	c := rec.Change
+	var cur grantItem
+	if err := decodeImage(c.NewImage, KindGrant, &cur); err != nil {
+		return fmt.Errorf("%w: %w", ErrSlotUnverified, err)
+	}
+	id, v, ok := parseRequestChangeID(cur.ChangeID)
+	if !ok || id != cur.RequestID {
+		return fmt.Errorf("%w: changeId %q does not name the slot's request %q", ErrSlotUnverified, cur.ChangeID, cur.RequestID)
+	}
+	if requests == nil {
+		return fmt.Errorf("%w: no request reader to check it against", ErrSlotUnverified)
+	}
+	r, err := requests.GetRequest(ctx, id)
+	if errors.Is(err, elevate.ErrRequestNotFound) {
+		return fmt.Errorf("%w: request %q not found", ErrSlotUnverified, id)
+	}
+	if err != nil {
+		return err
+	}
+	if r.Requester != cur.Principal || r.Target() != (elevate.Target{Type: elevate.RequestType(cur.Type), Scope: cur.Scope, Name: cur.Name}) {
+		return fmt.Errorf("%w: request %q is for another principal or target", ErrSlotUnverified, id)
+	}
+	at := slices.Index(r.SlotLog, slotLogEntry(v, slotState(cur.Status, cur.StartsAt, cur.ExpiresAt)))
+	if at < 0 {
+		return fmt.Errorf("%w: request %q never gave its slot this state at version %d", ErrSlotUnverified, id, v)
+	}
+	var prev grantItem
+	sameRequest := rec.EventName == string(events.DynamoDBOperationTypeModify) &&
+		decodeImage(c.OldImage, KindGrant, &prev) == nil && prev.RequestID == cur.RequestID
+	switch {
+	case at == 0 && !sameRequest:
+		// The first state is written with the request itself: later, it is
+		// a revoked grant put back under its old changeId.
+		if streamAt := c.ApproximateCreationDateTime.Time; !streamAt.IsZero() && streamAt.After(r.CreatedAt.Add(firstSlotWithin)) {
+			return fmt.Errorf("%w: the slot's first state written at %s, its request was created at %s", ErrSlotUnverified,
+				streamAt.UTC().Format(time.RFC3339), r.CreatedAt.UTC().Format(time.RFC3339Nano))
+		}
+		return nil
+	case at == 0 || !sameRequest:
+		return fmt.Errorf("%w: the slot it replaced is not the state before version %d", ErrSlotUnverified, v)
+	}
+	// The slot may have been rewritten without a change of state since the
+	// previous entry (a ratification that keeps the end): any version from
+	// that entry's up to this one, in that entry's state.
+	pv, pstate, _ := splitSlotLogEntry(r.SlotLog[at-1])
+	_, oldV, ok := parseRequestChangeID(prev.ChangeID)
+	if !ok || oldV < pv || oldV >= v || slotState(prev.Status, prev.StartsAt, prev.ExpiresAt) != pstate {
+		return fmt.Errorf("%w: the slot it replaced (%q) is not the state before version %d", ErrSlotUnverified, prev.ChangeID, v)
+	}
+	return nil
 }

@@ -37,14 +37,14 @@ type AWSBinding struct {
 	// SessionPolicy is an IAM policy document, stored compact.
 	SessionPolicy     json.RawMessage `json:"sessionPolicy,omitempty"`
 	ManagedPolicyARNs []string        `json:"managedPolicyArns,omitempty"`
-	MaxSessionMinutes int             `json:"maxSessionMinutes"`
+	MaxSessionMinutes int             `json:"maxSessionMinutes,omitempty"`
 }
 
 // AWSBindingInput is the aws member of a policy body.
 type AWSBindingInput struct {
 	RoleARN           string          `json:"roleArn"`
-	SessionPolicy     json.RawMessage `json:"sessionPolicy"`
-	ManagedPolicyARNs []string        `json:"managedPolicyArns"`
+	SessionPolicy     json.RawMessage `json:"sessionPolicy,omitempty"`
+	ManagedPolicyARNs []string        `json:"managedPolicyArns,omitempty"`
 	MaxSessionMinutes *int            `json:"maxSessionMinutes"`
 }
 

@@ -260,7 +260,9 @@ func (st *Stack) functionDeps(o Options) (wire.Deps, error) {
 		Issuer:         stscreds.Assumer{STS: emulator.STSClient(st.AWS.Endpoint)},
 		AuditS3:        emulator.S3Client(st.S3Endpoint),
 		AuditBucket:    o.Bucket,
-		Log:            o.Log,
+		// DynamoDB Local rounds the stream's times down to the minute.
+		StreamTimePrecision: time.Minute,
+		Log:                 o.Log,
 	}, nil
 }
 

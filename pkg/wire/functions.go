@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -48,7 +49,10 @@ type Deps struct {
 	// AuditS3 and AuditBucket receive the audit trail.
 	AuditS3     audit.PutAPI
 	AuditBucket string
-	Log         *slog.Logger
+	// StreamTimePrecision is how coarsely the stream dates its records:
+	// zero in AWS; DynamoDB Local rounds down to the minute.
+	StreamTimePrecision time.Duration
+	Log                 *slog.Logger
 }
 
 // StreamHandler is a stream consumer's Lambda handler.
@@ -87,7 +91,8 @@ func (d Deps) Notify() StreamHandler {
 
 // Audit is the stream consumer that appends the trail to the audit bucket.
 func (d Deps) Audit() StreamHandler {
-	return audit.NewHandler(audit.HandlerDeps{S3: d.AuditS3, Bucket: d.AuditBucket, Logger: d.Log})
+	return audit.NewHandler(audit.HandlerDeps{S3: d.AuditS3, Bucket: d.AuditBucket, Logger: d.Log,
+		Requests: d.Store(manifest.Audit), StreamTimePrecision: d.StreamTimePrecision})
 }
 
 // Applier applies grants to Identity Center: the access function's stream
