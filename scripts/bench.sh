@@ -5,7 +5,7 @@
 # $BENCH_FIGURES). Sizes can be lowered for a quick run, e.g.
 #   AUDIT_RECORDS=100000 TABLE_REQUESTS=10000 AUTHZ_PHASE=2s make bench
 # Only some groups: BENCH_ONLY='audit table' make bench
-# (groups: decision gateway latency start size audit concurrent table).
+# (groups: decision gateway latency start init size audit concurrent table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_FIGURES=$(mktemp)
@@ -33,6 +33,11 @@ fi
 if want start; then
   echo "== Lambda process start → ready (target < 50 ms)"
   run -bench 'ColdStart' -benchtime "${START_N:-20}x" ./pkg/benchmarks/
+fi
+
+if want init; then
+  echo "== Lambda init under the Runtime Interface Emulator, median of ${INIT_N:-10} cold starts per function (reported)"
+  run -bench 'LambdaInit' -benchtime "${INIT_N:-10}x" ./pkg/benchmarks/
 fi
 
 if want size; then
