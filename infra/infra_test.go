@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-pam/elevate/infra/stack"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -260,6 +261,7 @@ var wantEnv = map[string][]string{
 	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
 	manifest.Audit:     {config.EnvAuditBucket},
+	manifest.Access:    {config.EnvTable},
 }
 
 func TestFunctions(t *testing.T) {
@@ -273,6 +275,11 @@ func TestFunctions(t *testing.T) {
 		p := fn.Properties
 		if p["Runtime"] != "provided.al2023" || !reflect.DeepEqual(strs(p["Architectures"]), []string{"arm64"}) || p["Handler"] != "bootstrap" {
 			t.Errorf("%s: runtime %v, architectures %v, handler %v", name, p["Runtime"], p["Architectures"], p["Handler"])
+		}
+		// The local runtime gives each invocation the deadline this timeout
+		// sets in AWS, so both read the one constant.
+		if want := budget.Timeout(name).Seconds(); p["Timeout"] != want {
+			t.Errorf("%s: timeout %v s, want budget's %v s", name, p["Timeout"], want)
 		}
 		if get(p, "LoggingConfig", "LogFormat") != "JSON" {
 			t.Errorf("%s: logging config %v, want JSON", name, p["LoggingConfig"])

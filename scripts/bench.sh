@@ -5,7 +5,7 @@
 # $BENCH_FIGURES). Sizes can be lowered for a quick run, e.g.
 #   AUDIT_RECORDS=100000 TABLE_REQUESTS=10000 AUTHZ_PHASE=2s make bench
 # Only some groups: BENCH_ONLY='audit table' make bench
-# (groups: decision gateway latency start init size audit concurrent table).
+# (groups: decision gateway latency start init size audit concurrent table stall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_FIGURES=$(mktemp)
@@ -58,6 +58,11 @@ fi
 if want table; then
   echo "== authorize and the first page of requests, ${TABLE_REQUESTS:-100000} requests and grants vs an empty table (target p50-ratio ≤ 1.2)"
   run -bench 'TableSize' -benchtime "${TABLE_N:-200}x" ./pkg/benchmarks/
+fi
+
+if want stall; then
+  echo "== authorize answers while DynamoDB Local is paused for ${STALL_FOR:-40s} (target p99 ≤ the function timeout, no 500)"
+  run -bench 'DynamoDBStall' -benchtime 1x ./pkg/benchmarks/
 fi
 
 echo "== figures"

@@ -43,7 +43,7 @@ func main() {
 	}
 	lambda.Start(notify.NewHandler(notify.Deps{
 		Store:         dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),
-		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = wire.BaseEndpoint("SESV2") }), From: sender},
+		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions, func(o *sesv2.Options) { o.BaseEndpoint = wire.BaseEndpoint("SESV2") }), From: sender},
 		Signer:        signer,
 		PublicBaseURL: publicURL,
 		AlertGroup:    config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),

@@ -48,7 +48,7 @@ func newAlarms(scope constructs.Construct, props Props, e *Elevate, api *httpAPI
 		alarm(title(name)+"Errors", fn.MetricErrors(sum), 1, name+" function errors")
 		alarm(title(name)+"Throttles", fn.MetricThrottles(sum), 1, name+" function throttled")
 	}
-	for _, name := range []string{notifyName, auditName} {
+	for _, name := range []string{notifyName, auditName, accessName} {
 		alarm(title(name)+"IteratorAge", iteratorAge(e.Functions[name]), 5*60*1000, name+" is more than 5 minutes behind the table stream")
 		alarm(title(name)+"FailuresDepth", e.Failures[name].MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period: fiveMinutes, Statistic: jsii.String("Maximum"),

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/tabledef"
@@ -21,6 +22,7 @@ import (
 const (
 	notifyName = manifest.Notify
 	auditName  = manifest.Audit
+	accessName = manifest.Access
 )
 
 // access is everything one function may touch. Each function gets its own
@@ -70,6 +72,11 @@ var accessByFunction = map[string]access{
 	manifest.Audit: {
 		stream:     true,
 		auditWrite: true,
+	},
+	// Identity Center permissions come from newIdentityCenter, on the named
+	// instance and permission sets only.
+	manifest.Access: {
+		stream: true,
 	},
 }
 
@@ -190,11 +197,8 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 		env[config.EnvTicketURL] = jsii.String(props.TicketURL)
 	}
 
-	timeout := awscdk.Duration_Seconds(jsii.Number(10))
-	if stream {
-		// A batch is up to 100 records, each possibly an email.
-		timeout = awscdk.Duration_Seconds(jsii.Number(60))
-	}
+	// The local runtime gives each invocation the same deadline.
+	timeout := awscdk.Duration_Seconds(jsii.Number(budget.Timeout(name).Seconds()))
 	fp := &awslambda.FunctionProps{
 		Description:           jsii.String("Elevate " + name),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),

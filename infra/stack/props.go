@@ -119,6 +119,12 @@ type Props struct {
 
 	// CognitoDomainPrefix: see CtxCognitoDomainPrefix.
 	CognitoDomainPrefix string
+
+	// IAM Identity Center (issue 20): see CtxIdentityCenterInstanceArn.
+	IdentityCenterInstanceArn       string
+	IdentityStoreID                 string
+	IdentityCenterPermissionSetArns []string
+	IdentityCenterUserAttribute     string
 }
 
 // DefaultProps are the values used when the context says nothing.
@@ -205,6 +211,7 @@ func (p Props) Validate() error {
 	if p.AllowMissingEmailVerified && p.UsesCognito() {
 		add("%s is only for an external OIDC issuer (%s); Cognito always sends email_verified", CtxAllowMissingEmailVerified, CtxOIDCIssuer)
 	}
+	p.validateIdentityCenter(add)
 	if p.TicketURL != "" && (!strings.HasPrefix(p.TicketURL, "https://") || strings.ContainsAny(p.TicketURL, "?#")) {
 		add("%s %q must be an https URL without query", CtxTicketURL, p.TicketURL)
 	}
@@ -269,6 +276,7 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 	r.boolean(CtxAllowMissingEmailVerified, &p.AllowMissingEmailVerified)
 	r.str(CtxTicketURL, &p.TicketURL)
 	r.str(CtxCognitoDomainPrefix, &p.CognitoDomainPrefix)
+	readIdentityCenter(&r, &p)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)
 	if len(r.errs) > 0 {

@@ -61,9 +61,10 @@ func New(scope constructs.Construct, props Props) *Elevate {
 		e.Functions[name], e.Logs[name] = newFunction(st, e, props, name, publicURL)
 	}
 	api.addRoutes(st, e.Functions)
-	for _, name := range []string{notifyName, auditName} {
+	for _, name := range []string{notifyName, auditName, accessName} {
 		e.Failures[name] = newStreamConsumer(st, title(name), e.Table, e.Functions[name], streamSettings[name])
 	}
+	newIdentityCenter(st, props, e)
 	newAuditCatalog(st, props, e.Audit, e.Results)
 	newAlarms(st, props, e, api)
 	newOutputs(st, props, e, api, publicURL)

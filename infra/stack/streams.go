@@ -27,6 +27,7 @@ type streamSetting struct {
 var streamSettings = map[string]streamSetting{
 	notifyName: {retries: 10000, maxAgeHour: MaxRecordAgeHours},
 	auditName:  {retries: 10000, maxAgeHour: MaxRecordAgeHours},
+	accessName: {retries: 10000, maxAgeHour: MaxRecordAgeHours},
 }
 
 // MaxRecordAgeHours is how old a stream record may get before its consumer

@@ -30,6 +30,9 @@ func (s *Service) SubmitRequest(ctx context.Context, c Caller, in elevate.Submit
 	if r, err = s.withVerifiedTicket(ctx, r, in, sub); err != nil {
 		return elevate.Request{}, err
 	}
+	if err := s.bindIdentityCenter(ctx, &r, read.Policy); err != nil {
+		return elevate.Request{}, err
+	}
 	if err := s.requireApprovers(ctx, r); err != nil {
 		return elevate.Request{}, err
 	}
@@ -56,6 +59,9 @@ func (s *Service) GetRequest(ctx context.Context, c Caller, id string) (elevate.
 		if !d.InGroup {
 			return elevate.Request{}, elevate.ErrRequestNotFound
 		}
+	}
+	if r, err = s.withProvisioning(ctx, r); err != nil {
+		return elevate.Request{}, err
 	}
 	return r.View(s.Clock()), nil
 }

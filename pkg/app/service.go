@@ -37,6 +37,10 @@ type Service struct {
 	NewID func() string
 	// Tickets checks ticket references; PatternVerifier when nil.
 	Tickets TicketVerifier
+	// IdentityCenter resolves requesters under an Identity Center binding
+	// and reads their assignments' provisioning (v1.2); nil where the
+	// function has no Identity Center access.
+	IdentityCenter IdentityCenterPort
 }
 
 func (s *Service) id() string {

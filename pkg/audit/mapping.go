@@ -96,6 +96,7 @@ var entities = map[string]entityMapping{
 	dynamo.KindGrant:    {noun: "grant", insert: grantInserted, modify: slotModified, removeMirrorsRequest: true},
 
 	dynamo.KindDelegation: {noun: "delegation", insert: delegationSet, modify: delegationSet, remove: delegationRemoved},
+	dynamo.KindAssignment: {noun: "assignment", insert: assignmentChanged, modify: assignmentChanged},
 }
 
 func mapRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {

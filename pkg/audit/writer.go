@@ -21,6 +21,8 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
+	"github.com/elevate-pam/elevate/pkg/budget"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // PutAPI is the part of the S3 client the writer uses.
@@ -42,6 +44,9 @@ type HandlerDeps struct {
 // already taken is the earlier attempt of the same batch, so a retry counts
 // it as written instead of adding a copy or overwriting it.
 //
+// Every write ends by the invocation's deadline less its margin; one that
+// has not is reported like any failed write.
+//
 // Failure semantics: Lambda checkpoints at the lowest reported sequence
 // number and retries everything after it. A record that cannot be mapped
 // would fail the same way on every retry and block the shard, so it is kept
@@ -56,6 +61,10 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 		d.Logger = slog.Default()
 	}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		// A write still waiting at the deadline (a stalled S3) is abandoned
+		// and its records reported, rather than Lambda killing the batch.
+		ctx, cancel := budget.Invocation(ctx, manifest.Audit)
+		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		failAt := len(ev.Records)
 		type dayGroup struct {

@@ -43,6 +43,15 @@ const (
 	// EnvLocalTokensBeyondLoopback, "true", lets elevate-local serve
 	// POST /_local/token when ELEVATE_ADDR is not a loopback address.
 	EnvLocalTokensBeyondLoopback = "ELEVATE_LOCAL_TOKENS_BEYOND_LOOPBACK"
+	// EnvIdentityCenter, "true", gives the requests and access functions
+	// IAM Identity Center (v1.2); EnvIdentityCenterUserAttribute is how a
+	// principal is found in the Identity Store: userName (default) or
+	// emails.value.
+	EnvIdentityCenter              = "ELEVATE_IDENTITY_CENTER"
+	EnvIdentityCenterUserAttribute = "ELEVATE_IDENTITY_CENTER_USER_ATTRIBUTE"
+	// EnvIdentityStoreID is the Identity Store the instance uses, so no
+	// function needs sso:ListInstances (which IAM grants only on "*").
+	EnvIdentityStoreID = "ELEVATE_IDENTITY_STORE_ID"
 )
 
 // Get returns the trimmed value of name, or def when unset or empty.

@@ -2,31 +2,49 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
+// deliveryItem is a delivery marker: who claimed it, so that a claimant whose
+// claim call failed (it may still have been written, e.g. by a DynamoDB that
+// stalled past the deadline and then applied it) can recognise its own claim
+// on the retry and send the email it never sent.
+type deliveryItem struct {
+	markerItem
+	Claim string `dynamodbav:"claim"`
+}
+
 // ClaimDelivery records that the email for one stream event and recipient is
-// being sent. claimed is false when it already was, so a retried batch never
-// emails twice.
-func (s *Store) ClaimDelivery(ctx context.Context, eventID, recipient string, now time.Time) (claimed bool, err error) {
-	item, err := marshal(marker(deliveryKey(eventID, recipient), KindDelivery, now, deliveryTTL))
+// being sent, under the claimant's token. claimed is false when a claim
+// already exists; heldBy is then that claim's token ("" for a marker written
+// before claims carried one), so a retry never emails twice.
+func (s *Store) ClaimDelivery(ctx context.Context, eventID, recipient, token string, now time.Time) (claimed bool, heldBy string, err error) {
+	item, err := marshal(deliveryItem{marker(deliveryKey(eventID, recipient), KindDelivery, now, deliveryTTL), token})
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(PK)")})
-	if isConditionFailed(err) {
-		return false, nil
+		ConditionExpression:                 aws.String("attribute_not_exists(PK)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		var held deliveryItem
+		if err := attributevalue.UnmarshalMap(ccf.Item, &held); err != nil {
+			return false, "", unavailable("claim delivery: decode claim", err)
+		}
+		return false, held.Claim, nil
 	}
 	if err != nil {
-		return false, unavailable("claim delivery", err)
+		return false, "", unavailable("claim delivery", err)
 	}
-	return true, nil
+	return true, token, nil
 }
 
 // ReleaseDelivery forgets a claim after sending failed, so a retry resends.

@@ -148,6 +148,8 @@ type policyItem struct {
 	TicketPattern  string `dynamodbav:"ticketPattern,omitempty"`
 
 	BreakGlass *breakGlassItem `dynamodbav:"breakGlass,omitempty"`
+
+	IdentityCenter *bindingItem `dynamodbav:"identityCenter,omitempty"`
 }
 
 func toPolicyItem(p elevate.Policy) policyItem {
@@ -156,7 +158,8 @@ func toPolicyItem(p elevate.Policy) policyItem {
 		ApprovalType: string(p.ApprovalType), ApproverGroup: p.ApproverGroup, MaxDurationHours: p.MaxDurationHours,
 		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
 		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy,
-		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern, BreakGlass: toBreakGlassItem(p.BreakGlass)}
+		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern, BreakGlass: toBreakGlassItem(p.BreakGlass),
+		IdentityCenter: toBindingItem(p.IdentityCenter)}
 }
 
 func (it policyItem) domain() (elevate.Policy, error) {
@@ -169,7 +172,8 @@ func (it policyItem) domain() (elevate.Policy, error) {
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
 		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
 		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy,
-		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern, BreakGlass: it.BreakGlass.domain()}, nil
+		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern, BreakGlass: it.BreakGlass.domain(),
+		IdentityCenter: it.IdentityCenter.domain()}, nil
 }
 
 type decisionItem struct {
@@ -226,6 +230,8 @@ type requestItem struct {
 	PendingExtension string   `dynamodbav:"pendingExtension,omitempty"`
 
 	breakGlassFields
+
+	IdentityCenter *icGrantItem `dynamodbav:"identityCenter,omitempty"`
 }
 
 func toRequestItem(r elevate.Request) requestItem {
@@ -265,6 +271,7 @@ func toRequestItem(r elevate.Request) requestItem {
 	}
 	it.Ticket, it.Extends, it.PendingExtension = r.Ticket, r.Extends, r.PendingExtension
 	it.Extensions = append([]string(nil), r.Extensions...)
+	it.IdentityCenter = toICGrantItem(r.IdentityCenter)
 	return it
 }
 
@@ -305,6 +312,7 @@ func (it requestItem) domain() (elevate.Request, error) {
 		r.GrantExpiresAt = &g
 	}
 	r.Ticket, r.Extends, r.PendingExtension = it.Ticket, it.Extends, it.PendingExtension
+	r.IdentityCenter = it.IdentityCenter.domain()
 	if len(it.Extensions) > 0 {
 		r.Extensions = append([]string(nil), it.Extensions...)
 	}

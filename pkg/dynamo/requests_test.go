@@ -316,21 +316,24 @@ func TestListRequestsPaginationFiltersAndVisibility(t *testing.T) {
 func TestDeliveryClaims(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now()
-	if ok := must[bool](t)(e.store.ClaimDelivery(ctx, "evt-1", "bob@example.com", now)); !ok {
-		t.Fatal("first claim refused")
+	claim := func(recipient, token string, want bool, wantHolder string) {
+		t.Helper()
+		ok, holder, err := e.store.ClaimDelivery(ctx, "evt-1", recipient, token, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != want || holder != wantHolder {
+			t.Fatalf("claim of %s by %s: claimed %v held by %q, want %v held by %q", recipient, token, ok, holder, want, wantHolder)
+		}
 	}
-	if ok := must[bool](t)(e.store.ClaimDelivery(ctx, "evt-1", "bob@example.com", now)); ok {
-		t.Fatal("second claim granted")
-	}
-	if ok := must[bool](t)(e.store.ClaimDelivery(ctx, "evt-1", "carol@example.com", now)); !ok {
-		t.Fatal("another recipient refused")
-	}
+	claim("bob@example.com", "t1", true, "t1")
+	// A second claimant learns whose claim stands.
+	claim("bob@example.com", "t2", false, "t1")
+	claim("carol@example.com", "t3", true, "t3")
 	if err := e.store.ReleaseDelivery(ctx, "evt-1", "bob@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if ok := must[bool](t)(e.store.ClaimDelivery(ctx, "evt-1", "bob@example.com", now)); !ok {
-		t.Fatal("claim after release refused")
-	}
+	claim("bob@example.com", "t4", true, "t4")
 }
 
 func TestRecordAuthzWritesEventItem(t *testing.T) {

@@ -37,6 +37,10 @@ type Policy struct {
 
 	// BreakGlass is nil when the policy never allows it (F16).
 	BreakGlass *BreakGlassPolicy `json:"breakGlass,omitempty"`
+
+	// IdentityCenter is nil when grants under the policy make no account
+	// assignments (v1.2).
+	IdentityCenter *IdentityCenterBinding `json:"identityCenter,omitempty"`
 }
 
 // Target returns what the policy covers.
@@ -56,6 +60,8 @@ type PolicyInput struct {
 	TicketPattern  *string `json:"ticketPattern"`
 
 	BreakGlass *BreakGlassInput `json:"breakGlass"`
+
+	IdentityCenter *IdentityCenterBinding `json:"identityCenter"`
 }
 
 // NewPolicy validates input and builds a policy. Lockbox is not a policy type:
@@ -132,6 +138,9 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 		return p, err
 	}
 	p.BreakGlass = bg
+	if p.IdentityCenter, err = identityCenterRule(in.IdentityCenter, p.Type); err != nil {
+		return p, err
+	}
 
 	p.UpdatedAt = now
 	p.UpdatedBy = actor

@@ -114,6 +114,11 @@ type Request struct {
 	BreakGlass   bool         `json:"breakGlass,omitempty"`
 	Ratification Ratification `json:"ratification,omitempty"`
 	RatifyBy     *time.Time   `json:"ratifyBy,omitempty"`
+
+	// Identity Center (v1.2): the user and assignments fixed at submission,
+	// and how each assignment's provisioning stands (read from its own item).
+	IdentityCenter *IdentityCenterGrant `json:"identityCenter,omitempty"`
+	Provisioning   []AssignmentStatus   `json:"provisioning,omitempty"`
 }
 
 // Target returns what the request asks for.

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/elevate-pam/elevate/pkg/budget"
 )
 
 // Region and static credentials the local clients use. DynamoDB Local keys
@@ -229,19 +231,35 @@ func (p *Process) Stop() error {
 	return p.stopErr
 }
 
+// Pause stops the process group (SIGSTOP), as a dependency that stalls: its
+// port still accepts connections, and nothing answers them until Resume.
+func (p *Process) Pause() error { return p.signalGroup(syscall.SIGSTOP) }
+
+// Resume continues a paused process group (SIGCONT).
+func (p *Process) Resume() error { return p.signalGroup(syscall.SIGCONT) }
+
+func (p *Process) signalGroup(sig syscall.Signal) error {
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("localstack: signal %v to process group %d: %w", sig, p.cmd.Process.Pid, err)
+	}
+	return nil
+}
+
 // Exited is closed once the process has exited (for fault-injection tests).
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
 // DynamoClient returns a client for a local endpoint: static credentials,
-// us-east-1, the SDK's standard retryer, and response checksum validation off
-// because DynamoDB Local's CRC32 headers do not match what the SDK computes.
-// Never use it for real AWS.
+// us-east-1, the functions' retry policy and HTTP timeouts (pkg/budget), and
+// response checksum validation off because DynamoDB Local's CRC32 headers do
+// not match what the SDK computes. Never use it for real AWS.
 func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	opts := dynamodb.Options{
 		Region:                          Region,
 		Credentials:                     credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint:                    aws.String(endpoint),
 		DisableValidateResponseChecksum: true,
+		Retryer:                         budget.Retryer(),
+		HTTPClient:                      budget.HTTPClient(),
 	}
 	return dynamodb.New(opts, optFns...)
 }

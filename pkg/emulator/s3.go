@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,9 @@ type S3Server struct {
 	backend  *s3mem.Backend
 	down     atomic.Bool
 	done     chan struct{}
+
+	stallMu sync.Mutex
+	resumed chan struct{} // non-nil while stalled; closed by SetStalled(false)
 }
 
 // StartS3 serves gofakes3 on a free loopback port and creates bucket with
@@ -42,6 +46,7 @@ func StartS3(bucket string) (*S3Server, error) {
 	s.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.waitWhileStalled()
 			if s.down.Load() {
 				w.Header().Set("Content-Type", "application/xml")
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -77,6 +82,32 @@ func StartS3(bucket string) (*S3Server, error) {
 // true, to test how callers survive an S3 outage.
 func (s *S3Server) SetDown(down bool) { s.down.Store(down) }
 
+// SetStalled makes every request hang while stalled is true, as a server
+// that stopped answering: connections are accepted and read, and nothing is
+// answered. Once it is false again, each request that waited is served as if
+// it had just arrived, whether or not its client is still waiting, as a
+// process resumed from SIGSTOP would.
+func (s *S3Server) SetStalled(stalled bool) {
+	s.stallMu.Lock()
+	defer s.stallMu.Unlock()
+	switch {
+	case stalled && s.resumed == nil:
+		s.resumed = make(chan struct{})
+	case !stalled && s.resumed != nil:
+		close(s.resumed)
+		s.resumed = nil
+	}
+}
+
+func (s *S3Server) waitWhileStalled() {
+	s.stallMu.Lock()
+	resumed := s.resumed
+	s.stallMu.Unlock()
+	if resumed != nil {
+		<-resumed
+	}
+}
+
 // Keys lists the bucket's keys from the store behind the server, outage or
 // not: what really reached the bucket, which no client can see while it is down.
 func (s *S3Server) Keys() ([]string, error) {
@@ -93,6 +124,7 @@ func (s *S3Server) Keys() ([]string, error) {
 
 // Close stops the server; the contents are lost.
 func (s *S3Server) Close() {
+	s.SetStalled(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

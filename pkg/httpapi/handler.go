@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 )
@@ -120,6 +121,11 @@ func matchPath(req *events.APIGatewayV2HTTPRequest) (manifest.Route, map[string]
 
 func (s *server) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (resp events.APIGatewayV2HTTPResponse, _ error) {
 	start := time.Now()
+	// Every store and AWS call of this invocation ends before its deadline,
+	// leaving the margin to answer: a stalled dependency becomes a 503 from
+	// us, not a timeout from Lambda and a generic error from API Gateway.
+	ctx, cancel := budget.Invocation(ctx, s.function)
+	defer cancel()
 	c := &call{ctx: ctx, req: &req}
 	routeKey := "unmatched"
 	defer func() {
@@ -179,8 +185,9 @@ func (s *server) fail(c *call, err error) events.APIGatewayV2HTTPResponse {
 	return events.APIGatewayV2HTTPResponse{StatusCode: p.Status, Headers: h, Body: string(b)}
 }
 
-// retryAfterSeconds is the Retry-After of every 503: DynamoDB throttling and
-// a ticket system that is down both clear on that scale.
+// retryAfterSeconds is the Retry-After of every 503: DynamoDB throttling, a
+// ticket system that is down and a dependency that stalled past the
+// function's deadline all clear on that scale.
 const retryAfterSeconds = "5"
 
 func jsonHeaders(ct string) map[string]string {

@@ -171,8 +171,10 @@ func (s *server) linkError(c *call, err error) (response, error) {
 	case errors.Is(err, elevate.ErrInvalid):
 		status, title = http.StatusBadRequest, "The form could not be accepted"
 		msg = detailOf(err, "Submit the form from the approval page.")
-	case errors.Is(err, elevate.ErrUnavailable):
-		status, title, msg = http.StatusServiceUnavailable, "Elevate is temporarily unavailable", "Nothing was changed. Please try again in a minute."
+	case unavailable(err):
+		// A decision cut off by the deadline during its commit may have been
+		// recorded: the link, used again, says which ("already used").
+		status, title, msg = http.StatusServiceUnavailable, "Elevate is temporarily unavailable", "Please try again in a minute. If your decision was recorded, the link will say so."
 	}
 	if status >= 500 {
 		s.log.ErrorContext(c.ctx, "link request failed", "requestId", c.req.RequestContext.RequestID, "route", c.route.RouteKey(), "status", status, "error", err.Error())
@@ -183,7 +185,11 @@ func (s *server) linkError(c *call, err error) (response, error) {
 	if status < 500 {
 		s.auditLinkRefusal(c, err, status)
 	}
-	return s.page(c, status, pageData{Title: title, Message: msg})
+	out, err := s.page(c, status, pageData{Title: title, Message: msg})
+	if status == http.StatusServiceUnavailable {
+		out.Headers["Retry-After"] = retryAfterSeconds
+	}
+	return out, err
 }
 
 // detailOf returns the caller-facing message of a domain or HTTP refusal.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -33,6 +34,9 @@ var kinds = []struct {
 	{elevate.ErrConflict, http.StatusConflict, "conflict"},
 	{elevate.ErrUnprocessable, http.StatusUnprocessableEntity, "unprocessable"},
 	{elevate.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	// The invocation's deadline passed (a dependency stalled) in a call that
+	// did not say unavailable itself.
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "unavailable"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "too-large"},
 	{errMediaType, http.StatusUnsupportedMediaType, "unsupported-media-type"},
 }
@@ -56,7 +60,7 @@ func ProblemFor(err error) (p Problem, internal bool) {
 			}
 		case errors.As(err, &he):
 			p.Detail = he.detail
-		case k.kind == elevate.ErrUnavailable:
+		case k.status == http.StatusServiceUnavailable:
 			p.Detail = "the service is temporarily unavailable; retry later"
 			internal = true
 		case k.kind == errTooLarge || k.kind == errMediaType:
@@ -76,6 +80,12 @@ func ProblemFor(err error) (p Problem, internal bool) {
 		Status: http.StatusInternalServerError,
 		Detail: "an internal error occurred; it has been logged",
 	}, true
+}
+
+// unavailable reports a fault that a retry may clear: a dependency that is
+// down or that did not answer before the invocation's deadline.
+func unavailable(err error) bool {
+	return errors.Is(err, elevate.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Errors of the HTTP layer itself that have no domain kind.

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -49,7 +50,10 @@ type Gateway struct {
 	Functions map[string]HTTPHandler // keyed by routes function name
 	Verifier  TokenVerifier
 	Log       *slog.Logger
-	now       func() time.Time
+	// Timeouts overrides a function's timeout (budget.Timeouts by default),
+	// so tests can stall a dependency past it in seconds.
+	Timeouts map[string]time.Duration
+	now      func() time.Time
 }
 
 func (g *Gateway) log() *slog.Logger {
@@ -98,7 +102,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := toEvent(r, route, params, body, claims, g.clock())
-	resp, err := fn(r.Context(), ev)
+	// A Lambda invocation runs on when its caller hangs up.
+	resp, err := invoke(context.WithoutCancel(r.Context()), route.Function, timeoutOf(g.Timeouts, route.Function), ev.RequestContext.RequestID, g.log(), ev, fn)
+	if errors.Is(err, errTaskTimedOut) {
+		// API Gateway's answer when its Lambda times out: the function
+		// failed, and the caller learns nothing more.
+		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
 	if err != nil {
 		// A Lambda returning an error surfaces as API Gateway's 500; the
 		// error itself only goes to the log.

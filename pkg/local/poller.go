@@ -31,6 +31,8 @@ var _ StreamsAPI = (*dynamodbstreams.Client)(nil)
 type Consumer struct {
 	Name   string
 	Handle StreamHandler
+	// Timeout is each invocation's deadline; budget.Timeout(Name) when zero.
+	Timeout time.Duration
 }
 
 // Poller defaults.
@@ -318,19 +320,20 @@ func (c *cursor) finish(s *shardState) {
 
 // deliver calls the consumer and returns the index of the first record to
 // re-deliver, or -1 when the whole batch succeeded. As in Lambda, a handler
-// error or panic fails the whole batch, and the lowest reported failure wins.
+// error, panic or timeout fails the whole batch, and the lowest reported
+// failure wins.
 func (c *cursor) deliver(ctx context.Context, recs []types.Record) (failedAt int) {
 	ev := events.DynamoDBEvent{Records: make([]events.DynamoDBEventRecord, len(recs))}
 	for i, r := range recs {
 		ev.Records[i] = ConvertRecord(r, c.p.StreamARN, c.p.Region)
 	}
-	defer func() {
-		if v := recover(); v != nil {
-			c.log.Error("stream handler panicked", "panic", fmt.Sprint(v))
-			failedAt = 0
-		}
-	}()
-	resp, err := c.c.Handle(ctx, ev)
+	timeout := c.c.Timeout
+	if timeout <= 0 {
+		timeout = timeoutOf(nil, c.c.Name)
+	}
+	// As in Lambda, an invocation that times out (or panics) fails the whole
+	// batch.
+	resp, err := invoke(ctx, c.c.Name, timeout, newRequestID(), c.log, ev, StreamHandler(c.c.Handle))
 	if err != nil {
 		c.log.Warn("stream handler failed the batch", "error", err)
 		return 0

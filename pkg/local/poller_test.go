@@ -165,8 +165,8 @@ func TestPollerAgainstDynamoDBLocal(t *testing.T) {
 		return failItem(ev, "k2"), nil
 	}}
 	p := startPoller(t, endpoint, arn,
-		Consumer{"plain", plain.handle}, Consumer{"flaky", flaky.handle},
-		Consumer{"erroring", erroring.handle}, Consumer{"stuck", stuck.handle})
+		Consumer{Name: "plain", Handle: plain.handle}, Consumer{Name: "flaky", Handle: flaky.handle},
+		Consumer{Name: "erroring", Handle: erroring.handle}, Consumer{Name: "stuck", Handle: stuck.handle})
 
 	eventually(t, "every consumer to see k3", func() bool {
 		return plain.seen("k3") > 0 && flaky.seen("k3") > 1 && erroring.seen("k3") > 1 && stuck.seen("k2") == 4
@@ -254,7 +254,7 @@ func TestTTLPollerKeepsServiceIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &consumerLog{}
-	startPoller(t, endpoint, arn, Consumer{"c", c.handle})
+	startPoller(t, endpoint, arn, Consumer{Name: "c", Handle: c.handle})
 	find := func(key string) *events.DynamoDBEventRecord {
 		c.mu.Lock()
 		defer c.mu.Unlock()

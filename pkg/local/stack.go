@@ -20,6 +20,8 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
@@ -68,6 +70,9 @@ type Options struct {
 	Log *slog.Logger
 	// ServiceOutput receives java's and node's own output; nil discards it.
 	ServiceOutput io.Writer
+	// FunctionTimeouts overrides functions' timeouts (budget.Timeouts, which
+	// the CDK stack sets) for tests that stall a dependency past them.
+	FunctionTimeouts map[string]time.Duration
 	// Tickets checks ticket references (F15); the policy's pattern only when nil.
 	Tickets app.TicketVerifier
 
@@ -80,6 +85,13 @@ type Options struct {
 	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
 	// every partition key it sees: for tests, not for make run.
 	RecordCalls bool
+
+	// ProvisioningDelay is how long the in-process sso-admin's assignments
+	// and provisionings stay IN_PROGRESS (DefaultProvisioningDelay).
+	ProvisioningDelay time.Duration
+	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
+	// a minute in AWS).
+	SweepInterval time.Duration
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -102,6 +114,9 @@ type Stack struct {
 
 	// Calls records each function's DynamoDB calls when Options.RecordCalls.
 	Calls map[string]*emulator.OpRecorder
+
+	// AWS is the in-process STS, IAM, sso-admin and Identity Store.
+	AWS *awsapi.Endpoint
 
 	authority *Authority
 	server    *http.Server
@@ -148,8 +163,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
+	var awsErr error
+	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay) })
 	wg.Wait()
-	if err := errors.Join(dynErr, sesErr, s3Err); err != nil {
+	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -196,12 +213,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
 	}
 
+	icAWS := identityCenterAWS(st.AWS.Endpoint)
 	serviceOf := func(function string) *app.Service {
-		return &app.Service{Store: storeOf(function), Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets}
+		fs := storeOf(function)
+		return &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
+			IdentityCenter: identitycenter.APIPort{Directory: icAWS, Provisioning: fs}}
 	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway")}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
+	accessStore := storeOf(accessConsumer)
 	st.Poller = &Poller{
 		Streams:    emulator.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
@@ -210,25 +231,33 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		MaxRetries: o.StreamMaxRetries,
 		Log:        log.With("component", "poller"),
 		Consumers: []Consumer{
-			{Name: manifest.Notify, Handle: notify.NewHandler(notify.Deps{
+			{Name: manifest.Notify, Timeout: o.FunctionTimeouts[manifest.Notify], Handle: notify.NewHandler(notify.Deps{
 				Store:         storeOf(manifest.Notify),
-				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint), From: o.Sender},
+				Sender:        &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
 				Signer:        signer,
 				PublicBaseURL: publicURL,
 				AlertGroup:    o.AdminGroup,
 				Clock:         elevate.SystemClock,
 				Logger:        log.With("function", manifest.Notify),
 			})},
-			{Name: manifest.Audit, Handle: audit.NewHandler(audit.HandlerDeps{
+			{Name: manifest.Audit, Timeout: o.FunctionTimeouts[manifest.Audit], Handle: audit.NewHandler(audit.HandlerDeps{
 				S3:     emulator.S3Client(st.S3Endpoint),
 				Bucket: o.Bucket,
 				Logger: log.With("function", manifest.Audit),
 			})},
+			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	st.cancel, st.polled = cancel, make(chan struct{})
-	go func() { defer close(st.polled); st.Poller.Run(pctx) }()
+	sweeper := newApplier(accessStore, icAWS, log.With("function", accessConsumer, "component", "sweep"))
+	go func() {
+		defer close(st.polled)
+		var wg sync.WaitGroup
+		wg.Go(func() { runSweep(pctx, sweeper, o.SweepInterval, log) })
+		st.Poller.Run(pctx)
+		wg.Wait()
+	}()
 
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -276,6 +305,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.ProvisioningDelay == 0 {
+		o.ProvisioningDelay = DefaultProvisioningDelay
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	return o
 }
@@ -333,6 +368,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.S3 != nil {
 			s.S3.Close()
+		}
+		if s.AWS != nil {
+			errs = append(errs, s.AWS.Close())
 		}
 		s.stopErr = errors.Join(errs...)
 	})

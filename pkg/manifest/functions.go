@@ -14,12 +14,14 @@ const (
 	Authorize = "authorize"
 	Notify    = "notify"
 	Audit     = "audit"
+	// Access applies grants to AWS (v1.2): Identity Center assignments.
+	Access = "access"
 )
 
 // APIFunctions serve HTTP; StreamFunctions consume the table's stream.
 var (
 	APIFunctions    = []string{Policies, Requests, Approvals, Authorize}
-	StreamFunctions = []string{Notify, Audit}
+	StreamFunctions = []string{Notify, Audit, Access}
 )
 
 // TableActions are the DynamoDB actions each function performs on the table,
@@ -36,6 +38,7 @@ var (
 		Authorize: {"BatchGetItem", "PutItem"},
 		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
 		Audit:     nil,
+		Access:    {"GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
 	}
 	IndexActions = map[string][]string{
 		Requests: {"Query"},

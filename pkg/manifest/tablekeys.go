@@ -24,6 +24,10 @@ const (
 
 	KeyBreakGlass  = tabledef.PrefixBreakGlass + "*"
 	KeyDelegations = tabledef.PartitionDelegations
+
+	KeyAssignments  = tabledef.PartitionAssignments
+	KeyProvisioning = tabledef.PrefixProvisioning + "*"
+	KeyICStarts     = tabledef.PartitionICStarts
 )
 
 // TableKey grants Actions on the table only for items whose partition key
@@ -53,7 +57,7 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name
 	},
 	Requests: {
-		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations}},
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations, KeyProvisioning}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
 		// events: refused attempts; a break-glass submit also claims the
@@ -80,6 +84,14 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // delegates get the approval emails
 		{Actions: []string{"PutItem", "DeleteItem"}, LeadingKeys: []string{KeyDeliveries}},
+	},
+	Access: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests, KeyAssignments}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}},                       // the holders of an assignment
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyPolicies}}, // the sweep and the reconcile
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyAssignments, KeyICStarts}},            // assignment records are versioned puts
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyProvisioning}},                     // one assignment's status at a time
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyICStarts}},
 	},
 }
 

@@ -10,19 +10,25 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // Sender sends one email.
@@ -33,9 +39,10 @@ type Sender interface {
 // Store is what the consumer reads and writes in the table.
 type Store interface {
 	GetGroup(ctx context.Context, name string) (elevate.Group, error)
-	// ClaimDelivery records that eventID is being delivered to recipient and
-	// reports false if it already was.
-	ClaimDelivery(ctx context.Context, eventID, recipient string, now time.Time) (bool, error)
+	// ClaimDelivery records that eventID is being delivered to recipient by
+	// the claimant named token. It reports false if a claim already exists,
+	// with that claim's token.
+	ClaimDelivery(ctx context.Context, eventID, recipient, token string, now time.Time) (claimed bool, heldBy string, err error)
 	ReleaseDelivery(ctx context.Context, eventID, recipient string) error
 	// FailDelivery keeps the claim of a delivery the email service refused
 	// for good, with the reason, so it is neither retried nor resent.
@@ -57,9 +64,49 @@ type Deps struct {
 	AlertGroup string
 	Clock      elevate.Clock
 	Logger     *slog.Logger
+
+	unsettled *unsettledClaims
 }
 
 var errUnexpected = errors.New("notify: unexpected request state")
+
+// unsettledClaims are this process's delivery claims whose write failed
+// without saying whether it was applied. Every one of them was abandoned
+// before sending, so finding one of these tokens on the marker means the
+// email was never sent. Lambda runs a shard's retries in the same execution
+// environment as a rule (the handler returns instead of timing out, so the
+// environment is kept); should a retry land elsewhere, such a marker reads
+// as delivered and the email is not sent: at most once still holds.
+type unsettledClaims struct {
+	mu     sync.Mutex
+	tokens map[string][]string // eventID + "\x00" + recipient → tokens
+}
+
+func (u *unsettledClaims) add(eventID, recipient, token string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	k := eventID + "\x00" + recipient
+	u.tokens[k] = append(u.tokens[k], token)
+}
+
+func (u *unsettledClaims) has(eventID, recipient, token string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return token != "" && slices.Contains(u.tokens[eventID+"\x00"+recipient], token)
+}
+
+func (u *unsettledClaims) settle(eventID, recipient string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.tokens, eventID+"\x00"+recipient)
+}
+
+// newClaimToken names one delivery attempt.
+func newClaimToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // Errors a Sender wraps to say how a failed send may be retried. Any other
 // error means the email was certainly not accepted, so it is retried.
@@ -83,12 +130,10 @@ const (
 
 // minTimeLeft is how much of the invocation a record needs: a record started
 // closer to the deadline is reported for retry instead, so a timeout never
-// strands a claimed-but-unsent email.
+// strands a claimed-but-unsent email. The handler's context already ends a
+// margin before Lambda's deadline (budget.Invocation); a short local timeout
+// (tests) scales both down.
 const minTimeLeft = 5 * time.Second
-
-// releaseTimeout bounds the release of a failed claim, which runs even when
-// the invocation's context is done.
-const releaseTimeout = 3 * time.Second
 
 // NewHandler returns the Lambda handler for the table's stream.
 //
@@ -111,10 +156,17 @@ func NewHandler(d Deps) func(context.Context, events.DynamoDBEvent) (events.Dyna
 		d.Logger = slog.Default()
 	}
 	d.PublicBaseURL = strings.TrimRight(d.PublicBaseURL, "/")
+	d.unsettled = &unsettledClaims{tokens: map[string][]string{}}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		need := min(minTimeLeft, budget.Timeout(manifest.Notify)/4)
+		if deadline, ok := ctx.Deadline(); ok {
+			need = min(minTimeLeft, time.Until(deadline)/4)
+		}
+		ctx, cancel := budget.Invocation(ctx, manifest.Notify)
+		defer cancel()
 		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 		for _, rec := range ev.Records {
-			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < minTimeLeft {
+			if !budget.Enough(ctx, need) {
 				d.Logger.WarnContext(ctx, "notify: invocation almost out of time; the rest of the batch will be retried", "eventID", rec.EventID)
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
 				break
@@ -145,14 +197,23 @@ func (d Deps) deliver(ctx context.Context, rec events.DynamoDBEventRecord) error
 }
 
 func (d Deps) sendOnce(ctx context.Context, eventID string, e Email) error {
-	claimed, err := d.Store.ClaimDelivery(ctx, eventID, e.To, d.Clock())
+	token := newClaimToken()
+	claimed, heldBy, err := d.Store.ClaimDelivery(ctx, eventID, e.To, token, d.Clock())
 	if err != nil {
+		// The claim may have been written all the same (a table that stalled
+		// past the deadline applies the write when it resumes). Nothing was
+		// sent under it, so the retry may take it over.
+		d.unsettled.add(eventID, e.To, token)
 		return fmt.Errorf("claim delivery: %w", err)
 	}
-	if !claimed {
+	if !claimed && !d.unsettled.has(eventID, e.To, heldBy) {
 		d.Logger.DebugContext(ctx, "notify: already delivered", "eventID", eventID, "to", e.To)
 		return nil
 	}
+	if !claimed {
+		d.Logger.InfoContext(ctx, "notify: taking over a claim whose write timed out; nothing was sent under it", "eventID", eventID, "to", e.To)
+	}
+	d.unsettled.settle(eventID, e.To)
 	err = d.Sender.Send(ctx, e)
 	switch {
 	case err == nil:
@@ -173,7 +234,7 @@ func (d Deps) sendOnce(ctx context.Context, eventID string, e Email) error {
 	default:
 		// Released so the retry sends it; if the release fails too, the email
 		// is lost rather than duplicated, which is what "at most once" means.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		rctx, cancel := budget.Cleanup(ctx)
 		defer cancel()
 		if rerr := d.Store.ReleaseDelivery(rctx, eventID, e.To); rerr != nil {
 			d.Logger.ErrorContext(ctx, "notify: release of a failed delivery failed; this email will not be retried",

@@ -367,3 +367,53 @@ func TestQuietRecords(t *testing.T) {
 		t.Fatalf("emails = %v, want none", r)
 	}
 }
+
+// claimLost writes each claim for the chosen recipients and then reports an
+// error, as a claim does when DynamoDB stalls past the deadline and applies
+// the write when it resumes.
+type claimLost struct {
+	notify.Store
+	mu   sync.Mutex
+	lose map[string]bool
+}
+
+func (c *claimLost) ClaimDelivery(ctx context.Context, eventID, recipient, token string, now time.Time) (bool, string, error) {
+	claimed, held, err := c.Store.ClaimDelivery(ctx, eventID, recipient, token, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil && c.lose[recipient] {
+		return false, "", context.DeadlineExceeded
+	}
+	return claimed, held, err
+}
+
+// TestClaimWrittenButUnansweredIsTakenOver: a claim whose call failed was
+// written all the same; the retry finds its own claim, knows nothing was
+// sent under it, and sends the email once (not never, not twice).
+func TestClaimWrittenButUnansweredIsTakenOver(t *testing.T) {
+	e, sender := setup(t)
+	store := &claimLost{Store: dynamo.New(emulator.DynamoClient(endpointOf(t)), e.store.Table(), linkKey), lose: map[string]bool{"alice@example.com": true}}
+	h := notify.NewHandler(notify.Deps{Store: store, Sender: sender, Signer: e.signer, PublicBaseURL: baseURL, Clock: elevate.SystemClock})
+	ev := loadBatch(t, "request-insert-pending.json")
+	resp, err := h(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("first attempt: %v %v, want the record reported", resp, err)
+	}
+	store.mu.Lock()
+	store.lose = nil
+	store.mu.Unlock()
+	for range 2 { // the retry, and one more: neither sends twice
+		if resp, err := h(context.Background(), ev); err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("retry: %v %v", resp, err)
+		}
+	}
+	want := "alice@example.com [Elevate] Approval needed|bob@example.com [Elevate] Approval needed"
+	if r := byRecipient(e.emails(t)); strings.Join(r, "|") != want {
+		t.Fatalf("emails %v, want %s", r, want)
+	}
+}
+
+func endpointOf(t *testing.T) string {
+	_, endpoint := emulatortest.DynamoForTest(t)
+	return endpoint
+}

@@ -35,6 +35,11 @@ const (
 	PrefixDelivery   = "DELIVERY#"   // email delivery markers
 	PrefixGroupUse   = "GROUPUSE#"   // holds of requests naming a group, and a group delete's lock
 	PrefixBreakGlass = "BREAKGLASS#" // a principal's unratified break-glass claim
+
+	// IAM Identity Center (v1.2).
+	PartitionAssignments = "ICASSIGN" // every Identity Center assignment record
+	PartitionICStarts    = "ICSTART"  // scheduled grant starts awaiting the sweep
+	PrefixProvisioning   = "PROV#"    // a request's provisioning statuses
 )
 
 // Index is a global secondary index projecting all attributes.

@@ -18,13 +18,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
 	"github.com/elevate-pam/elevate/pkg/app"
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
+	"github.com/elevate-pam/elevate/pkg/identitycenter"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/ticketcheck"
@@ -89,6 +93,8 @@ func PageKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
 // keyFrom reads a key from the secret named by secretEnv, else from plainEnv.
 func keyFrom(ctx context.Context, cfg aws.Config, what, secretEnv, plainEnv string) ([]byte, error) {
 	if arn := config.Get(secretEnv, ""); arn != "" {
+		ctx, cancel := context.WithTimeout(ctx, budget.InitCallTimeout)
+		defer cancel()
 		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 		if err != nil {
 			return nil, fmt.Errorf("reading the %s secret: %w", what, err)
@@ -138,8 +144,9 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 	} else if _, err := rand.Read(pageKey); err != nil {
 		return nil, err
 	}
+	store := dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey)
 	svc := &app.Service{
-		Store:      dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey),
+		Store:      store,
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 	}
@@ -150,7 +157,17 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		}
 		svc.Tickets = v
 	}
+	if function == manifest.Requests && config.Get(config.EnvIdentityCenter, "") == "true" {
+		svc.IdentityCenter = identitycenter.APIPort{Directory: IdentityCenter(cfg), Provisioning: store}
+	}
 	return httpapi.New(function, httpapi.Deps{Service: svc, Links: links, Log: log, Identity: IdentityPolicy()}), nil
+}
+
+// IdentityCenter is the sso-admin and Identity Store adapter, looking users
+// up by the attribute ELEVATE_IDENTITY_CENTER_USER_ATTRIBUTE names.
+func IdentityCenter(cfg aws.Config) *identitycenter.AWS {
+	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg),
+		UserAttribute: config.Get(config.EnvIdentityCenterUserAttribute, "userName"), IdentityStoreID: config.Get(config.EnvIdentityStoreID, "")}
 }
 
 // IdentityPolicy reads which verified tokens name a caller: by default a
@@ -161,7 +178,8 @@ func IdentityPolicy() httpapi.IdentityPolicy {
 }
 
 // LambdaConfig builds the SDK configuration from what the Lambda runtime puts
-// in the environment (region and the execution role's credentials). The SDK's
+// in the environment (region and the execution role's credentials), with
+// pkg/budget's retry policy and HTTP timeouts. The SDK's
 // config.LoadDefaultConfig would find the same values, but it links in SSO,
 // STS and shared-profile support that a function never uses and that push the
 // bootstrap past its 12 MB budget.
@@ -171,10 +189,14 @@ func LambdaConfig() (aws.Config, error) {
 	if region == "" || id == "" || secret == "" {
 		return aws.Config{}, errors.New("AWS_REGION and the AWS credentials must be set (the Lambda runtime sets them)")
 	}
-	return aws.Config{
+	cfg := aws.Config{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))),
-	}, nil
+	}
+	// Every client built from it retries briefly and times out its attempts
+	// (pkg/budget); the handler's context bounds each call.
+	budget.Apply(&cfg)
+	return cfg, nil
 }
 
 // DynamoEndpoint honours AWS_ENDPOINT_URL_DYNAMODB, which LoadDefaultConfig

@@ -10,9 +10,12 @@ type Options struct {
 	Now func() time.Time
 	// Keys are the credentials callers may sign with.
 	Keys []Identity
+	// ProvisioningDelay is how long sso-admin's asynchronous operations stay
+	// IN_PROGRESS.
+	ProvisioningDelay time.Duration
 }
 
-// Endpoint is a running STS and IAM on one loopback port. Other services
+// Endpoint is a running STS, IAM and IAM Identity Center on one loopback port. Other services
 // register on Server under their signing names.
 type Endpoint struct {
 	*Listener
@@ -20,9 +23,12 @@ type Endpoint struct {
 	Keys   *Keys
 	STS    *STS
 	IAM    *IAM
+	// SSOAdmin (signing name sso) and IdentityStore are IAM Identity Center.
+	SSOAdmin      *SSOAdmin
+	IdentityStore *IdentityStore
 }
 
-// Start serves STS and IAM on a free loopback port.
+// Start serves STS, IAM, sso-admin and Identity Store on a free loopback port.
 func Start(o Options) (*Endpoint, error) {
 	if o.Account == "" {
 		o.Account = "000000000000"
@@ -39,6 +45,9 @@ func Start(o Options) (*Endpoint, error) {
 	e.STS = NewSTS(keys, e.IAM, o.Now)
 	srv.Handle("sts", ProtocolQuery, e.STS.Service())
 	srv.Handle("iam", ProtocolQuery, e.IAM.Service())
+	e.SSOAdmin, e.IdentityStore = NewSSOAdmin(o.ProvisioningDelay, o.Now), NewIdentityStore()
+	srv.Handle("sso", ProtocolJSON, e.SSOAdmin)
+	srv.Handle("identitystore", ProtocolJSON, e.IdentityStore)
 	l, err := srv.Listen()
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/elevate-pam/elevate/pkg/budget"
 	"github.com/elevate-pam/elevate/pkg/notify"
 )
 
@@ -20,6 +21,11 @@ import (
 type API interface {
 	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
 }
+
+// ClientOptions are the SES client's: SendEmail has no idempotency token,
+// so the SDK never retries it (a timed-out attempt may have sent the email);
+// the stream retries what surely failed.
+func ClientOptions(o *sesv2.Options) { o.Retryer = budget.Once() }
 
 // Sender sends each email as Simple content with a text and an HTML part.
 type Sender struct {
@@ -31,6 +37,10 @@ var _ notify.Sender = (*Sender)(nil)
 
 // Send sends e to its one recipient.
 func (s *Sender) Send(ctx context.Context, e notify.Email) error {
+	if err := ctx.Err(); err != nil {
+		// Out of time before anything was sent: a plain failure, retried.
+		return fmt.Errorf("ses: not sent: %w", err)
+	}
 	utf8 := aws.String("UTF-8")
 	_, err := s.API.SendEmail(ctx, &sesv2.SendEmailInput{
 		FromEmailAddress: aws.String(s.From),
@@ -64,7 +74,8 @@ var permanentRefusals = map[string]bool{
 // classify tells notify how a failed send may be retried. SES answering
 // with an error means it did not accept the message; a connection that was
 // never made means nothing was sent; anything else (a reply lost after the
-// request went out) may have sent it.
+// request went out, or never given before the deadline: the SDK reports
+// that as a response error with no status) may have sent it.
 func classify(err error) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -78,7 +89,7 @@ func classify(err error) error {
 		return err
 	}
 	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) {
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0 {
 		return err
 	}
 	return errors.Join(notify.ErrUncertain, err)

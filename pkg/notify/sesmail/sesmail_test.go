@@ -1,6 +1,7 @@
 package sesmail
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -17,6 +18,8 @@ import (
 func TestClassify(t *testing.T) {
 	throttled := &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
 		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 429}}, Err: errors.New("throttled")}}
+	noAnswer := &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{}}, Err: context.DeadlineExceeded}}
 	cases := []struct {
 		name string
 		err  error
@@ -30,6 +33,9 @@ func TestClassify(t *testing.T) {
 		{"HTTP error response", throttled, nil},
 		{"SES not reachable", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, nil},
 		{"reply lost after sending", io.ErrUnexpectedEOF, notify.ErrUncertain},
+		// What the SDK returns when the deadline passes while SES (stalled)
+		// holds the request: no status, so no answer; it may still send.
+		{"no answer before the deadline", noAnswer, notify.ErrUncertain},
 	}
 	for _, c := range cases {
 		got := classify(c.err)
