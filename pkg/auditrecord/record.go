@@ -93,9 +93,11 @@ func PartitionPrefix(day time.Time) string {
 	return Prefix + "dt=" + day.UTC().Format("2006-01-02") + "/"
 }
 
-// ObjectKey is the deterministic key of one batch's object, so a retried
-// batch overwrites its earlier attempt instead of duplicating it. batchID is
-// derived from the batch's first and last sequence numbers by the writer.
+// ObjectKey is the deterministic key of one batch's object. The writer puts
+// it only if absent (If-None-Match: *), so a retried or redriven batch finds
+// its earlier attempt's object and adds nothing; stored evidence is never
+// overwritten. batchID is derived from the batch's first and last sequence
+// numbers by the writer.
 func ObjectKey(day time.Time, batchID string) string {
 	return fmt.Sprintf("%s%s.json.gz", PartitionPrefix(day), batchID)
 }

@@ -80,6 +80,9 @@ type Options struct {
 	// loopback address. Anyone who can reach that route can mint an admin
 	// token, so by default it is refused (403) on any other address.
 	TokensBeyondLoopback bool
+	// TrustIssuer, when set, makes the gateway accept that loopback OpenID
+	// provider's ID tokens besides its own (tests of elevate login).
+	TrustIssuer *TrustedIssuer
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
 	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
@@ -219,7 +222,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
 			IdentityCenter: identitycenter.APIPort{Directory: icAWS, Provisioning: fs}}
 	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
+	var verifier TokenVerifier = st.authority
+	if o.TrustIssuer != nil {
+		iv, err := newIssuerVerifier(ctx, *o.TrustIssuer)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		verifier = verifiers{st.authority, iv}
+	}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: verifier, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	accessStore := storeOf(accessConsumer)
