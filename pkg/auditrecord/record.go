@@ -41,6 +41,12 @@ const (
 	ActionRequestBreakGlass         = "request.break_glass"
 	ActionRequestRatified           = "request.ratified"
 	ActionRequestRatificationMissed = "request.ratification_missed"
+
+	// AWS credentials (v1.2): issued for a grant, and denied at the broker
+	// role once the grant ended while they were still valid.
+	ActionCredentialsIssued  = "credentials.issued"
+	ActionCredentialsRevoked = "credentials.revoked"
+
 	// ActionRefusedBreakGlassOpen is the refusal of a second unratified
 	// grant, as every refusal is audited (refused.<code>).
 	ActionRefusedBreakGlassOpen = "refused.break-glass-open"
@@ -101,3 +107,10 @@ func PartitionPrefix(day time.Time) string {
 func ObjectKey(day time.Time, batchID string) string {
 	return fmt.Sprintf("%s%s.json.gz", PartitionPrefix(day), batchID)
 }
+
+// Modes of credentials.revoked: the request's session tag, or the
+// aws:TokenIssueTime fallback when the deny outgrew IAM's size limit.
+const (
+	RevokedBySessionTag     = "session-tag"
+	RevokedByTokenIssueTime = "token-issue-time"
+)
