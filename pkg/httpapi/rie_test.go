@@ -13,6 +13,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/emulator/lambdarie"
 	"github.com/elevate-pam/elevate/pkg/manifest"
@@ -22,7 +23,8 @@ import (
 // does, but through the shipped bootstraps: each API function is built as
 // `make build` builds it (for this machine), run under AWS's Lambda Runtime
 // Interface Emulator with the environment the stack gives it (the keys as
-// their local plain-text variables, as Secrets Manager is not emulated), and
+// their local plain-text variables, as Secrets Manager is not emulated; STS
+// the in-process endpoint), and
 // invoked through the emulator's invoke endpoint against DynamoDB Local.
 func TestReplayEventsUnderLambdaRuntime(t *testing.T) {
 	if testing.Short() {
@@ -40,6 +42,11 @@ func TestReplayEventsUnderLambdaRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsAPI, err := emulator.StartAWSAPI(awsapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = awsAPI.Close() })
 	dir := t.TempDir()
 	runtimes := map[string]*lambdarie.Runtime{}
 	for _, fn := range manifest.APIFunctions {
@@ -51,6 +58,7 @@ func TestReplayEventsUnderLambdaRuntime(t *testing.T) {
 		env[config.EnvAdminGroup] = svc.AdminGroup
 		env[config.EnvLinkKey] = string(replayLinkKey)
 		env[config.EnvPageKey] = string(replayPageKey)
+		env[config.EnvSTSEndpoint] = awsAPI.Endpoint
 		r, err := lambdarie.Start(t.Context(), rie, bin, lambdarie.EnvList(env))
 		if err != nil {
 			t.Fatal(err)
