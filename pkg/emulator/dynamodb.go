@@ -249,9 +249,12 @@ func (p *Process) signalGroup(sig syscall.Signal) error {
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
 // DynamoClient returns a client for a local endpoint: static credentials,
-// us-east-1, the functions' retry policy and HTTP timeouts (pkg/budget), and
-// response checksum validation off because DynamoDB Local's CRC32 headers do
-// not match what the SDK computes. Never use it for real AWS.
+// us-east-1, the functions' retry policy (pkg/budget), and response checksum
+// validation off because DynamoDB Local's CRC32 headers do not match what
+// the SDK computes. Not budget's per-attempt HTTP timeouts: on shared cores
+// DynamoDB Local can take longer than DynamoDB ever would to answer a call
+// it will answer, and the caller's context bounds the call anyway. Never use
+// it for real AWS.
 func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	opts := dynamodb.Options{
 		Region:                          Region,
@@ -259,7 +262,6 @@ func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.
 		BaseEndpoint:                    aws.String(endpoint),
 		DisableValidateResponseChecksum: true,
 		Retryer:                         budget.Retryer(),
-		HTTPClient:                      budget.HTTPClient(),
 	}
 	return dynamodb.New(opts, optFns...)
 }
