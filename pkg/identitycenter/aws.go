@@ -39,7 +39,8 @@ type AWS struct {
 	// Poll is the interval between provisioning status reads (default 1 s);
 	// Backoff the first wait after ConflictException or throttling, doubled
 	// each time up to 10 s (default 500 ms); Deadline bounds one change,
-	// retries and provisioning included (default 2 minutes).
+	// retries and provisioning included (default 40 s, inside the stream
+	// function's timeout).
 	Poll, Backoff, Deadline time.Duration
 	Clock                   elevate.Clock
 
@@ -66,7 +67,7 @@ func (w *AWS) settings() (poll, backoff, deadline time.Duration) {
 		backoff = 500 * time.Millisecond
 	}
 	if deadline <= 0 {
-		deadline = 2 * time.Minute
+		deadline = 40 * time.Second
 	}
 	return
 }

@@ -260,6 +260,9 @@ func (d Deps) plan(ctx context.Context, rec events.DynamoDBEventRecord) ([]Email
 		}
 		return d.ratificationMissed(ctx, m)
 	}
+	if dynamo.ImageKind(rec.Change.NewImage) == dynamo.KindAssignment {
+		return d.assignmentFailed(ctx, rec)
+	}
 	if dynamo.ImageKind(rec.Change.NewImage) != dynamo.KindRequest {
 		return nil, nil
 	}
