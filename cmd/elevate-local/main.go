@@ -38,6 +38,10 @@ func run(log *slog.Logger) error {
 	defer stop()
 
 	adminGroup := config.Get(config.EnvAdminGroup, app.DefaultAdminGroup)
+	var trust *local.TrustedIssuer
+	if iss := config.Get(config.EnvLocalTrustIssuer, ""); iss != "" {
+		trust = &local.TrustedIssuer{Issuer: iss, Audience: config.Get(config.EnvLocalTrustAudience, "")}
+	}
 	st, err := local.Start(ctx, local.Options{
 		Addr:       config.Get(envAddr, local.DefaultAddr),
 		SESPort:    local.DefaultSESPort,
@@ -51,6 +55,7 @@ func run(log *slog.Logger) error {
 		Log:        log,
 		// Anyone who reaches the token route can mint an admin token.
 		TokensBeyondLoopback: config.Get(config.EnvLocalTokensBeyondLoopback, "false") == "true",
+		TrustIssuer:          trust,
 	})
 	if err != nil {
 		return err
