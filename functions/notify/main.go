@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -36,14 +37,15 @@ func main() {
 	}
 	signer, err := linktoken.NewSigner(key)
 	if err != nil {
-		wire.Fail(log, "notify", err)
+		wire.Fail(log, "notify", fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err))
 	}
 	lambda.Start(wire.Deps{
 		Store:      wire.OneStore(dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)),
 		Links:      signer,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
-		Mail:       &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions), From: sender},
-		PublicURL:  publicURL,
-		Log:        log,
+		Mail: &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions, func(o *sesv2.Options) { o.BaseEndpoint = wire.BaseEndpoint("SESV2") }),
+			From: sender},
+		PublicURL: publicURL,
+		Log:       log,
 	}.Notify())
 }
