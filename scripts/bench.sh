@@ -5,7 +5,7 @@
 # $BENCH_FIGURES). Sizes can be lowered for a quick run, e.g.
 #   AUDIT_RECORDS=100000 TABLE_REQUESTS=10000 AUTHZ_PHASE=2s make bench
 # Only some groups: BENCH_ONLY='audit table' make bench
-# (groups: decision gateway latency start size audit concurrent table stall).
+# (groups: decision gateway latency identitycenter start size audit concurrent table stall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_FIGURES=$(mktemp)
@@ -28,6 +28,11 @@ fi
 if want latency; then
   echo "== approval → access (target 0 extra calls), request → approver email (target p50 < 2 s), change → audit object (target p50 < 5 s)"
   run -bench 'ApprovalToAccess|RequestToEmail|ChangeToAudit' -benchtime "${LATENCY_N:-20}x" ./pkg/benchmarks/
+fi
+
+if want identitycenter; then
+  echo "== approval → Identity Center assignment, revoke → assignment removed and sessions denied (local sso-admin, provisioning delay included)"
+  run -bench 'IdentityCenterLatency' -benchtime "${IC_N:-10}x" ./pkg/benchmarks/
 fi
 
 if want start; then

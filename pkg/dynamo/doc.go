@@ -29,6 +29,9 @@
 //	| group delete lock| GROUPUSE#<group>      | #DELETE                   | –                                                                        | a group delete in progress; new requests condition-check it; lapses after 30 s (no ttl) |
 //	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all three (never queried)                                | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
 //	| delegation       | DELEGATION            | <approver>                | –                                                                        | one per approver; list = Query; the decision condition-checks delegate, window and groups; stamped; prepared delete |
+//	| assignment record| ICASSIGN              | <user id>#<ps arn>#<acct> | –                                                                        | one per Identity Center user × permission set × account: holders (live grants), state, last outcome; every write a put conditioned on version; the sweep and reconcile Query the partition (identitycenter.go) |
+//	| provisioning     | PROV#<request id>     | PROVISIONING              | –                                                                        | a request's per-assignment status, one attribute per assignment (SET, never a lost update); read with the request |
+//	| scheduled start  | ICSTART               | <start>#<request id>      | –                                                                        | a scheduled grant's assignments to make; the sweep Queries SK <= now, then deletes it |
 //
 // Every write to an entity item (settings, group, policy, request, grant
 // slot) stamps updatedBy and a per-change changeId, and API deletes are

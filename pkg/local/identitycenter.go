@@ -37,7 +37,7 @@ const (
 // startAWS serves the in-process AWS endpoints (STS, IAM, sso-admin,
 // Identity Store), verifying SigV4 with the stack's local credentials, and
 // seeds the local Identity Center instance.
-func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
+func startAWS(delay time.Duration, users []string) (*awsapi.Endpoint, error) {
 	e, err := awsapi.Start(awsapi.Options{Region: emulator.Region, ProvisioningDelay: delay,
 		Keys: []awsapi.Identity{{AccessKeyID: emulator.AccessKeyID, SecretAccessKey: emulator.SecretAccessKey, Account: "000000000000",
 			ARN: "arn:aws:iam::000000000000:user/elevate-local", UserID: "AIDAELEVATELOCAL"}}})
@@ -48,6 +48,12 @@ func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
 		e.SSOAdmin.AddPermissionSet(LocalInstanceArn, LocalPermissionSetArn, "DatabaseAdmin", "PT1H")); err != nil {
 		_ = e.Close()
 		return nil, err
+	}
+	for _, u := range users {
+		if _, err := e.IdentityStore.AddUser(LocalIdentityStoreID, u, u); err != nil {
+			_ = e.Close()
+			return nil, err
+		}
 	}
 	return e, nil
 }
