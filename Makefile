@@ -1,7 +1,7 @@
 # Elevate — see README.md. Everything installs what it needs first (scripts/deps.sh).
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := policies requests approvals authorize notify audit access
+FUNCTIONS := policies requests approvals authorize notify audit credentials access
 # TTL deletion in DynamoDB Local takes about a minute; those tests run as their own group.
 TTL_TESTS := ^TestTTL
 # The machine's Node 20 works for jsii; don't warn about its support window on every synth.

@@ -261,7 +261,9 @@ var wantEnv = map[string][]string{
 	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
 	manifest.Audit:     {config.EnvAuditBucket},
-	manifest.Access:    {config.EnvTable},
+	// v1.2: AWS credentials and the revocation deny.
+	manifest.Credentials: {config.EnvTable, config.EnvAdminGroup},
+	manifest.Access:      {config.EnvTable},
 }
 
 func TestFunctions(t *testing.T) {
@@ -329,6 +331,7 @@ type statement struct {
 	Action    any
 	Resource  any
 	Condition any
+	Principal any
 }
 
 func statements(t *testing.T, policy resource) []statement {

@@ -1,12 +1,16 @@
-// Command access is the Lambda function that applies grants to AWS: IAM
-// Identity Center account assignments from the table's stream, and the
-// periodic sweep an EventBridge rule invokes. Composition root only.
+// Command access is the Lambda function that applies grants to AWS from the
+// table's stream, and runs the periodic sweep an EventBridge rule invokes:
+// IAM Identity Center account assignments, and the deny on broker roles
+// that ends the sessions of ended grants. Composition root only.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/elevate-pam/elevate/pkg/access"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -25,10 +29,16 @@ func main() {
 	if err != nil {
 		wire.Fail(log, manifest.Access, err)
 	}
-	lambda.Start(identitycenter.NewLambdaHandler(&identitycenter.Applier{
-		Records: dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),
-		AWS:     wire.IdentityCenter(cfg),
-		Clock:   elevate.SystemClock,
-		Log:     log,
-	}))
+	store := dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)
+	ic := &identitycenter.Applier{Records: store, AWS: wire.IdentityCenter(cfg), Clock: elevate.SystemClock, Log: log}
+	revocations := access.Deps{Store: store, Clock: elevate.SystemClock, Logger: log,
+		IAM: iam.NewFromConfig(cfg, func(o *iam.Options) {
+			if ep := config.Get(config.EnvIAMEndpoint, ""); ep != "" {
+				o.BaseEndpoint = aws.String(ep)
+			}
+		})}
+	lambda.Start(access.NewLambdaHandler(
+		access.Part{Stream: identitycenter.NewHandler(ic), Sweep: ic.Sweep},
+		revocations.Part(),
+	))
 }

@@ -23,6 +23,8 @@ const (
 	notifyName = manifest.Notify
 	auditName  = manifest.Audit
 	accessName = manifest.Access
+	// credentialsName is the only function that may assume broker roles.
+	credentialsName = manifest.Credentials
 )
 
 // access is everything one function may touch. Each function gets its own
@@ -39,6 +41,10 @@ type access struct {
 	// group of break-glass alert recipients (no token is read)
 	alertGroup bool
 	publicURL  bool
+	// assumeBrokers: sts:AssumeRole (with source identity and session tags)
+	// on broker roles; brokerPolicy: write their Elevate inline policy.
+	assumeBrokers bool
+	brokerPolicy  bool
 }
 
 // accessByFunction says what else each function may reach. Table and index
@@ -73,10 +79,15 @@ var accessByFunction = map[string]access{
 		stream:     true,
 		auditWrite: true,
 	},
+	manifest.Credentials: {
+		adminGroup:    true,
+		assumeBrokers: true,
+	},
 	// Identity Center permissions come from newIdentityCenter, on the named
 	// instance and permission sets only.
 	manifest.Access: {
-		stream: true,
+		stream:       true,
+		brokerPolicy: true,
 	},
 }
 
@@ -179,6 +190,12 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 		suppress(role, "AwsSolutions-IAM5", "Audit object keys (date partition, record ID) are made at run time; the grant is s3:PutObject only, under the audit/ prefix, and Object Lock keeps what is written",
 			map[string]any{"regex": `/^Resource::<AuditBucket[0-9A-F]*\.Arn>\/` + auditrecord.Prefix + `\*$/`})
 		env[config.EnvAuditBucket] = e.Audit.BucketName()
+	}
+	if acc.assumeBrokers {
+		brokerGrants(role, props, "AssumeBrokerRoles", BrokerAssumeActions)
+	}
+	if acc.brokerPolicy {
+		brokerGrants(role, props, "WriteBrokerDeny", BrokerPolicyActions)
 	}
 	if acc.adminGroup {
 		env[config.EnvAdminGroup] = jsii.String(props.AdminGroup)

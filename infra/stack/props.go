@@ -62,6 +62,14 @@ const (
 	// function asks about ticket references (GET <url>/<ticket>); unset,
 	// tickets are checked against the policy's pattern only.
 	CtxTicketURL = "elevate:ticketUrl"
+	// CtxBrokerRoleARNs lists, comma-separated, broker roles (in any
+	// account) the credentials function may assume and the access function
+	// may write the Elevate inline policy of; roles of the stack's account
+	// tagged elevate:broker=true need no listing.
+	CtxBrokerRoleARNs = "elevate:brokerRoleArns"
+	// CtxBrokerRole names a broker role the stack creates in its own account
+	// with the trust policy the credentials function needs (NewBrokerRole).
+	CtxBrokerRole = "elevate:brokerRole"
 )
 
 // AlarmEmailNone, as elevate:alarmEmail, deploys the alarms without anyone
@@ -120,6 +128,9 @@ type Props struct {
 	// CognitoDomainPrefix: see CtxCognitoDomainPrefix.
 	CognitoDomainPrefix string
 
+	// BrokerRoleARNs and BrokerRoleName: see CtxBrokerRoleARNs, CtxBrokerRole.
+	BrokerRoleARNs []string
+	BrokerRoleName string
 	// IAM Identity Center (issue 20): see CtxIdentityCenterInstanceArn.
 	IdentityCenterInstanceArn       string
 	IdentityStoreID                 string
@@ -169,6 +180,14 @@ func (p Props) Validate() error {
 	}
 	if p.AssetDir == "" {
 		add("%s must not be empty", CtxAssetDir)
+	}
+	for _, arn := range p.BrokerRoleARNs {
+		if !roleARNRE.MatchString(arn) {
+			add("%s: %q is not an IAM role ARN", CtxBrokerRoleARNs, arn)
+		}
+	}
+	if p.BrokerRoleName != "" && !regexp.MustCompile(`^[\w+=,.@-]{1,64}$`).MatchString(p.BrokerRoleName) {
+		add("%s %q is not a role name", CtxBrokerRole, p.BrokerRoleName)
 	}
 	switch {
 	case p.SenderDomain == "":
@@ -276,6 +295,14 @@ func PropsFromContext(node constructs.Node) (Props, error) {
 	r.boolean(CtxAllowMissingEmailVerified, &p.AllowMissingEmailVerified)
 	r.str(CtxTicketURL, &p.TicketURL)
 	r.str(CtxCognitoDomainPrefix, &p.CognitoDomainPrefix)
+	var brokers string
+	r.str(CtxBrokerRoleARNs, &brokers)
+	for arn := range strings.SplitSeq(brokers, ",") {
+		if arn = strings.TrimSpace(arn); arn != "" {
+			p.BrokerRoleARNs = append(p.BrokerRoleARNs, arn)
+		}
+	}
+	r.str(CtxBrokerRole, &p.BrokerRoleName)
 	readIdentityCenter(&r, &p)
 	p.SenderDomain = strings.ToLower(p.SenderDomain)
 	p.ObjectLockMode = strings.ToUpper(p.ObjectLockMode)

@@ -64,6 +64,9 @@ func New(scope constructs.Construct, props Props) *Elevate {
 	for _, name := range []string{notifyName, auditName, accessName} {
 		e.Failures[name] = newStreamConsumer(st, title(name), e.Table, e.Functions[name], streamSettings[name])
 	}
+	if props.BrokerRoleName != "" {
+		NewBrokerRole(st, "BrokerRole", props.BrokerRoleName, e.Functions[credentialsName].Role())
+	}
 	newIdentityCenter(st, props, e)
 	newAuditCatalog(st, props, e.Audit, e.Results)
 	newAlarms(st, props, e, api)

@@ -27,6 +27,8 @@ type streamSetting struct {
 var streamSettings = map[string]streamSetting{
 	notifyName: {retries: 10000, maxAgeHour: MaxRecordAgeHours},
 	auditName:  {retries: 10000, maxAgeHour: MaxRecordAgeHours},
+	// A deny that cannot be written is retried until IAM answers: the
+	// record is never given up while the stream still holds it.
 	accessName: {retries: 10000, maxAgeHour: MaxRecordAgeHours},
 }
 

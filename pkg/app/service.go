@@ -37,6 +37,11 @@ type Service struct {
 	NewID func() string
 	// Tickets checks ticket references; PatternVerifier when nil.
 	Tickets TicketVerifier
+
+	// Issuer and Issuances serve the credentials route (v1.2); only the
+	// credentials function sets them.
+	Issuer    RoleAssumer
+	Issuances IssuanceStore
 	// IdentityCenter resolves requesters under an Identity Center binding
 	// and reads their assignments' provisioning (v1.2); nil where the
 	// function has no Identity Center access.

@@ -118,6 +118,10 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 		m, _, err := dynamo.MissedRatificationOf(rec)
 		return ratificationMissed(m, err)
 	}
+	switch kind {
+	case dynamo.KindCredentials, dynamo.KindRevocation, dynamo.KindRevocationCutoff:
+		return credentialsRecords(rec, kind)
+	}
 	if kind == dynamo.KindEvent {
 		if op != events.DynamoDBOperationTypeInsert {
 			return nil, nil

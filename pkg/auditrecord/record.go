@@ -41,6 +41,12 @@ const (
 	ActionRequestBreakGlass         = "request.break_glass"
 	ActionRequestRatified           = "request.ratified"
 	ActionRequestRatificationMissed = "request.ratification_missed"
+
+	// AWS credentials (v1.2): issued for a grant, and denied at the broker
+	// role once the grant ended while they were still valid.
+	ActionCredentialsIssued  = "credentials.issued"
+	ActionCredentialsRevoked = "credentials.revoked"
+
 	// ActionRefusedBreakGlassOpen is the refusal of a second unratified
 	// grant, as every refusal is audited (refused.<code>).
 	ActionRefusedBreakGlassOpen = "refused.break-glass-open"
@@ -93,9 +99,18 @@ func PartitionPrefix(day time.Time) string {
 	return Prefix + "dt=" + day.UTC().Format("2006-01-02") + "/"
 }
 
-// ObjectKey is the deterministic key of one batch's object, so a retried
-// batch overwrites its earlier attempt instead of duplicating it. batchID is
-// derived from the batch's first and last sequence numbers by the writer.
+// ObjectKey is the deterministic key of one batch's object. The writer puts
+// it only if absent (If-None-Match: *), so a retried or redriven batch finds
+// its earlier attempt's object and adds nothing; stored evidence is never
+// overwritten. batchID is derived from the batch's first and last sequence
+// numbers by the writer.
 func ObjectKey(day time.Time, batchID string) string {
 	return fmt.Sprintf("%s%s.json.gz", PartitionPrefix(day), batchID)
 }
+
+// Modes of credentials.revoked: the request's session tag, or the
+// aws:TokenIssueTime fallback when the deny outgrew IAM's size limit.
+const (
+	RevokedBySessionTag     = "session-tag"
+	RevokedByTokenIssueTime = "token-issue-time"
+)

@@ -21,7 +21,7 @@ func (a *app) call(ctx context.Context, method, path string, body any, render fu
 	if err != nil {
 		return err
 	}
-	c, err := a.client(true)
+	c, err := a.client(ctx, true)
 	if err != nil {
 		return err
 	}

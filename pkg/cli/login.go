@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
+
+	"github.com/elevate-pam/elevate/pkg/config"
 
 	"github.com/spf13/cobra"
 )
@@ -15,17 +20,43 @@ func (a *app) loginCmd() *cobra.Command {
 	var local bool
 	var as string
 	var groups []string
+	var l oidcLogin
+	var scopes []string
 	c := &cobra.Command{
-		Use:   "login --local --as EMAIL [--group NAME]...",
-		Short: "Get a token from the local stack and print an export line for it",
-		Long: `login mints a token from the local stack (make run) and prints
+		Use:   "login (--issuer URL --client-id ID [--device] | --local --as EMAIL [--group NAME]...)",
+		Short: "Sign in with your identity provider (or get a token from the local stack)",
+		Long: `login signs you in with the deployment's OpenID Connect provider, the way
+gh auth login --web and aws sso login do: it opens the provider's sign-in
+page in your browser (authorization code with PKCE; the code comes back to
+a listener on this machine only, ` + config.LoginRedirectURL + ` by default)
+and caches the ID token and refresh token in your config directory
+(mode 0600). The API commands then use it, refreshing it when it expires,
+whenever ELEVATE_TOKEN and --token are unset. Tokens are never printed.
+elevate logout removes the cache.
+
+With the stack's Cognito user pool, take --issuer and --client-id from the
+stack outputs LoginIssuer and UserPoolClientId (or run the LoginCommand
+output); Cognito asks for your TOTP code, and enrols an authenticator app
+at the first sign-in. --device uses the device authorization grant instead
+(enter a code on another device), where the provider offers it.
+
+--local mints a token from the local stack (make run) and prints
 	export ELEVATE_TOKEN='...'
-so that eval "$(elevate login --local --as alice@example.com)" signs you in.
-Against AWS, get a JWT from your identity provider and set ELEVATE_TOKEN.`,
+so that eval "$(elevate login --local --as alice@example.com)" signs you in.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !local {
-				return usagef("only --local login is supported; against AWS, set %s to a JWT from your identity provider", EnvToken)
+				if err := requireFlags(cmd, "issuer", "client-id"); err != nil {
+					return usagef("%s (or --local for the local stack)", err)
+				}
+				if as != "" || len(groups) > 0 {
+					return usagef("--as and --group are for --local only")
+				}
+				l.scopes, l.scopesGiven = trimScopes(scopes), cmd.Flags().Changed("scope")
+				return a.runOIDCLogin(cmd.Context(), l)
+			}
+			if l.issuer != "" || l.clientID != "" || l.device {
+				return usagef("--local mints a local token; --issuer, --client-id and --device are for an identity provider")
 			}
 			if err := requireFlags(cmd, "as"); err != nil {
 				return err
@@ -34,7 +65,7 @@ Against AWS, get a JWT from your identity provider and set ELEVATE_TOKEN.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client(false)
+			c, err := a.client(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
@@ -59,10 +90,41 @@ Against AWS, get a JWT from your identity provider and set ELEVATE_TOKEN.`,
 			return err
 		},
 	}
-	c.Flags().BoolVar(&local, "local", false, "mint a token from the local stack's /_local/token")
-	c.Flags().StringVar(&as, "as", "", "principal (email) to sign in as")
-	c.Flags().StringArrayVar(&groups, "group", nil, "group claim (repeatable), e.g. elevate-admins")
+	f := c.Flags()
+	f.StringVar(&l.issuer, "issuer", "", "OpenID Connect issuer URL (stack output LoginIssuer)")
+	f.StringVar(&l.clientID, "client-id", "", "OAuth client ID of the CLI (stack output UserPoolClientId)")
+	f.StringArrayVar(&scopes, "scope", DefaultScopes, "scope to ask for (repeatable)")
+	f.StringVar(&l.redirect, "redirect-url", config.LoginRedirectURL, "loopback URL the provider sends the code to (port 0: any free port, for providers that ignore the loopback port)")
+	f.BoolVar(&l.device, "device", false, "device authorization grant: enter a code on another device")
+	f.BoolVar(&l.noBrowser, "no-browser", false, "print the sign-in URL instead of opening a browser")
+	f.BoolVar(&local, "local", false, "mint a token from the local stack's /_local/token")
+	f.StringVar(&as, "as", "", "principal (email) to sign in as (--local)")
+	f.StringArrayVar(&groups, "group", nil, "group claim (repeatable), e.g. elevate-admins (--local)")
 	return c
+}
+
+func (a *app) logoutCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "Remove the sign-in elevate login cached on this machine",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			path, err := a.tokenPath()
+			if err != nil {
+				return err
+			}
+			err = os.Remove(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				_, err = fmt.Fprintf(a.env.Stdout, "Not signed in (no %s).\n", path)
+				return err
+			}
+			if err != nil {
+				return fmt.Errorf("remove the sign-in cache: %w", err)
+			}
+			_, err = fmt.Fprintf(a.env.Stdout, "Signed out: removed %s.\n", path)
+			return err
+		},
+	}
 }
 
 // shellQuote single-quotes s for POSIX shells, so eval cannot be tricked by

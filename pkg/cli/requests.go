@@ -26,7 +26,7 @@ func (a *app) list(ctx context.Context, path string, q url.Values, all bool, nex
 	if err != nil {
 		return err
 	}
-	c, err := a.client(true)
+	c, err := a.client(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (a *app) authorizeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client(true)
+			cl, err := a.client(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

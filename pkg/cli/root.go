@@ -36,6 +36,9 @@ type Env struct {
 	HTTP *http.Client
 	// NewS3, when set, replaces the client built from the AWS environment.
 	NewS3 func(ctx context.Context) (auditquery.S3Reader, error)
+	// OpenBrowser, when set, replaces opening the system browser at the
+	// identity provider's sign-in page.
+	OpenBrowser func(url string) error
 }
 
 // OSEnv is the real process environment.
@@ -107,7 +110,8 @@ func (a *app) newRoot() *cobra.Command {
 approval policies, request a task for a bounded time, approve or deny, ask
 whether a principal may perform a task now, and query the audit trail.
 
-API commands read ELEVATE_API_URL and ELEVATE_TOKEN (or --api-url, --token).
+API commands read ELEVATE_API_URL and ELEVATE_TOKEN (or --api-url, --token);
+without a token they use the sign-in of elevate login, refreshing it as needed.
 audit commands read the audit bucket directly (ELEVATE_AUDIT_BUCKET and the
 standard AWS environment).
 
@@ -144,7 +148,8 @@ API (4xx), 4 server or network failure, 5 authorize answered "denied".`,
 		a.decisionCmd("ratify", "Ratify a break-glass grant after the fact"),
 		a.delegateCmd(), a.delegationCmd(),
 		a.authorizeCmd(),
-		a.loginCmd(),
+		a.loginCmd(), a.logoutCmd(),
+		a.opsCmd(),
 		a.auditCmd(),
 	)
 	return root
@@ -173,7 +178,7 @@ func (a *app) format(def string, allowed ...string) (string, error) {
 	return "", usagef("--output must be one of %s", strings.Join(allowed, ", "))
 }
 
-func (a *app) client(needToken bool) (*Client, error) {
+func (a *app) client(ctx context.Context, needToken bool) (*Client, error) {
 	base := a.apiURL
 	if base == "" {
 		base = strings.TrimSpace(a.env.Getenv(EnvAPIURL))
@@ -189,7 +194,14 @@ func (a *app) client(needToken bool) (*Client, error) {
 		tok = strings.TrimSpace(a.env.Getenv(EnvToken))
 	}
 	if needToken && tok == "" {
-		return nil, usagef("no token: set %s or pass --token (locally: eval \"$(elevate login --local --as you@example.com)\")", EnvToken)
+		var err error
+		tok, err = a.sessionToken(ctx)
+		if errors.Is(err, errNoSession) {
+			return nil, usagef("no token: run elevate login --issuer URL --client-id ID, set %s or pass --token (locally: eval \"$(elevate login --local --as you@example.com)\")", EnvToken)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	hc := a.env.HTTP
 	if hc == nil {

@@ -19,6 +19,10 @@ const (
 	EnvAuditBucket    = "ELEVATE_AUDIT_BUCKET"    // audit bucket name
 	EnvLogLevel       = "ELEVATE_LOG_LEVEL"       // debug|info|warn|error
 	EnvDynamoEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
+	// EnvSTSEndpoint and EnvIAMEndpoint point the credentials and access
+	// functions at a local STS and IAM (the SDK's own names).
+	EnvSTSEndpoint = "AWS_ENDPOINT_URL_STS"
+	EnvIAMEndpoint = "AWS_ENDPOINT_URL_IAM"
 	// EnvTicketURL is the https base URL of the ticket system (F15); unset,
 	// tickets are checked against the policy's pattern only.
 	EnvTicketURL = "ELEVATE_TICKET_URL"

@@ -149,7 +149,8 @@ type policyItem struct {
 
 	BreakGlass *breakGlassItem `dynamodbav:"breakGlass,omitempty"`
 
-	IdentityCenter *bindingItem `dynamodbav:"identityCenter,omitempty"`
+	AWS            *awsBindingItem `dynamodbav:"aws,omitempty"`
+	IdentityCenter *bindingItem    `dynamodbav:"identityCenter,omitempty"`
 }
 
 func toPolicyItem(p elevate.Policy) policyItem {
@@ -159,6 +160,7 @@ func toPolicyItem(p elevate.Policy) policyItem {
 		RequiredApprovals: p.RequiredApprovals, CreatedAt: formatTime(p.CreatedAt), UpdatedAt: formatTime(p.UpdatedAt),
 		CreatedBy: p.CreatedBy, UpdatedBy: p.UpdatedBy,
 		TicketRequired: p.TicketRequired, TicketPattern: p.TicketPattern, BreakGlass: toBreakGlassItem(p.BreakGlass),
+		AWS:            toAWSBindingItem(p.AWS),
 		IdentityCenter: toBindingItem(p.IdentityCenter)}
 }
 
@@ -173,6 +175,7 @@ func (it policyItem) domain() (elevate.Policy, error) {
 		MaxDurationHours: it.MaxDurationHours, RequiredApprovals: it.RequiredApprovals,
 		CreatedAt: created, UpdatedAt: updated, CreatedBy: it.CreatedBy, UpdatedBy: it.UpdatedBy,
 		TicketRequired: it.TicketRequired, TicketPattern: it.TicketPattern, BreakGlass: it.BreakGlass.domain(),
+		AWS:            it.AWS.domain(),
 		IdentityCenter: it.IdentityCenter.domain()}, nil
 }
 

@@ -26,6 +26,15 @@ const (
 	KindRatification = "ratification"
 	// KindDelegation is one approver's hand-over of their approvals.
 	KindDelegation = "delegation"
+
+	// KindCredentials records credentials issued for a grant (v1.2).
+	KindCredentials = "credentials"
+	// KindRevocation is a request's entry in a broker role's deny, and
+	// KindRevocationCutoff the role's aws:TokenIssueTime fallback.
+	KindRevocation       = "revocation"
+	KindRevocationCutoff = "revocationcutoff"
+	// KindBrokerRole lists a broker role that has (had) a deny, for the sweep.
+	KindBrokerRole = "brokerrole"
 )
 
 // Kinds of the items that keep a group from being deleted while requests
@@ -68,6 +77,11 @@ const (
 	prefixBreakGlass = tabledef.PrefixBreakGlass
 	skUnratified     = "UNRATIFIED"
 	pkDelegation     = tabledef.PartitionDelegations
+
+	prefixCred    = tabledef.PrefixCredentials
+	prefixBroker  = tabledef.PrefixBrokerDenies
+	skCutoff      = "#CUTOFF" // deny entries' sort keys start with REQ#
+	pkBrokerRoles = tabledef.PartitionBrokerRoles
 )
 
 // The group-use partition: one hold per request naming the group, and the
@@ -170,6 +184,27 @@ func ratificationIndexKeys(principal string) unlistedIndexKeys {
 // decision path and notify read every delegation with one Query (they are
 // few: one per approver at most).
 func delegationKey(principal string) key { return key{pkDelegation, principal} }
+
+// credentialsKey: credentials issued for a request; a request's issuances
+// share a partition, read with one strongly consistent Query. It is not the
+// request's partition, so the function that writes them is granted no
+// write on requests (IAM's dynamodb:LeadingKeys sees partition keys only).
+func credentialsKey(requestID, accessKeyID string) key {
+	return key{prefixCred + requestID, accessKeyID}
+}
+
+// revocationKey: a request's entry in a broker role's deny; all of a
+// role's entries share a partition, read with one Query when the policy is
+// written.
+func revocationKey(roleARN, requestID string) key {
+	return key{prefixBroker + roleARN, prefixReq + requestID}
+}
+
+// revocationCutoffKey: the role's aws:TokenIssueTime fallback.
+func revocationCutoffKey(roleARN string) key { return key{prefixBroker + roleARN, skCutoff} }
+
+// brokerRoleKey: one broker role the sweep revisits.
+func brokerRoleKey(roleARN string) key { return key{pkBrokerRoles, roleARN} }
 
 // requestSortKey orders a request in every listing index: newest first when
 // read backwards, ties broken by ID.

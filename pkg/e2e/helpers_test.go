@@ -238,13 +238,21 @@ func (a *api) authorize(wantAllowed bool, wantReason string) map[string]any {
 // bob, access on, a Manual policy for Task Exchange\New-MoveRequest.
 func startStack(t *testing.T) *local.Stack {
 	t.Helper()
+	return startStackWith(t, func(*local.Options) {})
+}
+
+// startStackWith lets a test change the stack's options before it starts.
+func startStackWith(t *testing.T, with func(*local.Options)) *local.Stack {
+	t.Helper()
 	_, endpoint := emulatortest.DynamoForTest(t)
-	st, err := local.Start(context.Background(), local.Options{
+	o := local.Options{
 		DynamoEndpoint: endpoint,
 		Table:          emulatortest.UniqueTableName("e2e"),
 		PollInterval:   100 * time.Millisecond,
 		RecordCalls:    true,
-	})
+	}
+	with(&o)
+	st, err := local.Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)
 	}

@@ -38,6 +38,8 @@ type Policy struct {
 	// BreakGlass is nil when the policy never allows it (F16).
 	BreakGlass *BreakGlassPolicy `json:"breakGlass,omitempty"`
 
+	// AWS is nil when a grant under the policy issues no AWS credentials.
+	AWS *AWSBinding `json:"aws,omitempty"`
 	// IdentityCenter is nil when grants under the policy make no account
 	// assignments (v1.2).
 	IdentityCenter *IdentityCenterBinding `json:"identityCenter,omitempty"`
@@ -61,6 +63,7 @@ type PolicyInput struct {
 
 	BreakGlass *BreakGlassInput `json:"breakGlass"`
 
+	AWS            *AWSBindingInput       `json:"aws"`
 	IdentityCenter *IdentityCenterBinding `json:"identityCenter"`
 }
 
@@ -138,6 +141,9 @@ func (p Policy) withRules(in PolicyInput, actor string, now time.Time) (Policy, 
 		return p, err
 	}
 	p.BreakGlass = bg
+	if p.AWS, err = awsBindingRule(p.Type, in.AWS); err != nil {
+		return p, err
+	}
 	if p.IdentityCenter, err = identityCenterRule(in.IdentityCenter, p.Type); err != nil {
 		return p, err
 	}

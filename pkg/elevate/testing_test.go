@@ -2,6 +2,7 @@ package elevate
 
 import (
 	"errors"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -55,3 +56,5 @@ func wantErr(t *testing.T, got, want error) {
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }

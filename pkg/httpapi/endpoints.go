@@ -49,6 +49,8 @@ var allEndpoints = map[string]endpoint{
 
 	"POST /v1/requests/{id}/ratify": decision(app.Ratify),
 
+	"POST /v1/requests/{id}/credentials": issueCredentials,
+
 	"PUT /v1/delegations/{principal}":    putDelegation,
 	"GET /v1/delegations":                listDelegations,
 	"DELETE /v1/delegations/{principal}": deleteDelegation,
@@ -386,6 +388,24 @@ func decision(kind elevate.DecisionKind) endpoint {
 		}
 		return reply(http.StatusOK, r)
 	}
+}
+
+// issueCredentials answers with the secret: the only place it leaves
+// Elevate. The body, if any, must be empty JSON.
+func issueCredentials(s *server, c *call) (response, error) {
+	id, err := c.id()
+	if err != nil {
+		return response{}, err
+	}
+	var in struct{}
+	if err := decodeRequest(c.req, &in, true); err != nil {
+		return response{}, err
+	}
+	creds, err := s.deps.Service.IssueCredentials(c.ctx, c.caller, id)
+	if err != nil {
+		return response{}, err
+	}
+	return reply(http.StatusOK, creds)
 }
 
 func authorize(s *server, c *call) (response, error) {

@@ -37,6 +37,8 @@ const (
 	replayAdmin = "admin@example.com"
 
 	idBreakGlass = "b6000000000000000000000000000006" // heidi, break-glass on Search-Mailbox: ratified by a sample
+
+	idCredentials = "c7000000000000000000000000000007" // alice, Auto on S3\Delete-Bucket with an aws binding
 )
 
 // ReplayLinkKey signs the link tokens in the sample events.
@@ -181,6 +183,13 @@ func samples(t testing.TB) []sample {
 		{"requests/delegations-list.valid", "GET", "/v1/delegations", "", "", bob, 200, ""},
 		{"requests/delegations-delete.non-admin", "DELETE", "/v1/delegations/bob@example.com", "", "", mallory, 403, ""},
 		{"requests/delegations-delete.valid", "DELETE", "/v1/delegations/me", "", "", bob, 204, ""},
+
+		// AWS credentials (v1.2)
+		{"credentials/credentials.valid", "POST", "/v1/requests/" + idCredentials + "/credentials", "", "", alice, 200, "a live grant under an aws binding"},
+		{"credentials/credentials.not-requester", "POST", "/v1/requests/" + idCredentials + "/credentials", "", "", mallory, 403, "someone else's grant"},
+		{"credentials/credentials.not-live", "POST", "/v1/requests/" + idGranted + "/credentials", "", "", alice, 409, "revoked: authorize answers approval-required"},
+		{"credentials/credentials.no-binding", "POST", "/v1/requests/" + idPending + "/credentials", "", "", alice, 422, "live, but its policy names no aws binding"},
+		{"credentials/credentials.unknown-field", "POST", "/v1/requests/" + idCredentials + "/credentials", `{"durationSeconds":43200}`, "", alice, 400, "the duration is Elevate's to choose"},
 	}
 }
 

@@ -17,9 +17,11 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
+	"github.com/elevate-pam/elevate/pkg/stscreds"
 )
 
 var replayPageKey = []byte("page-key-page-key-page-key-page-key")
@@ -76,6 +78,11 @@ func replayFixture(t *testing.T, svc *app.Service) {
 	must(svc.CreatePolicy(ctx, ad, elevate.PolicyInput{Scope: "Exchange", Name: "Search-Mailbox", ApprovalType: "Manual", BreakGlass: &elevate.BreakGlassInput{Enabled: ptr(true)}}))
 	next = idBreakGlass
 	must(svc.SubmitRequest(ctx, app.Caller{Principal: "heidi@example.com"}, elevate.SubmitInput{Scope: "Exchange", Name: "Search-Mailbox", Reason: "fixture: the outage nobody answers", BreakGlass: true}))
+
+	must(svc.CreatePolicy(ctx, ad, elevate.PolicyInput{Scope: "S3", Name: "Delete-Bucket", ApprovalType: "Auto",
+		AWS: &elevate.AWSBindingInput{RoleARN: emulator.BrokerRoleARN}}))
+	next = idCredentials
+	must(svc.SubmitRequest(ctx, app.Caller{Principal: "alice@example.com"}, elevate.SubmitInput{Scope: "S3", Name: "Delete-Bucket", Reason: "fixture: a grant with AWS credentials"}))
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -96,12 +103,20 @@ func TestReplayEvents(t *testing.T) {
 	// Each function gets its own client, as in AWS, recording the DynamoDB
 	// actions it performs so they can be checked against its IAM grant.
 	_, endpoint := emulatortest.DynamoForTest(t)
+	awsAPI, err := emulator.StartAWSAPI(awsapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = awsAPI.Close() })
 	handlers := map[string]Handler{}
 	recorders := map[string]*emulator.OpRecorder{}
 	for _, f := range manifest.APIFunctions {
 		rec := emulator.NewOpRecorder()
 		store := dynamo.New(emulator.DynamoClient(endpoint, rec.Option), svc.Store.(*dynamo.Store).Table(), replayPageKey)
 		fsvc := &app.Service{Store: store, Clock: svc.Clock, AdminGroup: svc.AdminGroup}
+		if f == manifest.Credentials {
+			fsvc.Issuer, fsvc.Issuances = stscreds.Assumer{STS: emulator.STSClient(awsAPI.Endpoint)}, store
+		}
 		handlers[f], recorders[f] = New(f, Deps{Service: fsvc, Links: links, Log: log}), rec
 	}
 	defer func() {

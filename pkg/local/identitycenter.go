@@ -38,9 +38,7 @@ const (
 // Identity Store), verifying SigV4 with the stack's local credentials, and
 // seeds the local Identity Center instance.
 func startAWS(delay time.Duration, users []string) (*awsapi.Endpoint, error) {
-	e, err := awsapi.Start(awsapi.Options{Region: emulator.Region, ProvisioningDelay: delay,
-		Keys: []awsapi.Identity{{AccessKeyID: emulator.AccessKeyID, SecretAccessKey: emulator.SecretAccessKey, Account: "000000000000",
-			ARN: "arn:aws:iam::000000000000:user/elevate-local", UserID: "AIDAELEVATELOCAL"}}})
+	e, err := emulator.StartAWSAPI(awsapi.Options{ProvisioningDelay: delay})
 	if err != nil {
 		return nil, fmt.Errorf("local: aws endpoints: %w", err)
 	}
@@ -67,9 +65,12 @@ func identityCenterAWS(endpoint string) *identitycenter.AWS {
 		Poll: 50 * time.Millisecond, Backoff: 100 * time.Millisecond, Deadline: 30 * time.Second}
 }
 
+// sweeper is one part of the access function's sweep.
+type sweeper interface{ Sweep(context.Context) error }
+
 // runSweep runs the access sweep every interval until ctx is done, as the
 // EventBridge rule does in AWS.
-func runSweep(ctx context.Context, ap *identitycenter.Applier, interval time.Duration, log *slog.Logger) {
+func runSweep(ctx context.Context, ap sweeper, interval time.Duration, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

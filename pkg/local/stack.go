@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/elevate-pam/elevate/pkg/access"
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
@@ -26,6 +27,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/notify"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
+	"github.com/elevate-pam/elevate/pkg/stscreds"
 )
 
 // Defaults of the local stack (DESIGN.md, "Local stack").
@@ -80,6 +82,9 @@ type Options struct {
 	// loopback address. Anyone who can reach that route can mint an admin
 	// token, so by default it is refused (403) on any other address.
 	TokensBeyondLoopback bool
+	// TrustIssuer, when set, makes the gateway accept that loopback OpenID
+	// provider's ID tokens besides its own (tests of elevate login).
+	TrustIssuer *TrustedIssuer
 	// RecordCalls gives each function its own DynamoDB client, as in AWS,
 	// recording every call it makes (Stack.Calls) so tests can hold the
 	// stack's behaviour to the IAM grants in pkg/manifest. The recorder keeps
@@ -89,6 +94,10 @@ type Options struct {
 	// ProvisioningDelay is how long the in-process sso-admin's assignments
 	// and provisionings stay IN_PROGRESS (DefaultProvisioningDelay).
 	ProvisioningDelay time.Duration
+	// AccessClock is the clock of the access function's revocation deny
+	// (entries lapse when their credentials expire); the system clock when
+	// nil. Tests move it.
+	AccessClock elevate.Clock
 	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
 	// a minute in AWS).
 	SweepInterval time.Duration
@@ -120,6 +129,9 @@ type Stack struct {
 
 	// AWS is the in-process STS, IAM, sso-admin and Identity Store.
 	AWS *awsapi.Endpoint
+	// Access is the access function's revocation deny, for tests that run
+	// its sweep.
+	Access access.Deps
 
 	authority *Authority
 	server    *http.Server
@@ -219,13 +231,31 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	icAWS := identityCenterAWS(st.AWS.Endpoint)
 	serviceOf := func(function string) *app.Service {
 		fs := storeOf(function)
-		return &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
+		svc := &app.Service{Store: fs, Clock: elevate.SystemClock, AdminGroup: o.AdminGroup, Tickets: o.Tickets,
 			IdentityCenter: identitycenter.APIPort{Directory: icAWS, Provisioning: fs}}
+		if function == manifest.Credentials {
+			svc.Issuer, svc.Issuances = stscreds.Assumer{STS: emulator.STSClient(st.AWS.Endpoint)}, fs
+		}
+		return svc
 	}
-	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: st.authority, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
+	var verifier TokenVerifier = st.authority
+	if o.TrustIssuer != nil {
+		iv, err := newIssuerVerifier(ctx, *o.TrustIssuer)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		verifier = verifiers{st.authority, iv}
+	}
+	gw := &Gateway{Functions: handlersOf(serviceOf, signer, log), Verifier: verifier, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	accessStore := storeOf(accessConsumer)
+	st.Access = access.Deps{Store: accessStore, IAM: emulator.IAMClient(st.AWS.Endpoint), Clock: o.AccessClock,
+		Logger: log.With("function", accessConsumer)}
+	if st.Access.Clock == nil {
+		st.Access.Clock = elevate.SystemClock
+	}
 	st.Poller = &Poller{
 		Streams:    emulator.StreamsClient(st.DynamoEndpoint),
 		StreamARN:  streamARN,
@@ -248,7 +278,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Bucket: o.Bucket,
 				Logger: log.With("function", manifest.Audit),
 			})},
-			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
+			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: StreamHandler(access.Stream(
+				access.Part{Stream: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},
+				st.Access.Part(),
+			))},
 		},
 	}
 	pctx, cancel := context.WithCancel(context.Background())
@@ -258,6 +291,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		defer close(st.polled)
 		var wg sync.WaitGroup
 		wg.Go(func() { runSweep(pctx, sweeper, o.SweepInterval, log) })
+		wg.Go(func() { runSweep(pctx, st.Access, o.SweepInterval, log) })
 		st.Poller.Run(pctx)
 		wg.Wait()
 	}()
@@ -340,6 +374,8 @@ func (s *Stack) Exports(token string) []string {
 		"export ELEVATE_TOKEN=" + token,
 		"export ELEVATE_AUDIT_BUCKET=" + s.Bucket,
 		"export AWS_ENDPOINT_URL_S3=" + s.S3Endpoint,
+		"export AWS_ENDPOINT_URL_STS=" + s.AWS.Endpoint,
+		"export AWS_ENDPOINT_URL_IAM=" + s.AWS.Endpoint,
 		"export AWS_REGION=" + s.Region,
 		"export AWS_ACCESS_KEY_ID=" + emulator.AccessKeyID,
 		"export AWS_SECRET_ACCESS_KEY=" + emulator.SecretAccessKey,

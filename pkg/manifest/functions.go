@@ -14,13 +14,17 @@ const (
 	Authorize = "authorize"
 	Notify    = "notify"
 	Audit     = "audit"
-	// Access applies grants to AWS (v1.2): Identity Center assignments.
+	// Credentials issues AWS credentials for live grants (v1.2): the only
+	// function that may call sts:AssumeRole.
+	Credentials = "credentials"
+	// Access applies grants to AWS (v1.2): Identity Center assignments, and
+	// the deny on broker roles that ends the sessions of ended grants.
 	Access = "access"
 )
 
 // APIFunctions serve HTTP; StreamFunctions consume the table's stream.
 var (
-	APIFunctions    = []string{Policies, Requests, Approvals, Authorize}
+	APIFunctions    = []string{Policies, Requests, Approvals, Authorize, Credentials}
 	StreamFunctions = []string{Notify, Audit, Access}
 )
 
@@ -32,13 +36,16 @@ var (
 // DeleteItem and ConditionCheckItem.
 var (
 	TableActions = map[string][]string{
-		Policies:  {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
-		Requests:  {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
-		Approvals: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
-		Authorize: {"BatchGetItem", "PutItem"},
-		Notify:    {"GetItem", "Query", "PutItem", "DeleteItem"},
-		Audit:     nil,
-		Access:    {"GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
+		Policies:    {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
+		Requests:    {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
+		Approvals:   {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+		Authorize:   {"BatchGetItem", "PutItem"},
+		Notify:      {"GetItem", "Query", "PutItem", "DeleteItem"},
+		Audit:       nil,
+		Credentials: {"GetItem", "BatchGetItem", "PutItem", "ConditionCheckItem"},
+		// Access: Identity Center assignments (issue 20); a request and its
+		// issuances, the role's deny entries, and the list of broker roles.
+		Access: {"GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
 	}
 	IndexActions = map[string][]string{
 		Requests: {"Query"},

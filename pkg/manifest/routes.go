@@ -46,6 +46,9 @@ var All = []Route{
 	{"POST", "/v1/requests/{id}/ratify", Approvals, false},
 
 	// Self-service, so not on the admin-only policies function.
+	// AWS credentials for a live grant (v1.2).
+	{"POST", "/v1/requests/{id}/credentials", Credentials, false},
+
 	{"PUT", "/v1/delegations/{principal}", Requests, false},
 	{"GET", "/v1/delegations", Requests, false},
 	{"DELETE", "/v1/delegations/{principal}", Requests, false},

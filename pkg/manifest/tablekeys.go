@@ -25,6 +25,9 @@ const (
 	KeyBreakGlass  = tabledef.PrefixBreakGlass + "*"
 	KeyDelegations = tabledef.PartitionDelegations
 
+	KeyCredentials  = tabledef.PrefixCredentials + "*"
+	KeyBrokerDenies = tabledef.PrefixBrokerDenies + "*"
+	KeyBrokerRoles  = tabledef.PartitionBrokerRoles
 	KeyAssignments  = tabledef.PartitionAssignments
 	KeyProvisioning = tabledef.PrefixProvisioning + "*"
 	KeyICStarts     = tabledef.PartitionICStarts
@@ -80,6 +83,12 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyEvents}},
 	},
+	Credentials: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyCredentials, KeyEvents}},                    // events: refused attempts
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGrantSlots}},                     // the grant is still live at issue
+	},
 	Notify: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}}, // delegates get the approval emails
@@ -87,11 +96,13 @@ var TableKeys = map[string][]TableKey{
 	},
 	Access: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests, KeyAssignments}},
-		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}},                       // the holders of an assignment
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyPolicies}}, // the sweep and the reconcile
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyAssignments, KeyICStarts}},            // assignment records are versioned puts
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyProvisioning}},                     // one assignment's status at a time
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyICStarts}},
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // the holders of an assignment
+		// the sweep and the reconcile; a request's issuances, a broker role's deny entries, the broker roles
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyPolicies, KeyCredentials, KeyBrokerDenies, KeyBrokerRoles}},
+		// assignment records are versioned puts; deny entries and the broker roles list
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyBrokerDenies, KeyBrokerRoles}},
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyProvisioning}}, // one assignment's status at a time
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyICStarts, KeyBrokerDenies}},
 	},
 }
 

@@ -36,6 +36,9 @@ const (
 	PrefixGroupUse   = "GROUPUSE#"   // holds of requests naming a group, and a group delete's lock
 	PrefixBreakGlass = "BREAKGLASS#" // a principal's unratified break-glass claim
 
+	PrefixCredentials    = "CRED#"       // credentials issued for a request (never the secret)
+	PrefixBrokerDenies   = "BROKER#"     // a broker role's deny entries and cutoff
+	PartitionBrokerRoles = "BROKERROLES" // every broker role that has had a deny
 	// IAM Identity Center (v1.2).
 	PartitionAssignments = "ICASSIGN" // every Identity Center assignment record
 	PartitionICStarts    = "ICSTART"  // scheduled grant starts awaiting the sweep

@@ -114,7 +114,10 @@ const minPageKey = 32
 // Only the approvals function reads the link key, and only the requests
 // function, which lists, the page key. The others never issue page tokens
 // and sign with a random per-process key should they ever have to.
-func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpapi.Handler, error) {
+//
+// extras add what one function alone needs (the credentials function's STS
+// client), so the others do not link it.
+func HTTPHandler(ctx context.Context, function string, log *slog.Logger, extras ...Extra) (httpapi.Handler, error) {
 	table := config.Get(config.EnvTable, "")
 	if table == "" {
 		return nil, errors.New(config.EnvTable + " is required")
@@ -149,6 +152,9 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger) (httpap
 		Store:      store,
 		Clock:      elevate.SystemClock,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
+	}
+	for _, extend := range extras {
+		extend(svc, cfg, store)
 	}
 	if u := config.Get(config.EnvTicketURL, ""); u != "" && function == manifest.Requests {
 		v, err := ticketcheck.New(u, nil)
@@ -210,10 +216,13 @@ func DynamoEndpoint(o *dynamodb.Options) {
 	}
 }
 
+// Extra completes one function's service from the shared configuration.
+type Extra func(svc *app.Service, cfg aws.Config, store *dynamo.Store)
+
 // Main is the whole main of an HTTP function: build, then serve forever.
-func Main(function string) {
+func Main(function string, extras ...Extra) {
 	log := Logger()
-	h, err := HTTPHandler(context.Background(), function, log)
+	h, err := HTTPHandler(context.Background(), function, log, extras...)
 	if err != nil {
 		Fail(log, function, err)
 	}
