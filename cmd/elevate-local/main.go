@@ -42,6 +42,10 @@ func run(log *slog.Logger) error {
 	defer stop()
 
 	adminGroup := config.Get(config.EnvAdminGroup, app.DefaultAdminGroup)
+	var trust *local.TrustedIssuer
+	if iss := config.Get(config.EnvLocalTrustIssuer, ""); iss != "" {
+		trust = &local.TrustedIssuer{Issuer: iss, Audience: config.Get(config.EnvLocalTrustAudience, "")}
+	}
 	st, err := local.Start(ctx, local.Options{
 		Addr:       config.Get(envAddr, local.DefaultAddr),
 		SESPort:    local.DefaultSESPort,
@@ -56,6 +60,7 @@ func run(log *slog.Logger) error {
 		// Anyone who reaches the token route can mint an admin token.
 		TokensBeyondLoopback: config.Get(config.EnvLocalTokensBeyondLoopback, "false") == "true",
 		IdentityCenterUsers:  strings.Split(config.Get(envIdentityCenterUsers, defaultIdentityCenterUsers), ","),
+		TrustIssuer:          trust,
 	})
 	if err != nil {
 		return err

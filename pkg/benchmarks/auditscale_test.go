@@ -253,8 +253,11 @@ func watchHWM(pid int, done <-chan struct{}) int64 {
 }
 
 // BenchmarkAuditQueryScale measures `elevate audit query` over a generated
-// trail against its floor, a parallel GET of the same objects with the
-// bodies discarded, alternating the two in one run. Targets: wall ≤ 1.5 ×
+// trail against two floors, rotating the order of the three in each round:
+// the reader floor, the least work any reader must do (the same GETs over
+// the same kind of client, gunzip and line split, in its own process like
+// the query: runReaderFloor), and the plain-GET floor (the GETs alone,
+// bodies discarded, in this process). Targets: wall ≤ 1.5 × the reader
 // floor and peak RSS ≤ 256 MB, at 1,000,000 records in 5,000 objects over
 // 30 days; the 100,000-record run shows how both grow. Sizes:
 // AUDIT_RECORDS (comma-separated list), AUDIT_RECORDS_PER_OBJECT (200),
@@ -283,36 +286,39 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 				*o = emulator.S3Client(tr.srv.Endpoint).Options()
 				o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = parallel })
 			})
-			floorGET(b, c, tr.srv.Bucket, tr.keys, parallel) // warm both sides
-			var floors, walls []time.Duration
+			floorGET(b, c, tr.srv.Bucket, tr.keys, parallel) // warm every side
+			runReaderFloor(b, tr, parallel)
+			var getFloors, floors, walls []time.Duration
 			var peak float64
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				var wall time.Duration
-				var rss float64
-				var n int
-				if i%2 == 0 {
-					floors = append(floors, floorGET(b, c, tr.srv.Bucket, tr.keys, parallel))
-					wall, rss, n = runQuery(b, cli, tr, parallel, tr.since, tr.until)
-				} else {
-					wall, rss, n = runQuery(b, cli, tr, parallel, tr.since, tr.until)
-					floors = append(floors, floorGET(b, c, tr.srv.Bucket, tr.keys, parallel))
+				sides := []func(){
+					func() { getFloors = append(getFloors, floorGET(b, c, tr.srv.Bucket, tr.keys, parallel)) },
+					func() { floors = append(floors, runReaderFloor(b, tr, parallel)) },
+					func() {
+						wall, rss, n := runQuery(b, cli, tr, parallel, tr.since, tr.until)
+						if n != records {
+							b.Fatalf("the query printed %d records, want %d", n, records)
+						}
+						walls = append(walls, wall)
+						peak = max(peak, rss)
+					},
 				}
-				if n != records {
-					b.Fatalf("the query printed %d records, want %d", n, records)
+				for k := range sides {
+					sides[(i+k)%len(sides)]()
 				}
-				walls = append(walls, wall)
-				peak = max(peak, rss)
 			}
 			b.StopTimer()
-			wall, floor := quantile(walls, 0.5), quantile(floors, 0.5)
+			wall, floor, getFloor := quantile(walls, 0.5), quantile(floors, 0.5), quantile(getFloors, 0.5)
 			name := fmt.Sprintf("audit_query_%dk", records/1000)
 			if records == 1_000_000 {
 				name = "audit_query"
 			}
 			figure(b, name+"_floor_s", round3(floor.Seconds()), "floor-s")
+			figure(b, name+"_get_floor_s", round3(getFloor.Seconds()), "get-floor-s")
 			figure(b, name+"_wall_s", round3(wall.Seconds()), "wall-s")
 			figure(b, name+"_floor_ratio", round3(float64(wall)/float64(floor)), "floor-ratio")
+			figure(b, name+"_get_floor_ratio", round3(float64(wall)/float64(getFloor)), "get-floor-ratio")
 			figure(b, name+"_peak_rss_mb", round3(peak), "peak-rss-MB")
 			figure(b, name+"_records_per_s", float64(int(float64(records)/wall.Seconds())), "records/s")
 			// The same trail queried over its first three days only: peak

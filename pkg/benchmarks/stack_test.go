@@ -20,11 +20,12 @@ import (
 	"github.com/elevate-pam/elevate/pkg/local"
 )
 
-// stack starts one local stack for a benchmark and seeds it: group ops
-// (bob), access on, a Manual policy on Exchange\New-MoveRequest.
+// stack starts one local stack for a benchmark, polling the stream at the
+// stack's default interval, and seeds it: group ops (bob), access on, a
+// Manual policy on Exchange\New-MoveRequest.
 func stack(b *testing.B) (*local.Stack, *caller) {
 	b.Helper()
-	st, err := local.Start(context.Background(), local.Options{PollInterval: 100 * time.Millisecond})
+	st, err := local.Start(context.Background(), local.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,6 +28,15 @@ const (
 	EnvTicketURL = "ELEVATE_TICKET_URL"
 )
 
+// The local stack's extra trusted OpenID provider (elevate-local only): its
+// issuer URL, which must be on this machine, and the client ID its tokens
+// are issued to. With both set, `elevate login --issuer` against that
+// provider works with `make run` as with a deployment.
+const (
+	EnvLocalTrustIssuer   = "ELEVATE_LOCAL_TRUST_ISSUER"
+	EnvLocalTrustAudience = "ELEVATE_LOCAL_TRUST_AUDIENCE"
+)
+
 // LoginRedirectURL is where `elevate login` receives the authorization code
 // by default: a loopback listener on a fixed port, because Cognito matches
 // callback URLs exactly (port included) and accepts plain http only for

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -248,10 +250,28 @@ func (p *Process) signalGroup(sig syscall.Signal) error {
 // Exited is closed once the process has exited (for fault-injection tests).
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
+// pooled keeps ConcurrentCallers idle connections on an SDK HTTP client.
+func pooled(c aws.HTTPClient) aws.HTTPClient {
+	if b, ok := c.(*awshttp.BuildableClient); ok {
+		return b.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = ConcurrentCallers, ConcurrentCallers
+		})
+	}
+	return c
+}
+
+// ConcurrentCallers is how many concurrent callers a local client keeps a
+// connection for: the load test's and the benchmarks' largest client counts.
+const ConcurrentCallers = 256
+
 // DynamoClient returns a client for a local endpoint: static credentials,
 // us-east-1, the functions' retry policy and HTTP timeouts (pkg/budget), and
 // response checksum validation off because DynamoDB Local's CRC32 headers do
-// not match what the SDK computes. Never use it for real AWS.
+// not match what the SDK computes. Its connection pool keeps
+// ConcurrentCallers connections alive: the local stack serves many callers
+// from one process (a Lambda instance serves one), and the SDK's default of
+// 10 idle connections per host would make every caller beyond the tenth open
+// a new one. Never use it for real AWS.
 func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	opts := dynamodb.Options{
 		Region:                          Region,
@@ -259,7 +279,7 @@ func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.
 		BaseEndpoint:                    aws.String(endpoint),
 		DisableValidateResponseChecksum: true,
 		Retryer:                         budget.Retryer(),
-		HTTPClient:                      budget.HTTPClient(),
+		HTTPClient:                      pooled(budget.HTTPClient()),
 	}
 	return dynamodb.New(opts, optFns...)
 }

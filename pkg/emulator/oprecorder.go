@@ -22,10 +22,14 @@ import (
 // dynamodb:LeadingKeys condition sees.
 // Tests hold what it saw against the IAM grants in manifest.TableActions and
 // manifest.TableKeys (emulatortest.CheckWithin).
+//
+// It also asks DynamoDB for the capacity each call consumes and adds it up
+// (Cost), so benchmarks can report what an operation costs.
 type OpRecorder struct {
 	mu    sync.Mutex
 	table map[string]map[string]bool // action → partition keys
 	index map[string]bool
+	cost  Cost
 }
 
 // unknownKey stands for a partition key the recorder could not read; no
@@ -43,7 +47,10 @@ func (r *OpRecorder) Option(o *dynamodb.Options) {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("elevate-record-ops",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				r.Record(in.Parameters)
-				return next.HandleInitialize(ctx, in)
+				askCapacity(in.Parameters)
+				out, md, err := next.HandleInitialize(ctx, in)
+				r.addCost(in.Parameters, out.Result, err)
+				return out, md, err
 			}), middleware.Before)
 	})
 }
