@@ -260,7 +260,7 @@ var wantEnv = map[string][]string{
 	manifest.Approvals: {config.EnvTable, config.EnvAdminGroup, config.EnvLinkKeySecret, config.EnvPublicBaseURL},
 	manifest.Authorize: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Notify:    {config.EnvTable, config.EnvLinkKeySecret, config.EnvSender, config.EnvPublicBaseURL, config.EnvAdminGroup},
-	manifest.Audit:     {config.EnvAuditBucket},
+	manifest.Audit:     {config.EnvAuditBucket, config.EnvTable}, // it reads the request a grant slot's change is checked against
 	// v1.2: AWS credentials and the revocation deny.
 	manifest.Credentials: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Access:      {config.EnvTable},

@@ -6,19 +6,22 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/audit"
 	"github.com/elevate-pam/elevate/pkg/config"
+	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
 
 func main() {
 	log := wire.Logger()
 	bucket := config.Get(config.EnvAuditBucket, "")
+	table := config.Get(config.EnvTable, "")
 	cfg, err := wire.LambdaConfig()
-	if err == nil && bucket == "" {
-		err = wire.Missing(config.EnvAuditBucket)
+	if err == nil && (bucket == "" || table == "") {
+		err = wire.Missing(config.EnvAuditBucket, config.EnvTable)
 	}
 	if err != nil {
 		wire.Fail(log, "audit", err)
@@ -28,5 +31,6 @@ func main() {
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	})
-	lambda.Start(audit.NewHandler(audit.HandlerDeps{S3: client, Bucket: bucket, Logger: log}))
+	requests := dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)
+	lambda.Start(audit.NewHandler(audit.HandlerDeps{S3: client, Bucket: bucket, Logger: log, Requests: requests}))
 }

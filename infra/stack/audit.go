@@ -107,6 +107,9 @@ var AuditColumns = [][2]string{
 	{"detail", "string"},
 	// ticket: the request's ticket reference (F15), searchable in Athena.
 	{"ticket", "string"},
+	// timeprecision: set when time is only the stream's approximate time
+	// ("1s", "1m0s"): the change happened within [time, time+precision).
+	{"timeprecision", "string"},
 }
 
 // projectionStart is the first date partition projection enumerates; no

@@ -100,7 +100,7 @@ func TestOneUnratifiedBreakGlassGrant(t *testing.T) {
 
 // A missed deadline is decided at read time: the grant ends, the request
 // reads as missed and revoked, ratification is refused, and the principal
-// may break the glass again.
+// is blocked from break-glass until an admin clears it.
 func TestMissedRatificationAtReadTime(t *testing.T) {
 	svc := newBreakGlassService(t, 1.0/60) // one minute, shorter than the 1 h grant
 	clock := &fakeClock{now: elevate.SystemClock()}
@@ -129,9 +129,72 @@ func TestMissedRatificationAtReadTime(t *testing.T) {
 			t.Errorf("list %+v: %d items, %v; want %d", filter, len(page.Items), err, want)
 		}
 	}
+	// Issue 16 item 5: a missed deadline blocks the principal until an
+	// admin clears it; then they may break the glass again.
+	if _, err := svc.SubmitRequest(ctx, alice, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: emergency, BreakGlass: true}); !errors.Is(err, elevate.ErrBreakGlassBlocked) {
+		t.Fatalf("break-glass after a missed deadline: %v, want break-glass-blocked", err)
+	}
+	holds, err := svc.ListBreakGlassHolds(ctx, admin)
+	if err != nil || len(holds) != 1 || holds[0].Principal != alice.Principal || holds[0].State != elevate.HoldBlocked || holds[0].Reason != elevate.HoldReasonMissed {
+		t.Fatalf("holds after a missed deadline: %+v %v", holds, err)
+	}
+	must(t, func() error { return svc.ClearBreakGlassHold(ctx, admin, alice.Principal) })
 	again := breakGlass(t, svc, alice)
 	if again.ID == r.ID || !again.Active {
-		t.Fatalf("break-glass after a missed deadline: %+v", again)
+		t.Fatalf("break-glass after the block was cleared: %+v", again)
+	}
+}
+
+// Issue 16 item 5: only a ratification frees a principal's break-glass.
+// After a revocation, by an approver or by themselves, they are blocked
+// until an admin clears it; admins list the holds; clearing is admin-only
+// and happens once.
+func TestBreakGlassBlockedAfterRevocationUntilAdminClears(t *testing.T) {
+	svc := newBreakGlassService(t, 24)
+	submit := func(c app.Caller) error {
+		_, err := svc.SubmitRequest(ctx, c, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: emergency, BreakGlass: true})
+		return err
+	}
+	r := breakGlass(t, svc, alice)
+	holds, err := svc.ListBreakGlassHolds(ctx, admin)
+	if err != nil || len(holds) != 1 || holds[0].RequestID != r.ID || holds[0].State != elevate.HoldAwaitingRatification {
+		t.Fatalf("holds while awaiting ratification: %+v %v", holds, err)
+	}
+	if _, err := svc.Decide(ctx, bob, r.ID, app.Revoke, "not an emergency"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := submit(alice); !errors.Is(err, elevate.ErrBreakGlassBlocked) {
+			t.Fatalf("break-glass after an approver's revocation (try %d): %v, want break-glass-blocked", i, err)
+		}
+	}
+	if holds, err = svc.ListBreakGlassHolds(ctx, admin); err != nil || len(holds) != 1 || holds[0].State != elevate.HoldBlocked || holds[0].Reason != elevate.HoldReasonRevoked {
+		t.Fatalf("holds after the revocation: %+v %v", holds, err)
+	}
+	if _, err := svc.ListBreakGlassHolds(ctx, bob); !errors.Is(err, app.ErrAdminOnly) {
+		t.Fatalf("a non-admin lists holds: %v", err)
+	}
+	if err := svc.ClearBreakGlassHold(ctx, alice, alice.Principal); !errors.Is(err, app.ErrAdminOnly) {
+		t.Fatalf("the blocked principal clears their own block: %v", err)
+	}
+	must(t, func() error { return svc.ClearBreakGlassHold(ctx, admin, alice.Principal) })
+	if err := svc.ClearBreakGlassHold(ctx, admin, alice.Principal); !errors.Is(err, elevate.ErrNoBreakGlassBlock) {
+		t.Fatalf("clearing twice: %v", err)
+	}
+	if holds, err = svc.ListBreakGlassHolds(ctx, admin); err != nil || len(holds) != 0 {
+		t.Fatalf("holds after clearing: %+v %v", holds, err)
+	}
+	// Revoking one's own unratified grant does not free one either.
+	own := breakGlass(t, svc, alice)
+	if _, err := svc.Decide(ctx, alice, own.ID, app.Revoke, "done early"); err != nil {
+		t.Fatal(err)
+	}
+	// (Its claim stands until the deadline: refused as still open.)
+	if err := submit(alice); !errors.Is(err, elevate.ErrBreakGlassBlocked) && !errors.Is(err, elevate.ErrBreakGlassOpen) {
+		t.Fatalf("break-glass after revoking one's own: %v, want it refused", err)
+	}
+	if holds, err = svc.ListBreakGlassHolds(ctx, admin); err != nil || len(holds) != 1 || holds[0].RequestID != own.ID {
+		t.Fatalf("holds after revoking one's own: %+v %v", holds, err)
 	}
 }
 

@@ -46,6 +46,29 @@ func (s *Service) PutDelegation(ctx context.Context, c Caller, principal string,
 	if err != nil {
 		return elevate.Delegation{}, err
 	}
+	groups, err := s.Store.ListGroups(ctx)
+	if err != nil {
+		return elevate.Delegation{}, err
+	}
+	if !elevate.MayDelegate(p, d.Groups, groups) {
+		return elevate.Delegation{}, elevate.ErrDelegatorNotApprover
+	}
+	// The bound is checked on a consistent read of the one partition, so
+	// concurrent writes of new delegations may pass it by at most their
+	// number; replacing one's own never counts.
+	all, err := s.Store.ListDelegations(ctx)
+	if err != nil {
+		return elevate.Delegation{}, err
+	}
+	others := 0
+	for _, x := range all {
+		if x.Principal != p {
+			others++
+		}
+	}
+	if others >= s.maxDelegations() {
+		return elevate.Delegation{}, elevate.ErrTooManyDelegations
+	}
 	ev := s.event(c, "delegation.set")
 	ev.Detail = map[string]any{"delegation": d}
 	return d, s.Store.PutDelegation(ctx, d, ev)
@@ -120,4 +143,11 @@ func (s *Service) withDelegatedGroups(ctx context.Context, principal string, all
 		}
 	}
 	return names, nil
+}
+
+func (s *Service) maxDelegations() int {
+	if s.MaxDelegations > 0 {
+		return s.MaxDelegations
+	}
+	return elevate.MaxDelegations
 }

@@ -66,7 +66,12 @@ func TestDelegationRules(t *testing.T) {
 	svc := newService(t, 2)
 	now := svc.Clock()
 	delegate(t, svc, bob, bob.Principal, dave.Principal, now, now.Add(24*time.Hour))
-	delegate(t, svc, dave, app.SelfPrincipal, erin.Principal, now, now.Add(24*time.Hour)) // dave is no member
+	// dave approves for another group only; he hands that on to erin.
+	must(t, func() error {
+		_, err := svc.CreateGroup(ctx, admin, elevate.NewGroupInput{Name: "other", Members: []string{dave.Principal}})
+		return err
+	})
+	delegate(t, svc, dave, app.SelfPrincipal, erin.Principal, now, now.Add(24*time.Hour))
 
 	r := submit(t, svc, alice)
 	if _, err := svc.Decide(ctx, erin, r.ID, app.Approve, ""); !errors.Is(err, elevate.ErrNotApprover) {
@@ -112,6 +117,11 @@ func TestDelegationRules(t *testing.T) {
 		"until before from":     {bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: dave.Principal, From: now.Add(time.Hour), Until: now}, elevate.ErrDelegationWindow},
 		"for someone else":      {carol, bob.Principal, elevate.DelegationInput{Delegate: carol.Principal, From: now, Until: now.Add(time.Hour)}, elevate.ErrDelegateOthers},
 		"remove someone else's": {carol, bob.Principal, elevate.DelegationInput{}, elevate.ErrDelegateOthers},
+		// Issue 16 item 7: only approvals one holds can be handed over.
+		"by a member of no group":          {erin, app.SelfPrincipal, elevate.DelegationInput{Delegate: carol.Principal, From: now, Until: now.Add(time.Hour)}, elevate.ErrDelegatorNotApprover},
+		"for a group one is not in":        {carol, app.SelfPrincipal, elevate.DelegationInput{Delegate: dave.Principal, From: now, Until: now.Add(time.Hour), Groups: []string{"other"}}, elevate.ErrDelegatorNotApprover},
+		"by an admin for a member of none": {admin, "zed@example.com", elevate.DelegationInput{Delegate: carol.Principal, From: now, Until: now.Add(time.Hour)}, elevate.ErrDelegatorNotApprover},
+		"for a group that does not exist":  {carol, app.SelfPrincipal, elevate.DelegationInput{Delegate: dave.Principal, From: now, Until: now.Add(time.Hour), Groups: []string{"ops", "ghosts"}}, elevate.ErrDelegatorNotApprover},
 	} {
 		var err error
 		if name == "remove someone else's" {
@@ -138,5 +148,31 @@ func TestDelegationRules(t *testing.T) {
 	}
 	if err := svc.DeleteDelegation(ctx, bob, app.SelfPrincipal); !errors.Is(err, elevate.ErrDelegationNotFound) {
 		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// Issue 16 item 7: every decision by a non-member, every listing and every
+// approval email reads all delegations, so their number is bounded: a new
+// one past the bound is refused 409 too-many-delegations; replacing one's
+// own is not a new one; removing one makes room.
+func TestDelegationsAreBounded(t *testing.T) {
+	svc := newService(t, 1)
+	svc.MaxDelegations = 2
+	now := svc.Clock()
+	if _, err := svc.AddGroupMember(ctx, admin, "ops", dave.Principal); err != nil {
+		t.Fatal(err)
+	}
+	delegate(t, svc, bob, app.SelfPrincipal, erin.Principal, now, now.Add(time.Hour))
+	delegate(t, svc, carol, app.SelfPrincipal, erin.Principal, now, now.Add(time.Hour))
+	third := elevate.DelegationInput{Delegate: erin.Principal, From: now, Until: now.Add(time.Hour)}
+	if _, err := svc.PutDelegation(ctx, dave, app.SelfPrincipal, third); !errors.Is(err, elevate.ErrTooManyDelegations) {
+		t.Fatalf("a third delegation past a bound of two: %v", err)
+	}
+	delegate(t, svc, bob, app.SelfPrincipal, dave.Principal, now, now.Add(2*time.Hour)) // a replacement
+	if err := svc.DeleteDelegation(ctx, carol, app.SelfPrincipal); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutDelegation(ctx, dave, app.SelfPrincipal, third); err != nil {
+		t.Fatalf("after one was removed: %v", err)
 	}
 }

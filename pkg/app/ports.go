@@ -145,6 +145,8 @@ type Store interface {
 
 	// Approver delegation (F17).
 	DelegationStore
+	// Break-glass holds (F16, issue 16 item 5).
+	BreakGlassHoldStore
 }
 
 // Change is one request's stored state before and after a write.

@@ -22,30 +22,48 @@ const RefusalPrefix = "refused."
 // forged or malformed approval link).
 const ActorAnonymous = "anonymous"
 
-// auditedConflicts are the 409s that refuse an attempt on a request's state
-// (a decision on a request no longer pending, a replayed or dead link). Other
-// conflicts (an existing policy or group, a group in use, an open request, a
-// lost race) are answers about the data, not refusals of the caller.
-var auditedConflicts = []string{
+// The rule (issue 16 item 11), also in the security matrix: a refusal of
+// the caller is an answer that tells an identified caller no because of who
+// they are, or because of the state of the request, grant, link or
+// break-glass claim they act on. It leaves exactly one refused.<code>
+// record. Every other answer is about the data and leaves none: their input
+// is malformed or unacceptable (400, 413, 415, 422); it names admin data
+// that exists, is missing or is in use (group-exists, policy-exists,
+// group-in-use, too-many-delegations, and the 404s of groups, members,
+// policies, delegations and break-glass holds); their own open request
+// already holds the target (open-request); they lost a race
+// (concurrent-update). A 401 has no identified caller and a 503 refused
+// nothing: neither is recorded.
+//
+// stateRefusals are the 409s and 404s of the first kind: on a request (or
+// its link, grant, extension or break-glass claim) as it stands.
+var stateRefusals = []string{
 	elevate.ErrNotPending.Code, elevate.ErrRequestExpired.Code, elevate.ErrAlreadyDecided.Code,
 	elevate.ErrNotActive.Code, elevate.ErrLinkUsed.Code, ErrLinkDead.Code,
 
 	// Break-glass (F16): a second unratified grant, and ratifying one that
-	// is no longer waiting for it.
-	elevate.ErrBreakGlassOpen.Code, elevate.ErrNotRatifiable.Code, elevate.ErrRatificationMissed.Code,
+	// is no longer waiting for it or was never break-glass.
+	elevate.ErrBreakGlassOpen.Code, elevate.ErrNotRatifiable.Code, elevate.ErrRatificationMissed.Code, elevate.ErrNotBreakGlass.Code,
+
+	// Extensions (F14): of a grant that has ended, of an extension, while
+	// another is pending, or a revocation aimed at an extension.
+	elevate.ErrExtendEnded.Code, elevate.ErrOriginalNotActive.Code, elevate.ErrExtensionPending.Code, elevate.ErrRevokeOriginal.Code,
+
+	// A request the caller may not see reads as absent, and is refused as
+	// such: extending someone else's grant, deciding a request out of sight.
+	elevate.ErrRequestNotFound.Code,
 }
 
 // RefusalCode reports whether err refuses the caller an attempt the trail
-// keeps, and its code: every 403 (self-approval, a non-member deciding, a
-// non-admin on an admin route, asking about another principal, ...) and the
-// state refusals above. A 401 (no valid identity) is not one: it is logged,
-// not audited, so nobody can write to the trail without credentials.
+// keeps (see the rule above), and its code: every 403 (self-approval, a
+// non-member deciding, a non-admin on an admin route, asking about another
+// principal, ...) and the state refusals above.
 func RefusalCode(err error) (string, bool) {
 	var de *elevate.Error
 	if !errors.As(err, &de) || de.Code == "" {
 		return "", false
 	}
-	if errors.Is(err, elevate.ErrForbidden) || (errors.Is(err, elevate.ErrConflict) && slices.Contains(auditedConflicts, de.Code)) {
+	if errors.Is(err, elevate.ErrForbidden) || ((errors.Is(err, elevate.ErrConflict) || errors.Is(err, elevate.ErrNotFound)) && slices.Contains(stateRefusals, de.Code)) {
 		return de.Code, true
 	}
 	return "", false
@@ -68,6 +86,11 @@ type Refusal struct {
 	// anonymousSlotsPerMinute per minute for everything it hashes to: the
 	// attempts of someone without credentials cannot flood the trail.
 	BoundBy string
+	// OncePer, when set, makes the record the only one ever written for
+	// everything it names (a signed link, its route and the code): the
+	// store writes each event ID once, so an old email opened again and
+	// again, by its approver or a mail scanner, records its refusal once.
+	OncePer string
 }
 
 // anonymousSlotsPerMinute bounds the refusal records anonymous attempts can
@@ -84,7 +107,12 @@ func (s *Service) RecordRefusal(ctx context.Context, r Refusal) error {
 	if len(r.Unverified) > 0 {
 		ev.Detail["unverified"] = r.Unverified
 	}
-	if r.BoundBy != "" {
+	switch {
+	case r.OncePer != "":
+		h := sha256.Sum256([]byte(r.OncePer))
+		ev.ID = "refused-once-" + hex.EncodeToString(h[:16])
+		ev.Detail["once"] = true
+	case r.BoundBy != "":
 		h := sha256.Sum256([]byte(r.BoundBy))
 		ev.ID = fmt.Sprintf("refused-anonymous-%s-%02d", now.UTC().Format("200601021504"), int(h[0])%anonymousSlotsPerMinute)
 		ev.Detail["bounded"] = hex.EncodeToString(h[:4])

@@ -170,3 +170,51 @@ func TestAuthorizeScheduledIsOneReadOneWrite(t *testing.T) {
 		t.Fatalf("authorize made %v, want %v", calls, want)
 	}
 }
+
+// Issue 16 item 8 over the store: a request approved automatically for a
+// window days ahead does not start once an admin switches the policy to
+// Manual before then: authorize answers policy-changed, naming the request
+// (the policy is read in authorize's one BatchGetItem anyway); one approved
+// under the Manual policy itself starts.
+func TestScheduledGrantRejudgedAtItsStart(t *testing.T) {
+	svc := newService(t, 1)
+	now := elevate.SystemClock()
+	svc.Clock = func() time.Time { return now }
+	must(t, func() error {
+		_, err := svc.UpdatePolicy(ctx, admin, "task:exchange:new-moverequest", elevate.PolicyInput{ApprovalType: "Auto"})
+		return err
+	})
+	start := now.Add(48 * time.Hour).Truncate(time.Second)
+	r, err := svc.SubmitRequest(ctx, alice, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "weekend migration",
+		DurationHours: ptr(2.0), StartAt: ptr(start.Format(time.RFC3339))})
+	if err != nil || r.Status != elevate.StatusApproved {
+		t.Fatalf("auto-approved scheduled request: %+v %v", r, err)
+	}
+	now = now.Add(24 * time.Hour)
+	must(t, func() error {
+		_, err := svc.UpdatePolicy(ctx, admin, "task:exchange:new-moverequest", elevate.PolicyInput{ApprovalType: "Manual"})
+		return err
+	})
+	now = start.Add(time.Minute)
+	a, err := svc.Authorize(ctx, alice, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"})
+	if err != nil || a.Allowed || a.Reason != elevate.ReasonPolicyChanged || a.RequestID != r.ID {
+		t.Fatalf("at the start after the policy went Manual: %+v %v", a, err)
+	}
+
+	// Bob's scheduled request, approved by a person under the Manual
+	// policy, starts.
+	now = elevate.SystemClock().Add(25 * time.Hour)
+	start2 := now.Add(time.Hour).Truncate(time.Second)
+	r2, err := svc.SubmitRequest(ctx, dave, elevate.SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "his own window",
+		DurationHours: ptr(1.0), StartAt: ptr(start2.Format(time.RFC3339))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decide(ctx, bob, r2.ID, app.Approve, ""); err != nil {
+		t.Fatal(err)
+	}
+	now = start2.Add(time.Minute)
+	if a, err := svc.Authorize(ctx, dave, app.AuthzInput{Scope: "Exchange", Name: "New-MoveRequest"}); err != nil || !a.Allowed || a.Reason != elevate.ReasonGrant {
+		t.Fatalf("a grant approved under the current policy: %+v %v", a, err)
+	}
+}

@@ -37,6 +37,9 @@ type Service struct {
 	NewID func() string
 	// Tickets checks ticket references; PatternVerifier when nil.
 	Tickets TicketVerifier
+	// MaxDelegations bounds the stored delegations; elevate.MaxDelegations
+	// when zero (tests lower it).
+	MaxDelegations int
 
 	// Issuer and Issuances serve the credentials route (v1.2); only the
 	// credentials function sets them.

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -39,4 +41,30 @@ func decisionDetail(d elevate.Decision, detail map[string]any) map[string]any {
 		detail["via"] = d.Via
 	}
 	return detail
+}
+
+// holdTaken: a principal's break-glass hold taken with a break-glass grant
+// mirrors its request.break_glass record.
+func holdTaken(events.DynamoDBEventRecord, dynamo.Change) ([]auditrecord.Record, error) {
+	return nil, nil
+}
+
+// holdChanged records an admin releasing a principal's break-glass hold
+// (break_glass.unblocked, issue 16 item 5). A release by ratification
+// mirrors request.ratified; a released hold taken again mirrors the new
+// request.break_glass.
+func holdChanged(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]auditrecord.Record, error) {
+	h, err := dynamo.BreakGlassHoldFromImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	was, err := dynamo.BreakGlassHoldFromImage(rec.Change.OldImage)
+	if err != nil {
+		return nil, err
+	}
+	if !h.Released || was.Released || h.ReleasedAs != dynamo.HoldReleasedCleared {
+		return nil, nil
+	}
+	return []auditrecord.Record{{Action: auditrecord.ActionBreakGlassUnblocked, Actor: ch.Actor, RequestID: h.RequestID,
+		Detail: map[string]any{"principal": h.Principal, "ratifyBy": h.RatifyBy}}}, nil
 }

@@ -5,8 +5,12 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -54,22 +58,75 @@ var ErrUnmappable = errors.New("audit: stream record cannot be mapped")
 //     REMOVE that was not prepared: <entity>.direct_write by "unknown", with
 //     the operation, the key, the changed attributes and both images.
 //
+// Times: a record's time is when its change happened, as Elevate stamped it
+// (a decision's time, a prepared delete's time), but never earlier than the
+// stream's approximate creation time of the change, nor later than that plus
+// the stream's precision and clockSkew: a claimed time the stream
+// contradicts is replaced by the stream's (detail.claimedTime keeps the
+// claim). A record whose time is the stream's says so in timePrecision: the
+// change happened within [time, time+precision).
+//
 // IDs are the stream eventID, suffixed #2, #3, ... when one stream record
 // yields several, so a retried batch yields the same IDs.
 func Map(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
-	recs, err := mapRecord(rec)
+	return Mapper{}.Map(context.Background(), rec)
+}
+
+// DefaultStreamTimePrecision is how finely AWS's stream gives
+// ApproximateCreationDateTime: rounded down to the second.
+const DefaultStreamTimePrecision = time.Second
+
+// clockSkew is how far after the stream's time (plus its precision) a
+// stamped time may lie: the functions' clocks and DynamoDB's are not one.
+const clockSkew = 2 * time.Second
+
+// Mapper maps stream records with what pure mapping cannot know: how precise
+// the stream's times are, and the request items grant-slot changes are
+// checked against.
+type Mapper struct {
+	// StreamTimePrecision is the stream's time granularity: zero means
+	// DefaultStreamTimePrecision; DynamoDB Local's is a minute.
+	StreamTimePrecision time.Duration
+	// Requests reads the request a grant slot names, so a slot change is
+	// Elevate's only when the request says the same (see slots.go). Nil: no
+	// slot status, start or end change can be shown to be Elevate's.
+	Requests RequestReader
+}
+
+func (m Mapper) precision() time.Duration {
+	if m.StreamTimePrecision <= 0 {
+		return DefaultStreamTimePrecision
+	}
+	return min(m.StreamTimePrecision, auditrecord.MaxTimePrecision)
+}
+
+// Map is Map with m's stream precision and request reader.
+func (m Mapper) Map(ctx context.Context, rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
+	recs, err := m.mapRecord(ctx, rec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: event %s: %w", ErrUnmappable, rec.EventID, err)
 	}
+	streamAt := rec.Change.ApproximateCreationDateTime.UTC()
+	p := m.precision()
 	for i := range recs {
 		recs[i].ID = rec.EventID
 		if i > 0 {
 			recs[i].ID = fmt.Sprintf("%s#%d", rec.EventID, i+1)
 		}
-		if recs[i].Time.IsZero() {
-			recs[i].Time = rec.Change.ApproximateCreationDateTime.UTC()
-		}
 		recs[i].Time = recs[i].Time.UTC()
+		claimed := recs[i].Time
+		switch {
+		case streamAt.IsZero() || streamAt.Unix() <= 0:
+			// No stream time to hold the claim to (hand-built records).
+		case claimed.IsZero():
+			recs[i].Time, recs[i].TimePrecision = streamAt, p.String()
+		case claimed.Before(streamAt) || claimed.After(streamAt.Add(p+clockSkew)):
+			recs[i].Time, recs[i].TimePrecision = streamAt, p.String()
+			if recs[i].Detail == nil {
+				recs[i].Detail = map[string]any{}
+			}
+			recs[i].Detail["claimedTime"] = claimed
+		}
 	}
 	return recs, nil
 }
@@ -93,13 +150,15 @@ var entities = map[string]entityMapping{
 	dynamo.KindGroup:    {noun: "group", insert: groupCreated, modify: groupChanged, remove: groupDeleted},
 	dynamo.KindPolicy:   {noun: "policy", insert: policyCreated, modify: policyUpdated, remove: policyDeleted},
 	dynamo.KindRequest:  {noun: "request", insert: requestInserted, modify: requestModified},
-	dynamo.KindGrant:    {noun: "grant", insert: grantInserted, modify: slotModified, removeMirrorsRequest: true},
+	dynamo.KindGrant:    {noun: "grant", removeMirrorsRequest: true}, // INSERT and MODIFY: slots.go
 
 	dynamo.KindDelegation: {noun: "delegation", insert: delegationSet, modify: delegationSet, remove: delegationRemoved},
 	dynamo.KindAssignment: {noun: "assignment", insert: assignmentChanged, modify: assignmentChanged},
+
+	dynamo.KindBreakGlassHold: {noun: "break_glass", insert: holdTaken, modify: holdChanged},
 }
 
-func mapRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
+func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	c := rec.Change
 	op := events.DynamoDBOperationType(rec.EventName)
 	kind := dynamo.ImageKind(c.NewImage)
@@ -126,10 +185,10 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 		if op != events.DynamoDBOperationTypeInsert {
 			return nil, nil
 		}
-		return eventRecord(c.NewImage)
+		return eventRecord(rec)
 	}
-	m, ok := entities[kind]
-	if !ok || (op == events.DynamoDBOperationTypeRemove && m.removeMirrorsRequest) {
+	em, ok := entities[kind]
+	if !ok || (op == events.DynamoDBOperationTypeRemove && em.removeMirrorsRequest) {
 		return nil, nil
 	}
 	ch := dynamo.ChangeOf(rec)
@@ -137,21 +196,44 @@ func mapRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
 	case dynamo.DeletePrepared:
 		return nil, nil
 	case dynamo.DirectWrite:
-		return []auditrecord.Record{directWrite(rec, m.noun, ch)}, nil
+		return []auditrecord.Record{directWrite(rec, em.noun, ch)}, nil
+	}
+	if kind == dynamo.KindGrant {
+		return m.slotChange(ctx, rec, ch)
 	}
 	handler := map[events.DynamoDBOperationType]func(events.DynamoDBEventRecord, dynamo.Change) ([]auditrecord.Record, error){
-		events.DynamoDBOperationTypeInsert: m.insert, events.DynamoDBOperationTypeModify: m.modify, events.DynamoDBOperationTypeRemove: m.remove,
+		events.DynamoDBOperationTypeInsert: em.insert, events.DynamoDBOperationTypeModify: em.modify, events.DynamoDBOperationTypeRemove: em.remove,
 	}[op]
 	if handler == nil {
-		return []auditrecord.Record{directWrite(rec, m.noun, ch)}, nil
+		return []auditrecord.Record{directWrite(rec, em.noun, ch)}, nil
 	}
-	return handler(rec, ch)
+	out, err := handler(rec, ch)
+	// A delete happened when it was prepared (its stamp), not when the
+	// stream says, which DynamoDB Local rounds down to the minute.
+	for i := range out {
+		if out[i].Time.IsZero() {
+			out[i].Time = ch.At
+		}
+	}
+	return out, err
 }
 
-func eventRecord(img map[string]events.DynamoDBAttributeValue) ([]auditrecord.Record, error) {
+// eventActions are the only actions Elevate writes as event items: the
+// audit-only facts no entity change carries. Anything else in an event item
+// claims a change that did not happen to any entity.
+var eventActions = []string{"authorize.", "refused."}
+
+func eventRecord(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
+	img := rec.Change.NewImage
 	ev, err := dynamo.EventFromImage(img)
-	if err != nil {
-		return nil, err
+	if err != nil || !slices.ContainsFunc(eventActions, func(p string) bool { return strings.HasPrefix(ev.Action, p) }) {
+		// The raw image, not the decoded one: a forged item need not decode.
+		r := auditrecord.Record{Action: "event" + auditrecord.ActionDirectWriteSuffix, Actor: auditrecord.ActorUnknown,
+			Detail: map[string]any{"directWrite": true, "operation": rec.EventName, "key": dynamo.ImageKeys(rec), "after": dynamo.ImageJSON(img)}}
+		if err != nil {
+			r.Detail["error"] = err.Error()
+		}
+		return []auditrecord.Record{r}, nil
 	}
 	out := auditrecord.Record{Time: ev.Time, Action: ev.Action, Actor: ev.Actor, RequestID: ev.RequestID, PolicyID: ev.PolicyID, Detail: ev.Detail}
 	if ev.Target != nil {
@@ -209,14 +291,6 @@ func requestModified(rec events.DynamoDBEventRecord, ch dynamo.Change) ([]auditr
 	}
 	return []auditrecord.Record{{Action: auditrecord.ActionRequestUpdated, Actor: ch.Actor, Target: target(r.Target()), RequestID: r.ID,
 		Detail: map[string]any{"changed": ch.Changed}}}, nil
-}
-
-func grantInserted(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]auditrecord.Record, error) {
-	return grantCreated(rec.Change.NewImage)
-}
-
-func slotModified(rec events.DynamoDBEventRecord, _ dynamo.Change) ([]auditrecord.Record, error) {
-	return slotChanged(rec)
 }
 
 // lapsed records the end of a slot's pending request (request.expired) or
@@ -346,47 +420,4 @@ func requestChanged(prev, r elevate.Request) []auditrecord.Record {
 		return withScheduleFields(r, []auditrecord.Record{rec})
 	}
 	return nil
-}
-
-// grantCreated records a slot inserted as Approved (automatic approval).
-func grantCreated(img map[string]events.DynamoDBAttributeValue) ([]auditrecord.Record, error) {
-	g, status, err := dynamo.GrantFromImage(img)
-	if err != nil || status != elevate.StatusApproved {
-		return nil, err
-	}
-	return []auditrecord.Record{grantRecord(auditrecord.ActionGrantCreated, g)}, nil
-}
-
-func grantRecord(action string, g elevate.Grant) auditrecord.Record {
-	return auditrecord.Record{
-		Action: action, Actor: elevate.SystemActor, Target: target(g.Target), RequestID: g.RequestID,
-		Detail: map[string]any{"principal": g.Principal, "expiresAt": g.ExpiresAt.UTC()},
-	}
-}
-
-// slotChanged handles a slot overwritten in place: Pending to Approved is a
-// grant being created. A slot taken over by another request can only have
-// been lapsed (the store refuses to overwrite a live one) while TTL had not
-// yet removed it, so the old request's expiry is recorded here, because no
-// TTL REMOVE will ever come for it.
-func slotChanged(rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {
-	out, err := lapsed(rec)
-	if err != nil {
-		return nil, err
-	}
-	_, was, err := dynamo.GrantFromImage(rec.Change.OldImage)
-	if err != nil {
-		return nil, err
-	}
-	g, status, err := dynamo.GrantFromImage(rec.Change.NewImage)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) > 0 {
-		was = "" // taken over: the new request's slot starts afresh
-	}
-	if status == elevate.StatusApproved && was != elevate.StatusApproved {
-		out = append(out, grantRecord(auditrecord.ActionGrantCreated, g))
-	}
-	return out, nil
 }

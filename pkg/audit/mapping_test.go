@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -34,8 +35,9 @@ func loadBatch(t *testing.T, name string) events.DynamoDBEvent {
 func mapAll(t *testing.T, ev events.DynamoDBEvent) []auditrecord.Record {
 	t.Helper()
 	var out []auditrecord.Record
+	m := Mapper{Requests: requestsIn(t, ev)}
 	for _, rec := range ev.Records {
-		recs, err := Map(rec)
+		recs, err := m.Map(context.Background(), rec)
 		if err != nil {
 			t.Fatalf("Map(%s): %v", rec.EventID, err)
 		}
@@ -143,11 +145,15 @@ func TestMapIgnoresEventTTLAndOtherKinds(t *testing.T) {
 }
 
 func TestMapSlotTakenOverRecordsTheLapse(t *testing.T) {
+	auto := loadBatch(t, "request-insert-auto.json")
 	rec := loadBatch(t, "request-modify-approved.json").Records[1]
-	// The old slot belongs to another, lapsed request; the new one is auto-approved.
+	// The old slot belongs to another, lapsed request; the new one is an
+	// auto-approved request's, written with it.
 	rec.Change.OldImage = cloneImage(rec.Change.OldImage)
 	rec.Change.OldImage["requestId"] = events.NewStringAttribute("r-old")
-	got, err := Map(rec)
+	rec.Change.NewImage = auto.Records[1].Change.NewImage
+	rec.Change.ApproximateCreationDateTime = auto.Records[1].Change.ApproximateCreationDateTime
+	got, err := Mapper{Requests: requestsIn(t, auto)}.Map(context.Background(), rec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,9 @@ type HandlerDeps struct {
 	S3     PutAPI
 	Bucket string
 	Logger *slog.Logger
+	// Requests and StreamTimePrecision: see Mapper.
+	Requests            RequestReader
+	StreamTimePrecision time.Duration
 }
 
 // NewHandler returns the Lambda handler that appends a stream batch to the
@@ -72,8 +75,17 @@ func NewHandler(d HandlerDeps) func(context.Context, events.DynamoDBEvent) (even
 			recs  []auditrecord.Record
 		}
 		days := map[string]*dayGroup{}
+		mapper := Mapper{Requests: d.Requests, StreamTimePrecision: d.StreamTimePrecision}
 		for i, rec := range ev.Records {
-			recs, err := Map(rec)
+			recs, err := mapper.Map(ctx, rec)
+			if errors.Is(err, ErrLookup) {
+				// Mapped without its check it could be wrong for good: retry
+				// from here.
+				d.Logger.ErrorContext(ctx, "audit: cannot check a record; reporting it for retry",
+					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)
+				failAt = i
+				break
+			}
 			if err != nil {
 				d.Logger.ErrorContext(ctx, "audit: stream record cannot be mapped; kept as audit.unmappable",
 					"eventID", rec.EventID, "sequenceNumber", rec.Change.SequenceNumber, "err", err)

@@ -19,8 +19,8 @@ import (
 func TestWriterNeverReplacesAnObject(t *testing.T) {
 	_, c := wStartS3(t)
 	ctx := context.Background()
-	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket})
 	ev := wBatchOf(t, "request-insert-pending.json", "request-modify-approved.json")
+	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket, Requests: requestsIn(t, ev)})
 	key := auditrecord.ObjectKey(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), BatchID(ev.Records))
 	first := []byte("the first attempt's object")
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(wBucket), Key: aws.String(key), Body: bytes.NewReader(first)}); err != nil {

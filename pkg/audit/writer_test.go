@@ -87,8 +87,8 @@ func wIDs(objs map[string][]auditrecord.Record) []string {
 
 func TestWriterOneObjectPerDayAndRetryAddsNothing(t *testing.T) {
 	_, c := wStartS3(t)
-	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket})
 	ev := wBatchOf(t, "request-insert-pending.json", "request-modify-approved.json", "event-insert-authorize-denied.json", "slot-ttl-remove-pending.json")
+	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket, Requests: requestsIn(t, ev)})
 	for attempt := 0; attempt < 2; attempt++ { // the second run is Lambda retrying the same batch
 		resp, err := h(context.Background(), ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -124,8 +124,8 @@ func TestWriterOneObjectPerDayAndRetryAddsNothing(t *testing.T) {
 
 func TestWriterS3DownReportsAndLosesNothing(t *testing.T) {
 	srv, c := wStartS3(t)
-	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket})
 	ev := wBatchOf(t, "request-insert-pending.json", "request-modify-approved.json")
+	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket, Requests: requestsIn(t, ev)})
 
 	srv.SetDown(true)
 	resp, err := h(context.Background(), ev)
@@ -151,8 +151,8 @@ func TestWriterS3DownReportsAndLosesNothing(t *testing.T) {
 
 func TestWriterKeepsUnmappableRecordWithoutBlocking(t *testing.T) {
 	_, c := wStartS3(t)
-	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket})
 	ev := wBatchOf(t, "request-insert-pending.json", "request-modify-approved.json", "event-insert-authorize-denied.json")
+	h := NewHandler(HandlerDeps{S3: c, Bucket: wBucket, Requests: requestsIn(t, ev)})
 	bad := &ev.Records[2] // the approved request's MODIFY
 	bad.Change.NewImage = cloneImage(bad.Change.NewImage)
 	bad.Change.NewImage["createdAt"] = events.NewStringAttribute("not a time")

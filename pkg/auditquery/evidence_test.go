@@ -155,10 +155,40 @@ func TestVerifyUntouchedBundle(t *testing.T) {
 	if !v.OK() || v.Objects != 3 || v.Records != 3 {
 		t.Fatalf("verification %+v", v)
 	}
-	// A new object in the range is told, not failed: records keep arriving.
+}
+
+// Issue 16 item 1: an object that appears in a day the bundle covers fails
+// verify when it holds records of the bundle's range, whatever their action
+// (the stream consumer cannot backdate, so it was put there some other
+// way); one holding only records after the range is a note.
+func TestVerifyFailsOnObjectAddedToCoveredDay(t *testing.T) {
+	tr := seedEvidence(t)
+	ctx := context.Background()
 	putLocked(t, tr.c, tr.bucket, auditrecord.ObjectKey(at("2025-03-11T00:00:00Z"), "late"), gzLines(t, rec("e9", "2025-03-11T07:00:00Z", auditrecord.ActionAuthorizeDenied, "x@example.com")))
-	if v, err = Verify(context.Background(), tr.c, tr.dir, "", QueryOptions{}); err != nil || !v.OK() || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "late.json.gz") {
-		t.Fatalf("late object: %+v %v", v, err)
+	v, err := Verify(ctx, tr.c, tr.dir, "", QueryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK() || len(v.Problems) != 1 || !strings.Contains(v.Problems[0], "late.json.gz") {
+		t.Fatalf("an object added to a covered day: %+v", v)
+	}
+
+	// A bundle whose range ends mid-day: an object of that day holding only
+	// later records is told, not failed.
+	tr2 := seedEvidence(t)
+	m, err := ReadManifest(tr2.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "midday")
+	f := m.Filter
+	f.Until = at("2025-03-11T12:00:00Z")
+	if _, err := WriteEvidence(ctx, tr2.c, tr2.bucket, f, dir, QueryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	putLocked(t, tr2.c, tr2.bucket, auditrecord.ObjectKey(at("2025-03-11T00:00:00Z"), "after"), gzLines(t, rec("e10", "2025-03-11T13:00:00Z", auditrecord.ActionAuthorizeDenied, "x@example.com")))
+	if v, err = Verify(ctx, tr2.c, dir, "", QueryOptions{}); err != nil || !v.OK() || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "after.json.gz") {
+		t.Fatalf("an object with later records only: %+v %v", v, err)
 	}
 }
 

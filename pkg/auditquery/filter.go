@@ -3,6 +3,7 @@ package auditquery
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -47,9 +48,14 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-// Match reports whether r passes every field of the filter.
+// Match reports whether r passes every field of the filter. A record whose
+// time is the stream's (timePrecision) matches Since when its change may
+// have happened at or after it: within [time, time+precision).
 func (f Filter) Match(r auditrecord.Record) bool {
-	if r.Time.Before(f.Since) || (!f.Until.IsZero() && r.Time.After(f.Until)) {
+	if r.Time.Before(f.Since) && !r.Time.Add(r.Precision()).After(f.Since) {
+		return false
+	}
+	if !f.Until.IsZero() && r.Time.After(f.Until) {
 		return false
 	}
 	if f.Action != "" {
@@ -107,11 +113,13 @@ func ParseTargetFilter(s string) (*auditrecord.Target, error) {
 	return &t, nil
 }
 
-// Partitions lists the partition prefixes of every UTC day from since to
-// until inclusive. Only these are listed: the writer files each record under
-// its own day, so no other partition can hold a matching record.
+// Partitions lists the partition prefixes of every UTC day from since (less
+// auditrecord.MaxTimePrecision) to until inclusive. Only these are listed:
+// the writer files each record under its own day, so no other partition can
+// hold a matching record; a record timed by the stream just before since, in
+// the day before, may still match.
 func Partitions(since, until time.Time) ([]string, error) {
-	first := truncateDay(since)
+	first := truncateDay(since.Add(-auditrecord.MaxTimePrecision))
 	last := truncateDay(until)
 	if last.Before(first) {
 		return nil, invalidf("until is before since")
@@ -125,6 +133,16 @@ func Partitions(since, until time.Time) ([]string, error) {
 		out = append(out, auditrecord.PartitionPrefix(d))
 	}
 	return out, nil
+}
+
+// partitionDay is the day of an object's (or a prefix's) dt= partition.
+func partitionDay(key string) (time.Time, bool) {
+	_, dt, ok := strings.Cut(path.Dir(key), "dt=")
+	if !ok {
+		return time.Time{}, false
+	}
+	day, err := time.Parse(time.DateOnly, dt)
+	return day, err == nil
 }
 
 func truncateDay(t time.Time) time.Time {

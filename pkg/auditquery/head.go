@@ -19,6 +19,8 @@ type recordHead struct {
 	Target    *auditrecord.Target `json:"target"`
 	RequestID string              `json:"requestId"`
 	PolicyID  string              `json:"policyId"`
+	// TimePrecision: see auditrecord.Record.
+	TimePrecision string `json:"timePrecision"`
 }
 
 // decodeHead reads the fields a filter looks at from one stored line. A
@@ -43,7 +45,7 @@ type headParser struct {
 	i int
 }
 
-var headKeys = [][]byte{[]byte("id"), []byte("time"), []byte("action"), []byte("actor"), []byte("target"), []byte("requestId"), []byte("policyId")}
+var headKeys = [][]byte{[]byte("id"), []byte("time"), []byte("action"), []byte("actor"), []byte("target"), []byte("requestId"), []byte("policyId"), []byte("timePrecision")}
 
 func parseHead(line []byte) (h recordHead, ok bool) {
 	p := headParser{b: line}
@@ -69,6 +71,8 @@ func parseHead(line []byte) (h recordHead, ok bool) {
 			h.RequestID, ok = p.stringOrNull()
 		case "policyId":
 			h.PolicyID, ok = p.stringOrNull()
+		case "timePrecision":
+			h.TimePrecision, ok = p.stringOrNull()
 		case "time":
 			var s []byte
 			if s, ok = p.rawString(); ok {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -90,6 +91,14 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 	br.Reset(r)
 	var recs []heldRecord
 	var long []byte // a line longer than br's buffer, assembled
+	// A partition before Since's day is read only for the records timed by
+	// the stream just before Since (MaxTimePrecision): there, only records
+	// filed under their own day count, so a record misfiled into it cannot
+	// slip into the range.
+	var before time.Time
+	if day, ok := partitionDay(key); ok && day.Before(truncateDay(f.Since)) {
+		before = day
+	}
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -111,7 +120,8 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 				return src, nil, fmt.Errorf("decode s3://%s/%s: record %d: %w", bucket, key, src.RecordsRead+1, jerr)
 			}
 			src.RecordsRead++
-			if f.Match(auditrecord.Record{ID: head.ID, Time: head.Time, Action: head.Action, Actor: head.Actor, Target: head.Target, RequestID: head.RequestID, PolicyID: head.PolicyID}) {
+			if (before.IsZero() || truncateDay(head.Time).Equal(before)) && f.Match(auditrecord.Record{ID: head.ID, Time: head.Time, Action: head.Action,
+				Actor: head.Actor, Target: head.Target, RequestID: head.RequestID, PolicyID: head.PolicyID, TimePrecision: head.TimePrecision}) {
 				recs = append(recs, heldRecord{time: head.Time, id: head.ID, line: Line(bytes.Clone(line))})
 			}
 		}

@@ -131,7 +131,7 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 		if err != nil {
 			return err
 		}
-		if keys, err = listPartitions(ctx, c, bucket, prefixes, parallel); err != nil {
+		if keys, err = listPartitions(ctx, c, bucket, prefixes, f.Since, parallel); err != nil {
 			return err
 		}
 	} else {
@@ -313,8 +313,11 @@ func groupByDay(keys []string) []dayObjects {
 
 // listPartitions lists the audit objects of every prefix, parallel prefixes
 // at a time, and returns their keys in partition then key order. Only keys
-// are held: about a hundred bytes per object, never the records.
-func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, parallel int) ([]string, error) {
+// are held: about a hundred bytes per object, never the records. In a
+// partition before since's day only objects S3 says were written from a
+// MaxTimePrecision before since on are kept: an object holds changes made
+// before it was written, and only changes from since on can match there.
+func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, since time.Time, parallel int) ([]string, error) {
 	perPrefix := make([][]string, len(prefixes))
 	errs := make([]error, len(prefixes))
 	sem := make(chan struct{}, parallel)
@@ -325,6 +328,8 @@ func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []s
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			day, ok := partitionDay(prefix + "*")
+			earlier := ok && day.Before(truncateDay(since))
 			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)
@@ -333,6 +338,9 @@ func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []s
 					return
 				}
 				for _, o := range page.Contents {
+					if earlier && o.LastModified != nil && o.LastModified.Before(since.Add(-auditrecord.MaxTimePrecision)) {
+						continue
+					}
 					if k := aws.ToString(o.Key); isAuditObject(k) {
 						perPrefix[i] = append(perPrefix[i], k)
 					}

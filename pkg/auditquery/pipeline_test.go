@@ -139,11 +139,15 @@ func TestQueryListsOnlyPartitionsInRange(t *testing.T) {
 		t.Fatalf("ids = %v, want %v", ids(got), want)
 	}
 	slices.Sort(c.listed) // partitions are listed concurrently
-	if want := []string{"audit/dt=2025-03-10/", "audit/dt=2025-03-11/"}; !slices.Equal(c.listed, want) {
+	// The day before is listed for records timed by the stream just before
+	// since (issue 16 item 3); trap1, misfiled there, still stays out.
+	if want := []string{"audit/dt=2025-03-09/", "audit/dt=2025-03-10/", "audit/dt=2025-03-11/"}; !slices.Equal(c.listed, want) {
 		t.Fatalf("listed %v, want %v", c.listed, want)
 	}
 	slices.Sort(c.got)
-	if want := []string{"audit/dt=2025-03-10/a.json.gz", "audit/dt=2025-03-11/b.json.gz"}; !slices.Equal(c.got, want) {
+	// x was written (S3 says) after since, so it is read: a record in it may
+	// be timed by the stream just before since.
+	if want := []string{"audit/dt=2025-03-09/x.json.gz", "audit/dt=2025-03-10/a.json.gz", "audit/dt=2025-03-11/b.json.gz"}; !slices.Equal(c.got, want) {
 		t.Fatalf("read %v, want %v", c.got, want)
 	}
 }
@@ -416,5 +420,30 @@ func TestJSONLinesRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(r, in[i]) {
 			t.Fatalf("line %d = %+v, want %+v", i, r, in[i])
 		}
+	}
+}
+
+// Issue 16 item 3: --since T never drops a record whose change may have
+// happened at or after T: one timed by the stream (timePrecision) matches
+// when T falls within [time, time+precision), even filed in the day before
+// T's; and output is in time order, ties broken by id.
+func TestQuerySinceKeepsStreamTimedRecords(t *testing.T) {
+	c := startS3(t)
+	rough := func(r auditrecord.Record) auditrecord.Record { r.TimePrecision = "1m0s"; return r }
+	put(t, c, auditrecord.ObjectKey(at("2025-03-09T00:00:00Z"), "a"), gzLines(t,
+		rough(rec("late-d1", "2025-03-09T23:59:00Z", "group.direct_write", auditrecord.ActorUnknown)),
+		rough(rec("old-d1", "2025-03-09T23:58:00Z", "group.direct_write", auditrecord.ActorUnknown))))
+	put(t, c, auditrecord.ObjectKey(at("2025-03-10T00:00:00Z"), "b"), gzLines(t,
+		rec("exact", "2025-03-10T00:00:30Z", auditrecord.ActionRequestCreated, "alice@example.com"),
+		rough(rec("same-minute", "2025-03-10T00:00:00Z", "policy.direct_write", auditrecord.ActorUnknown)),
+		rec("tie-b", "2025-03-10T00:00:30Z", auditrecord.ActionAuthorizeAllowed, "alice@example.com"),
+		rec("before", "2025-03-10T00:00:05Z", auditrecord.ActionRequestCreated, "alice@example.com")))
+	got := collect(t, c, Filter{Since: at("2025-03-10T00:00:10Z"), Until: at("2025-03-10T23:59:59Z")})
+	if want := []string{"same-minute", "exact", "tie-b"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("ids = %v, want %v", ids(got), want)
+	}
+	got = collect(t, c, Filter{Since: at("2025-03-09T23:59:30Z"), Until: at("2025-03-10T23:59:59Z")})
+	if want := []string{"late-d1", "same-minute", "before", "exact", "tie-b"}; !slices.Equal(ids(got), want) {
+		t.Fatalf("ids = %v, want %v", ids(got), want)
 	}
 }

@@ -20,6 +20,9 @@ const (
 	ActionRequestExpired   = "request.expired"
 	ActionGrantCreated     = "grant.created"
 	ActionGrantExpired     = "grant.expired"
+	// ActionGrantUpdated: an approved grant's start or end moved (an
+	// extension approved, a ratification), with before and after.
+	ActionGrantUpdated     = "grant.updated"
 	ActionPolicyCreated    = "policy.created"
 	ActionPolicyUpdated    = "policy.updated"
 	ActionPolicyDeleted    = "policy.deleted"
@@ -50,6 +53,9 @@ const (
 	// ActionRefusedBreakGlassOpen is the refusal of a second unratified
 	// grant, as every refusal is audited (refused.<code>).
 	ActionRefusedBreakGlassOpen = "refused.break-glass-open"
+	// ActionBreakGlassUnblocked: an admin released a principal's break-glass
+	// hold (issue 16 item 5).
+	ActionBreakGlassUnblocked = "break_glass.unblocked"
 
 	// Approver delegation (F17).
 	ActionDelegationSet     = "delegation.set"
@@ -89,7 +95,32 @@ type Record struct {
 	// Ticket is the request's ticket reference (F15), on every record made
 	// from a request that has one, so the trail can be searched by ticket.
 	Ticket string `json:"ticket,omitempty"`
+	// TimePrecision is set when Time is only the stream's approximate time
+	// of the change (a TTL expiry, a direct write, or a claimed time the
+	// stream contradicts): the change happened within [Time, Time +
+	// TimePrecision). Written as a Go duration ("1s", "1m0s").
+	TimePrecision string `json:"timePrecision,omitempty"`
 }
+
+// Precision is TimePrecision as a duration; zero when Time is exact or the
+// field does not parse.
+func (r Record) Precision() time.Duration { return parsePrecision(r.TimePrecision) }
+
+func parsePrecision(s string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return min(d, MaxTimePrecision)
+}
+
+// MaxTimePrecision is the coarsest stream time a record may carry: DynamoDB
+// Local gives the minute (AWS the second). Queries read this much before
+// their --since, so no record whose change happened at or after it is lost.
+const MaxTimePrecision = time.Minute
 
 // Prefix is where audit objects live; Glue's table location points here.
 const Prefix = "audit/"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -341,6 +342,7 @@ func (a *app) policyCmd() *cobra.Command {
 	var required int
 	var ticketRequired bool
 	var bg breakGlassFlags
+	var awsFlags awsBindingFlags
 	newCmd := &cobra.Command{
 		Use:   `new --task 'Scope\Name' --approval Manual|Auto [--approver-group G] [--max-duration 8h] [--required-approvals N] [--ticket-required] [--ticket-pattern RE] [--break-glass [--break-glass-max 1h] [--ratify-within 24h]]`,
 		Short: "Create an approval policy (New-ElevatedAccessApprovalPolicy)",
@@ -389,6 +391,9 @@ func (a *app) policyCmd() *cobra.Command {
 			if err := bg.addTo(cmd, body); err != nil {
 				return err
 			}
+			if err := awsFlags.addTo(cmd, body, os.ReadFile); err != nil {
+				return err
+			}
 			return a.call(cmd.Context(), "POST", "/v1/policies", body, renderPolicy)
 		},
 	}
@@ -403,6 +408,7 @@ func (a *app) policyCmd() *cobra.Command {
 	nf.BoolVar(&ticketRequired, "ticket-required", false, "requests must carry a ticket reference")
 	nf.StringVar(&ticketPattern, "ticket-pattern", "", "RE2 pattern the whole ticket must match, e.g. 'CHG-[0-9]+'")
 	bg.register(newCmd)
+	awsFlags.register(newCmd)
 
 	list := &cobra.Command{
 		Use: "list", Short: "List approval policies", Args: noArgs,

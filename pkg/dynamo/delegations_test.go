@@ -15,6 +15,7 @@ import (
 func TestDelegateApprovalRechecksTheDelegationAtCommit(t *testing.T) {
 	e := newEnv(t)
 	e.group(t, "ops", "bob@example.com", "carol@example.com")
+	e.group(t, "exchange-admins", "bob@example.com")
 	e.enable(t, "ops")
 	e.policy(t, "Move", "Manual", "", 1)
 	now := e.clock.Now()

@@ -28,6 +28,7 @@
 //	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all three (never queried)                                | a request naming the group; group delete Queries the partition and reads the requests (groupuse.go); ttl = latest end + 30 days |
 //	| group delete lock| GROUPUSE#<group>      | #DELETE                   | –                                                                        | a group delete in progress; new requests condition-check it; lapses after 30 s (no ttl) |
 //	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all three (never queried)                                | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
+//	| break-glass hold | BREAKGLASSHOLD        | <principal>               | its own keys in all three (never queried)                                | taken with every break-glass grant; released only by its ratification or an admin (issue 16 item 5); list = Query PK; stamped; ttl 7 days once released |
 //	| delegation       | DELEGATION            | <approver>                | –                                                                        | one per approver; list = Query; the decision condition-checks delegate, window and groups; stamped; prepared delete |
 //	| assignment record| ICASSIGN              | <user id>#<ps arn>#<acct> | –                                                                        | one per Identity Center user × permission set × account: holders (live grants), state, last outcome; every write a put conditioned on version; the sweep and reconcile Query the partition (identitycenter.go) |
 //	| provisioning     | PROV#<request id>     | PROVISIONING              | –                                                                        | a request's per-assignment status, one attribute per assignment (SET, never a lost update); read with the request |
@@ -60,6 +61,7 @@
 //	| request    | extends                       | on an extension: the original's ID (it has no slot of its own) |
 //	| request    | pendingExtension, extensions  | on an original: the one pending extension (the transaction's guard) and the approved ones |
 //	| grant slot | startsAt                      | a scheduled grant's start, read by authorization in the same BatchGetItem |
+//	| request    | slotLog                       | every state Elevate gave the request's slot, "<version>|<status>|<startsAt>|<expiresAt>", appended by the write that changes it; the audit consumer holds slot changes to it (slotlog.go) |
 //
 // An extension is written with its original in one transaction conditioned
 // on the original's version and live grant; approving it moves the

@@ -78,7 +78,7 @@ func (s *Store) linkedPut(c app.Change, now time.Time) (types.TransactWriteItem,
 	if c.Prev.ID != c.Next.ID || c.Next.Version <= c.Prev.Version {
 		return types.TransactWriteItem{}, fmt.Errorf("dynamo: linked write of %q carries no change", c.Prev.ID)
 	}
-	item, err := marshal(toRequestItem(c.Next))
+	item, err := marshal(toRequestItem(carrySlotLog(c.Prev, c.Next)))
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}

@@ -231,6 +231,9 @@ type requestItem struct {
 	Extends          string   `dynamodbav:"extends,omitempty"`
 	Extensions       []string `dynamodbav:"extensions,omitempty"`
 	PendingExtension string   `dynamodbav:"pendingExtension,omitempty"`
+	// SlotLog is every state Elevate gave the request's grant slot (see
+	// slotlog.go): the audit consumer holds slot changes to it.
+	SlotLog []string `dynamodbav:"slotLog,omitempty"`
 
 	breakGlassFields
 
@@ -274,6 +277,7 @@ func toRequestItem(r elevate.Request) requestItem {
 	}
 	it.Ticket, it.Extends, it.PendingExtension = r.Ticket, r.Extends, r.PendingExtension
 	it.Extensions = append([]string(nil), r.Extensions...)
+	it.SlotLog = withSlotLog(r)
 	it.IdentityCenter = toICGrantItem(r.IdentityCenter)
 	return it
 }
@@ -299,7 +303,7 @@ func (it requestItem) domain() (elevate.Request, error) {
 		Requester: it.Requester, Reason: it.Reason, DurationHours: it.DurationHours, Status: elevate.Status(it.Status),
 		ApprovalType: elevate.ApprovalType(it.ApprovalType), ApproverGroup: it.ApproverGroup,
 		RequiredApprovals: it.RequiredApprovals, Decisions: make([]elevate.Decision, 0, len(it.Decisions)), Version: it.Version,
-		CountedBy: it.CountedBy}
+		CountedBy: it.CountedBy, SlotLog: it.SlotLog}
 	var err error
 	if r.CreatedAt, err = parseTime(it.CreatedAt); err != nil {
 		return r, bad("createdAt")
@@ -372,6 +376,12 @@ type grantItem struct {
 	// StartsAt is a scheduled grant's start (F13): authorization reads it in
 	// the same BatchGetItem as the rest.
 	StartsAt string `dynamodbav:"startsAt,omitempty"`
+	// ApprovedAt, Approvals and HasTicket are what a scheduled grant is
+	// judged on again at its start (issue 16 item 8), read in that same
+	// BatchGetItem.
+	ApprovedAt string `dynamodbav:"approvedAt,omitempty"`
+	Approvals  int    `dynamodbav:"approvals,omitempty"`
+	HasTicket  bool   `dynamodbav:"hasTicket,omitempty"`
 }
 
 func toGrantItem(r elevate.Request) grantItem {
@@ -383,6 +393,9 @@ func toGrantItem(r elevate.Request) grantItem {
 	it.unlistedIndexKeys = slotIndexKeys(r.Requester, r.Target())
 	if r.Status == elevate.StatusApproved {
 		it.StartsAt = formatOptional(r.GrantStartsAt)
+		if g, ok := r.Grant(); ok {
+			it.ApprovedAt, it.Approvals, it.HasTicket = formatTime(g.ApprovedAt), g.Approvals, g.HasTicket
+		}
 	}
 	return it
 }
@@ -398,6 +411,12 @@ func (it grantItem) domain() (elevate.Grant, elevate.Status, error) {
 		if g.StartsAt, err = parseTime(it.StartsAt); err != nil {
 			return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad startsAt", it.RequestID)
 		}
+	}
+	if it.ApprovedAt != "" {
+		if g.ApprovedAt, err = parseTime(it.ApprovedAt); err != nil {
+			return elevate.Grant{}, "", fmt.Errorf("grant for request %q: bad approvedAt", it.RequestID)
+		}
+		g.Approvals, g.HasTicket = it.Approvals, it.HasTicket
 	}
 	return g, elevate.Status(it.Status), nil
 }

@@ -26,6 +26,9 @@ const (
 	KindRatification = "ratification"
 	// KindDelegation is one approver's hand-over of their approvals.
 	KindDelegation = "delegation"
+	// KindBreakGlassHold is a principal's claim on break-glass, freed only
+	// by a ratification or an admin (issue 16 item 5).
+	KindBreakGlassHold = "breakglasshold"
 
 	// KindCredentials records credentials issued for a grant (v1.2).
 	KindCredentials = "credentials"
@@ -77,6 +80,7 @@ const (
 	prefixBreakGlass = tabledef.PrefixBreakGlass
 	skUnratified     = "UNRATIFIED"
 	pkDelegation     = tabledef.PartitionDelegations
+	pkBreakGlassHold = tabledef.PartitionBreakGlassHolds
 
 	prefixCred    = tabledef.PrefixCredentials
 	prefixBroker  = tabledef.PrefixBrokerDenies
@@ -179,6 +183,11 @@ func ratificationKey(principal string) key { return key{prefixBreakGlass + princ
 func ratificationIndexKeys(principal string) unlistedIndexKeys {
 	return unlistedIndexKeys{prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal}
 }
+
+// breakGlassHoldKey: a principal's break-glass hold. All share one
+// partition so admins list the blocks with one Query; they are few (one per
+// principal who ever used break-glass, released ones expiring by TTL).
+func breakGlassHoldKey(principal string) key { return key{pkBreakGlassHold, principal} }
 
 // delegationKey: one approver's delegation; all share a partition, so the
 // decision path and notify read every delegation with one Query (they are

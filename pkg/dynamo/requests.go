@@ -52,8 +52,14 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, claim)
-		mapping = append(mapping, is(elevate.ErrBreakGlassOpen))
+		hold, err := s.breakGlassHoldPut(r)
+		if err != nil {
+			return err
+		}
+		// The claim first: a principal holding a live unratified grant is
+		// told so, not that they are blocked.
+		items = append(items, claim, hold)
+		mapping = append(mapping, is(elevate.ErrBreakGlassOpen), is(elevate.ErrBreakGlassBlocked))
 	}
 	return txResult("create request", s.transact(ctx, items), mapping...)
 }
@@ -90,7 +96,7 @@ func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]type
 		return nil, nil, fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
 	}
 	last := next.Decisions[len(next.Decisions)-1]
-	req, err := marshal(toRequestItem(next))
+	req, err := marshal(toRequestItem(carrySlotLog(prev, next)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,6 +163,12 @@ func (s *Store) decisionItems(prev, next elevate.Request, now time.Time) ([]type
 		items = append(items, s.breakGlassRelease(next))
 		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
 	}
+	// Only a ratification frees the principal's break-glass hold: after a
+	// revocation (by anyone) or a missed deadline it stays, a block.
+	if prev.Ratification == elevate.RatificationPending && next.Ratification == elevate.RatificationRatified {
+		items = append(items, s.breakGlassHoldRatified(next, now))
+		mapping = append(mapping, is(elevate.ErrConcurrentUpdate))
+	}
 	return items, mapping, nil
 }
 
@@ -195,6 +207,11 @@ func (s *Store) grantSlotUpdate(r elevate.Request) types.TransactWriteItem {
 	if g.StartsAt != "" {
 		expr += ", startsAt = :start"
 		values[":start"] = str(g.StartsAt)
+	}
+	if g.ApprovedAt != "" {
+		expr += ", approvedAt = :approvedAt, approvals = :approvals, hasTicket = :hasTicket"
+		values[":approvedAt"], values[":approvals"] = str(g.ApprovedAt), num(int64(g.Approvals))
+		values[":hasTicket"] = &types.AttributeValueMemberBOOL{Value: g.HasTicket}
 	}
 	return s.update(grantSlotKey(r.Requester, r.Target()), expr, "#rid = :id", names, values)
 }

@@ -112,6 +112,9 @@ type Change struct {
 	Provenance Provenance
 	Actor      string
 	Changed    []string
+	// At is when an API delete was prepared, read from its stamp: the time
+	// of the REMOVE it announces, which the stream gives only roughly.
+	At time.Time
 }
 
 // ChangeOf reads a non-TTL stream record of an entity item (see above).
@@ -121,25 +124,25 @@ func ChangeOf(rec events.DynamoDBEventRecord) Change {
 	switch events.DynamoDBOperationType(rec.EventName) {
 	case events.DynamoDBOperationTypeInsert:
 		if by := imageString(c.NewImage, attrUpdatedBy); by != "" && imageString(c.NewImage, attrChangeID) != "" {
-			return Change{ByElevate, by, changed}
+			return Change{Provenance: ByElevate, Actor: by, Changed: changed}
 		}
 	case events.DynamoDBOperationTypeModify:
 		oldDel, newDel := imageString(c.OldImage, attrDeleteID), imageString(c.NewImage, attrDeleteID)
 		if len(changed) == 0 && newDel != "" && newDel != oldDel {
-			return Change{DeletePrepared, imageString(c.NewImage, attrDeletedBy), nil}
+			return Change{Provenance: DeletePrepared, Actor: imageString(c.NewImage, attrDeletedBy)}
 		}
 		by, id := imageString(c.NewImage, attrUpdatedBy), imageString(c.NewImage, attrChangeID)
 		if by != "" && id != "" && id != imageString(c.OldImage, attrChangeID) {
-			return Change{ByElevate, by, changed}
+			return Change{Provenance: ByElevate, Actor: by, Changed: changed}
 		}
 	case events.DynamoDBOperationTypeRemove:
 		by, deadline := imageString(c.OldImage, attrDeletedBy), imageNumber(c.OldImage, attrDeleteBefore)
 		at := rec.Change.ApproximateCreationDateTime.Time
 		if by != "" && imageString(c.OldImage, attrDeleteID) != "" && (at.IsZero() || at.UnixMilli() <= deadline) {
-			return Change{ByElevate, by, changed}
+			return Change{Provenance: ByElevate, Actor: by, Changed: changed, At: time.UnixMilli(deadline).Add(-deletePrepareFor).UTC()}
 		}
 	}
-	return Change{DirectWrite, "", changed}
+	return Change{Provenance: DirectWrite, Changed: changed}
 }
 
 func changedAttrs(old, cur map[string]events.DynamoDBAttributeValue) []string {

@@ -75,3 +75,62 @@ func BenchmarkAuthorize(b *testing.B) {
 		b.Fatal("benchmark question should be allowed")
 	}
 }
+
+// Issue 16 item 8: a scheduled grant is judged again against the target's
+// policy as it is at the start, when the policy changed after the approval
+// and before the start: it does not start (policy-changed) if the policy
+// now wants approvals it did not get, a shorter grant, or a ticket it lacks.
+// A change after the start, or before the approval, leaves it alone.
+func TestAuthorizeScheduledGrantAfterPolicyChange(t *testing.T) {
+	task := Target{Type: TypeTask, Scope: "Exchange", Name: "New-MoveRequest"}
+	approved, start := t0.Add(-48*time.Hour), t0.Add(-time.Hour)
+	grant := func(approvals int, ticket bool) *Grant {
+		return &Grant{RequestID: "r1", Principal: "alice@example.com", Target: task, StartsAt: start, ExpiresAt: start.Add(4 * time.Hour),
+			ApprovedAt: approved, Approvals: approvals, HasTicket: ticket}
+	}
+	policy := func(changed time.Time, edit func(*Policy)) *Policy {
+		p := manualPolicy()
+		p.UpdatedAt = changed
+		edit(p)
+		return p
+	}
+	auto := func(p *Policy) { p.ApprovalType = ApprovalAuto }
+	manual := func(p *Policy) {}
+	between := t0.Add(-24 * time.Hour)
+	cases := []struct {
+		name   string
+		policy *Policy
+		grant  *Grant
+		now    time.Time
+		reason Reason
+	}{
+		{"auto grant, policy still Auto", policy(between, auto), grant(0, false), t0, ReasonGrant},
+		{"auto grant, policy switched to Manual before the start", policy(between, manual), grant(0, false), t0, ReasonPolicyChanged},
+		{"the same, asked before the start", policy(between, manual), grant(0, false), start.Add(-time.Minute), ReasonPolicyChanged},
+		{"auto grant, policy switched to Manual after the start", policy(start.Add(time.Minute), manual), grant(0, false), t0, ReasonGrant},
+		{"auto grant, policy Manual since before the approval", policy(approved.Add(-time.Hour), manual), grant(0, false), t0, ReasonGrant},
+		{"one approval, policy now wants two", policy(between, func(p *Policy) { p.RequiredApprovals = 2 }), grant(1, false), t0, ReasonPolicyChanged},
+		{"two approvals, policy wants two", policy(between, func(p *Policy) { p.RequiredApprovals = 2 }), grant(2, false), t0, ReasonGrant},
+		{"maximum lowered below the grant", policy(between, func(p *Policy) { p.MaxDurationHours = 2 }), grant(1, false), t0, ReasonPolicyChanged},
+		{"maximum lowered, the grant still fits", policy(between, func(p *Policy) { p.MaxDurationHours = 4 }), grant(1, false), t0, ReasonGrant},
+		{"ticket now required, none given", policy(between, func(p *Policy) { p.TicketRequired = true }), grant(1, false), t0, ReasonPolicyChanged},
+		{"ticket now required, one given", policy(between, func(p *Policy) { p.TicketRequired = true }), grant(1, true), t0, ReasonGrant},
+		{"a grant stored before approvals were kept", policy(between, manual), &Grant{RequestID: "r1", Principal: "alice@example.com", Target: task, StartsAt: start, ExpiresAt: start.Add(4 * time.Hour)}, t0, ReasonGrant},
+	}
+	s := enabledSettings()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Authorize(&AuthzQuestion{Principal: "alice@example.com", Target: task, Settings: &s, Policy: c.policy, Grant: c.grant, Now: c.now})
+			want := c.reason
+			if want == ReasonGrant && c.now.Before(start) {
+				want = ReasonNotYetActive
+			}
+			if got.Reason != want || got.Allowed != (want == ReasonGrant) {
+				t.Fatalf("got allowed=%v reason=%s, want %s", got.Allowed, got.Reason, want)
+			}
+			if want == ReasonPolicyChanged && got.RequestID != "r1" {
+				t.Fatalf("the refusal does not name the grant's request: %+v", got)
+			}
+		})
+	}
+}

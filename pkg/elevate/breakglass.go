@@ -66,13 +66,54 @@ type BreakGlassInput struct {
 // Break-glass refusals.
 var (
 	ErrBreakGlassNotAllowed = refusal(ErrUnprocessable, "break-glass-not-allowed", "the policy for this target does not allow break-glass access")
-	ErrBreakGlassReason     = refusal(ErrUnprocessable, "break-glass-reason", "a break-glass request needs a reason of at least 20 characters")
+	ErrBreakGlassReason     = refusal(ErrUnprocessable, "break-glass-reason", "a break-glass request needs a reason of at least 20 characters other than spaces")
 	ErrBreakGlassOpen       = refusal(ErrConflict, "break-glass-open", "you already hold an unratified break-glass grant; it must be ratified first")
 	ErrNotBreakGlass        = refusal(ErrConflict, "not-break-glass", "only a break-glass request is ratified")
 	ErrNotRatifiable        = refusal(ErrConflict, "not-ratifiable", "the break-glass request is no longer waiting for ratification")
 	ErrRatificationMissed   = refusal(ErrConflict, "ratification-missed", "the ratification deadline has passed; the grant has ended")
 	ErrBreakGlassScheduled  = refusal(ErrUnprocessable, "break-glass-scheduled", "break-glass access starts now; it cannot take startAt")
+	// ErrBreakGlassBlocked: only a ratification frees a principal's
+	// break-glass; after a revocation or a missed deadline an admin must.
+	ErrBreakGlassBlocked = refusal(ErrForbidden, "break-glass-blocked", "your last break-glass grant was revoked or not ratified in time; an admin must clear the block first")
+	ErrNoBreakGlassBlock = refusal(ErrNotFound, "no-break-glass-block", "this principal holds no break-glass claim")
 )
+
+// BreakGlassHold is a principal's claim on break-glass (F16, issue 16 item
+// 5): taken with each break-glass grant, freed only by its ratification or
+// by an admin. While it is held no new break-glass grant opens: it awaits
+// ratification until the deadline, and is a block from a revocation or the
+// deadline on.
+type BreakGlassHold struct {
+	Principal string    `json:"principal"`
+	RequestID string    `json:"requestId"`
+	RatifyBy  time.Time `json:"ratifyBy"`
+	// State is awaiting-ratification or blocked, judged at read time.
+	State string `json:"state"`
+	// Reason says why it is blocked: revoked, ratification-missed.
+	Reason string `json:"reason,omitempty"`
+}
+
+// States and reasons of a hold.
+const (
+	HoldAwaitingRatification = "awaiting-ratification"
+	HoldBlocked              = "blocked"
+	HoldReasonRevoked        = "revoked"
+	HoldReasonMissed         = "ratification-missed"
+)
+
+// Judge sets the hold's state from its request as it reads at now (r may be
+// the zero Request when it is gone).
+func (h BreakGlassHold) Judge(r Request, now time.Time) BreakGlassHold {
+	switch {
+	case r.Status == StatusRevoked || r.Ratification == RatificationRevoked:
+		h.State, h.Reason = HoldBlocked, HoldReasonRevoked
+	case !now.Before(h.RatifyBy):
+		h.State, h.Reason = HoldBlocked, HoldReasonMissed
+	default:
+		h.State = HoldAwaitingRatification
+	}
+	return h
+}
 
 // breakGlassRule validates a policy's break-glass input; nil input leaves it
 // off. It runs for every policy write, so omitting the field turns it off.
@@ -110,7 +151,7 @@ func (r *Request) breakGlass(in SubmitInput, sub Submission, durationGiven bool)
 	if r.Type == TypeLockbox || sub.Policy == nil || !sub.Policy.AllowsBreakGlass() {
 		return ErrBreakGlassNotAllowed
 	}
-	if len([]rune(in.Reason)) < MinBreakGlassReasonChars {
+	if visibleChars(in.Reason) < MinBreakGlassReasonChars {
 		return ErrBreakGlassReason
 	}
 	if r.ApproverGroup == "" && r.ApprovalType == ApprovalManual {

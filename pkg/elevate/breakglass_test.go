@@ -1,6 +1,7 @@
 package elevate
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +71,10 @@ func TestNewBreakGlassRequest(t *testing.T) {
 		{"a shorter duration", SubmitInput{Reason: longReason, DurationHours: ptr(0.5)}, allowed, nil, 0.5},
 		{"over the break-glass maximum", SubmitInput{Reason: longReason, DurationHours: ptr(3.0)}, allowed, ErrDurationTooLong, 0},
 		{"reason under 20 characters", SubmitInput{Reason: "outage"}, allowed, ErrBreakGlassReason, 0},
+		// Issue 16 item 6: spaces are not a reason.
+		{"twenty spaces", SubmitInput{Reason: strings.Repeat(" ", 20)}, allowed, ErrInvalid, 0},
+		{"19 characters padded with white space", SubmitInput{Reason: " outage in eu-west-1 \t\n  " + strings.Repeat(" ", 20)}, allowed, ErrBreakGlassReason, 0},
+		{"exactly 20 characters between spaces", SubmitInput{Reason: "  db-primary-is-down!!  "}, allowed, nil, 2},
 		{"policy without break-glass", SubmitInput{Reason: longReason}, off, ErrBreakGlassNotAllowed, 0},
 		{"no policy", SubmitInput{Reason: longReason}, nil, ErrNoPolicy, 0},
 		{"never for Lockbox", SubmitInput{Type: "Lockbox", Name: "mailbox-42", Reason: longReason}, allowed, ErrBreakGlassNotAllowed, 0},

@@ -46,7 +46,29 @@ var (
 	ErrDelegateOthers     = refusal(ErrForbidden, "delegate-others", "only an admin can manage another approver's delegation")
 	ErrDelegationNotFound = refusal(ErrNotFound, "delegation-not-found", "no delegation for this approver")
 	ErrOnBehalfOfSelf     = refusal(ErrForbidden, "self-approval", "a delegate cannot decide the request of the approver they stand in for")
+	// Issue 16 item 7: only approvals one holds can be handed over, and the
+	// delegations every decision reads are bounded.
+	ErrDelegatorNotApprover = refusal(ErrForbidden, "delegator-not-approver", "only a member of the approver groups delegated can delegate their approvals")
+	ErrTooManyDelegations   = refusal(ErrConflict, "too-many-delegations", "the number of delegations is at its limit; remove one that is no longer needed")
 )
+
+// MaxDelegations bounds the delegations stored at once (live ones, and ended
+// ones for a day until TTL collects them): every decision by a non-member,
+// every listing and every approval email reads them all.
+const MaxDelegations = 100
+
+// MayDelegate reports whether principal holds the approvals a delegation
+// for groups (empty: all of theirs) would hand over: a member of each group
+// named, or of at least one group when none is.
+func MayDelegate(principal string, groups []string, all []Group) bool {
+	member := func(name string) bool {
+		return slices.ContainsFunc(all, func(g Group) bool { return g.Name == name && g.HasMember(principal) })
+	}
+	if len(groups) == 0 {
+		return slices.ContainsFunc(all, func(g Group) bool { return g.HasMember(principal) })
+	}
+	return !slices.ContainsFunc(groups, func(g string) bool { return !member(g) })
+}
 
 // NewDelegation validates a hand-over of principal's approvals, asked for by
 // actor at now. Who may ask is the caller's business (self or admin).

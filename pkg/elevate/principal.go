@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Clock is the only source of "now" in the domain's callers.
@@ -55,9 +56,20 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // email subjects.
 func ValidName(s string) bool { return namePattern.MatchString(s) }
 
+// visibleChars counts the characters of s that are not white space: a
+// minimum length is a minimum of something said, which spaces are not.
+func visibleChars(s string) int {
+	n := 0
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	return n
+}
+
 func checkText(field, s string, min, max int) error {
-	n := len([]rune(s))
-	if n < min || n > max {
+	if n := len([]rune(s)); visibleChars(s) < min || n > max {
 		if min > 0 {
 			return Invalid(field + " must be between 1 and " + itoa(max) + " characters")
 		}

@@ -92,6 +92,9 @@ type Request struct {
 	Active bool `json:"active"`
 	// Version increases with every stored change; writes are conditioned on it.
 	Version int `json:"-"`
+	// SlotLog is kept by the store, carried through unchanged: the states
+	// its grant slot was given, which the audit trail holds slot changes to.
+	SlotLog []string `json:"-"`
 
 	// Scheduled start, ticket references and extensions (F13-F15).
 	// StartAt is the requested start: the grant is live on [StartAt,
@@ -507,9 +510,27 @@ func (r Request) Grant() (Grant, bool) {
 	if r.Status != StatusApproved || r.GrantExpiresAt == nil || r.Extends != "" {
 		return Grant{}, false
 	}
-	g := Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: r.LiveUntil()}
+	g := Grant{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), ExpiresAt: r.LiveUntil(), HasTicket: r.Ticket != ""}
 	if r.GrantStartsAt != nil {
 		g.StartsAt = *r.GrantStartsAt
 	}
+	g.ApprovedAt, g.Approvals = r.approval()
 	return g, true
+}
+
+// approval is when the request was approved and by how many people (0 when
+// automatically): its last approve decision, and the count of those made by
+// someone other than the system.
+func (r Request) approval() (at time.Time, people int) {
+	at = r.CreatedAt
+	for _, d := range r.Decisions {
+		if d.Decision != DecisionApprove {
+			continue
+		}
+		at = d.At
+		if d.By != SystemActor {
+			people++
+		}
+	}
+	return at, people
 }

@@ -50,6 +50,8 @@ func TestNewRequest(t *testing.T) {
 		{name: "zero duration", in: SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "r", DurationHours: ptr(0.0)}, settings: enabledSettings(), policy: manualPolicy(), wantErr: ErrInvalid},
 		{name: "negative duration", in: SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "r", DurationHours: ptr(-1.0)}, settings: enabledSettings(), policy: manualPolicy(), wantErr: ErrInvalid},
 		{name: "missing reason", in: SubmitInput{Scope: "Exchange", Name: "New-MoveRequest"}, settings: enabledSettings(), policy: manualPolicy(), wantErr: ErrInvalid},
+		// Issue 16 item 6: a minimum is of characters other than spaces.
+		{name: "reason of spaces only", in: SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: " \t\n "}, settings: enabledSettings(), policy: manualPolicy(), wantErr: ErrInvalid},
 		{name: "bad type", in: SubmitInput{Type: "Admin", Scope: "Exchange", Name: "New-MoveRequest", Reason: "r"}, settings: enabledSettings(), policy: manualPolicy(), wantErr: ErrInvalid},
 		{name: "bad scope", in: SubmitInput{Scope: "Ex change", Name: "New-MoveRequest", Reason: "r"}, settings: enabledSettings(), policy: manualPolicy(), wantErr: ErrInvalid},
 		{name: "manual with no group anywhere", in: SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "r"}, settings: noDefault, policy: manualPolicy(), wantErr: ErrNoApproverGroup},

@@ -2,6 +2,7 @@ package elevate
 
 import (
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -16,7 +17,7 @@ const (
 
 // Ticket refusals.
 var (
-	ErrTicketInvalid  = refusal(ErrUnprocessable, "ticket-invalid", "ticket must be 1-64 printable characters without spaces at either end")
+	ErrTicketInvalid  = refusal(ErrUnprocessable, "ticket-invalid", "ticket must be 1-64 printable characters without spaces at either end, without '/', and not '.' or '..'")
 	ErrTicketClosed   = refusal(ErrUnprocessable, "ticket-closed", "the ticket system reports this ticket as not open")
 	ErrTicketUnknown  = refusal(ErrUnprocessable, "ticket-unknown", "the ticket system does not know this ticket")
 	ErrWindowOver     = refusal(ErrUnprocessable, "change-window-over", "the ticket's change window has already ended")
@@ -46,6 +47,12 @@ func CompileTicketPattern(src string) (TicketPattern, error) {
 	if re, ok := patternCache.Load(src); ok {
 		return TicketPattern{re.(*regexp.Regexp)}, nil
 	}
+	// Compiled on its own first: a pattern that only compiles inside the
+	// wrapper ("CHG-\d+)|(?:x") would close the wrapper's group and leave
+	// the rest unanchored.
+	if _, err := regexp.Compile(src); err != nil {
+		return TicketPattern{}, Unprocessable("bad-ticket-pattern", "ticketPattern is not a valid RE2 expression: "+err.Error())
+	}
 	re, err := regexp.Compile(`^(?:` + src + `)$`)
 	if err != nil {
 		return TicketPattern{}, Unprocessable("bad-ticket-pattern", "ticketPattern is not a valid RE2 expression: "+err.Error())
@@ -71,7 +78,9 @@ func ValidTicket(t string) bool {
 	}
 	first, _ := utf8.DecodeRuneInString(t)
 	last, _ := utf8.DecodeLastRuneInString(t)
-	return !unicode.IsSpace(first) && !unicode.IsSpace(last)
+	// A ticket is sent to the ticket system as one path segment: "." and
+	// ".." would walk the path, and "/" would add segments.
+	return !unicode.IsSpace(first) && !unicode.IsSpace(last) && t != "." && t != ".." && !strings.ContainsRune(t, '/')
 }
 
 // CheckTicket applies a policy's ticket rules to a request's ticket: a

@@ -1,6 +1,7 @@
 package elevate
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,10 @@ func TestPolicyTicketRules(t *testing.T) {
 		{"backreferences are not RE2", ptr(`(a)\1`), ErrUnprocessable},
 		{"too long", ptr(strings.Repeat("a", 201)), ErrUnprocessable},
 		{"200 is fine", ptr(strings.Repeat("a", 200)), nil},
+		// Issue 16 item 9: a pattern that compiles only inside the anchoring
+		// wrapper would close its group and leave the rest unanchored.
+		{"escapes the anchoring wrapper", ptr(`CHG-\d+)|(?:x`), ErrUnprocessable},
+		{"closes the wrapper at the end", ptr(`CHG-\d+)|(`), ErrUnprocessable},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := NewPolicy(PolicyInput{Scope: "Exchange", Name: "New-MoveRequest", ApprovalType: "Manual", TicketRequired: ptr(true), TicketPattern: c.pattern}, "admin@example.com", t0)
@@ -47,6 +52,11 @@ func TestRequestTicket(t *testing.T) {
 		{"control characters", manualPolicy(), "CHG\n1", "ticket-invalid"},
 		{"surrounding space", manualPolicy(), " CHG-1", "ticket-invalid"},
 		{"64 is fine", manualPolicy(), strings.Repeat("T", 64), ""},
+		// Issue 16 item 10: a ticket is one path segment at the ticket system.
+		{"a dot", manualPolicy(), ".", "ticket-invalid"},
+		{"two dots", manualPolicy(), "..", "ticket-invalid"},
+		{"a slash", manualPolicy(), "CHG-1/../../admin", "ticket-invalid"},
+		{"dots inside are fine", manualPolicy(), "CHG-1.2", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := NewRequest(SubmitInput{Scope: "Exchange", Name: "New-MoveRequest", Reason: "r", Ticket: c.ticket},
@@ -100,5 +110,23 @@ func TestChangeWindowCapsTheGrant(t *testing.T) {
 				t.Fatalf("grant %s..%s, want %s..%s", r.GrantStartsAt, r.GrantExpiresAt, c.wantStart, c.wantE)
 			}
 		})
+	}
+}
+
+// Issue 16 item 9: wrapped as ^(?:...)$, "CHG-\d+)|(?:x" anchored only at
+// the start, so "CHG-1 junk" matched; it is refused on save, and a ticket
+// with a suffix never matches a saved pattern.
+func TestTicketPatternCannotEscapeItsAnchors(t *testing.T) {
+	if _, err := CompileTicketPattern(`CHG-\d+)|(?:x`); !errors.Is(err, ErrUnprocessable) {
+		t.Fatalf("an escaping pattern compiled: %v", err)
+	}
+	p, err := CompileTicketPattern(`CHG-\d+|INC-\d+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ticket, want := range map[string]bool{"CHG-1": true, "INC-2": true, "CHG-1 junk": false, "xINC-2": false} {
+		if got := p.Matches(ticket); got != want {
+			t.Errorf("Matches(%q) = %v, want %v", ticket, got, want)
+		}
 	}
 }

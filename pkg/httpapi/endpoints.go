@@ -54,6 +54,9 @@ var allEndpoints = map[string]endpoint{
 	"PUT /v1/delegations/{principal}":    putDelegation,
 	"GET /v1/delegations":                listDelegations,
 	"DELETE /v1/delegations/{principal}": deleteDelegation,
+
+	"GET /v1/break-glass/holds":                listBreakGlassHolds,
+	"DELETE /v1/break-glass/holds/{principal}": clearBreakGlassHold,
 }
 
 // List is the body of every collection response.

@@ -35,7 +35,7 @@ var errForeignForm = badRequest("this form does not belong to this link's reques
 
 // auditLinkRefusal records a refused link. With verified claims (the link
 // was signed by Elevate, even if it has expired) the approver it names is
-// the actor. Without (malformed, forged) nobody is verified: the actor is
+// the actor, once per link, route and code. Without (malformed, forged) nobody is verified: the actor is
 // "anonymous", what the token claims is kept as unverified, and the record
 // is bounded (app.Refusal.BoundBy) because anyone can send such links.
 func (s *server) auditLinkRefusal(c *call, err error, status int) {
@@ -55,7 +55,11 @@ func (s *server) auditLinkRefusal(c *call, err error, status int) {
 	}
 	r := app.Refusal{Code: code, Status: status}
 	if c.link != nil {
+		// A signed link's refusals name its approver: each is recorded once
+		// per link, route and code (issue 16 item 4), or an old email would
+		// write without end in the approver's name.
 		r.Actor, r.RequestID = c.link.Approver, c.link.RequestID
+		r.OncePer = "link\n" + c.link.ID + "\n" + c.route.RouteKey() + "\n" + code
 		s.auditRefusal(c, r)
 		return
 	}

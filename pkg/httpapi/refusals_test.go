@@ -36,6 +36,9 @@ func TestEveryRefusalIsAudited(t *testing.T) {
 		{"self-approval", func() events.APIGatewayV2HTTPResponse {
 			return h.do("POST", "/v1/requests/"+id+"/approve", `{}`, claims(alice))
 		}, want{"refused.self-approval", alice, "POST /v1/requests/{id}/approve", id, 403}},
+		{"extending a grant that is not active", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/extend", `{"durationHours": 1, "reason": "more"}`, claims(alice))
+		}, want{"refused.grant-ended", alice, "POST /v1/requests/{id}/extend", id, 409}},
 		{"non-member deciding", func() events.APIGatewayV2HTTPResponse {
 			return h.do("POST", "/v1/requests/"+id+"/deny", `{}`, claims(mallory))
 		}, want{"refused.not-approver", mallory, "POST /v1/requests/{id}/deny", id, 403}},
@@ -63,6 +66,10 @@ func TestEveryRefusalIsAudited(t *testing.T) {
 			}
 			return h.postForm(good, decisionForm("approve", id, ""))
 		}, want{"refused.not-pending", bob, "POST /v1/links/{token}", id, 409}}, // the replay finds the request decided; a replay racing the first use is refused.link-used
+		// Issue 16 item 11: refusals that used to leave no record.
+		{"extending someone else's grant", func() events.APIGatewayV2HTTPResponse {
+			return h.do("POST", "/v1/requests/"+id+"/extend", `{"durationHours": 1, "reason": "more"}`, claims(mallory))
+		}, want{"refused.request-not-found", mallory, "POST /v1/requests/{id}/extend", id, 404}},
 		{"decision on a request no longer pending", func() events.APIGatewayV2HTTPResponse {
 			return h.do("POST", "/v1/requests/"+id+"/deny", `{}`, claims(carol))
 		}, want{"refused.not-pending", carol, "POST /v1/requests/{id}/deny", id, 409}},
@@ -150,5 +157,54 @@ func TestRefusalStatusSurvivesAFailedRecord(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "refusal not recorded") {
 		t.Fatalf("the failed record was not logged: %s", h.logs.String())
+	}
+}
+
+// Issue 16 item 4: an old link signed by Elevate names its approver, so its
+// refusals are recorded once per link, route and code: an expired link
+// opened again and again (a mail scanner), or a used one posted again,
+// cannot fill the trail in the approver's name.
+func TestOldLinkRefusalsAreRecordedOncePerLink(t *testing.T) {
+	store := newMemStore()
+	h := newHarness(t, store)
+	h.setup(1)
+	id := h.submit()
+	good := h.linkToken(id, bob)
+	expired := mustSigner(t, testKey).sign(t, id, bob, h.svc.Clock().Add(-time.Second))
+	if resp := h.postForm(good, decisionForm("approve", id, "")); resp.StatusCode != 200 {
+		t.Fatalf("first use of the link: %d %s", resp.StatusCode, resp.Body)
+	}
+	count := func(action string) int {
+		n := 0
+		for _, ev := range store.refusals {
+			if ev.Action == action {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < 5; i++ {
+		h.advance(time.Minute)
+		if resp := h.do("GET", "/v1/links/"+expired, "", nil); resp.StatusCode != 410 {
+			t.Fatalf("expired link GET %d: %d", i, resp.StatusCode)
+		}
+		if resp := h.postForm(good, decisionForm("approve", id, "")); resp.StatusCode != 409 {
+			t.Fatalf("used link POST %d: %d", i, resp.StatusCode)
+		}
+	}
+	if n, m := count("refused.link-expired"), count("refused.not-pending"); n != 1 || m != 1 {
+		t.Fatalf("%d link-expired and %d not-pending records for five attempts each, want one each", n, m)
+	}
+	// Another route of the same link is another attempt: once too.
+	h.postForm(expired, decisionForm("approve", id, ""))
+	h.postForm(expired, decisionForm("approve", id, ""))
+	if n := count("refused.link-expired"); n != 2 {
+		t.Fatalf("%d link-expired records after POSTs of the expired link, want 2", n)
+	}
+	// Another link of the same approver is recorded on its own.
+	other := mustSigner(t, testKey).sign(t, id, bob, h.svc.Clock().Add(-2*time.Second))
+	h.do("GET", "/v1/links/"+other, "", nil)
+	if n := count("refused.link-expired"); n != 3 {
+		t.Fatalf("%d link-expired records after another link, want 3", n)
 	}
 }

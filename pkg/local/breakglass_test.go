@@ -178,6 +178,57 @@ func TestTTLBreakGlassMissedRatification(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	// The principal may break the glass again once the old claim has lapsed.
-	alice.must(201, "POST", "/v1/requests", map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": outage, "breakGlass": true})
+	// Issue 16 item 5: a missed deadline leaves the principal blocked until
+	// an admin releases the hold; then they may break the glass again.
+	again := map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": outage, "breakGlass": true}
+	alice.must(403, "POST", "/v1/requests", again)
+	admin.must(204, "DELETE", "/v1/break-glass/holds/alice@example.com", nil)
+	alice.must(201, "POST", "/v1/requests", again)
+}
+
+// Issue 16 item 5 through the stack: bob's revocation of alice's unratified
+// break-glass blocks her (403 break-glass-blocked, audited); admins list the
+// hold at GET /v1/break-glass/holds and release it with DELETE, which the
+// trail records as break_glass.unblocked by the admin; then she may break
+// the glass again. A non-admin may do neither.
+func TestBreakGlassHoldsThroughTheStack(t *testing.T) {
+	st, admin := breakGlassStack(t, 24)
+	alice := st.client(t, "alice@example.com")
+	bob := st.client(t, "bob@example.com")
+	open := map[string]any{"scope": "Exchange", "name": "New-MoveRequest", "reason": outage, "breakGlass": true}
+	r := alice.must(201, "POST", "/v1/requests", open)
+	id, _ := r["id"].(string)
+	bob.must(200, "POST", "/v1/requests/"+id+"/revoke", map[string]any{"comment": "not an emergency"})
+	refused := alice.must(403, "POST", "/v1/requests", open)
+	eq(t, "refusal code", refused["code"], any("break-glass-blocked"))
+
+	bob.must(403, "GET", "/v1/break-glass/holds", nil)
+	alice.must(403, "DELETE", "/v1/break-glass/holds/alice@example.com", nil)
+	holds := admin.must(200, "GET", "/v1/break-glass/holds", nil)
+	items, _ := holds["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("holds: %v", holds)
+	}
+	h, _ := items[0].(map[string]any)
+	eq(t, "held principal", h["principal"], any("alice@example.com"))
+	eq(t, "hold state", h["state"], any("blocked"))
+	eq(t, "hold reason", h["reason"], any("revoked"))
+	admin.must(204, "DELETE", "/v1/break-glass/holds/alice@example.com", nil)
+	admin.must(404, "DELETE", "/v1/break-glass/holds/alice@example.com", nil)
+	again := alice.must(201, "POST", "/v1/requests", open)
+
+	eventually(t, "the unblock and the refusal in the trail", func() bool {
+		recs := auditRecords(t, st)
+		return hasRecord(recs, auditrecord.ActionBreakGlassUnblocked, id, "admin@example.com") &&
+			hasRecord(recs, "refused.break-glass-blocked", "", "alice@example.com") && hasRecord(recs, auditrecord.ActionRequestBreakGlass, again["id"].(string), "")
+	})
+	n := 0
+	for _, r := range auditRecords(t, st) {
+		if r.Action == auditrecord.ActionBreakGlassUnblocked || strings.HasPrefix(r.Action, "break_glass.") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d break_glass.* records, want the one unblock", n)
+	}
 }

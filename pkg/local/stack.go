@@ -274,9 +274,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				Logger:        log.With("function", manifest.Notify),
 			})},
 			{Name: manifest.Audit, Timeout: o.FunctionTimeouts[manifest.Audit], Handle: audit.NewHandler(audit.HandlerDeps{
-				S3:     emulator.S3Client(st.S3Endpoint),
-				Bucket: o.Bucket,
-				Logger: log.With("function", manifest.Audit),
+				S3:       emulator.S3Client(st.S3Endpoint),
+				Bucket:   o.Bucket,
+				Logger:   log.With("function", manifest.Audit),
+				Requests: storeOf(manifest.Audit),
+				// DynamoDB Local rounds the stream's times down to the minute.
+				StreamTimePrecision: time.Minute,
 			})},
 			{Name: accessConsumer, Timeout: o.FunctionTimeouts[manifest.Access], Handle: StreamHandler(access.Stream(
 				access.Part{Stream: identitycenter.NewHandler(newApplier(accessStore, icAWS, log.With("function", accessConsumer)))},

@@ -41,7 +41,7 @@ var (
 		Approvals:   {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize:   {"BatchGetItem", "PutItem"},
 		Notify:      {"GetItem", "Query", "PutItem", "DeleteItem"},
-		Audit:       nil,
+		Audit:       {"GetItem"}, // the request a grant slot's change is checked against
 		Credentials: {"GetItem", "BatchGetItem", "PutItem", "ConditionCheckItem"},
 		// Access: Identity Center assignments (issue 20); a request and its
 		// issuances, the role's deny entries, and the list of broker roles.

@@ -52,6 +52,11 @@ var All = []Route{
 	{"PUT", "/v1/delegations/{principal}", Requests, false},
 	{"GET", "/v1/delegations", Requests, false},
 	{"DELETE", "/v1/delegations/{principal}", Requests, false},
+
+	// Break-glass holds (issue 16 item 5): admins list who is held from
+	// break-glass and release a block.
+	{"GET", "/v1/break-glass/holds", Policies, false},
+	{"DELETE", "/v1/break-glass/holds/{principal}", Policies, false},
 }
 
 // RouteKey is API Gateway's "METHOD /path" form.

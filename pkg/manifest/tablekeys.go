@@ -24,6 +24,8 @@ const (
 
 	KeyBreakGlass  = tabledef.PrefixBreakGlass + "*"
 	KeyDelegations = tabledef.PartitionDelegations
+	// KeyBreakGlassHolds: every principal's break-glass hold (issue 16 item 5).
+	KeyBreakGlassHolds = tabledef.PartitionBreakGlassHolds
 
 	KeyCredentials  = tabledef.PrefixCredentials + "*"
 	KeyBrokerDenies = tabledef.PrefixBrokerDenies + "*"
@@ -53,11 +55,11 @@ type TableKey struct {
 var TableKeys = map[string][]TableKey{
 	Policies: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse}}, // a group delete reads the group's holds
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse, KeyBreakGlassHolds}}, // a group delete reads the group's holds; admins list break-glass holds
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go)
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies, KeyBreakGlassHolds}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go); an admin releasing a break-glass hold
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
-		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name; the holds' requests
 	},
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations, KeyProvisioning}},
@@ -66,7 +68,7 @@ var TableKeys = map[string][]TableKey{
 		// events: refused attempts; a break-glass submit also claims the
 		// principal's one unratified grant; delegations are set and removed
 		// here (self-service)
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations}},
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations, KeyBreakGlassHolds}},
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // cancel frees the slot
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // an automatic extension moves the grant's end; a delegation's removal is prepared
@@ -75,13 +77,18 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}},                         // a delegate's standing at decision time
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyEvents}},     // events: refused attempts
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots}},                     // approve turns the slot into the grant; ratify moves its end
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlassHolds}}, // approve turns the slot into the grant; ratify moves its end and releases the break-glass hold
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}},      // deny and revoke free the slot; ratify and revoke release the break-glass claim
 		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyDelegations}}, // the decider's membership (or delegation) at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyEvents}},
+	},
+	// A grant slot's change is Elevate's only if its request says so
+	// (issue 16 item 2): the audit consumer reads requests, nothing else.
+	Audit: {
+		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},
 	},
 	Credentials: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyRequests}},

@@ -45,6 +45,8 @@ func TestTableKeyAllowed(t *testing.T) {
 		{Approvals, "PutItem", "LINK#abc", true},
 		{Approvals, "PutItem", "GRANT#bob@example.com", false},
 		{Audit, "GetItem", "SETTINGS", false},
+		{Audit, "GetItem", "REQ#r-1", true},
+		{Audit, "PutItem", "REQ#r-1", false},
 	}
 	for _, c := range cases {
 		if got := TableKeyAllowed(c.function, c.action, c.pk); got != c.want {

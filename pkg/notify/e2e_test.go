@@ -61,7 +61,7 @@ func TestStreamEndToEnd(t *testing.T) {
 		Interval: 100 * time.Millisecond,
 		Consumers: []local.Consumer{
 			{Name: "notify", Handle: e.handler},
-			{Name: "audit", Handle: audit.NewHandler(audit.HandlerDeps{S3: s3c, Bucket: "audit-e2e"})},
+			{Name: "audit", Handle: audit.NewHandler(audit.HandlerDeps{S3: s3c, Bucket: "audit-e2e", Requests: e.store, StreamTimePrecision: time.Minute})},
 		},
 	}
 	pctx, stop := context.WithCancel(ctx)

@@ -183,6 +183,12 @@ func NewHandler(d Deps) func(context.Context, events.DynamoDBEvent) (events.Dyna
 }
 
 func (d Deps) deliver(ctx context.Context, rec events.DynamoDBEventRecord) error {
+	if e, key, ok, err := policyChanged(rec); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return d.sendOnce(ctx, key, e)
+	}
 	emails, err := d.plan(ctx, rec)
 	if err != nil {
 		return err

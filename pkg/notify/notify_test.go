@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -365,6 +366,34 @@ func TestQuietRecords(t *testing.T) {
 	}
 	if r := byRecipient(e.emails(t)); len(r) != 0 {
 		t.Fatalf("emails = %v, want none", r)
+	}
+}
+
+// Issue 16 item 8: authorize refusing a scheduled grant because its policy
+// changed tells the requester, once per grant however often they ask; other
+// authorize records send nothing.
+func TestPolicyChangedScheduledGrantTellsTheRequesterOnce(t *testing.T) {
+	e, _ := setup(t)
+	base := loadBatch(t, "event-insert-authorize-denied.json").Records[0]
+	if failed := run(t, e, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{base}}); len(failed) != 0 || len(e.emails(t)) != 0 {
+		t.Fatalf("an approval-required answer: failures %v, emails %v", failed, byRecipient(e.emails(t)))
+	}
+	var ev events.DynamoDBEvent
+	for i, id := range []string{"e-2", "e-3"} {
+		rec := base
+		rec.EventID, rec.Change.SequenceNumber = "ev-policy-changed-"+id, fmt.Sprintf("90000000000000000000%d", i)
+		rec.Change.NewImage = cloneImage(base.Change.NewImage)
+		rec.Change.NewImage["id"] = events.NewStringAttribute(id)
+		rec.Change.NewImage["requestId"] = events.NewStringAttribute("r-scheduled-1")
+		rec.Change.NewImage["detail"] = events.NewStringAttribute(`{"reason": "policy-changed", "askedBy": "rita@example.com"}`)
+		ev.Records = append(ev.Records, rec)
+	}
+	if failed := run(t, e, ev); len(failed) != 0 {
+		t.Fatalf("failures: %v", failed)
+	}
+	got := e.emails(t)
+	if len(got) != 1 || !slices.Equal(got[0].Destination.To, []string{"rita@example.com"}) || !strings.Contains(got[0].Subject, "policy change") {
+		t.Fatalf("emails: %v", byRecipient(got))
 	}
 }
 

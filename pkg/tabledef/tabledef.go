@@ -27,6 +27,8 @@ const (
 	PartitionGroups      = "GROUP"      // every group
 	PartitionPolicies    = "POLICY"     // every policy
 	PartitionDelegations = "DELEGATION" // every approver delegation
+	// PartitionBreakGlassHolds: every principal's break-glass hold (issue 16 item 5).
+	PartitionBreakGlassHolds = "BREAKGLASSHOLD"
 
 	PrefixRequest    = "REQ#"        // one request
 	PrefixGrant      = "GRANT#"      // a principal's grant slots

@@ -48,7 +48,11 @@ func New(base string, client *http.Client) (*Verifier, error) {
 	if client == nil {
 		client = &http.Client{Timeout: DefaultTimeout}
 	}
-	return &Verifier{base: u, client: client}, nil
+	// Never follow a redirect: it could lead anywhere, over plain http too.
+	// A copy, so the caller's client is left as it was.
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Verifier{base: u, client: &c}, nil
 }
 
 type answer struct {
@@ -62,6 +66,9 @@ type answer struct {
 func (v *Verifier) VerifyTicket(ctx context.Context, p *elevate.Policy, ticket string) (*elevate.ChangeWindow, error) {
 	if err := p.CheckTicket(ticket); err != nil {
 		return nil, err
+	}
+	if !elevate.ValidTicket(ticket) { // a nil policy checks nothing
+		return nil, elevate.ErrTicketInvalid
 	}
 	u := *v.base
 	u.Path = v.base.Path + "/" + ticket
@@ -79,7 +86,7 @@ func (v *Verifier) VerifyTicket(ctx context.Context, p *elevate.Policy, ticket s
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, elevate.ErrTicketUnknown
-	case resp.StatusCode != http.StatusOK:
+	case resp.StatusCode != http.StatusOK: // a redirect too: never followed
 		return nil, down(fmt.Errorf("status %d", resp.StatusCode))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))

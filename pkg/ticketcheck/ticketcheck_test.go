@@ -28,7 +28,7 @@ func TestVerifierAgainstATicketSystem(t *testing.T) {
 			_, _ = w.Write([]byte(`<html>login</html>`))
 		case "CHG-6":
 			_, _ = w.Write([]byte(`{"windowEnd":"2030-01-02T02:00:00Z"}`))
-		case "CHG 7/x":
+		case "CHG 7":
 			_, _ = w.Write([]byte(`{"open":true}`))
 		default:
 			http.NotFound(w, r)
@@ -39,7 +39,7 @@ func TestVerifierAgainstATicketSystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &elevate.Policy{TicketPattern: `CHG[- ][0-9]+(/x)?`}
+	p := &elevate.Policy{TicketPattern: `CHG[- ][0-9]+(/x)?|\.\.?`}
 	ws, we := time.Date(2030, 1, 1, 22, 0, 0, 0, time.UTC), time.Date(2030, 1, 2, 2, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		ticket  string
@@ -53,8 +53,12 @@ func TestVerifierAgainstATicketSystem(t *testing.T) {
 		{"CHG-5", nil, elevate.ErrUnavailable},
 		{"CHG-6", nil, elevate.ErrUnavailable},
 		{"CHG-8", nil, elevate.ErrTicketUnknown},
-		{"CHG 7/x", nil, nil},
+		{"CHG 7", nil, nil},
 		{"INC-1", nil, elevate.ErrUnprocessable},
+		// Issue 16 item 10: never sent, even where the pattern allows them.
+		{"CHG 7/x", nil, elevate.ErrTicketInvalid},
+		{"..", nil, elevate.ErrTicketInvalid},
+		{".", nil, elevate.ErrTicketInvalid},
 	} {
 		t.Run(c.ticket, func(t *testing.T) {
 			before := len(paths)
@@ -65,12 +69,12 @@ func TestVerifierAgainstATicketSystem(t *testing.T) {
 			if c.want == nil && got != nil || c.want != nil && (got == nil || !got.Start.Equal(*c.want.Start) || !got.End.Equal(*c.want.End)) {
 				t.Fatalf("window %+v, want %+v", got, c.want)
 			}
-			if c.ticket == "INC-1" && len(paths) != before {
-				t.Fatal("a ticket failing the pattern was sent to the ticket system")
+			if (c.ticket == "INC-1" || errors.Is(c.wantErr, elevate.ErrTicketInvalid)) && len(paths) != before {
+				t.Fatal("a ticket refused here was sent to the ticket system")
 			}
 		})
 	}
-	if !strings.Contains(strings.Join(paths, " "), "/api/tickets/CHG%207%2Fx") {
+	if !strings.Contains(strings.Join(paths, " "), "/api/tickets/CHG%207") {
 		t.Fatalf("the ticket is not one escaped path segment: %v", paths)
 	}
 }
@@ -92,5 +96,31 @@ func TestVerifierNeedsHTTPS(t *testing.T) {
 		if _, err := New(u, nil); err == nil {
 			t.Errorf("%q accepted", u)
 		}
+	}
+}
+
+// Issue 16 item 10: a redirect from the ticket system is never followed (it
+// could lead to any host, over plain http): the ticket system is down.
+func TestVerifierRefusesRedirects(t *testing.T) {
+	var followed bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		followed = true
+		_, _ = w.Write([]byte(`{"open":true}`))
+	}))
+	defer elsewhere.Close()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/tickets/CHG-1", http.StatusFound)
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	v, err := New(srv.URL, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyTicket(t.Context(), nil, "CHG-1"); !errors.Is(err, elevate.ErrUnavailable) || followed {
+		t.Fatalf("a redirect: err %v, followed %v", err, followed)
+	}
+	if client.CheckRedirect != nil {
+		t.Fatal("the caller's client was changed")
 	}
 }
