@@ -61,7 +61,7 @@ func startAWS(delay time.Duration, users []string) (*awsapi.Endpoint, error) {
 func identityCenterAWS(endpoint string) *identitycenter.AWS {
 	cfg := aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, "")}
-	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg),
+	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg), IdentityStoreID: LocalIdentityStoreID,
 		Poll: 50 * time.Millisecond, Backoff: 100 * time.Millisecond, Deadline: 30 * time.Second}
 }
 
