@@ -9,7 +9,7 @@
 # quick run, e.g.
 #   AUDIT_RECORDS=100000 TABLE_REQUESTS=10000 AUTHZ_PHASE=2s BENCH_RUNS=1 make bench
 # Only some groups: BENCH_ONLY='audit table' make bench
-# (groups: decision handler gateway latency identitycenter start size audit concurrent table cost stall).
+# (groups: decision handler gateway latency identitycenter start init size audit concurrent table cost stall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_FIGURES=$(mktemp)
@@ -57,6 +57,12 @@ if want start; then
   echo "== Lambda process start → ready, host build, warm page cache, no sandbox (target < 50 ms)"
   run -bench 'ProcessStart' -benchtime "${START_N:-20}x" ./pkg/benchmarks/
   for f in "${functions[@]}"; do expect "process_start_${f}_ms"; done
+fi
+
+if want init; then
+  echo "== Lambda init under the Runtime Interface Emulator, median of ${INIT_N:-10} cold starts per function (reported)"
+  run -bench 'LambdaInit' -benchtime "${INIT_N:-10}x" ./pkg/benchmarks/
+  for f in functions/*/; do f=${f#functions/}; expect "lambda_init_ms_${f%/}"; done
 fi
 
 if want size; then

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -29,7 +27,8 @@ func main() {
 	// Path-style only against a custom endpoint (an emulator); in AWS the
 	// default virtual-hosted style is the supported one.
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+		o.BaseEndpoint = wire.BaseEndpoint("S3")
+		o.UsePathStyle = o.BaseEndpoint != nil
 	})
 	requests := dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)
 	lambda.Start(audit.NewHandler(audit.HandlerDeps{S3: client, Bucket: bucket, Logger: log, Requests: requests}))

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -38,11 +39,11 @@ func main() {
 	}
 	signer, err := linktoken.NewSigner(key)
 	if err != nil {
-		wire.Fail(log, "notify", err)
+		wire.Fail(log, "notify", fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err))
 	}
 	lambda.Start(notify.NewHandler(notify.Deps{
 		Store:         dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil),
-		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions), From: sender},
+		Sender:        &sesmail.Sender{API: sesv2.NewFromConfig(cfg, sesmail.ClientOptions, func(o *sesv2.Options) { o.BaseEndpoint = wire.BaseEndpoint("SESV2") }), From: sender},
 		Signer:        signer,
 		PublicBaseURL: publicURL,
 		AlertGroup:    config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),

@@ -216,6 +216,17 @@ func DynamoEndpoint(o *dynamodb.Options) {
 	}
 }
 
+// BaseEndpoint is AWS_ENDPOINT_URL_<SERVICE> (the SDK's service endpoint
+// variable, e.g. SESV2 or S3), which LoadDefaultConfig would have read, or nil
+// when unset: the stream functions then reach emulators under the Lambda
+// runtime emulator as they reach AWS in Lambda.
+func BaseEndpoint(service string) *string {
+	if ep := os.Getenv("AWS_ENDPOINT_URL_" + service); ep != "" {
+		return aws.String(ep)
+	}
+	return nil
+}
+
 // Extra completes one function's service from the shared configuration.
 type Extra func(svc *app.Service, cfg aws.Config, store *dynamo.Store)
 
