@@ -42,8 +42,17 @@ check:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
+# The race detector runs on every package but those whose tests mostly wait
+# on DynamoDB Local through the whole stack (and the CDK app, whose jsii
+# bindings take minutes to build instrumented): there it made those tests 2-4
+# times slower. pkg/app's concurrent decisions and the audit query's workers
+# run under it; the stream poller's tests (pkg/local) do not.
+NO_RACE := /(infra|infra/stack|cmd/elevate|pkg/(dynamo|e2e|emulator|httpapi|local|notify|wire))$$
+
 unit:
-	$(GO) test -count=1 -timeout 20m -skip '$(TTL_TESTS)' ./...
+	@pkgs=$$($(GO) list ./...) && \
+	  $(GO) test -count=1 -timeout 20m -skip '$(TTL_TESTS)' $$(grep -E '$(NO_RACE)' <<<"$$pkgs") && \
+	  $(GO) test -race -count=1 -timeout 20m -skip '$(TTL_TESTS)' $$(grep -vE '$(NO_RACE)' <<<"$$pkgs")
 
 ttl:
 	$(GO) test -count=1 -timeout 10m -run '$(TTL_TESTS)' ./...

@@ -23,6 +23,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null || (($(major node
   need_apt+=(nodejs npm)
 fi
 command -v curl >/dev/null || need_apt+=(curl)
+# go test -race needs cgo, so a C compiler.
+command -v gcc >/dev/null || need_apt+=(gcc)
 if [[ "${1:-}" == "browser" ]] && ! command -v chromium >/dev/null; then
   need_apt+=(chromium)
 fi

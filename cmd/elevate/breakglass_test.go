@@ -57,6 +57,30 @@ func TestCLIBreakGlassAndDelegation(t *testing.T) {
 	}
 	w.ok(alice, "revoke", req.ID, "--comment", "done")
 
+	// Issue 16 item 5: bob's revocation of an unratified grant blocks alice
+	// until an admin releases the hold.
+	out = w.ok(alice, "request", "new", "--task", `Exchange\New-MoveRequest`, "--reason", "mail cluster down again, nobody answers", "--break-glass", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &req); err != nil {
+		t.Fatal(err)
+	}
+	w.ok(bob, "revoke", req.ID, "--comment", "not an emergency")
+	if r := w.elevate(alice, "request", "new", "--task", `Exchange\New-MoveRequest`, "--reason", "mail cluster down again, nobody answers", "--break-glass"); r.code != 3 || !strings.HasPrefix(r.stderr, "Forbidden: ") {
+		t.Fatalf("break-glass while blocked: exit %d stderr %q", r.code, r.stderr)
+	}
+	if out := w.ok(admin, "break-glass", "holds"); !strings.Contains(out, "alice@example.com") || !strings.Contains(out, "blocked") || !strings.Contains(out, "revoked") {
+		t.Fatalf("break-glass holds:\n%s", out)
+	}
+	if r := w.elevate(bob, "break-glass", "release", "alice@example.com"); r.code != 3 {
+		t.Fatalf("a non-admin releases a hold: exit %d stderr %q", r.code, r.stderr)
+	}
+	w.ok(admin, "break-glass", "release", "alice@example.com")
+	out = w.ok(alice, "request", "new", "--task", `Exchange\New-MoveRequest`, "--reason", "mail cluster down again, nobody answers", "--break-glass", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &req); err != nil || req.Status != "Approved" {
+		t.Fatalf("break-glass after the release %s: %v", out, err)
+	}
+	w.ok(bob, "ratify", req.ID)
+	w.ok(alice, "revoke", req.ID, "--comment", "done")
+
 	// Delegation: bob hands his approvals to dave for a day.
 	if r := w.elevate(bob, "delegate", "--to", "bob@example.com", "--until", "+24h"); r.code != 3 {
 		t.Fatalf("delegate to yourself: exit %d stderr %q", r.code, r.stderr)

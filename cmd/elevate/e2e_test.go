@@ -235,7 +235,7 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("history %v, want %v", got, wantHist)
 	}
 	csvOut := w.ok("", "audit", "export", "--since", since)
-	if !strings.HasPrefix(csvOut, "id,time,action,actor,target_type,target_scope,target_name,requestId,policyId,detail,ticket\n") || strings.Count(csvOut, "\n") != len(lines)+1 {
+	if !strings.HasPrefix(csvOut, "id,time,action,actor,target_type,target_scope,target_name,requestId,policyId,detail,ticket,timePrecision\n") || strings.Count(csvOut, "\n") != len(lines)+1 {
 		t.Fatalf("export has %d lines for %d records:\n%s", strings.Count(csvOut, "\n"), len(lines), csvOut)
 	}
 }

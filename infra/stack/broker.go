@@ -15,7 +15,7 @@ import (
 // that it is told about (CtxBrokerRoleARNs) or that carries this tag in the
 // stack's own account.
 const (
-	BrokerRoleTagKey   = "elevate:broker"
+	BrokerRoleTagKey   = "elevate-broker"
 	BrokerRoleTagValue = "true"
 )
 
@@ -46,7 +46,7 @@ func brokerGrants(role awsiam.Role, props Props, sid string, actions []string) {
 
 // NewBrokerRole is a broker role whose trust policy lets the credentials
 // function's role assume it, tag the session (the revocation deny matches
-// the session's elevate:request tag) and set its source identity (the
+// the session's elevate-request tag) and set its source identity (the
 // requester, which CloudTrail shows for every call). It carries the broker
 // tag, so the stack's grants cover it. Its own permissions are the
 // customer's to attach: what the task needs, the session policy narrowing

@@ -65,7 +65,7 @@ const (
 	// CtxBrokerRoleARNs lists, comma-separated, broker roles (in any
 	// account) the credentials function may assume and the access function
 	// may write the Elevate inline policy of; roles of the stack's account
-	// tagged elevate:broker=true need no listing.
+	// tagged elevate-broker=true need no listing.
 	CtxBrokerRoleARNs = "elevate:brokerRoleArns"
 	// CtxBrokerRole names a broker role the stack creates in its own account
 	// with the trust policy the credentials function needs (NewBrokerRole).

@@ -18,7 +18,8 @@ func JSONLines(w io.Writer) func(auditrecord.Record) error {
 }
 
 // CSVHeader is the first row of a CSV export.
-var CSVHeader = []string{"id", "time", "action", "actor", "target_type", "target_scope", "target_name", "requestId", "policyId", "detail", "ticket"}
+// timePrecision is last: set when time is only the stream's (issue 16 item 3).
+var CSVHeader = []string{"id", "time", "action", "actor", "target_type", "target_scope", "target_name", "requestId", "policyId", "detail", "ticket", "timePrecision"}
 
 // CSVWriter writes records as CSV with a header row, for spreadsheets and
 // evidence exports.
@@ -49,7 +50,7 @@ func (c *CSVWriter) Write(r auditrecord.Record) error {
 		}
 		detail = string(b)
 	}
-	row := []string{r.ID, r.Time.UTC().Format(time.RFC3339Nano), r.Action, r.Actor, tt, ts, tn, r.RequestID, r.PolicyID, detail, r.Ticket}
+	row := []string{r.ID, r.Time.UTC().Format(time.RFC3339Nano), r.Action, r.Actor, tt, ts, tn, r.RequestID, r.PolicyID, detail, r.Ticket, r.TimePrecision}
 	for i, v := range row {
 		row[i] = csvSafe(v)
 	}

@@ -363,7 +363,7 @@ func TestCSVWriter(t *testing.T) {
 	if err := w.Write(r); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(auditrecord.Record{ID: "ev-2", Time: at("2025-03-10T09:00:00Z"), Action: auditrecord.ActionSettingsUpdated, Actor: "=cmd|' /C calc'!A0@x.io", PolicyID: "p"}); err != nil {
+	if err := w.Write(auditrecord.Record{ID: "ev-2", Time: at("2025-03-10T09:00:00Z"), Action: auditrecord.ActionSettingsUpdated, Actor: "=cmd|' /C calc'!A0@x.io", PolicyID: "p", TimePrecision: "1m0s"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {
@@ -375,8 +375,8 @@ func TestCSVWriter(t *testing.T) {
 	}
 	want := [][]string{
 		CSVHeader,
-		{"ev-1", "2025-03-10T08:00:00Z", "request.approved", "bob@example.com", "Task", "Exchange", "New-MoveRequest", "r1", "", `{"comment":"ok, \"go\""}`, "CHG-42"},
-		{"ev-2", "2025-03-10T09:00:00Z", "settings.updated", "'=cmd|' /C calc'!A0@x.io", "", "", "", "", "p", "", ""},
+		{"ev-1", "2025-03-10T08:00:00Z", "request.approved", "bob@example.com", "Task", "Exchange", "New-MoveRequest", "r1", "", `{"comment":"ok, \"go\""}`, "CHG-42", ""},
+		{"ev-2", "2025-03-10T09:00:00Z", "settings.updated", "'=cmd|' /C calc'!A0@x.io", "", "", "", "", "p", "", "", "1m0s"},
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("rows = %q\nwant %q", rows, want)

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
 // breakGlassFlags are policy new's break-glass options (F16).
@@ -76,4 +81,39 @@ func (b *breakGlassListFlags) addTo(c *cobra.Command, q url.Values) error {
 		}
 	}
 	return nil
+}
+
+// breakGlassCmd is elevate break-glass holds|release (issue 16 item 5):
+// admins see who is held from break-glass and release a block.
+func (a *app) breakGlassCmd() *cobra.Command {
+	holds := &cobra.Command{
+		Use: "holds", Short: "List principals held from break-glass: awaiting ratification, or blocked (admins)", Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.list(cmd.Context(), "/v1/break-glass/holds", nil, true, "", renderHolds)
+		},
+	}
+	release := &cobra.Command{
+		Use: "release PRINCIPAL", Short: "Let a principal blocked after a revocation or a missed ratification break the glass again (admins)",
+		Args: exactArgs("PRINCIPAL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), "DELETE", "/v1/break-glass/holds/"+seg(args[0]), nil, func(w io.Writer, _ json.RawMessage) error {
+				_, err := fmt.Fprintf(w, "released the break-glass hold of %s\n", cell(args[0]))
+				return err
+			})
+		},
+	}
+	return parent("break-glass", "View and release break-glass holds", holds, release)
+}
+
+func renderHolds(w io.Writer, items []json.RawMessage) error {
+	tw := newTable(w)
+	row(tw, "PRINCIPAL", "REQUEST", "RATIFY BY", "STATE", "REASON")
+	for _, it := range items {
+		h, err := decodeAs[elevate.BreakGlassHold](it)
+		if err != nil {
+			return err
+		}
+		row(tw, h.Principal, h.RequestID, ts(h.RatifyBy), h.State, h.Reason)
+	}
+	return tw.Flush()
 }

@@ -135,6 +135,8 @@ func TestCommandsSendTheContract(t *testing.T) {
 		{[]string{"policy", "new", "--role-group", "Exchange/Organization-Management", "--approval", "Auto"}, "POST /v1/policies", "POST", "/v1/policies", "",
 			map[string]any{"type": "RoleGroup", "scope": "Exchange", "name": "Organization-Management", "approvalType": "Auto"}},
 		{[]string{"policy", "list"}, "GET /v1/policies", "GET", "/v1/policies", "", nil},
+		{[]string{"break-glass", "holds"}, "GET /v1/break-glass/holds", "GET", "/v1/break-glass/holds", "", nil},
+		{[]string{"break-glass", "release", "alice@x.io"}, "DELETE /v1/break-glass/holds/alice@x.io", "DELETE", "/v1/break-glass/holds/alice@x.io", "", nil},
 		{[]string{"policy", "get", "task:exchange:new-moverequest"}, "GET /v1/policies/task:exchange:new-moverequest", "GET", "/v1/policies/task:exchange:new-moverequest", "", nil},
 		{[]string{"policy", "remove", `Exchange\New-MoveRequest`}, "DELETE /v1/policies/task:exchange:new-moverequest", "DELETE", "/v1/policies/task:exchange:new-moverequest", "", nil},
 		{[]string{"policy", "remove", "--type", "Role", `Exchange\Mail-Recipients`}, "DELETE /v1/policies/role:exchange:mail-recipients", "DELETE", "/v1/policies/role:exchange:mail-recipients", "", nil},

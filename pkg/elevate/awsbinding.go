@@ -190,8 +190,8 @@ func (b AWSBinding) CredentialsWindow(now, grantEnd time.Time) (d time.Duration,
 // Session tags on every Elevate session: the revocation deny matches the
 // request tag, and CloudTrail shows both.
 const (
-	SessionTagRequest   = "elevate:request"
-	SessionTagPrincipal = "elevate:principal"
+	SessionTagRequest   = "elevate-request"
+	SessionTagPrincipal = "elevate-principal"
 )
 
 // AWS's patterns: session names and source identities are [\w+=,.@-]{2,64};

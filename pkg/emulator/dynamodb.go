@@ -265,13 +265,15 @@ func pooled(c aws.HTTPClient) aws.HTTPClient {
 const ConcurrentCallers = 256
 
 // DynamoClient returns a client for a local endpoint: static credentials,
-// us-east-1, the functions' retry policy and HTTP timeouts (pkg/budget), and
-// response checksum validation off because DynamoDB Local's CRC32 headers do
-// not match what the SDK computes. Its connection pool keeps
-// ConcurrentCallers connections alive: the local stack serves many callers
-// from one process (a Lambda instance serves one), and the SDK's default of
-// 10 idle connections per host would make every caller beyond the tenth open
-// a new one. Never use it for real AWS.
+// us-east-1, the functions' retry policy (pkg/budget), and response checksum
+// validation off because DynamoDB Local's CRC32 headers do not match what
+// the SDK computes. Not budget's per-attempt HTTP timeouts: on shared cores
+// DynamoDB Local can take longer than DynamoDB ever would to answer a call
+// it will answer, and the caller's context bounds the call anyway. Its
+// connection pool keeps ConcurrentCallers connections alive: the local stack
+// serves many callers from one process (a Lambda instance serves one), and
+// the SDK's default of 10 idle connections per host would make every caller
+// beyond the tenth open a new one. Never use it for real AWS.
 func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	opts := dynamodb.Options{
 		Region:                          Region,
@@ -279,7 +281,7 @@ func DynamoClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.
 		BaseEndpoint:                    aws.String(endpoint),
 		DisableValidateResponseChecksum: true,
 		Retryer:                         budget.Retryer(),
-		HTTPClient:                      pooled(budget.HTTPClient()),
+		HTTPClient:                      pooled(awshttp.NewBuildableClient()),
 	}
 	return dynamodb.New(opts, optFns...)
 }

@@ -237,3 +237,20 @@ func TestStartRacingTheLastEndKeepsTheAssignment(t *testing.T) {
 		}
 	}
 }
+
+// Without a configured store ID the adapter finds the instance's store
+// through ListInstances; a principal with no user is the domain's 422.
+func TestResolveUserFindsTheInstancesStore(t *testing.T) {
+	f := newFixture(t, time.Now())
+	dir := f.ap.AWS.(*AWS)
+	u, err := dir.ResolveUser(context.Background(), tInstance, alice)
+	if err != nil || u.ID != f.userID || u.UserName != alice {
+		t.Fatalf("ResolveUser = %+v, %v; want %s", u, err, f.userID)
+	}
+	if _, err := dir.ResolveUser(context.Background(), tInstance, "mallory@example.com"); !errors.Is(err, elevate.ErrNoIdentityCenterUser) {
+		t.Fatalf("unknown principal: %v, want ErrNoIdentityCenterUser", err)
+	}
+	if _, err := dir.ResolveUser(context.Background(), "arn:aws:sso:::instance/ssoins-ffffffffffffffff", alice); !errors.Is(err, elevate.ErrUnprocessable) {
+		t.Fatalf("unknown instance: %v, want a 422", err)
+	}
+}

@@ -130,7 +130,7 @@ func deniedOutright(t *testing.T, doc, requestID string) bool {
 		if s.Effect != "Deny" || s.Action != "*" || s.Resource != "*" || len(s.Condition) != 1 {
 			continue
 		}
-		ids, _ := s.Condition["StringEquals"]["aws:PrincipalTag/elevate:request"].([]any)
+		ids, _ := s.Condition["StringEquals"]["aws:PrincipalTag/elevate-request"].([]any)
 		for _, id := range ids {
 			if id == requestID {
 				return true
@@ -179,7 +179,7 @@ func TestCredentialsThroughTheLocalStack(t *testing.T) {
 	}
 	s := sessions[0]
 	if s.AccessKeyID != keyID || s.RoleARN != emulator.BrokerRoleARN || s.SourceIdentity != "alice@example.com" ||
-		s.Tags["elevate:request"] != id || s.Tags["elevate:principal"] != "alice@example.com" || !s.RoleChaining ||
+		s.Tags["elevate-request"] != id || s.Tags["elevate-principal"] != "alice@example.com" || !s.RoleChaining ||
 		s.Policy != strings.ReplaceAll(sessionPolicy, " ", "") || !strings.HasSuffix(s.SessionName, "-"+id) {
 		t.Fatalf("the STS session: %+v", s)
 	}
@@ -357,7 +357,7 @@ func TestCredentialsRaceAgainstRevoke(t *testing.T) {
 	}
 	var secrets []string
 	for _, a := range handedOut {
-		if !onRecord[a.keyID] || sessions[a.keyID]["elevate:request"] != id {
+		if !onRecord[a.keyID] || sessions[a.keyID]["elevate-request"] != id {
 			t.Errorf("credentials %s were handed out but are not covered (on record %v, tags %v)", a.keyID, onRecord[a.keyID], sessions[a.keyID])
 		}
 		secrets = append(secrets, a.secret, a.token)

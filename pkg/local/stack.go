@@ -101,6 +101,9 @@ type Options struct {
 	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
 	// a minute in AWS).
 	SweepInterval time.Duration
+	// IdentityCenterUsers are principals given a user (user name = the
+	// principal) in the local Identity Store at start.
+	IdentityCenterUsers []string
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -176,7 +179,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
 	var awsErr error
-	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay) })
+	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay, o.IdentityCenterUsers) })
 	wg.Wait()
 	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		ln.Close()

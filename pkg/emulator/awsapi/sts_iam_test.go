@@ -55,7 +55,7 @@ func TestAssumeRoleIssuesAndRecordsASession(t *testing.T) {
 		RoleArn: aws.String(roleARN), RoleSessionName: aws.String("alice@example.com.r1"), DurationSeconds: aws.Int32(900),
 		SourceIdentity: aws.String("alice@example.com"), Policy: aws.String(policy),
 		PolicyArns: []ststypes.PolicyDescriptorType{{Arn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}},
-		Tags:       []ststypes.Tag{{Key: aws.String("elevate:request"), Value: aws.String("r1")}},
+		Tags:       []ststypes.Tag{{Key: aws.String("elevate-request"), Value: aws.String("r1")}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestAssumeRoleIssuesAndRecordsASession(t *testing.T) {
 		t.Fatalf("%d sessions recorded, want 1", len(sessions))
 	}
 	s := sessions[0]
-	if s.AccessKeyID != aws.ToString(out.Credentials.AccessKeyId) || s.SourceIdentity != "alice@example.com" || s.Tags["elevate:request"] != "r1" ||
+	if s.AccessKeyID != aws.ToString(out.Credentials.AccessKeyId) || s.SourceIdentity != "alice@example.com" || s.Tags["elevate-request"] != "r1" ||
 		s.Policy != policy || len(s.PolicyARNs) != 1 || s.DurationSeconds != 900 || !s.RoleChaining || s.CallerARN != sessionKey.ARN {
 		t.Fatalf("recorded session = %+v", s)
 	}
