@@ -9,7 +9,7 @@
 # quick run, e.g.
 #   AUDIT_RECORDS=100000 TABLE_REQUESTS=10000 AUTHZ_PHASE=2s BENCH_RUNS=1 make bench
 # Only some groups: BENCH_ONLY='audit table' make bench
-# (groups: decision handler gateway latency start init size audit concurrent table cost credentials stall).
+# (groups: decision handler gateway latency identitycenter start init size audit concurrent table cost credentials stall).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_FIGURES=$(mktemp)
@@ -45,6 +45,12 @@ if want latency; then
   echo "== approval → access (target 0 extra calls), request → approver email (target p50 < 2 s), change → audit object (target p50 < 5 s), the stream polled every 300 ms as by the local stack"
   run -bench 'ApprovalToAccess|RequestToEmail|ChangeToAudit' -benchtime "${LATENCY_N:-20}x" ./pkg/benchmarks/
   expect approval_to_access_extra_calls request_to_email_p50_ms change_to_audit_p50_ms
+fi
+
+if want identitycenter; then
+  echo "== approval → Identity Center assignment, revoke → assignment removed and sessions denied (local sso-admin, provisioning delay included)"
+  run -bench 'IdentityCenterLatency' -benchtime "${IC_N:-10}x" ./pkg/benchmarks/
+  expect ic_approval_to_assignment_p50_ms ic_end_to_removal_p50_ms ic_provisioning_delay_ms
 fi
 
 if want start; then

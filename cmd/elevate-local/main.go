@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/elevate-pam/elevate/pkg/app"
@@ -22,6 +23,9 @@ import (
 const (
 	adminPrincipal = "admin@example.com"
 	envAddr        = "ELEVATE_ADDR"
+	// The principals given a user in the local Identity Store (comma-separated).
+	envIdentityCenterUsers     = "ELEVATE_LOCAL_IDENTITY_CENTER_USERS"
+	defaultIdentityCenterUsers = "alice@example.com,bob@example.com,carol@example.com"
 )
 
 func main() {
@@ -55,6 +59,7 @@ func run(log *slog.Logger) error {
 		Log:        log,
 		// Anyone who reaches the token route can mint an admin token.
 		TokensBeyondLoopback: config.Get(config.EnvLocalTokensBeyondLoopback, "false") == "true",
+		IdentityCenterUsers:  strings.Split(config.Get(envIdentityCenterUsers, defaultIdentityCenterUsers), ","),
 		TrustIssuer:          trust,
 	})
 	if err != nil {
@@ -73,6 +78,8 @@ func run(log *slog.Logger) error {
 	}
 	fmt.Printf("# Elevate API:   %s\n# Email viewer:  %s\n# Token for %s (group %s); mint others with POST %s%s\n",
 		st.URL, st.SESEndpoint, adminPrincipal, adminGroup, st.URL, local.TokenPath)
+	fmt.Printf("# IAM Identity Center (in process): instance %s, permission set %s (DatabaseAdmin, PT1H), Identity Store users %s\n",
+		local.LocalInstanceArn, local.LocalPermissionSetArn, config.Get(envIdentityCenterUsers, defaultIdentityCenterUsers))
 	for _, l := range st.Exports(tok) {
 		fmt.Println(l)
 	}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,7 +13,6 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
-	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/notify/sesmail"
 	"github.com/elevate-pam/elevate/pkg/wire"
 )
@@ -31,13 +29,9 @@ func main() {
 	if err != nil {
 		wire.Fail(log, "notify", err)
 	}
-	key, err := wire.LinkKey(context.Background(), cfg)
+	signer, err := wire.LinkSigner(context.Background(), cfg)
 	if err != nil {
 		wire.Fail(log, "notify", err)
-	}
-	signer, err := linktoken.NewSigner(key)
-	if err != nil {
-		wire.Fail(log, "notify", fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err))
 	}
 	lambda.Start(wire.Deps{
 		Store:      wire.OneStore(dynamo.New(dynamodb.NewFromConfig(cfg, wire.DynamoEndpoint), table, nil)),

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -51,21 +50,7 @@ func BenchmarkCredentialsVsAssumeRole(b *testing.B) {
 		floor()
 		gateway()
 	}
-	var gw, fl []time.Duration
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		first, second, fs, ss := gateway, floor, &gw, &fl
-		if i%2 == 1 { // alternate the order so neither side always runs warm
-			first, second, fs, ss = floor, gateway, &fl, &gw
-		}
-		t := time.Now()
-		first()
-		*fs = append(*fs, time.Since(t))
-		t = time.Now()
-		second()
-		*ss = append(*ss, time.Since(t))
-	}
-	b.StopTimer()
+	gw, fl := interleave(b, gateway, floor)
 	figure(b, "credentials_gateway_p50_us", round3(micros(p50(gw))), "gateway-p50-µs")
 	figure(b, "credentials_floor_p50_us", round3(micros(p50(fl))), "floor-p50-µs")
 	figure(b, "credentials_p50_ratio", round3(float64(p50(gw))/float64(p50(fl))), "p50-ratio")

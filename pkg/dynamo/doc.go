@@ -30,6 +30,9 @@
 //	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all three (never queried)                                | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
 //	| break-glass hold | BREAKGLASSHOLD        | <principal>               | its own keys in all three (never queried)                                | taken with every break-glass grant; released only by its ratification or an admin (issue 16 item 5); list = Query PK; stamped; ttl 7 days once released |
 //	| delegation       | DELEGATION            | <approver>                | –                                                                        | one per approver; list = Query; the decision condition-checks delegate, window and groups; stamped; prepared delete |
+//	| assignment record| ICASSIGN              | <user id>#<ps arn>#<acct> | –                                                                        | one per Identity Center user × permission set × account: holders (live grants), state, last outcome; every write a put conditioned on version; the sweep and reconcile Query the partition (identitycenter.go) |
+//	| provisioning     | PROV#<request id>     | PROVISIONING              | –                                                                        | a request's per-assignment status, one attribute per assignment (SET, never a lost update); read with the request |
+//	| scheduled start  | ICSTART               | <start>#<request id>      | –                                                                        | a scheduled grant's assignments to make; the sweep Queries SK <= now, then deletes it |
 //
 // Every write to an entity item (settings, group, policy, request, grant
 // slot) stamps updatedBy and a per-change changeId, and API deletes are

@@ -4,7 +4,10 @@
 // A token is base64url(payload) "." base64url(HMAC-SHA256(key, payload)).
 // It binds one request and one approver, expires with the request's pending
 // expiry, and carries a random ID that the decision transaction consumes with
-// a conditional write, which makes it single-use.
+// a conditional write, which makes it single-use. It names the key that
+// signed it ("kid", the secret's version), so a signer holding the current
+// and the previous key verifies links emailed before a key rotation, and
+// refuses them after a second one.
 package linktoken
 
 import (
@@ -42,20 +45,43 @@ type Claims struct {
 	RequestID string `json:"rid"`
 	Approver  string `json:"sub"`
 	ExpiresAt int64  `json:"exp"`
+	KeyID     string `json:"kid,omitempty"`
 }
 
 // Expiry returns ExpiresAt as a time.
 func (c Claims) Expiry() time.Time { return time.Unix(c.ExpiresAt, 0).UTC() }
 
-// Signer signs and verifies tokens with one HMAC key.
-type Signer struct{ key []byte }
+// Key is one HMAC key and the ID tokens name it by (the secret's version;
+// empty for a key given without one).
+type Key struct {
+	ID     string
+	Secret []byte
+}
+
+// Signer signs with its current key and verifies with the current or the
+// previous one.
+type Signer struct {
+	current  Key
+	previous *Key
+}
 
 // NewSigner needs a key of at least 32 bytes.
-func NewSigner(key []byte) (*Signer, error) {
-	if len(key) < minKeySize {
+func NewSigner(key []byte) (*Signer, error) { return NewKeyring(Key{Secret: key}, nil) }
+
+// NewKeyring signs with current and also verifies tokens that previous
+// signed (nil: none). Each key needs at least 32 bytes, and the two distinct IDs.
+func NewKeyring(current Key, previous *Key) (*Signer, error) {
+	s := &Signer{current: Key{ID: current.ID, Secret: append([]byte(nil), current.Secret...)}}
+	if len(current.Secret) < minKeySize {
 		return nil, errors.New("link signing key must be at least 32 bytes")
 	}
-	return &Signer{key: append([]byte(nil), key...)}, nil
+	if previous != nil {
+		if len(previous.Secret) < minKeySize || previous.ID == current.ID {
+			return nil, errors.New("previous link signing key must be at least 32 bytes and have its own ID")
+		}
+		s.previous = &Key{ID: previous.ID, Secret: append([]byte(nil), previous.Secret...)}
+	}
+	return s, nil
 }
 
 // Sign issues a token for approver on requestID, valid until expires.
@@ -64,7 +90,7 @@ func (s *Signer) Sign(requestID, approver string, expires time.Time) (string, er
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", err
 	}
-	payload, err := json.Marshal(Claims{Version: version, ID: hex.EncodeToString(id[:]), RequestID: requestID, Approver: approver, ExpiresAt: expires.Unix()})
+	payload, err := json.Marshal(Claims{Version: version, ID: hex.EncodeToString(id[:]), RequestID: requestID, Approver: approver, ExpiresAt: expires.Unix(), KeyID: s.current.ID})
 	if err != nil {
 		return "", err
 	}
@@ -72,10 +98,29 @@ func (s *Signer) Sign(requestID, approver string, expires time.Time) (string, er
 	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p)), nil
 }
 
-func (s *Signer) mac(payload string) []byte {
-	m := hmac.New(sha256.New, s.key)
+// mac signs payload with the current key.
+func (s *Signer) mac(payload string) []byte { return hmacOf(s.current.Secret, payload) }
+
+func hmacOf(key []byte, payload string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(payload))
 	return m.Sum(nil)
+}
+
+// keyFor is the key a payload names, before its signature is checked: a
+// forged name only picks which key the signature must match.
+func (s *Signer) keyFor(payload string) ([]byte, bool) {
+	kid := ""
+	if c, ok := Unverified(payload); ok {
+		kid = c.KeyID
+	}
+	switch {
+	case kid == s.current.ID:
+		return s.current.Secret, true
+	case s.previous != nil && kid == s.previous.ID:
+		return s.previous.Secret, true
+	}
+	return nil, false
 }
 
 // Verify checks the signature first, then the claims, then the expiry at now.
@@ -91,7 +136,8 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
-	if !hmac.Equal(got, s.mac(payload)) {
+	key, ok := s.keyFor(payload)
+	if !ok || !hmac.Equal(got, hmacOf(key, payload)) {
 		return Claims{}, ErrSignature
 	}
 	raw, err := b64.DecodeString(payload)

@@ -177,3 +177,48 @@ func mustDecode(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// TestLinkSurvivesOneRotation: a link signed before a rotation verifies while
+// its key is the previous one, and is refused once a second rotation has
+// dropped that key; a link names its key, so a forged name picks a key its
+// signature must still match.
+func TestLinkSurvivesOneRotation(t *testing.T) {
+	now := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+	k1 := Key{ID: "v1", Secret: []byte("first-key-first-key-first-key-first-key")}
+	k2 := Key{ID: "v2", Secret: []byte("second-key-second-key-second-key-second")}
+	k3 := Key{ID: "v3", Secret: []byte("third-key-third-key-third-key-third-key")}
+	before, err := NewKeyring(k1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, before, "r1", "bob@example.com", now.Add(time.Hour))
+	once, err := NewKeyring(k2, &k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := once.Verify(tok, now)
+	if err != nil || c.KeyID != "v1" || c.RequestID != "r1" {
+		t.Fatalf("after one rotation: %+v %v", c, err)
+	}
+	if c, err := once.Verify(sign(t, once, "r2", "bob@example.com", now.Add(time.Hour)), now); err != nil || c.KeyID != "v2" {
+		t.Fatalf("a new link names the current key: %+v %v", c, err)
+	}
+	twice, err := NewKeyring(k3, &k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := twice.Verify(tok, now); !errors.Is(err, ErrSignature) {
+		t.Fatalf("after two rotations: %v, want ErrSignature", err)
+	}
+	// Renaming the key in the payload does not make k1's signature pass as k2's.
+	forged, _ := Unverified(tok)
+	forged.KeyID = "v2"
+	payload, _ := json.Marshal(forged)
+	_, sig, _ := strings.Cut(tok, ".")
+	if _, err := twice.Verify(base64.RawURLEncoding.EncodeToString(payload)+"."+sig, now); !errors.Is(err, ErrSignature) {
+		t.Fatalf("renamed key: %v, want ErrSignature", err)
+	}
+	if _, err := NewKeyring(k2, &Key{ID: "v2", Secret: k1.Secret}); err == nil {
+		t.Error("two keys with one ID were accepted")
+	}
+}

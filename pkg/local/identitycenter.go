@@ -35,7 +35,7 @@ const (
 // startAWS serves the in-process AWS endpoints (STS, IAM, sso-admin,
 // Identity Store), verifying SigV4 with the stack's local credentials, and
 // seeds the local Identity Center instance.
-func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
+func startAWS(delay time.Duration, users []string) (*awsapi.Endpoint, error) {
 	e, err := emulator.StartAWSAPI(awsapi.Options{ProvisioningDelay: delay})
 	if err != nil {
 		return nil, fmt.Errorf("local: aws endpoints: %w", err)
@@ -45,6 +45,12 @@ func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
 		_ = e.Close()
 		return nil, err
 	}
+	for _, u := range users {
+		if _, err := e.IdentityStore.AddUser(LocalIdentityStoreID, u, u); err != nil {
+			_ = e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -53,7 +59,7 @@ func startAWS(delay time.Duration) (*awsapi.Endpoint, error) {
 func identityCenterAWS(endpoint string) *identitycenter.AWS {
 	cfg := aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKeyID, emulator.SecretAccessKey, "")}
-	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg),
+	return &identitycenter.AWS{Admin: ssoadmin.NewFromConfig(cfg), Users: identitystore.NewFromConfig(cfg), IdentityStoreID: LocalIdentityStoreID,
 		Poll: 50 * time.Millisecond, Backoff: 100 * time.Millisecond, Deadline: 30 * time.Second}
 }
 

@@ -100,6 +100,9 @@ type Options struct {
 	// SweepInterval is how often the access sweep runs (DefaultSweepInterval;
 	// a minute in AWS).
 	SweepInterval time.Duration
+	// IdentityCenterUsers are principals given a user (user name = the
+	// principal) in the local Identity Store at start.
+	IdentityCenterUsers []string
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -201,7 +204,7 @@ func (st *Stack) startEmulators(ctx context.Context, o Options) (string, error) 
 	}
 	wg.Go(func() { st.SES, sesErr = emulator.StartSES(ctx, o.SESPort, o.ServiceOutput) })
 	wg.Go(func() { st.S3, s3Err = emulator.StartS3(o.Bucket) })
-	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay) })
+	wg.Go(func() { st.AWS, awsErr = startAWS(o.ProvisioningDelay, o.IdentityCenterUsers) })
 	wg.Wait()
 	if err := errors.Join(dynErr, sesErr, s3Err, awsErr); err != nil {
 		return "", err

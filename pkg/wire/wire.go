@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
 	"github.com/elevate-pam/elevate/pkg/app"
@@ -74,12 +75,51 @@ func ParseKey(raw string) []byte {
 	return []byte(raw)
 }
 
-// LinkKey returns the link-signing key: the Secrets Manager secret named by
-// ELEVATE_LINK_KEY_SECRET in AWS, else ELEVATE_LINK_KEY. It returns nil and
-// no error when neither is set. Only the functions that sign or verify links
+// LinkSigner builds the link signer: from the Secrets Manager secret named by
+// ELEVATE_LINK_KEY_SECRET in AWS (its AWSCURRENT version signs, and links
+// signed by its AWSPREVIOUS version still verify, so a rotation does not
+// break the links already emailed; each key is named by its version ID),
+// else from ELEVATE_LINK_KEY. Only the functions that sign or verify links
 // (notify, approvals) read it.
-func LinkKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
-	return keyFrom(ctx, cfg, "link key", config.EnvLinkKeySecret, config.EnvLinkKey)
+func LinkSigner(ctx context.Context, cfg aws.Config) (*linktoken.Signer, error) {
+	named := func(err error) error {
+		return fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err)
+	}
+	arn := config.Get(config.EnvLinkKeySecret, "")
+	if arn == "" {
+		s, err := linktoken.NewSigner(ParseKey(config.Get(config.EnvLinkKey, "")))
+		if err != nil {
+			return nil, named(err)
+		}
+		return s, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget.InitCallTimeout)
+	defer cancel()
+	sm := secretsmanager.NewFromConfig(cfg)
+	version := func(stage string) (*linktoken.Key, error) {
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
+		if err != nil {
+			return nil, err
+		}
+		return &linktoken.Key{ID: aws.ToString(out.VersionId), Secret: ParseKey(aws.ToString(out.SecretString))}, nil
+	}
+	current, err := version("AWSCURRENT")
+	if err != nil {
+		return nil, named(fmt.Errorf("reading the link key secret: %w", err))
+	}
+	// A secret never rotated has no AWSPREVIOUS version.
+	previous, err := version("AWSPREVIOUS")
+	if err != nil {
+		if _, none := errors.AsType[*smtypes.ResourceNotFoundException](err); !none {
+			return nil, named(fmt.Errorf("reading the link key secret's previous version: %w", err))
+		}
+		previous = nil
+	}
+	s, err := linktoken.NewKeyring(*current, previous)
+	if err != nil {
+		return nil, named(err)
+	}
+	return s, nil
 }
 
 // PageKey returns the key that signs pagination tokens: the Secrets Manager
@@ -128,12 +168,8 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger, extras 
 	}
 	var links *linktoken.Signer
 	if function == manifest.Approvals {
-		linkKey, err := LinkKey(ctx, cfg)
-		if err != nil {
+		if links, err = LinkSigner(ctx, cfg); err != nil {
 			return nil, err
-		}
-		if links, err = linktoken.NewSigner(linkKey); err != nil {
-			return nil, fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err)
 		}
 	}
 	pageKey := make([]byte, minPageKey)

@@ -148,29 +148,39 @@ func (m *IAM) createRole(_ *Call, params url.Values) (any, error) {
 	return roleResult{Role: r.xml()}, nil
 }
 
-func (m *IAM) getRole(_ *Call, params url.Values) (any, error) {
-	name, err := checkName(params, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.roles[name]
-	if !ok {
-		return nil, noSuchEntity("The role with name " + name + " cannot be found.")
-	}
-	return roleResult{Role: r.xml()}, nil
-}
-
-func (m *IAM) putRolePolicy(_ *Call, params url.Values) (any, error) {
+// onRole checks RoleName (and PolicyName when policy) and runs fn on the
+// role under the lock; NoSuchEntity when the role does not exist.
+func (m *IAM) onRole(params url.Values, policy bool, fn func(r *role, policyName string) (any, error)) (any, error) {
 	roleName, err := checkName(params, "RoleName", 64)
 	if err != nil {
 		return nil, err
 	}
-	policyName, err := checkName(params, "PolicyName", 128)
-	if err != nil {
-		return nil, err
+	policyName := ""
+	if policy {
+		if policyName, err = checkName(params, "PolicyName", 128); err != nil {
+			return nil, err
+		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.roles[roleName]
+	if !ok {
+		return nil, noSuchEntity("The role with name " + roleName + " cannot be found.")
+	}
+	return fn(r, policyName)
+}
+
+func noSuchPolicy(name string) *Error {
+	return noSuchEntity("The role policy with name " + name + " cannot be found.")
+}
+
+func (m *IAM) getRole(_ *Call, params url.Values) (any, error) {
+	return m.onRole(params, false, func(r *role, _ string) (any, error) { return roleResult{Role: r.xml()}, nil })
+}
+
+// putRolePolicy keeps the role's inline policies within IAM's aggregate
+// size, a replaced policy not counting twice.
+func (m *IAM) putRolePolicy(_ *Call, params url.Values) (any, error) {
 	doc := params.Get("PolicyDocument")
 	if doc == "" || len(doc) > maxPolicyDocumentChars {
 		return nil, validationError("PolicyDocument must have length between 1 and 131072.")
@@ -179,24 +189,20 @@ func (m *IAM) putRolePolicy(_ *Call, params url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.roles[roleName]
-	if !ok {
-		return nil, noSuchEntity("The role with name " + roleName + " cannot be found.")
-	}
-	total := len(compact)
-	for name, other := range r.Inline {
-		if name != policyName {
-			total += len(other)
+	return m.onRole(params, true, func(r *role, policyName string) (any, error) {
+		total := len(compact)
+		for name, other := range r.Inline {
+			if name != policyName {
+				total += len(other)
+			}
 		}
-	}
-	if total > MaxRoleInlinePolicyChars {
-		return nil, &Error{Status: http.StatusConflict, Code: "LimitExceeded", Sender: true,
-			Message: "Maximum policy size of " + strconv.Itoa(MaxRoleInlinePolicyChars) + " bytes exceeded for role " + roleName}
-	}
-	r.Inline[policyName] = compact
-	return nil, nil
+		if total > MaxRoleInlinePolicyChars {
+			return nil, &Error{Status: http.StatusConflict, Code: "LimitExceeded", Sender: true,
+				Message: "Maximum policy size of " + strconv.Itoa(MaxRoleInlinePolicyChars) + " bytes exceeded for role " + r.Name}
+		}
+		r.Inline[policyName] = compact
+		return nil, nil
+	})
 }
 
 type rolePolicyResult struct {
@@ -207,47 +213,23 @@ type rolePolicyResult struct {
 
 // getRolePolicy returns the document URL-encoded (RFC 3986), as IAM does.
 func (m *IAM) getRolePolicy(_ *Call, params url.Values) (any, error) {
-	roleName, err := checkName(params, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	policyName, err := checkName(params, "PolicyName", 128)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.roles[roleName]
-	if !ok {
-		return nil, noSuchEntity("The role with name " + roleName + " cannot be found.")
-	}
-	doc, ok := r.Inline[policyName]
-	if !ok {
-		return nil, noSuchEntity("The role policy with name " + policyName + " cannot be found.")
-	}
-	return rolePolicyResult{RoleName: roleName, PolicyName: policyName, PolicyDocument: uriEncode(doc, true)}, nil
+	return m.onRole(params, true, func(r *role, policyName string) (any, error) {
+		doc, ok := r.Inline[policyName]
+		if !ok {
+			return nil, noSuchPolicy(policyName)
+		}
+		return rolePolicyResult{RoleName: r.Name, PolicyName: policyName, PolicyDocument: uriEncode(doc, true)}, nil
+	})
 }
 
 func (m *IAM) deleteRolePolicy(_ *Call, params url.Values) (any, error) {
-	roleName, err := checkName(params, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	policyName, err := checkName(params, "PolicyName", 128)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.roles[roleName]
-	if !ok {
-		return nil, noSuchEntity("The role with name " + roleName + " cannot be found.")
-	}
-	if _, ok := r.Inline[policyName]; !ok {
-		return nil, noSuchEntity("The role policy with name " + policyName + " cannot be found.")
-	}
-	delete(r.Inline, policyName)
-	return nil, nil
+	return m.onRole(params, true, func(r *role, policyName string) (any, error) {
+		if _, ok := r.Inline[policyName]; !ok {
+			return nil, noSuchPolicy(policyName)
+		}
+		delete(r.Inline, policyName)
+		return nil, nil
+	})
 }
 
 type listRolePoliciesResult struct {
@@ -256,22 +238,14 @@ type listRolePoliciesResult struct {
 }
 
 func (m *IAM) listRolePolicies(_ *Call, params url.Values) (any, error) {
-	roleName, err := checkName(params, "RoleName", 64)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.roles[roleName]
-	if !ok {
-		return nil, noSuchEntity("The role with name " + roleName + " cannot be found.")
-	}
-	names := make([]string, 0, len(r.Inline))
-	for n := range r.Inline {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return listRolePoliciesResult{PolicyNames: names}, nil
+	return m.onRole(params, false, func(r *role, _ string) (any, error) {
+		names := make([]string, 0, len(r.Inline))
+		for n := range r.Inline {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return listRolePoliciesResult{PolicyNames: names}, nil
+	})
 }
 
 // roleByARN finds a role for STS. AWS matches the ARN exactly, path included.
