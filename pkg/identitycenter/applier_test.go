@@ -114,7 +114,8 @@ func newFixture(t *testing.T, t0 time.Time) *fixture {
 
 // grant records an approved request of alice live on [start, end).
 func (f *fixture) grant(id string, start, end time.Time) elevate.Request {
-	r := elevate.Request{ID: id, Requester: alice, Status: elevate.StatusApproved, GrantStartsAt: &start, GrantExpiresAt: &end, ExpiresAt: end,
+	r := elevate.Request{ID: id, Requester: alice, Type: elevate.TypeRole, Scope: "aws", Name: "DatabaseAdmin",
+		Status: elevate.StatusApproved, GrantStartsAt: &start, GrantExpiresAt: &end, ExpiresAt: end,
 		IdentityCenter: &elevate.IdentityCenterGrant{UserID: f.userID, UserName: alice,
 			Assignments: []elevate.Assignment{{InstanceArn: tInstance, PermissionSetArn: tPS, AccountID: tAccount}}}}
 	f.recs.mu.Lock()
@@ -252,5 +253,79 @@ func TestResolveUserFindsTheInstancesStore(t *testing.T) {
 	}
 	if _, err := dir.ResolveUser(context.Background(), "arn:aws:sso:::instance/ssoins-ffffffffffffffff", alice); !errors.Is(err, elevate.ErrUnprocessable) {
 		t.Fatalf("unknown instance: %v, want a 422", err)
+	}
+}
+
+// A scheduled grant is judged at its start against the target's policy as
+// it is then: a policy changed after the approval so that it no longer
+// allows the grant, deleted, or no longer binding the assignment, leaves
+// the assignment uncreated and failed with the reason; an unchanged policy
+// starts it.
+func TestScheduledStartRejudgesThePolicy(t *testing.T) {
+	t0 := time.Now().UTC().Truncate(time.Second)
+	start, end := t0.Add(10*time.Minute), t0.Add(70*time.Minute)
+	changed := t0.Add(5 * time.Minute)
+	for _, tc := range []struct {
+		name   string
+		change func(p []elevate.Policy) []elevate.Policy
+		reason string // "" when the grant should start
+	}{
+		{"unchanged", func(p []elevate.Policy) []elevate.Policy { return p }, ""},
+		{"more approvals", func(p []elevate.Policy) []elevate.Policy {
+			p[0].ApprovalType, p[0].RequiredApprovals, p[0].UpdatedAt = elevate.ApprovalManual, 2, changed
+			return p
+		}, "it no longer allows the grant"},
+		{"deleted", func([]elevate.Policy) []elevate.Policy { return nil }, "the policy was deleted"},
+		{"binding moved", func(p []elevate.Policy) []elevate.Policy {
+			b := *p[0].IdentityCenter
+			b.AccountIDs, p[0].IdentityCenter, p[0].UpdatedAt = []string{"444455556666"}, &b, changed
+			return p
+		}, "its Identity Center binding no longer names the assignment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, t0)
+			ctx := context.Background()
+			r := f.grant("r1", start, end)
+			r.CreatedAt = t0.Add(-time.Minute)
+			r.Decisions = []elevate.Decision{{By: "bob@example.com", Decision: elevate.DecisionApprove, At: t0}}
+			f.recs.mu.Lock()
+			f.recs.requests[r.ID] = r
+			f.recs.policies[0].ApprovalType, f.recs.policies[0].RequiredApprovals, f.recs.policies[0].UpdatedAt = elevate.ApprovalManual, 1, t0.Add(-time.Hour)
+			f.recs.mu.Unlock()
+			if err := f.ap.StartGrant(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			f.recs.mu.Lock()
+			f.recs.policies = tc.change(f.recs.policies)
+			f.recs.mu.Unlock()
+
+			f.clock.set(start.Add(time.Second))
+			if err := f.ap.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			prov, err := f.recs.GetProvisioning(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(prov) != 1 {
+				t.Fatalf("provisioning %+v, want one assignment", prov)
+			}
+			if due, err := f.recs.DueStarts(ctx, end); err != nil || len(due) != 0 {
+				t.Fatalf("scheduled start left behind: %+v, %v", due, err)
+			}
+			if tc.reason == "" {
+				if !f.assigned() || prov[0].Status != elevate.ProvisioningDone {
+					t.Fatalf("unchanged policy: assigned %v, provisioning %+v", f.assigned(), prov[0])
+				}
+				return
+			}
+			want := "policy changed before the grant's start: " + tc.reason
+			if f.assigned() || prov[0].Status != elevate.ProvisioningFailed || prov[0].Reason != want {
+				t.Fatalf("assigned %v, provisioning %+v; want failed with %q", f.assigned(), prov[0], want)
+			}
+			if rec := f.record(t); rec.Action != elevate.ActionAssignmentFailed || rec.Reason != want || len(rec.Holders) != 0 {
+				t.Fatalf("record %+v, want assignment.failed with no holder", rec)
+			}
+		})
 	}
 }

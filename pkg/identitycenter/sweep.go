@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -37,6 +38,13 @@ func (ap *Applier) startDue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(due) == 0 {
+		return nil
+	}
+	policies, err := ap.Records.ListPolicies(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, st := range due {
 		r, err := ap.Records.GetRequest(ctx, st.RequestID)
@@ -45,13 +53,43 @@ func (ap *Applier) startDue(ctx context.Context) error {
 			continue
 		}
 		if err == nil && r.IsActive(ap.now()) {
-			if err := ap.StartGrant(ctx, r); err != nil {
+			if err := ap.startScheduled(ctx, r, policies); err != nil {
 				errs = append(errs, err)
 				continue
 			}
 		}
 		// Started, or ended (revoked, policy changed) before its start.
 		errs = append(errs, ap.Records.DeleteStart(ctx, st))
+	}
+	return errors.Join(errs...)
+}
+
+// ErrPolicyChanged refuses a scheduled grant at its start: the target's
+// policy, changed after the approval, no longer allows it (as authorize
+// answers policy-changed), or is gone.
+var ErrPolicyChanged = errors.New("policy changed before the grant's start")
+
+// startScheduled starts a scheduled grant only as far as the target's policy,
+// as it is at the start, still allows: an assignment it no longer allows is
+// not created but failed, so the requester hears of it and it is audited.
+func (ap *Applier) startScheduled(ctx context.Context, r elevate.Request, policies []elevate.Policy) error {
+	if r.IdentityCenter == nil {
+		return nil
+	}
+	i := slices.IndexFunc(policies, func(p elevate.Policy) bool { return p.ID == r.Target().Key() })
+	g, granted := r.Grant()
+	var errs []error
+	for _, a := range r.IdentityCenter.Assignments {
+		switch {
+		case i < 0:
+			errs = append(errs, ap.failed(ctx, r, a, fmt.Errorf("%w: the policy was deleted", ErrPolicyChanged)))
+		case granted && !g.StillFits(&policies[i]):
+			errs = append(errs, ap.failed(ctx, r, a, fmt.Errorf("%w: it no longer allows the grant", ErrPolicyChanged)))
+		case policies[i].IdentityCenter == nil || !slices.Contains(policies[i].IdentityCenter.Assignments(), a):
+			errs = append(errs, ap.failed(ctx, r, a, fmt.Errorf("%w: its Identity Center binding no longer names the assignment", ErrPolicyChanged)))
+		default:
+			errs = append(errs, ap.hold(ctx, r, a))
+		}
 	}
 	return errors.Join(errs...)
 }
