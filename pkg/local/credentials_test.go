@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,11 +35,11 @@ func (c *movableClock) now() time.Time {
 
 // credentialsStack runs a stack whose logs land in logs and whose access
 // function reads clock.
-func credentialsStack(t *testing.T) (*Stack, *movableClock, *syncBuffer) {
+func credentialsStack(t *testing.T) (*Stack, *movableClock, *logBuffer) {
 	t.Helper()
 	_, endpoint := emulatortest.DynamoForTest(t)
 	clock := &movableClock{}
-	logs := &syncBuffer{}
+	logs := &logBuffer{}
 	st, err := Start(context.Background(), Options{
 		DynamoEndpoint: endpoint,
 		Table:          emulatortest.UniqueTableName("creds"),
@@ -59,23 +58,6 @@ func credentialsStack(t *testing.T) (*Stack, *movableClock, *syncBuffer) {
 		emulatortest.CheckCallsWithinGrants(t, st.Calls)
 	})
 	return st, clock, logs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // setUpBinding makes group ops (bob), turns access on and saves the S3
