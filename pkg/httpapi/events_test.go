@@ -56,6 +56,42 @@ type replayCase struct {
 	Note   string `json:"note"`
 }
 
+// loadedCase is a replayCase with its event read: the raw payload and the
+// event it decodes to, and the function that owns the event's route.
+type loadedCase struct {
+	replayCase
+	function string
+	payload  []byte
+	event    events.APIGatewayV2HTTPRequest
+}
+
+// loadReplayCases reads cases.json and every event it names, in order, as
+// the replays (in process and under the Lambda runtime) both send them.
+func loadReplayCases(t *testing.T) []loadedCase {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(eventsDir, "cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []replayCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]loadedCase, len(cases))
+	for i, c := range cases {
+		payload, err := os.ReadFile(filepath.Join(eventsDir, c.Event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = loadedCase{replayCase: c, payload: payload}
+		if err := json.Unmarshal(payload, &out[i].event); err != nil {
+			t.Fatalf("%s: %v", c.Event, err)
+		}
+		out[i].function, _, _ = strings.Cut(c.Event, "/")
+	}
+	return out
+}
+
 type sample struct {
 	name, method, path, body, ctype string
 	who                             map[string]string

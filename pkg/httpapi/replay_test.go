@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -124,25 +123,9 @@ func TestReplayEvents(t *testing.T) {
 			emulatortest.CheckWithin(t, rec, f)
 		}
 	}()
-	raw, err := os.ReadFile(filepath.Join(eventsDir, "cases.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []replayCase
-	if err := json.Unmarshal(raw, &cases); err != nil {
-		t.Fatal(err)
-	}
 	seen := map[string]bool{}
-	for _, c := range cases {
-		b, err := os.ReadFile(filepath.Join(eventsDir, c.Event))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(b, &ev); err != nil {
-			t.Fatalf("%s: %v", c.Event, err)
-		}
-		fn, _, _ := strings.Cut(c.Event, "/")
+	for _, c := range loadReplayCases(t) {
+		fn, ev := c.function, c.event
 		resp, err := handlers[fn](t.Context(), ev)
 		if err != nil {
 			t.Fatalf("%s: handler error %v", c.Event, err)

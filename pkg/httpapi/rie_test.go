@@ -2,9 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -66,24 +63,8 @@ func TestReplayEventsUnderLambdaRuntime(t *testing.T) {
 		t.Cleanup(r.Stop)
 		runtimes[fn] = r
 	}
-	raw, err := os.ReadFile(filepath.Join(eventsDir, "cases.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []replayCase
-	if err := json.Unmarshal(raw, &cases); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		payload, err := os.ReadFile(filepath.Join(eventsDir, c.Event))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			t.Fatalf("%s: %v", c.Event, err)
-		}
-		fn, _, _ := strings.Cut(c.Event, "/")
+	for _, c := range loadReplayCases(t) {
+		fn, payload, ev := c.function, c.payload, c.event
 		status, body, err := runtimes[fn].Invoke(t.Context(), payload)
 		if err != nil || status != 200 {
 			t.Fatalf("%s: emulator answered %d %s (%v)\n%s", c.Event, status, body, err, runtimes[fn].Output())
