@@ -2,6 +2,8 @@ package benchmarks
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,4 +21,29 @@ func queryAudit(ctx context.Context, c *s3.Client, bucket string, f auditquery.F
 		each(r.Detail)
 		return nil
 	}, nil)
+}
+
+// inParallel hands items to parallel workers, each made by newWorker (so it
+// can keep its own buffers), and returns an error one of them met.
+func inParallel[T any](items []T, parallel int, newWorker func(worker int) func(T) error) error {
+	jobs := make(chan T)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for w := range parallel {
+		work := newWorker(w)
+		wg.Go(func() {
+			for item := range jobs {
+				if err := work(item); err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	for _, item := range items {
+		jobs <- item
+	}
+	close(jobs)
+	wg.Wait()
+	err, _ := failed.Load().(error)
+	return err
 }

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,51 +92,43 @@ func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
 	if perObject == 0 || perDay == 0 {
 		b.Fatalf("%d records in %d objects over %d days: too few to spread", records, objects, days)
 	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	for w := range runtime.GOMAXPROCS(0) * 2 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
-			for o := range jobs {
-				day := since.AddDate(0, 0, min(o/perDay, days-1))
-				slot := time.Duration(o%perDay) * (24 * time.Hour / time.Duration(perDay))
-				n := perObject
-				if o == objects-1 {
-					n = records - perObject*(objects-1)
-				}
-				recs := make([]auditrecord.Record, n)
-				for i := range recs {
-					action := benchActions[rng.IntN(len(benchActions))]
-					actor := fmt.Sprintf("user%d@example.com", rng.IntN(5000))
-					recs[i] = auditrecord.Record{
-						ID:        fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()),
-						Time:      day.Add(slot + time.Duration(i)*time.Millisecond),
-						Action:    action,
-						Actor:     actor,
-						Target:    &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
-						RequestID: fmt.Sprintf("%016x", rng.Uint64()),
-						Detail:    map[string]any{"reason": "grant", "askedBy": actor},
-					}
-				}
-				body, err := audit.Encode(recs)
-				if err == nil {
-					key := auditrecord.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
-					tr.keys[o] = key
-					_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
-				}
-				if err != nil {
-					failed.Store(err)
+	objectIDs := make([]int, objects)
+	for o := range objectIDs {
+		objectIDs[o] = o
+	}
+	err = inParallel(objectIDs, runtime.GOMAXPROCS(0)*2, func(w int) func(int) error {
+		rng := rand.New(rand.NewPCG(uint64(w), 11))
+		return func(o int) error {
+			day := since.AddDate(0, 0, min(o/perDay, days-1))
+			slot := time.Duration(o%perDay) * (24 * time.Hour / time.Duration(perDay))
+			n := perObject
+			if o == objects-1 {
+				n = records - perObject*(objects-1)
+			}
+			recs := make([]auditrecord.Record, n)
+			for i := range recs {
+				action := benchActions[rng.IntN(len(benchActions))]
+				actor := fmt.Sprintf("user%d@example.com", rng.IntN(5000))
+				recs[i] = auditrecord.Record{
+					ID:        fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()),
+					Time:      day.Add(slot + time.Duration(i)*time.Millisecond),
+					Action:    action,
+					Actor:     actor,
+					Target:    &auditrecord.Target{Type: "Task", Scope: "Exchange", Name: fmt.Sprintf("Cmdlet-%d", rng.IntN(30))},
+					RequestID: fmt.Sprintf("%016x", rng.Uint64()),
+					Detail:    map[string]any{"reason": "grant", "askedBy": actor},
 				}
 			}
-		})
-	}
-	for o := range objects {
-		jobs <- o
-	}
-	close(jobs)
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+			body, err := audit.Encode(recs)
+			if err == nil {
+				key := auditrecord.ObjectKey(day, fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()))
+				tr.keys[o] = key
+				_, err = c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+			}
+			return err
+		}
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 	return tr
@@ -148,29 +139,17 @@ func generateTrail(b *testing.B, records, objects, days int) *auditTrail {
 func floorGET(b *testing.B, c *s3.Client, bucket string, keys []string, parallel int) time.Duration {
 	b.Helper()
 	start := time.Now()
-	jobs := make(chan string)
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	for range parallel {
-		wg.Go(func() {
-			for k := range jobs {
-				out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
-				if err == nil {
-					_, err = io.Copy(io.Discard, out.Body)
-					out.Body.Close()
-				}
-				if err != nil {
-					failed.Store(err)
-				}
+	err := inParallel(keys, parallel, func(int) func(string) error {
+		return func(k string) error {
+			out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+			if err == nil {
+				_, err = io.Copy(io.Discard, out.Body)
+				out.Body.Close()
 			}
-		})
-	}
-	for _, k := range keys {
-		jobs <- k
-	}
-	close(jobs)
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+			return err
+		}
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 	return time.Since(start)

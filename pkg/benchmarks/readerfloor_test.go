@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,29 +63,17 @@ func readerFloor(argsFile string) (int64, error) {
 		*o = emulator.S3Client(endpoint).Options()
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = parallel })
 	})
-	jobs := make(chan string)
 	var total atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
-	for range parallel {
-		wg.Go(func() {
-			var zr *gzip.Reader
-			br := bufio.NewReaderSize(nil, 64<<10)
-			for k := range jobs {
-				n, err := readObjectLines(c, bucket, k, &zr, br)
-				if err != nil {
-					failed.Store(err)
-				}
-				total.Add(n)
-			}
-		})
-	}
-	for _, k := range keys {
-		jobs <- k
-	}
-	close(jobs)
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	err = inParallel(keys, parallel, func(int) func(string) error {
+		var zr *gzip.Reader
+		br := bufio.NewReaderSize(nil, 64<<10)
+		return func(k string) error {
+			n, err := readObjectLines(c, bucket, k, &zr, br)
+			total.Add(n)
+			return err
+		}
+	})
+	if err != nil {
 		return 0, err
 	}
 	return total.Load(), nil
