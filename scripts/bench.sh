@@ -75,7 +75,7 @@ fi
 if want audit; then
   echo "== audit query at ${AUDIT_RECORDS:-100000,1000000} records vs the least work any reader does: GET, gunzip and line split in a separate process (target ratio ≤ 1.5, peak RSS ≤ 256 MB)"
   run -bench 'AuditQueryScale' -benchtime "${AUDIT_N:-1}x" ./pkg/benchmarks/
-  expect audit_query_floor_ratio audit_query_get_floor_ratio audit_query_wall_s audit_query_floor_s audit_query_get_floor_s audit_query_peak_rss_mb audit_query_records_per_s
+  expect audit_query_floor_ratio audit_query_get_floor_ratio audit_query_wall_s audit_query_floor_s audit_query_get_floor_s audit_query_peak_rss_mb audit_query_records_per_s audit_query_cpu_ratio audit_query_cpu_s audit_query_floor_cpu_s
 fi
 
 if want concurrent; then

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
 )
@@ -32,12 +33,22 @@ type recordHead struct {
 // result is always what json.Unmarshal gives. Either way a line it accepts
 // is valid JSON throughout, which printing it as stored relies on.
 func decodeHead(line []byte) (recordHead, error) {
-	if h, ok := parseHead(line); ok {
-		return h, nil
-	}
 	var h recordHead
-	err := json.Unmarshal(line, &h)
+	err := decodeHeadInto(line, &h, new(auditrecord.Target))
 	return h, err
+}
+
+// decodeHeadInto is decodeHead for the query's inner loop, which must not
+// allocate per record: h's strings are views of line (not copies), so line
+// must not change while h is in use, and h.Target, when the line has one,
+// is t. The fallback to encoding/json copies as usual.
+func decodeHeadInto(line []byte, h *recordHead, t *auditrecord.Target) error {
+	*h = recordHead{}
+	if parseHeadInto(line, h, t) {
+		return nil
+	}
+	*h = recordHead{}
+	return json.Unmarshal(line, h)
 }
 
 type headParser struct {
@@ -47,60 +58,78 @@ type headParser struct {
 
 var headKeys = [][]byte{[]byte("id"), []byte("time"), []byte("action"), []byte("actor"), []byte("target"), []byte("requestId"), []byte("policyId"), []byte("timePrecision")}
 
+// parseHead is parseHeadInto with storage of its own.
 func parseHead(line []byte) (h recordHead, ok bool) {
+	ok = parseHeadInto(line, &h, new(auditrecord.Target))
+	return h, ok
+}
+
+// parseHeadInto reads line's head into h (zeroed by the caller) with the
+// strings as views of line and the target, if any, in t. It reports false
+// for anything it leaves to encoding/json.
+func parseHeadInto(line []byte, h *recordHead, t *auditrecord.Target) bool {
 	p := headParser{b: line}
 	if !p.eat('{') {
-		return h, false
+		return false
 	}
 	if p.eat('}') {
-		return h, p.end()
+		return p.end()
 	}
 	for {
 		key, ok := p.rawString()
 		if !ok || !p.eat(':') {
-			return h, false
+			return false
 		}
 		switch string(key) {
 		case "id":
-			h.ID, ok = p.stringOrNull()
+			ok = p.stringOrNull(&h.ID)
 		case "action":
-			h.Action, ok = p.stringOrNull()
+			ok = p.stringOrNull(&h.Action)
 		case "actor":
-			h.Actor, ok = p.stringOrNull()
+			ok = p.stringOrNull(&h.Actor)
 		case "requestId":
-			h.RequestID, ok = p.stringOrNull()
+			ok = p.stringOrNull(&h.RequestID)
 		case "policyId":
-			h.PolicyID, ok = p.stringOrNull()
+			ok = p.stringOrNull(&h.PolicyID)
 		case "timePrecision":
-			h.TimePrecision, ok = p.stringOrNull()
+			ok = p.stringOrNull(&h.TimePrecision)
 		case "time":
 			var s []byte
 			if s, ok = p.rawString(); ok {
 				var err error
-				h.Time, err = time.Parse(time.RFC3339Nano, string(s))
+				h.Time, err = time.Parse(time.RFC3339Nano, view(s))
 				ok = err == nil
 			}
 		case "target":
-			h.Target, ok = p.target()
+			ok = p.target(h, t)
 		default:
 			for _, k := range headKeys {
 				if bytes.EqualFold(key, k) {
-					return h, false
+					return false
 				}
 			}
 			ok = p.skip()
 		}
 		if !ok {
-			return h, false
+			return false
 		}
 		if p.eat(',') {
 			continue
 		}
 		if p.eat('}') {
-			return h, p.end()
+			return p.end()
 		}
-		return h, false
+		return false
 	}
+}
+
+// view is s as a string without copying it: the caller keeps s unchanged
+// for as long as the string is used.
+func view(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return unsafe.String(&s[0], len(s))
 }
 
 func (p *headParser) ws() {
@@ -153,50 +182,61 @@ func (p *headParser) null() bool {
 	return false
 }
 
-func (p *headParser) stringOrNull() (string, bool) {
+// stringOrNull reads a string into *dst (a view of the line), or a null,
+// which like encoding/json leaves *dst as it was.
+func (p *headParser) stringOrNull(dst *string) bool {
 	if p.null() {
-		return "", true
+		return true
 	}
 	s, ok := p.rawString()
-	return string(s), ok
+	*dst = view(s)
+	return ok
 }
 
-func (p *headParser) target() (*auditrecord.Target, bool) {
+// target reads the target object into t and points h.Target at it; a
+// null clears h.Target. A second "target" key fills in the first's object,
+// as encoding/json does with a pointer already set.
+func (p *headParser) target(h *recordHead, t *auditrecord.Target) bool {
 	if p.null() {
-		return nil, true
+		h.Target = nil
+		return true
 	}
 	if !p.eat('{') {
-		return nil, false
+		return false
 	}
-	t := &auditrecord.Target{}
+	if h.Target == nil {
+		*t = auditrecord.Target{}
+		h.Target = t
+	}
+	t = h.Target
 	if p.eat('}') {
-		return t, true
+		return true
 	}
 	for {
 		key, ok := p.rawString()
 		if !ok || !p.eat(':') {
-			return nil, false
+			return false
 		}
 		switch string(key) {
 		case "type":
-			t.Type, ok = p.stringOrNull()
+			ok = p.stringOrNull(&t.Type)
 		case "scope":
-			t.Scope, ok = p.stringOrNull()
+			ok = p.stringOrNull(&t.Scope)
 		case "name":
-			t.Name, ok = p.stringOrNull()
+			ok = p.stringOrNull(&t.Name)
 		default:
 			if bytes.EqualFold(key, []byte("type")) || bytes.EqualFold(key, []byte("scope")) || bytes.EqualFold(key, []byte("name")) {
-				return nil, false
+				return false
 			}
 			ok = p.skip()
 		}
 		if !ok {
-			return nil, false
+			return false
 		}
 		if p.eat(',') {
 			continue
 		}
-		return t, p.eat('}')
+		return p.eat('}')
 	}
 }
 

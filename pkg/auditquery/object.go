@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -50,19 +52,129 @@ const maxLine = 4 << 20
 // object: allocating them anew (a 32 KiB window and Huffman tables per
 // gzip reader) for thousands of objects was most of a query's garbage.
 type objectReader struct {
-	raw, lines *bufio.Reader
-	gz         *gzip.Reader
+	raw  *bufio.Reader
+	gz   *gzip.Reader
+	pool *blockPool
+	// head and target are the current line's fields, reused for every
+	// line: its strings are views of the line where it was read.
+	head   recordHead
+	target auditrecord.Target
+	// lastKept sizes the next object's record list: a trail's objects
+	// are much alike.
+	lastKept int
+}
+
+// lineBlock is the size of the blocks an object's text is read into.
+const lineBlock = 64 << 10
+
+// blockPool recycles the blocks of the days a query has emitted, so a
+// query reuses a couple of days' worth of memory instead of allocating
+// (and collecting) its whole range.
+type blockPool struct {
+	mu   sync.Mutex
+	free [][]byte
+}
+
+func (p *blockPool) get() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, lineBlock)
+}
+
+// put takes back blocks nothing refers to any more: no held line, no
+// string viewing one. Blocks of another size (for a long line) are left
+// to the garbage collector.
+func (p *blockPool) put(blocks ...[]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range blocks {
+		if cap(b) == lineBlock {
+			p.free = append(p.free, b)
+		}
+	}
+}
+
+// blockLines splits an object's text into lines without copying them: it
+// reads into blocks from the pool, and a line is a slice of its block.
+// Only a line cut by the end of a block is copied, to the start of the
+// next, so every line lies in one block.
+type blockLines struct {
+	r      io.Reader
+	pool   *blockPool
+	blocks [][]byte // the blocks filled so far; the last is being read
+	start  int      // where the next line starts in the last block
+	scan   int      // last[start:scan] has no newline
+	err    error    // the reader's error once it has given one
+}
+
+// next returns the next line, without its newline, as a slice of a block
+// capped at its end; io.EOF after the last.
+func (s *blockLines) next() ([]byte, error) {
+	var buf []byte
+	if n := len(s.blocks); n > 0 {
+		buf = s.blocks[n-1]
+	}
+	for {
+		if i := bytes.IndexByte(buf[s.scan:], '\n'); i >= 0 {
+			end := s.scan + i
+			line := buf[s.start:end:end]
+			s.start, s.scan = end+1, end+1
+			return line, nil
+		}
+		s.scan = len(buf)
+		if s.err != nil {
+			if s.start < len(buf) {
+				line := buf[s.start:len(buf):len(buf)]
+				s.start = len(buf)
+				return line, nil
+			}
+			return nil, s.err
+		}
+		if len(buf) == cap(buf) {
+			// The block is full: carry the unfinished line to a new one.
+			tail := buf[s.start:]
+			if len(tail) > maxLine {
+				return nil, fmt.Errorf("a line longer than %d bytes", maxLine)
+			}
+			var nb []byte
+			if len(tail) <= lineBlock/2 {
+				nb = s.pool.get()
+			} else {
+				nb = make([]byte, 0, 2*len(tail))
+			}
+			nb = append(nb, tail...)
+			s.blocks = append(s.blocks, nb)
+			buf, s.start, s.scan = nb, 0, len(tail)
+		}
+		n, err := s.r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		s.blocks[len(s.blocks)-1] = buf
+		s.err = err
+	}
 }
 
 // read reads one object line by line, keeping the records f matches, and
 // hashes the stored bytes as they stream past. It sniffs the gzip magic
 // rather than trusting the key, so an object stored uncompressed (or
 // transparently decompressed by a proxy) still reads.
-func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string, f Filter) (SourceObject, []heldRecord, error) {
+//
+// Kept lines stay in the blocks they were read into (blockLines), and
+// their ids are views of them: no copy and no allocation per record. A
+// block is held only while at least half of it is kept lines; the few
+// kept lines of any other block (the object's last, or where a filter
+// skips most records) are copied out and the block goes back to the pool
+// at once. The blocks held are returned with the records, to go back to
+// the pool once their day is emitted.
+func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string, f Filter) (SourceObject, []heldRecord, [][]byte, error) {
 	src := SourceObject{Key: key}
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return src, nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+		return src, nil, nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
 	src.VersionID, src.ETag = aws.ToString(out.VersionId), aws.ToString(out.ETag)
@@ -70,7 +182,7 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 	h := sha256.New()
 	body := &countingReader{r: io.TeeReader(out.Body, h)}
 	if rd.raw == nil {
-		rd.raw, rd.lines = bufio.NewReaderSize(body, 32<<10), bufio.NewReaderSize(nil, 64<<10)
+		rd.raw = bufio.NewReaderSize(body, 32<<10)
 	}
 	raw := rd.raw
 	raw.Reset(body)
@@ -83,14 +195,13 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 			err = rd.gz.Reset(raw)
 		}
 		if err != nil {
-			return src, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+			return src, nil, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 		}
 		r = rd.gz
 	}
-	br := rd.lines
-	br.Reset(r)
-	var recs []heldRecord
-	var long []byte // a line longer than br's buffer, assembled
+	lines := blockLines{r: r, pool: rd.pool}
+	recs := make([]heldRecord, 0, rd.lastKept)
+	var firstRec []int // per block, the index of its first kept record
 	// A partition before Since's day is read only for the records timed by
 	// the stream just before Since (MaxTimePrecision): there, only records
 	// filed under their own day count, so a record misfiled into it cannot
@@ -100,39 +211,83 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 		before = day
 	}
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if long = append(long, chunk...); len(long) > maxLine {
-				return src, nil, fmt.Errorf("read s3://%s/%s: a line longer than %d bytes", bucket, key, maxLine)
-			}
-			continue
+		line, err := lines.next()
+		for len(firstRec) < len(lines.blocks) {
+			firstRec = append(firstRec, len(recs))
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return src, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
-		}
-		line := chunk
-		if long != nil {
-			line, long = append(long, chunk...), nil
-		}
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			head, jerr := decodeHead(line)
-			if jerr != nil {
-				return src, nil, fmt.Errorf("decode s3://%s/%s: record %d: %w", bucket, key, src.RecordsRead+1, jerr)
-			}
-			src.RecordsRead++
-			if (before.IsZero() || truncateDay(head.Time).Equal(before)) && f.Match(auditrecord.Record{ID: head.ID, Time: head.Time, Action: head.Action,
-				Actor: head.Actor, Target: head.Target, RequestID: head.RequestID, PolicyID: head.PolicyID, TimePrecision: head.TimePrecision}) {
-				recs = append(recs, heldRecord{time: head.Time, id: head.ID, line: Line(bytes.Clone(line))})
-			}
-		}
-		if err != nil { // io.EOF
+		if errors.Is(err, io.EOF) {
 			break
 		}
+		if err != nil {
+			return src, nil, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+		}
+		if line = bytes.TrimSpace(line); len(line) == 0 {
+			continue
+		}
+		hd := &rd.head
+		if jerr := decodeHeadInto(line, hd, &rd.target); jerr != nil {
+			return src, nil, nil, fmt.Errorf("decode s3://%s/%s: record %d: %w", bucket, key, src.RecordsRead+1, jerr)
+		}
+		src.RecordsRead++
+		if (before.IsZero() || truncateDay(hd.Time).Equal(before)) && f.Match(auditrecord.Record{ID: hd.ID, Time: hd.Time, Action: hd.Action,
+			Actor: hd.Actor, Target: hd.Target, RequestID: hd.RequestID, PolicyID: hd.PolicyID, TimePrecision: hd.TimePrecision}) {
+			recs = append(recs, heldRecord{time: hd.Time, id: hd.ID, line: Line(line)})
+		}
 	}
+	rd.head = recordHead{} // no view of a block outlives the read
 	// The hash covers every stored byte, including any after the gzip stream.
 	if _, err := io.Copy(io.Discard, raw); err != nil {
-		return src, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+		return src, nil, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
 	src.Size, src.SHA256 = body.n, hex.EncodeToString(h.Sum(nil))
-	return src, recs, nil
+	rd.lastKept = len(recs)
+	var held [][]byte
+	for b, block := range lines.blocks {
+		first, end := firstRec[b], len(recs)
+		if b+1 < len(firstRec) {
+			end = firstRec[b+1]
+		}
+		kept := 0
+		for _, rec := range recs[first:end] {
+			kept += len(rec.line)
+		}
+		if kept > 0 && 2*kept >= cap(block) {
+			held = append(held, block)
+			continue
+		}
+		if kept > 0 {
+			copies := make([]byte, 0, kept)
+			for i := first; i < end; i++ {
+				recs[i], copies = recs[i].moveTo(copies)
+			}
+		}
+		rd.pool.put(block)
+	}
+	return src, recs, held, nil
+}
+
+// moveTo appends r's line to dst, which must have room for it, and
+// returns r pointing at the copy, its id too when that is a view of its
+// line.
+func (r heldRecord) moveTo(dst []byte) (heldRecord, []byte) {
+	n := len(dst)
+	dst = append(dst, r.line...)
+	moved := dst[n:len(dst):len(dst)]
+	if off, ok := viewOffset(r.line, r.id); ok {
+		r.id = view(moved[off : off+len(r.id)])
+	}
+	r.line = Line(moved)
+	return r, dst
+}
+
+// viewOffset is where s lies within b, if it is a view of part of b.
+func viewOffset(b []byte, s string) (int, bool) {
+	if len(s) == 0 || len(b) == 0 {
+		return 0, false
+	}
+	bs, ss := uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	if ss < bs || ss+uintptr(len(s)) > bs+uintptr(len(b)) {
+		return 0, false
+	}
+	return int(ss - bs), true
 }

@@ -51,7 +51,8 @@ type QueryOptions struct {
 	// Lines, if set, receives each matching record as the stored JSON line
 	// instead of emit receiving it decoded: printing JSON lines then costs
 	// no decoding of the detail and no encoding at all, and the output is
-	// byte for byte what the bucket holds.
+	// byte for byte what the bucket holds. The line is valid only during
+	// the call: its memory is reused once its day is printed.
 	Lines func(Line) error
 	// KeepGoing records an object that cannot be read in its
 	// SourceObject.Err and carries on, instead of failing the query, so a
@@ -94,7 +95,9 @@ type objectResult struct {
 	index int
 	src   SourceObject
 	recs  []heldRecord // the records matching the filter, in object order
-	err   error
+	// blocks hold recs' lines, and go back to the pool once emitted.
+	blocks [][]byte
+	err    error
 }
 
 // heldRecord is a matching record while its day partition is assembled:
@@ -178,16 +181,17 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 			}
 		}
 	}()
+	pool := &blockPool{}
 	var workers sync.WaitGroup
 	for range min(parallel, max(len(keys), 1)) {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			var rd objectReader
+			rd := objectReader{pool: pool}
 			for i := range jobs {
-				src, recs, err := rd.read(ctx, c, bucket, keys[i], f)
+				src, recs, blocks, err := rd.read(ctx, c, bucket, keys[i], f)
 				select {
-				case results <- objectResult{index: i, src: src, recs: recs, err: err}:
+				case results <- objectResult{index: i, src: src, recs: recs, blocks: blocks, err: err}:
 				case <-ctx.Done():
 					return
 				}
@@ -216,7 +220,7 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 			o.Progress(read, len(keys))
 		}
 		for next < len(days) && dayComplete(pending, days[next]) {
-			if err := emitDay(pending, days[next], emit, o.Lines, o.Source); err != nil {
+			if err := emitDay(pending, days[next], pool, emit, o.Lines, o.Source); err != nil {
 				return err
 			}
 			next++
@@ -245,7 +249,7 @@ func dayComplete(pending map[int]objectResult, g dayObjects) bool {
 // Objects are taken in key order, so which copy is kept (and so every
 // object's RecordsKept) is the same on every run, whatever order the workers
 // finished in: verify depends on that.
-func emitDay(pending map[int]objectResult, g dayObjects, emit func(auditrecord.Record) error, lines func(Line) error, source func(SourceObject)) error {
+func emitDay(pending map[int]objectResult, g dayObjects, pool *blockPool, emit func(auditrecord.Record) error, lines func(Line) error, source func(SourceObject)) error {
 	n := 0
 	for i := g.first; i < g.first+g.n; i++ {
 		n += len(pending[i].recs)
@@ -288,10 +292,13 @@ func emitDay(pending map[int]objectResult, g dayObjects, emit func(auditrecord.R
 			return err
 		}
 	}
+	// Nothing refers to the day's lines any more: lines and emit have
+	// returned (they copy what they keep), and day and seen are dropped.
 	for i := g.first; i < g.first+g.n; i++ {
 		if source != nil {
 			source(pending[i].src)
 		}
+		pool.put(pending[i].blocks...)
 		delete(pending, i)
 	}
 	return nil

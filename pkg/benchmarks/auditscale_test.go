@@ -155,6 +155,9 @@ func floorGET(b *testing.B, c *s3.Client, bucket string, keys []string, parallel
 	return time.Since(start)
 }
 
+// childCPU is a finished child's user and system CPU time.
+func childCPU(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
+
 // lineCounter counts the records the CLI prints (one JSON line each).
 type lineCounter struct{ n int }
 
@@ -164,9 +167,9 @@ func (l *lineCounter) Write(p []byte) (int, error) {
 }
 
 // runQuery runs `elevate audit query -o json` over [since, until] of the
-// trail as a child process and returns its wall time, peak RSS (MB, from
-// the child's rusage) and the records it printed.
-func runQuery(b *testing.B, cli string, tr *auditTrail, parallel int, since, until time.Time) (time.Duration, float64, int) {
+// trail as a child process and returns its wall time, its CPU time (user
+// and system), peak RSS (MB, sampled: watchHWM) and the records it printed.
+func runQuery(b *testing.B, cli string, tr *auditTrail, parallel int, since, until time.Time) (time.Duration, time.Duration, float64, int) {
 	b.Helper()
 	dir := b.TempDir()
 	cmd := exec.Command(cli, "audit", "query", "-o", "json", "--parallel", fmt.Sprint(parallel),
@@ -198,7 +201,7 @@ func runQuery(b *testing.B, cli string, tr *auditTrail, parallel int, since, unt
 	if hwm == 0 {
 		b.Fatal("the query ended before its memory could be sampled")
 	}
-	return wall, float64(hwm) / 1024, lines.n
+	return wall, childCPU(cmd.ProcessState), float64(hwm) / 1024, lines.n
 }
 
 // watchHWM samples the VmHWM (peak RSS, KiB) of a running process every
@@ -250,6 +253,10 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 	perObject := envInt(b, "AUDIT_RECORDS_PER_OBJECT", 200)
 	days := envInt(b, "AUDIT_DAYS", 30)
 	parallel := envInt(b, "AUDIT_PARALLEL", auditquery.DefaultParallel)
+	// AUDIT_BASELINE_CLI names another build of the CLI (say, of the
+	// previous commit) to run as a fourth side in every round, so a change
+	// is measured before and after in one run: *_baseline_* figures.
+	baseline := os.Getenv("AUDIT_BASELINE_CLI")
 	for _, s := range strings.Split(sizes, ",") {
 		var records int
 		if _, err := fmt.Sscan(s, &records); err != nil || records <= 0 {
@@ -267,21 +274,34 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 			})
 			floorGET(b, c, tr.srv.Bucket, tr.keys, parallel) // warm every side
 			runReaderFloor(b, tr, parallel)
-			var getFloors, floors, walls []time.Duration
+			var getFloors, floors, walls, floorCPUs, cpus []time.Duration
+			var oldWalls, oldCPUs []time.Duration
 			var peak float64
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				sides := []func(){
 					func() { getFloors = append(getFloors, floorGET(b, c, tr.srv.Bucket, tr.keys, parallel)) },
-					func() { floors = append(floors, runReaderFloor(b, tr, parallel)) },
 					func() {
-						wall, rss, n := runQuery(b, cli, tr, parallel, tr.since, tr.until)
+						wall, cpu := runReaderFloor(b, tr, parallel)
+						floors, floorCPUs = append(floors, wall), append(floorCPUs, cpu)
+					},
+					func() {
+						wall, cpu, rss, n := runQuery(b, cli, tr, parallel, tr.since, tr.until)
 						if n != records {
 							b.Fatalf("the query printed %d records, want %d", n, records)
 						}
-						walls = append(walls, wall)
+						walls, cpus = append(walls, wall), append(cpus, cpu)
 						peak = max(peak, rss)
 					},
+				}
+				if baseline != "" {
+					sides = append(sides, func() {
+						wall, cpu, _, n := runQuery(b, baseline, tr, parallel, tr.since, tr.until)
+						if n != records {
+							b.Fatalf("the baseline query printed %d records, want %d", n, records)
+						}
+						oldWalls, oldCPUs = append(oldWalls, wall), append(oldCPUs, cpu)
+					})
 				}
 				for k := range sides {
 					sides[(i+k)%len(sides)]()
@@ -289,6 +309,7 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 			}
 			b.StopTimer()
 			wall, floor, getFloor := quantile(walls, 0.5), quantile(floors, 0.5), quantile(getFloors, 0.5)
+			cpu, floorCPU := quantile(cpus, 0.5), quantile(floorCPUs, 0.5)
 			name := fmt.Sprintf("audit_query_%dk", records/1000)
 			if records == 1_000_000 {
 				name = "audit_query"
@@ -298,12 +319,24 @@ func BenchmarkAuditQueryScale(b *testing.B) {
 			figure(b, name+"_wall_s", round3(wall.Seconds()), "wall-s")
 			figure(b, name+"_floor_ratio", round3(float64(wall)/float64(floor)), "floor-ratio")
 			figure(b, name+"_get_floor_ratio", round3(float64(wall)/float64(getFloor)), "get-floor-ratio")
+			// CPU time (user + system) of each child: what the query spends
+			// beyond the floor, less moved by other work on the machine than
+			// the wall times are.
+			figure(b, name+"_cpu_s", round3(cpu.Seconds()), "cpu-s")
+			figure(b, name+"_floor_cpu_s", round3(floorCPU.Seconds()), "floor-cpu-s")
+			figure(b, name+"_cpu_ratio", round3(float64(cpu)/float64(floorCPU)), "cpu-ratio")
 			figure(b, name+"_peak_rss_mb", round3(peak), "peak-rss-MB")
 			figure(b, name+"_records_per_s", float64(int(float64(records)/wall.Seconds())), "records/s")
+			if baseline != "" {
+				oldWall, oldCPU := quantile(oldWalls, 0.5), quantile(oldCPUs, 0.5)
+				figure(b, name+"_baseline_wall_s", round3(oldWall.Seconds()), "baseline-wall-s")
+				figure(b, name+"_baseline_floor_ratio", round3(float64(oldWall)/float64(floor)), "baseline-floor-ratio")
+				figure(b, name+"_baseline_cpu_ratio", round3(float64(oldCPU)/float64(floorCPU)), "baseline-cpu-ratio")
+			}
 			// The same trail queried over its first three days only: peak
 			// memory follows the busiest day, not the length of the range.
 			if days > 3 {
-				_, rss, n := runQuery(b, cli, tr, parallel, tr.since, tr.since.AddDate(0, 0, 3).Add(-time.Nanosecond))
+				_, _, rss, n := runQuery(b, cli, tr, parallel, tr.since, tr.since.AddDate(0, 0, 3).Add(-time.Nanosecond))
 				if n != 3*tr.perDay {
 					b.Fatalf("the three-day query printed %d records, want %d", n, 3*tr.perDay)
 				}

@@ -111,8 +111,8 @@ func readObjectLines(c *s3.Client, bucket, key string, zr **gzip.Reader, br *buf
 }
 
 // runReaderFloor runs readerFloor in a child process, as the CLI runs, and
-// returns its wall time from process start to exit.
-func runReaderFloor(b *testing.B, tr *auditTrail, parallel int) time.Duration {
+// returns its wall time from process start to exit and its CPU time.
+func runReaderFloor(b *testing.B, tr *auditTrail, parallel int) (time.Duration, time.Duration) {
 	b.Helper()
 	args := filepath.Join(b.TempDir(), "reader-floor-args")
 	body := fmt.Sprintf("%s\n%s\n%d\n%s\n", tr.srv.Endpoint, tr.srv.Bucket, parallel, strings.Join(tr.keys, "\n"))
@@ -136,5 +136,5 @@ func runReaderFloor(b *testing.B, tr *auditTrail, parallel int) time.Duration {
 	if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || n != tr.records {
 		b.Fatalf("reader floor read %q lines, want %d", out, tr.records)
 	}
-	return wall
+	return wall, childCPU(cmd.ProcessState)
 }
