@@ -156,6 +156,9 @@ var entities = map[string]entityMapping{
 	dynamo.KindAssignment: {noun: "assignment", insert: assignmentChanged, modify: assignmentChanged},
 
 	dynamo.KindBreakGlassHold: {noun: "break_glass", insert: holdTaken, modify: holdChanged},
+
+	// Insert-only: any MODIFY or REMOVE of a rotation record is key.direct_write.
+	dynamo.KindKeyRotation: {noun: "key", insert: keyRotated},
 }
 
 func (m Mapper) mapRecord(ctx context.Context, rec events.DynamoDBEventRecord) ([]auditrecord.Record, error) {

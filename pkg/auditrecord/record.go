@@ -68,6 +68,11 @@ const (
 	// end (F14). Its requestId is the original's; detail.extension names the
 	// extension, whose own records carry detail.extends.
 	ActionRequestExtended = "request.extended"
+
+	// ActionKeyRotated: a key secret (the link-signing or the pagination
+	// key) rotated; detail names the secret and the version IDs, never the
+	// key (issue 21).
+	ActionKeyRotated = "key.rotated"
 )
 
 // ActorUnknown is the actor of a direct write: the item names nobody who

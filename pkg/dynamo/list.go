@@ -2,10 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -70,7 +66,7 @@ func (s *Store) ListRequests(ctx context.Context, q app.RequestQuery) (app.Reque
 	fp := fingerprint(plan, q)
 	var start map[string]types.AttributeValue
 	if q.Next != "" {
-		if start, err = s.decodeToken(q.Next, fp, plan); err != nil {
+		if start, err = s.decodeToken(ctx, q.Next, fp, plan); err != nil {
 			return app.RequestPage{}, err
 		}
 	}
@@ -115,7 +111,7 @@ func (s *Store) ListRequests(ctx context.Context, q app.RequestQuery) (app.Reque
 		page.Items = append(page.Items, r)
 	}
 	if len(last) > 0 {
-		if page.Next, err = s.encodeToken(last, fp); err != nil {
+		if page.Next, err = s.encodeToken(ctx, last, fp); err != nil {
 			return app.RequestPage{}, err
 		}
 	}
@@ -213,63 +209,6 @@ func fingerprint(plan listPlan, q app.RequestQuery) string {
 		b.WriteString("\x00vis\x00" + v.Principal + "\x00" + strings.Join(groups, "\x00"))
 	}
 	return b.String()
-}
-
-func (s *Store) mac(fp string, payload []byte) []byte {
-	m := hmac.New(sha256.New, s.pageKey)
-	m.Write([]byte(fp))
-	m.Write([]byte{0})
-	m.Write(payload)
-	return m.Sum(nil)
-}
-
-func (s *Store) encodeToken(key map[string]types.AttributeValue, fp string) (string, error) {
-	plain := make(map[string]string, len(key))
-	for k, v := range key {
-		sv, ok := v.(*types.AttributeValueMemberS)
-		if !ok {
-			return "", unavailable("list requests", errNonStringKey)
-		}
-		plain[k] = sv.Value
-	}
-	payload, err := json.Marshal(plain)
-	if err != nil {
-		return "", unavailable("list requests", err)
-	}
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(fp, payload)), nil
-}
-
-func (s *Store) decodeToken(tok, fp string, plan listPlan) (map[string]types.AttributeValue, error) {
-	if len(tok) > 4096 {
-		return nil, errBadToken
-	}
-	p, m, ok := strings.Cut(tok, ".")
-	if !ok {
-		return nil, errBadToken
-	}
-	enc := base64.RawURLEncoding
-	payload, err1 := enc.DecodeString(p)
-	sig, err2 := enc.DecodeString(m)
-	if err1 != nil || err2 != nil || !hmac.Equal(sig, s.mac(fp, payload)) {
-		return nil, errBadToken
-	}
-	var plain map[string]string
-	if err := json.Unmarshal(payload, &plain); err != nil {
-		return nil, errBadToken
-	}
-	key := make(map[string]types.AttributeValue, len(plain))
-	for _, a := range []string{tabledef.PartitionKey, tabledef.SortKey, plan.pkAttr, plan.skAttr} {
-		v, ok := plain[a]
-		if !ok || v == "" {
-			return nil, errBadToken
-		}
-		key[a] = str(v)
-	}
-	if len(plain) != len(key) || plain[plan.pkAttr] != plan.partition {
-		return nil, errBadToken
-	}
-	return key, nil
 }
 
 var errNonStringKey = errors.New("key attribute is not a string")

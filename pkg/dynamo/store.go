@@ -13,13 +13,16 @@ import (
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/elevate"
+	"github.com/elevate-pam/elevate/pkg/keyring"
 )
 
 // Store is app.Store over one DynamoDB table.
 type Store struct {
-	db      *dynamodb.Client
-	table   string
-	pageKey []byte
+	db    *dynamodb.Client
+	table string
+	// pageKeys sign pagination tokens: the current key signs, the previous
+	// one still verifies (pagekeys.go).
+	pageKeys *keyring.Cache
 }
 
 var _ app.Store = (*Store)(nil)
@@ -27,7 +30,15 @@ var _ app.Store = (*Store)(nil)
 // New returns a store for table. pageKey signs pagination tokens; it should
 // be a secret of at least 32 bytes shared by every instance serving the API.
 func New(client *dynamodb.Client, table string, pageKey []byte) *Store {
-	return &Store{db: client, table: table, pageKey: append([]byte(nil), pageKey...)}
+	return &Store{db: client, table: table, pageKeys: keyring.Static(keyring.Ring{Current: keyring.Key{Secret: pageKey}})}
+}
+
+// WithPageKeys is s signing pagination tokens with keys that rotate: each
+// token names its key, and one signed by the previous key still verifies.
+func (s *Store) WithPageKeys(keys *keyring.Cache) *Store {
+	c := *s
+	c.pageKeys = keys
+	return &c
 }
 
 // Table returns the table name.

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
@@ -59,6 +60,13 @@ func StartAWSAPI(o awsapi.Options) (*awsapi.Endpoint, error) {
 // STSClient is an SDK client for the local STS with the local credentials.
 func STSClient(endpoint string) *sts.Client {
 	return sts.New(sts.Options{BaseEndpoint: aws.String(endpoint), Region: Region, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")})
+}
+
+// SecretsClient is an SDK client for the local Secrets Manager with the local
+// credentials.
+func SecretsClient(endpoint string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{BaseEndpoint: aws.String(endpoint), Region: Region, RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")})
 }
 

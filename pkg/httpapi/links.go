@@ -153,7 +153,7 @@ func (s *server) linkError(c *call, err error) (response, error) {
 	var de *elevate.Error
 	switch {
 	case errors.Is(err, linktoken.ErrMalformed), errors.Is(err, linktoken.ErrSignature):
-		status, title, msg = http.StatusForbidden, "This link is not valid", "The link is damaged or was not issued by Elevate. Open the link from the original email, or decide in the Elevate CLI."
+		status, title, msg = http.StatusForbidden, "This link is not valid", "The link is damaged, was not issued by Elevate, or was signed by a key that has since been retired (a link outlives one key rotation, not two). Open the link from the latest email, or decide in the Elevate CLI."
 	case errors.Is(err, linktoken.ErrExpired):
 		status, title, msg = http.StatusGone, "This link has expired", "The request this link was for is no longer waiting for a decision."
 	case errors.Is(err, elevate.ErrLinkUsed):
@@ -211,10 +211,14 @@ func (s *server) verifyLink(c *call) (app.LinkClaims, error) {
 	if s.deps.Links == nil {
 		return app.LinkClaims{}, errNoSigner
 	}
-	cl, err := s.deps.Links.Verify(c.params["token"], s.deps.Service.Clock())
+	cl, err := s.deps.Links.VerifyContext(c.ctx, c.params["token"], s.deps.Service.Clock())
+	if errors.Is(err, linktoken.ErrUnavailable) {
+		// The keys could not be read: neither good nor bad yet.
+		return app.LinkClaims{}, errors.Join(elevate.ErrUnavailable, err)
+	}
 	if errors.Is(err, linktoken.ErrExpired) {
 		// Signed by us: the refusal's record can name its approver.
-		if ex, ok := s.deps.Links.ExpiredClaims(c.params["token"]); ok {
+		if ex, ok := s.deps.Links.ExpiredClaimsContext(c.ctx, c.params["token"]); ok {
 			c.link = &app.LinkClaims{ID: ex.ID, RequestID: ex.RequestID, Approver: ex.Approver}
 		}
 	}

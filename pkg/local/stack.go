@@ -133,6 +133,7 @@ type Stack struct {
 	Access access.Deps
 
 	authority *Authority
+	keys      *keys
 	server    *http.Server
 	served    chan struct{}
 	cancel    context.CancelFunc
@@ -177,7 +178,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	deps, err := st.functionDeps(o)
+	deps, err := st.functionDeps(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -231,16 +232,15 @@ func (st *Stack) startEmulators(ctx context.Context, o Options) (string, error) 
 
 // functionDeps are the functions' dependencies, taken from the emulators;
 // pkg/wire builds each function from them exactly as in AWS.
-func (st *Stack) functionDeps(o Options) (wire.Deps, error) {
-	signer, err := linktoken.NewSigner(o.LinkKey)
-	if err != nil {
+func (st *Stack) functionDeps(ctx context.Context, o Options) (wire.Deps, error) {
+	if _, err := linktoken.NewSigner(o.LinkKey); err != nil {
 		return wire.Deps{}, fmt.Errorf("local: link key: %w", err)
 	}
 	publicURL := o.PublicURL
 	if publicURL == "" {
 		publicURL = st.URL
 	}
-	store := dynamo.New(emulator.DynamoClient(st.DynamoEndpoint), o.Table, o.PageKey)
+	store := dynamo.New(emulator.DynamoClient(st.DynamoEndpoint), o.Table, nil)
 	storeOf := func(function string) *dynamo.Store {
 		if !o.RecordCalls {
 			return store
@@ -250,11 +250,16 @@ func (st *Stack) functionDeps(o Options) (wire.Deps, error) {
 		}
 		rec := emulator.NewOpRecorder()
 		st.Calls[function] = rec
-		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, o.PageKey)
+		return dynamo.New(emulator.DynamoClient(st.DynamoEndpoint, rec.Option), o.Table, nil)
 	}
+	// The keys live in the local Secrets Manager and rotate there.
+	if err := st.startKeys(ctx, o, storeOf); err != nil {
+		return wire.Deps{}, err
+	}
+	storeWithKeys := func(function string) *dynamo.Store { return storeOf(function).WithPageKeys(st.keys.pageKey) }
 	return wire.Deps{
-		Store:          storeOf,
-		Links:          signer,
+		Store:          storeWithKeys,
+		Links:          linktoken.NewRotating(st.keys.linkKeys),
 		AdminGroup:     o.AdminGroup,
 		Tickets:        o.Tickets,
 		Mail:           &sesmail.Sender{API: emulator.SESClient(st.SESEndpoint, sesmail.ClientOptions), From: o.Sender},
@@ -289,6 +294,7 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, verifier TokenVe
 	log := o.Log
 	gw := &Gateway{Functions: APIHandlers(d), Verifier: verifier, Log: log.With("component", "gateway"), Timeouts: o.FunctionTimeouts}
 	tokens := guardTokens(st.authority.TokenHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
+	rotate := guardTokens(st.rotateKeysHandler(), ln.Addr(), o.TokensBeyondLoopback, log)
 
 	// The access function's two parts (Identity Center assignments, the
 	// revocation deny) and their sweeps share its store, as they share its
@@ -331,8 +337,12 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, verifier TokenVe
 
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == TokenPath {
+			switch r.URL.Path {
+			case TokenPath:
 				tokens.ServeHTTP(w, r)
+				return
+			case RotateKeysPath:
+				rotate.ServeHTTP(w, r)
 				return
 			}
 			gw.ServeHTTP(w, r)

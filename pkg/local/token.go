@@ -84,7 +84,7 @@ func guardTokens(tokens http.Handler, listen net.Addr, allowBeyondLoopback bool,
 	}
 	log.Warn(TokenPath+" is refused because the API listens beyond loopback", "addr", listen.String())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusForbidden, "minting tokens is refused: the API listens on "+listen.String()+", beyond loopback; allow it explicitly to serve this route there")
+		writeProblem(w, http.StatusForbidden, "this local-only route is refused: the API listens on "+listen.String()+", beyond loopback; allow it explicitly to serve this route there")
 	})
 }
 

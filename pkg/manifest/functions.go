@@ -20,6 +20,9 @@ const (
 	// Access applies grants to AWS (v1.2): Identity Center assignments, and
 	// the deny on broker roles that ends the sessions of ended grants.
 	Access = "access"
+	// Rotation rotates the link-signing and pagination key secrets (issue
+	// 21): Secrets Manager invokes it for each step of a rotation.
+	Rotation = "rotation"
 )
 
 // APIFunctions serve HTTP; StreamFunctions consume the table's stream.
@@ -46,6 +49,8 @@ var (
 		// Access: Identity Center assignments (issue 20); a request and its
 		// issuances, the role's deny entries, and the list of broker roles.
 		Access: {"GetItem", "Query", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
+		// Rotation records each rotation, once (an insert-only item).
+		Rotation: {"PutItem"},
 	}
 	IndexActions = map[string][]string{
 		Requests: {"Query"},

@@ -33,6 +33,9 @@ const (
 	KeyAssignments  = tabledef.PartitionAssignments
 	KeyProvisioning = tabledef.PrefixProvisioning + "*"
 	KeyICStarts     = tabledef.PartitionICStarts
+	// KeyKeyRotations: the record of every key rotation, which only the
+	// rotation function writes (issue 21).
+	KeyKeyRotations = tabledef.PartitionKeyRotations
 )
 
 // TableKey grants Actions on the table only for items whose partition key
@@ -110,6 +113,12 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyAssignments, KeyICStarts, KeyBrokerDenies, KeyBrokerRoles}},
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyProvisioning}}, // one assignment's status at a time
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyICStarts, KeyBrokerDenies}},
+	},
+	// The rotation record is the rotation function's only table access, and
+	// no other function may write it: a key.rotated record cannot come from
+	// anywhere else.
+	Rotation: {
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyKeyRotations}},
 	},
 }
 

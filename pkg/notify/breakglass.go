@@ -60,7 +60,7 @@ func (d Deps) breakGlassAlerts(ctx context.Context, r elevate.Request) ([]Email,
 	}
 	for _, m := range to {
 		// The link lives as long as the ratification can happen.
-		tok, err := d.Signer.Sign(r.ID, m, *r.RatifyBy)
+		tok, err := d.Signer.SignContext(ctx, r.ID, m, *r.RatifyBy)
 		if err != nil {
 			return nil, fmt.Errorf("sign link: %w", err)
 		}

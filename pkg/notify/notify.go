@@ -358,7 +358,7 @@ func (d Deps) approvalRequests(ctx context.Context, r elevate.Request) ([]Email,
 	}
 	emails := make([]Email, 0, len(members)+len(stand))
 	for _, m := range append(members, stand...) {
-		tok, err := d.Signer.Sign(r.ID, m, r.ExpiresAt)
+		tok, err := d.Signer.SignContext(ctx, r.ID, m, r.ExpiresAt)
 		if err != nil {
 			return nil, fmt.Errorf("sign link: %w", err)
 		}

@@ -45,6 +45,8 @@ const (
 	PartitionAssignments = "ICASSIGN" // every Identity Center assignment record
 	PartitionICStarts    = "ICSTART"  // scheduled grant starts awaiting the sweep
 	PrefixProvisioning   = "PROV#"    // a request's provisioning statuses
+	// PartitionKeyRotations: every rotation of a key secret (issue 21).
+	PartitionKeyRotations = "KEYROTATION"
 )
 
 // Index is a global secondary index projecting all attributes.

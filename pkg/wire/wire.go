@@ -8,7 +8,6 @@ package wire
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
 	"github.com/elevate-pam/elevate/pkg/app"
@@ -30,6 +28,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/httpapi"
 	"github.com/elevate-pam/elevate/pkg/identitycenter"
+	"github.com/elevate-pam/elevate/pkg/keyring"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
 	"github.com/elevate-pam/elevate/pkg/ticketcheck"
@@ -67,20 +66,15 @@ func Fail(log *slog.Logger, function string, err error) {
 // ParseKey reads a key the way every Elevate function does, so that links
 // signed by notify verify in approvals: valid hex of at least 32 bytes is
 // decoded, anything else is used as raw bytes.
-func ParseKey(raw string) []byte {
-	raw = strings.TrimSpace(raw)
-	if b, err := hex.DecodeString(raw); err == nil && len(b) >= 32 {
-		return b
-	}
-	return []byte(raw)
-}
+func ParseKey(raw string) []byte { return keyring.ParseKey(raw) }
 
 // LinkSigner builds the link signer: from the Secrets Manager secret named by
 // ELEVATE_LINK_KEY_SECRET in AWS (its AWSCURRENT version signs, and links
 // signed by its AWSPREVIOUS version still verify, so a rotation does not
-// break the links already emailed; each key is named by its version ID),
-// else from ELEVATE_LINK_KEY. Only the functions that sign or verify links
-// (notify, approvals) read it.
+// break the links already emailed; each key is named by its version ID; the
+// keys are reread every keyring.DefaultTTL, and at once for a link naming a
+// key the function does not hold), else from ELEVATE_LINK_KEY. Only the
+// functions that sign or verify links (notify, approvals) read it.
 func LinkSigner(ctx context.Context, cfg aws.Config) (*linktoken.Signer, error) {
 	named := func(err error) error {
 		return fmt.Errorf("%s or %s: %w", config.EnvLinkKey, config.EnvLinkKeySecret, err)
@@ -93,62 +87,50 @@ func LinkSigner(ctx context.Context, cfg aws.Config) (*linktoken.Signer, error) 
 		}
 		return s, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, budget.InitCallTimeout)
-	defer cancel()
-	sm := secretsmanager.NewFromConfig(cfg)
-	version := func(stage string) (*linktoken.Key, error) {
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
-		if err != nil {
-			return nil, err
-		}
-		return &linktoken.Key{ID: aws.ToString(out.VersionId), Secret: ParseKey(aws.ToString(out.SecretString))}, nil
-	}
-	current, err := version("AWSCURRENT")
+	keys, err := SecretKeys(ctx, cfg, arn)
 	if err != nil {
 		return nil, named(fmt.Errorf("reading the link key secret: %w", err))
 	}
-	// A secret never rotated has no AWSPREVIOUS version.
-	previous, err := version("AWSPREVIOUS")
-	if err != nil {
-		if _, none := errors.AsType[*smtypes.ResourceNotFoundException](err); !none {
-			return nil, named(fmt.Errorf("reading the link key secret's previous version: %w", err))
-		}
-		previous = nil
-	}
-	s, err := linktoken.NewKeyring(*current, previous)
-	if err != nil {
-		return nil, named(err)
-	}
-	return s, nil
+	return linktoken.NewRotating(keys), nil
 }
 
-// PageKey returns the key that signs pagination tokens: the Secrets Manager
-// secret named by ELEVATE_PAGE_KEY_SECRET in AWS, else ELEVATE_PAGE_KEY, nil
-// when neither is set. It is never derived from the link key, so the function
-// that lists requests holds nothing that could sign an approval link.
-func PageKey(ctx context.Context, cfg aws.Config) ([]byte, error) {
-	return keyFrom(ctx, cfg, "page key", config.EnvPageKeySecret, config.EnvPageKey)
+// SecretKeys is the cache of a key secret's AWSCURRENT and AWSPREVIOUS
+// versions, read once now (bounded by budget.InitCallTimeout), so a function
+// that cannot read its keys fails at start. Each later reread is bounded by
+// the call that needs it.
+func SecretKeys(ctx context.Context, cfg aws.Config, arn string) (*keyring.Cache, error) {
+	ctx, cancel := context.WithTimeout(ctx, budget.InitCallTimeout)
+	defer cancel()
+	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = BaseEndpoint("SECRETS_MANAGER") })
+	keys := keyring.New(keyring.FromSecret(sm, arn), keyring.DefaultTTL, keyring.DefaultMinRefresh, nil)
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	return keys, nil
 }
 
-// keyFrom reads a key from the secret named by secretEnv, else from plainEnv.
-func keyFrom(ctx context.Context, cfg aws.Config, what, secretEnv, plainEnv string) ([]byte, error) {
-	if arn := config.Get(secretEnv, ""); arn != "" {
-		ctx, cancel := context.WithTimeout(ctx, budget.InitCallTimeout)
-		defer cancel()
-		out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+// PageKeys returns the keys that sign pagination tokens: the Secrets Manager
+// secret named by ELEVATE_PAGE_KEY_SECRET in AWS (current and previous, as
+// for links), else ELEVATE_PAGE_KEY, nil when neither is set. It is never
+// derived from the link key, so the function that lists requests holds
+// nothing that could sign an approval link.
+func PageKeys(ctx context.Context, cfg aws.Config) (*keyring.Cache, error) {
+	if arn := config.Get(config.EnvPageKeySecret, ""); arn != "" {
+		keys, err := SecretKeys(ctx, cfg, arn)
 		if err != nil {
-			return nil, fmt.Errorf("reading the %s secret: %w", what, err)
+			return nil, fmt.Errorf("reading the page key secret: %w", err)
 		}
-		return ParseKey(aws.ToString(out.SecretString)), nil
+		return keys, nil
 	}
-	if raw := config.Get(plainEnv, ""); raw != "" {
-		return ParseKey(raw), nil
+	key := ParseKey(config.Get(config.EnvPageKey, ""))
+	if len(key) < minPageKey {
+		return nil, fmt.Errorf("%s or %s must hold a key of at least %d bytes", config.EnvPageKey, config.EnvPageKeySecret, minPageKey)
 	}
-	return nil, nil
+	return keyring.Static(keyring.Ring{Current: keyring.Key{Secret: key}}), nil
 }
 
 // minPageKey is the shortest pagination key accepted, as for link keys.
-const minPageKey = 32
+const minPageKey = keyring.MinKeySize
 
 // HTTPHandler builds the handler of one API function from the environment.
 // Only the approvals function reads the link key, and only the requests
@@ -172,19 +154,22 @@ func HTTPHandler(ctx context.Context, function string, log *slog.Logger, extras 
 			return nil, err
 		}
 	}
-	pageKey := make([]byte, minPageKey)
+	store := dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, nil)
 	if function == manifest.Requests {
-		if pageKey, err = PageKey(ctx, cfg); err != nil {
+		keys, err := PageKeys(ctx, cfg)
+		if err != nil {
 			return nil, err
 		}
-		if len(pageKey) < minPageKey {
-			return nil, fmt.Errorf("%s or %s must hold a key of at least %d bytes", config.EnvPageKey, config.EnvPageKeySecret, minPageKey)
+		store = store.WithPageKeys(keys)
+	} else {
+		pageKey := make([]byte, minPageKey)
+		if _, err := rand.Read(pageKey); err != nil {
+			return nil, err
 		}
-	} else if _, err := rand.Read(pageKey); err != nil {
-		return nil, err
+		store = store.WithPageKeys(keyring.Static(keyring.Ring{Current: keyring.Key{Secret: pageKey}}))
 	}
 	d := Deps{
-		Store:      OneStore(dynamo.New(dynamodb.NewFromConfig(cfg, DynamoEndpoint), table, pageKey)),
+		Store:      OneStore(store),
 		Links:      links,
 		AdminGroup: config.Get(config.EnvAdminGroup, app.DefaultAdminGroup),
 		Identity:   IdentityPolicy(),

@@ -53,8 +53,12 @@ func TestPageKeyIsItsOwnSecret(t *testing.T) {
 		t.Fatal("requests accepted a 5-byte page key")
 	}
 	t.Setenv(config.EnvPageKey, strings.Repeat("p", 32))
-	if got, err := PageKey(t.Context(), aws.Config{}); err != nil || string(got) != strings.Repeat("p", 32) {
-		t.Fatalf("page key %q, %v", got, err)
+	keys, err := PageKeys(t.Context(), aws.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := keys.Current(t.Context()); err != nil || string(got.Secret) != strings.Repeat("p", 32) {
+		t.Fatalf("page key %q, %v", got.Secret, err)
 	}
 	if _, err := HTTPHandler(t.Context(), manifest.Requests, log); err != nil {
 		t.Fatalf("requests with a page key: %v", err)

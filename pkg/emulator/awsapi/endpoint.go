@@ -15,7 +15,7 @@ type Options struct {
 	ProvisioningDelay time.Duration
 }
 
-// Endpoint is a running STS, IAM and IAM Identity Center on one loopback port. Other services
+// Endpoint is a running STS, IAM, IAM Identity Center and Secrets Manager on one loopback port. Other services
 // register on Server under their signing names.
 type Endpoint struct {
 	*Listener
@@ -26,9 +26,11 @@ type Endpoint struct {
 	// SSOAdmin (signing name sso) and IdentityStore are IAM Identity Center.
 	SSOAdmin      *SSOAdmin
 	IdentityStore *IdentityStore
+	// SecretsManager keeps the keys that rotate (signing name secretsmanager).
+	SecretsManager *SecretsManager
 }
 
-// Start serves STS, IAM, sso-admin and Identity Store on a free loopback port.
+// Start serves STS, IAM, sso-admin, Identity Store and Secrets Manager on a free loopback port.
 func Start(o Options) (*Endpoint, error) {
 	if o.Account == "" {
 		o.Account = "000000000000"
@@ -48,6 +50,8 @@ func Start(o Options) (*Endpoint, error) {
 	e.SSOAdmin, e.IdentityStore = NewSSOAdmin(o.ProvisioningDelay, o.Now), NewIdentityStore()
 	srv.Handle("sso", ProtocolJSON, e.SSOAdmin)
 	srv.Handle("identitystore", ProtocolJSON, e.IdentityStore)
+	e.SecretsManager = NewSecretsManager(o.Account, o.Region, o.Now)
+	srv.Handle("secretsmanager", ProtocolJSON, e.SecretsManager)
 	l, err := srv.Listen()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package awsapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -30,8 +31,9 @@ func jsonSerialization(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "SerializationException", Message: msg, Sender: true}
 }
 
-// jsonOp handles one operation's body and returns the response shape.
-type jsonOp func(body []byte) (any, error)
+// jsonOp handles one operation's body, under the call's context, and
+// returns the response shape.
+type jsonOp func(ctx context.Context, body []byte) (any, error)
 
 // JSONService is one AWS JSON 1.1 service behind the Server (which has
 // verified the signature): a POST of application/x-amz-json-1.1 whose
@@ -75,7 +77,7 @@ func (s *JSONService) serve(c *Call) (any, error) {
 	if err := s.Faults.before(op); err != nil {
 		return nil, err
 	}
-	return handler(c.Body)
+	return handler(c.HTTP.Context(), c.Body)
 }
 
 // decodeInput reads a JSON body into in; malformed JSON is the protocol's
@@ -92,12 +94,18 @@ func decodeInput(body []byte, in any) error {
 
 // handle registers an operation whose input decodes into I.
 func handle[I any](s *JSONService, op string, fn func(I) (any, error)) {
-	s.ops[op] = func(body []byte) (any, error) {
+	handleContext(s, op, func(_ context.Context, in I) (any, error) { return fn(in) })
+}
+
+// handleContext registers an operation that needs the call's context (one
+// that calls out while the call is open).
+func handleContext[I any](s *JSONService, op string, fn func(context.Context, I) (any, error)) {
+	s.ops[op] = func(ctx context.Context, body []byte) (any, error) {
 		var in I
 		if err := decodeInput(body, &in); err != nil {
 			return nil, err
 		}
-		return fn(in)
+		return fn(ctx, in)
 	}
 }
 
