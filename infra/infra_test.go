@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		assetDir = filepath.Join(dir, "build")
-		for _, fn := range append(slices.Clone(manifest.APIFunctions), manifest.StreamFunctions...) {
+		for _, fn := range manifest.Functions() {
 			// Distinct contents give each function its own asset, as real binaries do.
 			err := os.MkdirAll(filepath.Join(assetDir, fn), 0o755)
 			if err == nil {
@@ -264,6 +264,8 @@ var wantEnv = map[string][]string{
 	// v1.2: AWS credentials and the revocation deny.
 	manifest.Credentials: {config.EnvTable, config.EnvAdminGroup},
 	manifest.Access:      {config.EnvTable},
+	// Issue 21: the two secrets it rotates, and the table it records in.
+	manifest.Rotation: {config.EnvTable, config.EnvLinkKeySecret, config.EnvPageKeySecret},
 }
 
 func TestFunctions(t *testing.T) {
@@ -382,6 +384,15 @@ func TestNoWildcardGrants(t *testing.T) {
 	}
 }
 
+// secretActions are what function may do to a key secret: read it, or, for
+// the rotation function, the four steps of a rotation.
+func secretActions(function string) []string {
+	if function == manifest.Rotation {
+		return stack.RotationActions
+	}
+	return []string{"secretsmanager:GetSecretValue"}
+}
+
 func TestPerFunctionGrants(t *testing.T) {
 	tableID, _ := one(t, "AWS::DynamoDB::Table", "Table")
 	auditID, _ := one(t, "AWS::S3::Bucket", "AuditBucket")
@@ -411,12 +422,12 @@ func TestPerFunctionGrants(t *testing.T) {
 					}
 				case refTo(r, secretID):
 					secret = true
-					if !reflect.DeepEqual(strs(s.Action), []string{"secretsmanager:GetSecretValue"}) {
+					if !reflect.DeepEqual(strs(s.Action), secretActions(name)) {
 						t.Errorf("%s secret actions %v", name, s.Action)
 					}
 				case refTo(r, pageSecretID):
 					pageSecret = true
-					if !reflect.DeepEqual(strs(s.Action), []string{"secretsmanager:GetSecretValue"}) {
+					if !reflect.DeepEqual(strs(s.Action), secretActions(name)) {
 						t.Errorf("%s page secret actions %v", name, s.Action)
 					}
 				case len(join) == 2 && refTo(list(join[1])[0], auditID):
@@ -465,11 +476,12 @@ func TestPerFunctionGrants(t *testing.T) {
 			t.Errorf("%s stream access %v, want %v", name, stream, consumer)
 		}
 		// Issue 10 item 2: only the functions that sign or verify links
-		// read the link key; only the one that lists reads the page key.
-		if want := name == manifest.Approvals || name == manifest.Notify; secret != want {
+		// read the link key; only the one that lists reads the page key;
+		// and the rotation function, which rotates both (issue 21).
+		if want := name == manifest.Approvals || name == manifest.Notify || name == manifest.Rotation; secret != want {
 			t.Errorf("%s reads link key: %v, want %v", name, secret, want)
 		}
-		if want := name == manifest.Requests; pageSecret != want {
+		if want := name == manifest.Requests || name == manifest.Rotation; pageSecret != want {
 			t.Errorf("%s reads page key: %v, want %v", name, pageSecret, want)
 		}
 		if want := name == manifest.Notify; email != want {
@@ -857,7 +869,7 @@ func TestAlarms(t *testing.T) {
 		}
 		return n
 	}
-	fns := len(manifest.APIFunctions) + len(manifest.StreamFunctions)
+	fns := len(manifest.Functions())
 	for m, want := range map[string]int{
 		"AWS/Lambda/Errors":                                        fns,
 		"AWS/Lambda/Throttles":                                     fns,

@@ -80,6 +80,7 @@ func run(log *slog.Logger) error {
 		st.URL, st.SESEndpoint, adminPrincipal, adminGroup, st.URL, local.TokenPath)
 	fmt.Printf("# IAM Identity Center (in process): instance %s, permission set %s (DatabaseAdmin, PT1H), Identity Store users %s\n",
 		local.LocalInstanceArn, local.LocalPermissionSetArn, config.Get(envIdentityCenterUsers, defaultIdentityCenterUsers))
+	fmt.Printf("# Link and page keys in the local Secrets Manager; rotate both now with: curl -X POST %s%s\n", st.URL, local.RotateKeysPath)
 	for _, l := range st.Exports(tok) {
 		fmt.Println(l)
 	}

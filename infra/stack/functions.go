@@ -45,6 +45,9 @@ type access struct {
 	// on broker roles; brokerPolicy: write their Elevate inline policy.
 	assumeBrokers bool
 	brokerPolicy  bool
+	// rotateKeys: the four steps of a rotation (RotationActions) on the link
+	// and page key secrets, and nothing else of Secrets Manager.
+	rotateKeys bool
 }
 
 // accessByFunction says what else each function may reach. Table and index
@@ -89,7 +92,17 @@ var accessByFunction = map[string]access{
 		stream:       true,
 		brokerPolicy: true,
 	},
+	// Secrets Manager invokes it (newKeyRotation); it records each rotation.
+	manifest.Rotation: {
+		rotateKeys: true,
+	},
 }
+
+// RotationActions are what the rotation function may do to the two key
+// secrets: read their versions and labels, add the pending version, move
+// AWSCURRENT. No GetRandomPassword (the key comes from crypto/rand), so
+// nothing is granted on Resource "*".
+var RotationActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}
 
 // StreamReadActions are what Lambda's poller needs on the stream.
 var StreamReadActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
@@ -176,6 +189,11 @@ func newFunction(scope constructs.Construct, e *Elevate, props Props, name strin
 	}
 	if acc.pageKey {
 		role.AddToPrincipalPolicy(allow("PageKey", []string{"secretsmanager:GetSecretValue"}, e.PageKey.SecretArn()))
+		env[config.EnvPageKeySecret] = e.PageKey.SecretArn()
+	}
+	if acc.rotateKeys {
+		role.AddToPrincipalPolicy(allow("RotateKeys", RotationActions, e.LinkKey.SecretArn(), e.PageKey.SecretArn()))
+		env[config.EnvLinkKeySecret] = e.LinkKey.SecretArn()
 		env[config.EnvPageKeySecret] = e.PageKey.SecretArn()
 	}
 	if acc.sendEmail {

@@ -388,6 +388,4 @@ func CheckAssets(dir string) error {
 	return nil
 }
 
-func functionNames() []string {
-	return append(append([]string{}, manifest.APIFunctions...), manifest.StreamFunctions...)
-}
+func functionNames() []string { return manifest.Functions() }

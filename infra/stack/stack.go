@@ -61,6 +61,7 @@ func New(scope constructs.Construct, props Props) *Elevate {
 		e.Functions[name], e.Logs[name] = newFunction(st, e, props, name, publicURL)
 	}
 	api.addRoutes(st, e.Functions)
+	newKeyRotation(st, e)
 	for _, name := range []string{notifyName, auditName, accessName} {
 		e.Failures[name] = newStreamConsumer(st, title(name), e.Table, e.Functions[name], streamSettings[name])
 	}

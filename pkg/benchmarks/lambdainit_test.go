@@ -34,12 +34,13 @@ func BenchmarkLambdaInit(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	for _, fn := range append(slices.Clone(manifest.APIFunctions), manifest.StreamFunctions...) {
+	for _, fn := range manifest.Functions() {
 		bin, err := lambdarie.Build(ctx, root, dir, fn)
 		if err != nil {
 			b.Fatal(err)
 		}
-		// API functions answer an empty event 404; stream functions get a
+		// API functions answer an empty event 404 (rotation refuses it as
+		// naming no step, before any call); stream functions get a
 		// settings change, which none of them acts on (an event without
 		// records would start access's sweep). Neither does any I/O, so the
 		// second invoke costs what the first does less the init.

@@ -34,6 +34,9 @@ import (
 const (
 	APITimeout    = 10 * time.Second
 	StreamTimeout = 60 * time.Second
+	// RotationTimeout bounds one step of a key rotation (a few Secrets
+	// Manager calls and one table write); Secrets Manager retries a failed step.
+	RotationTimeout = 30 * time.Second
 )
 
 // Timeouts is every function's timeout, keyed by manifest function name: an
@@ -46,6 +49,9 @@ var Timeouts = func() map[string]time.Duration {
 	}
 	for _, fn := range manifest.StreamFunctions {
 		m[fn] = StreamTimeout
+	}
+	for _, fn := range manifest.SecretFunctions {
+		m[fn] = RotationTimeout
 	}
 	return m
 }()

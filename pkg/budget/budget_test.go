@@ -20,7 +20,12 @@ func TestEveryFunctionHasATimeout(t *testing.T) {
 			t.Errorf("stream function %s: timeout %v, want %v", fn, got, StreamTimeout)
 		}
 	}
-	if n := len(manifest.APIFunctions) + len(manifest.StreamFunctions); len(Timeouts) != n {
+	for _, fn := range manifest.SecretFunctions {
+		if got := Timeout(fn); got != RotationTimeout {
+			t.Errorf("rotation function %s: timeout %v, want %v", fn, got, RotationTimeout)
+		}
+	}
+	if n := len(manifest.Functions()); len(Timeouts) != n {
 		t.Errorf("%d timeouts for %d functions", len(Timeouts), n)
 	}
 }

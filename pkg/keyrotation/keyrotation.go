@@ -100,6 +100,13 @@ func (r *Rotator) Handle(ctx context.Context, ev Event) error {
 }
 
 func (r *Rotator) handle(ctx context.Context, ev Event) error {
+	// A malformed event is refused before any call.
+	if !slices.Contains([]string{StepCreate, StepSet, StepTest, StepFinish}, ev.Step) {
+		return fmt.Errorf("%w %q", ErrUnknownStep, ev.Step)
+	}
+	if ev.SecretID == "" || ev.ClientRequestToken == "" {
+		return errors.New("keyrotation: the event names no secret or version")
+	}
 	desc, err := r.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ev.SecretID)})
 	if err != nil {
 		return fmt.Errorf("describe the secret: %w", err)

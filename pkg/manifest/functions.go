@@ -25,11 +25,19 @@ const (
 	Rotation = "rotation"
 )
 
-// APIFunctions serve HTTP; StreamFunctions consume the table's stream.
+// APIFunctions serve HTTP; StreamFunctions consume the table's stream;
+// SecretFunctions are invoked by Secrets Manager (key rotation).
 var (
 	APIFunctions    = []string{Policies, Requests, Approvals, Authorize, Credentials}
 	StreamFunctions = []string{Notify, Audit, Access}
+	SecretFunctions = []string{Rotation}
 )
+
+// Functions is every function, each functions/<name>/main.go.
+func Functions() []string {
+	out := append(append([]string{}, APIFunctions...), StreamFunctions...)
+	return append(out, SecretFunctions...)
+}
 
 // TableActions are the DynamoDB actions each function performs on the table,
 // and IndexActions those on its indexes: the CDK stack grants exactly these,

@@ -1,8 +1,15 @@
 package lambdarie_test
 
 import (
+	"fmt"
+
 	"context"
 	"encoding/json"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,7 +35,7 @@ func TestMain(m *testing.M) { emulatortest.DynamoMain(m) }
 // allFunctions is every Lambda function: pkg/manifest is the one list, and
 // functions/ must hold exactly these (make build builds every directory).
 func allFunctions() []string {
-	return append(slices.Clone(manifest.APIFunctions), manifest.StreamFunctions...)
+	return manifest.Functions()
 }
 
 var built struct {
@@ -83,7 +90,7 @@ func TestEveryFunctionDirectoryIsInTheManifest(t *testing.T) {
 		}
 	}
 	if want := slices.Sorted(slices.Values(allFunctions())); !slices.Equal(dirs, want) {
-		t.Errorf("functions/ holds %v, pkg/manifest lists %v: add the new function to manifest.APIFunctions or StreamFunctions", dirs, want)
+		t.Errorf("functions/ holds %v, pkg/manifest lists %v: add the new function to manifest.APIFunctions, StreamFunctions or SecretFunctions", dirs, want)
 	}
 	// The bootstraps tested here are built with make build's flags.
 	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
@@ -115,6 +122,7 @@ func TestInitFailsWithAClearMessage(t *testing.T) {
 	cases[manifest.Requests] = append(cases[manifest.Requests], broken{bad: config.EnvPageKey, value: "short"})
 	cases[manifest.Notify] = append(cases[manifest.Notify], broken{unset: config.EnvSender}, broken{unset: config.EnvPublicBaseURL}, broken{bad: config.EnvLinkKey, value: "short"})
 	cases[manifest.Audit] = append(cases[manifest.Audit], broken{unset: config.EnvAuditBucket})
+	cases[manifest.Rotation] = append(cases[manifest.Rotation], broken{unset: config.EnvLinkKeySecret}, broken{unset: config.EnvPageKeySecret})
 	for _, fn := range allFunctions() {
 		for _, c := range cases[fn] {
 			name := c.unset + c.bad
@@ -294,5 +302,85 @@ func TestStreamFunctionsUnderLambdaRuntime(t *testing.T) {
 			_, payload := streamBatch(t, "settings-insert-and-direct-write.json")
 			invokeBatch(t, start(fn), payload)
 		})
+	}
+}
+
+// TestRotationFunctionUnderLambdaRuntime (issue 21): Secrets Manager's
+// RotateSecret, through the real SDK against the in-process Secrets Manager,
+// invokes the rotation bootstrap under the emulator for each of the four
+// steps; the function calls back into Secrets Manager and records the
+// rotation in DynamoDB Local. A step for a secret it was not given is an
+// error answer (events/rotation).
+func TestRotationFunctionUnderLambdaRuntime(t *testing.T) {
+	rie, bins := bootstraps(t)
+	ctx := t.Context()
+	client, endpoint := emulatortest.DynamoForTest(t)
+	table := emulatortest.UniqueTableName("rie")
+	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+		t.Fatal(err)
+	}
+	aws, err := emulator.StartAWSAPI(awsapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aws.Close()
+	sm := emulator.SecretsClient(aws.Endpoint)
+	arns := map[string]string{}
+	for _, name := range []string{"elevate-link-key", "elevate-page-key"} {
+		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: awssdk.String(name), SecretString: awssdk.String(strings.Repeat("ab", 32))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns[name] = awssdk.ToString(out.ARN)
+	}
+	env := lambdarie.LocalEnv(manifest.Rotation, endpoint, table)
+	env[config.EnvLinkKeySecret], env[config.EnvPageKeySecret] = arns["elevate-link-key"], arns["elevate-page-key"]
+	env["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = aws.Endpoint
+	r, err := lambdarie.Start(ctx, rie, bins[manifest.Rotation], lambdarie.EnvList(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	invoke := func(ctx context.Context, payload []byte) error {
+		status, body, err := r.Invoke(ctx, payload)
+		if err != nil {
+			return err
+		}
+		if status != 200 || strings.Contains(string(body), "errorMessage") {
+			return fmt.Errorf("rotation answered %d %s", status, body)
+		}
+		return nil
+	}
+	const fnARN = "arn:aws:lambda:us-east-1:000000000000:function:elevate-rotation"
+	aws.SecretsManager.Rotate = func(ctx context.Context, fn string, ev awsapi.RotationEvent) error {
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		return invoke(ctx, payload)
+	}
+	out, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: awssdk.String(arns["elevate-link-key"]), RotationLambdaARN: awssdk.String(fnARN)})
+	if err != nil {
+		t.Fatalf("rotate: %v\n%s", err, r.Output())
+	}
+	version := awssdk.ToString(out.VersionId)
+	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: awssdk.String(arns["elevate-link-key"])})
+	if err != nil || awssdk.ToString(cur.VersionId) != version || len(awssdk.ToString(cur.SecretString)) != 64 {
+		t.Fatalf("AWSCURRENT after the rotation: %v %v", cur, err)
+	}
+	got, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: awssdk.String(table), ConsistentRead: awssdk.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"PK": &ddbtypes.AttributeValueMemberS{Value: "KEYROTATION"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "elevate-link-key#" + version}}})
+	if err != nil || got.Item == nil {
+		t.Fatalf("no rotation record for %s: %v", version, err)
+	}
+	if err := invoke(ctx, []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "unknown step") {
+		t.Errorf("an event naming no step: %v", err)
+	}
+	sample, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "rotation", "createSecret-not-ours.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := invoke(ctx, sample); err == nil || !strings.Contains(err.Error(), "errorMessage") {
+		t.Errorf("a step for another secret: %v", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/manifest"
 )
 
 // BuildFlags are `make build`'s flags for a bootstrap; only the architecture
@@ -194,11 +195,12 @@ func (s *syncBuffer) String() string {
 
 // LocalEnv is the environment the stack gives function, pointed at local
 // endpoints: the runtime's region and credentials (the emulators'), the
-// table, and the keys as their local plain-text variables (Secrets Manager is
-// not emulated). A function reads only its own variables; callers remove or
-// spoil one to see init fail.
+// table, and the keys as their local plain-text variables. The rotation
+// function is given the two secrets it rotates by placeholder ARNs (a test
+// that invokes it names the secrets of its own Secrets Manager). A function
+// reads only its own variables; callers remove or spoil one to see init fail.
 func LocalEnv(function, dynamoEndpoint, table string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"AWS_REGION":               emulator.Region,
 		"AWS_ACCESS_KEY_ID":        emulator.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":    emulator.SecretAccessKey,
@@ -213,6 +215,11 @@ func LocalEnv(function, dynamoEndpoint, table string) map[string]string {
 		config.EnvSender:           "elevate@example.com",
 		config.EnvAuditBucket:      "audit",
 	}
+	if function == manifest.Rotation {
+		arn := "arn:aws:secretsmanager:" + emulator.Region + ":" + emulator.LocalAccount + ":secret:"
+		env[config.EnvLinkKeySecret], env[config.EnvPageKeySecret] = arn+"elevate-link-key-AbCdEf", arn+"elevate-page-key-AbCdEf"
+	}
+	return env
 }
 
 // EnvList turns env into the NAME=value form of exec.Cmd.Env.
