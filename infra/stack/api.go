@@ -133,6 +133,7 @@ func (h *httpAPI) addRoutes(scope constructs.Construct, fns map[string]awslambda
 // JWT authorizer; a public route without one fails the synth.
 var publicRouteReasons = map[string]string{
 	"/healthz":          "Health check for load balancers and monitors: it carries no credentials, reads no data and returns only ok",
+	"/v1/openapi.json":  "The API's OpenAPI description: the same document for every caller and published in the repository; it carries no credentials and reads no data, and a client generator needs it before it has a token",
 	"/v1/links/{token}": "The email-link page is opened from an approver's mailbox, without a session: it is protected by its token, HMAC-signed, bound to one approver and one request, single-use and expiring with the request; a GET never changes state",
 }
 

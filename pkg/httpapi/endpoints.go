@@ -19,6 +19,8 @@ type response = events.APIGatewayV2HTTPResponse
 var allEndpoints = map[string]endpoint{
 	"GET /healthz": func(*server, *call) (response, error) { return reply(http.StatusOK, map[string]string{"status": "ok"}) },
 
+	"GET /v1/openapi.json": openAPIDocument,
+
 	"GET /v1/settings":   getSettings,
 	"PATCH /v1/settings": patchSettings,
 
@@ -95,7 +97,7 @@ func getSettings(s *server, c *call) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return reply(http.StatusOK, st)
+	return reply(http.StatusOK, settingsView(st))
 }
 
 func patchSettings(s *server, c *call) (response, error) {
@@ -110,7 +112,14 @@ func patchSettings(s *server, c *call) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return reply(http.StatusOK, st)
+	return reply(http.StatusOK, settingsView(st))
+}
+
+// settingsView is the settings as the API documents them: systemAccounts is
+// always a list, [] rather than null when the stored settings have none.
+func settingsView(st elevate.Settings) elevate.Settings {
+	st.SystemAccounts = nonNil(st.SystemAccounts)
+	return st
 }
 
 func createGroup(s *server, c *call) (response, error) {

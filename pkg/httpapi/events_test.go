@@ -236,6 +236,9 @@ func samples(t testing.TB) []sample {
 		{"credentials/credentials.not-live", "POST", "/v1/requests/" + idGranted + "/credentials", "", "", alice, 409, "revoked: authorize answers approval-required"},
 		{"credentials/credentials.no-binding", "POST", "/v1/requests/" + idPending + "/credentials", "", "", alice, 422, "live, but its policy names no aws binding"},
 		{"credentials/credentials.unknown-field", "POST", "/v1/requests/" + idCredentials + "/credentials", `{"durationSeconds":43200}`, "", alice, 400, "the duration is Elevate's to choose"},
+
+		// The OpenAPI description (issue 21 item 4)
+		{"authorize/openapi.valid", "GET", "/v1/openapi.json", "", "", nil, 200, "public: the OpenAPI document"},
 	}
 }
 

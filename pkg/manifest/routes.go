@@ -13,6 +13,9 @@ type Route struct {
 // All is every route of HTTP API v1.
 var All = []Route{
 	{"GET", "/healthz", Authorize, true},
+	// The API's OpenAPI description (pkg/httpapi/openapi.json): public, the
+	// same for every caller, and needed before a client has a token.
+	{"GET", "/v1/openapi.json", Authorize, true},
 
 	{"GET", "/v1/settings", Policies, false},
 	{"PATCH", "/v1/settings", Policies, false},
