@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/local"
+	"github.com/elevate-pam/elevate/pkg/openapi/openapitest"
 )
 
 // cliRun is one run of the built binary.
@@ -88,7 +89,9 @@ func startWalkthrough(t *testing.T) *walkthrough {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel) // after Stop: cleanups run last-registered first
-	stack, err := local.Start(ctx, local.Options{})
+	// Every call the CLI makes is validated against the OpenAPI document.
+	spec := openapitest.New(t)
+	stack, err := local.Start(ctx, local.Options{Middleware: spec.Middleware})
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/emulator"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/local"
+	"github.com/elevate-pam/elevate/pkg/openapi/openapitest"
 )
 
 // EnvRequireBrowser turns a missing Chromium from a skip into a failure, so
@@ -252,6 +253,11 @@ func startStackWith(t *testing.T, with func(*local.Options)) *local.Stack {
 		RecordCalls:    true,
 	}
 	with(&o)
+	// Every call the test makes, the browser's included, and every answer
+	// is validated against the OpenAPI document; a violation fails the test.
+	spec := openapitest.New(t)
+	spec.Ignore(func(r *http.Request) bool { return r.URL.Path == "/favicon.ico" }) // the browser's own, not an API call
+	o.Middleware = spec.Middleware
 	st, err := local.Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("local.Start: %v", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/linktoken"
 	"github.com/elevate-pam/elevate/pkg/manifest"
+	"github.com/elevate-pam/elevate/pkg/openapi/openapitest"
 	"github.com/elevate-pam/elevate/pkg/stscreds"
 )
 
@@ -123,12 +124,19 @@ func TestReplayEvents(t *testing.T) {
 			emulatortest.CheckWithin(t, rec, f)
 		}
 	}()
+	// Every answer is as the OpenAPI document describes it.
+	spec := openapitest.New(t)
 	seen := map[string]bool{}
 	for _, c := range loadReplayCases(t) {
 		fn, ev := c.function, c.event
 		resp, err := handlers[fn](t.Context(), ev)
 		if err != nil {
 			t.Fatalf("%s: handler error %v", c.Event, err)
+		}
+		if call, err := openapitest.FromLambda(ev, resp); err != nil {
+			t.Errorf("%s: %v", c.Event, err)
+		} else {
+			spec.Check(call)
 		}
 		if resp.StatusCode != c.Status {
 			t.Errorf("%s (%s): status %d, want %d: %s", c.Event, c.Note, resp.StatusCode, c.Status, resp.Body)

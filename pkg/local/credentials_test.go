@@ -40,7 +40,7 @@ func credentialsStack(t *testing.T) (*Stack, *movableClock, *logBuffer) {
 	_, endpoint := emulatortest.DynamoForTest(t)
 	clock := &movableClock{}
 	logs := &logBuffer{}
-	st, err := Start(context.Background(), Options{
+	o, _ := withOpenAPI(t, Options{
 		DynamoEndpoint: endpoint,
 		Table:          emulatortest.UniqueTableName("creds"),
 		RecordCalls:    true,
@@ -48,6 +48,7 @@ func credentialsStack(t *testing.T) (*Stack, *movableClock, *logBuffer) {
 		PollInterval:   100 * time.Millisecond,
 		Log:            slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
+	st, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 // the gateway and the health check keep answering, and nothing is half
 // written because each change is one transaction that never committed.
 func TestDynamoDBStoppedMidRun(t *testing.T) {
-	st, err := Start(context.Background(), Options{})
+	o, _ := withOpenAPI(t, Options{})
+	st, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,12 +41,13 @@ func TestStackListensOnLoopbackOnly(t *testing.T) {
 func TestTokenRouteRefusedBeyondLoopback(t *testing.T) {
 	_, endpoint := emulatortest.DynamoForTest(t)
 	var logs bytes.Buffer
-	st, err := Start(context.Background(), Options{
+	o, _ := withOpenAPI(t, Options{
 		Addr:           "0.0.0.0:0",
 		DynamoEndpoint: endpoint,
 		Table:          emulatortest.UniqueTableName("wide"),
 		Log:            slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
+	st, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,6 +103,11 @@ type Options struct {
 	// IdentityCenterUsers are principals given a user (user name = the
 	// principal) in the local Identity Store at start.
 	IdentityCenterUsers []string
+
+	// Middleware, when set, wraps the API routes (not the token route): the
+	// tests put the OpenAPI validator there (pkg/openapi/openapitest), which
+	// then sees every call, whoever makes it.
+	Middleware func(http.Handler) http.Handler
 }
 
 // Stack is a running local Elevate. Stop ends everything it started.
@@ -335,6 +340,10 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, verifier TokenVe
 		wg.Wait()
 	}()
 
+	var api http.Handler = gw
+	if o.Middleware != nil {
+		api = o.Middleware(gw)
+	}
 	st.server = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
@@ -345,7 +354,7 @@ func (st *Stack) serve(ln net.Listener, o Options, d wire.Deps, verifier TokenVe
 				rotate.ServeHTTP(w, r)
 				return
 			}
-			gw.ServeHTTP(w, r)
+			api.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -25,14 +25,16 @@ import (
 func startStack(t *testing.T) *Stack {
 	t.Helper()
 	_, endpoint := emulatortest.DynamoForTest(t)
-	st, err := Start(context.Background(), Options{
+	o, spec := withOpenAPI(t, Options{
 		DynamoEndpoint: endpoint,
 		Table:          emulatortest.UniqueTableName("stack"),
 		RecordCalls:    true,
 	})
+	st, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checked(st, spec)
 	t.Cleanup(func() {
 		if err := st.Stop(); err != nil {
 			t.Error(err)
@@ -220,6 +222,10 @@ func TestMalformedCalls(t *testing.T) {
 	admin.must(201, "POST", "/v1/groups", map[string]any{"name": "ops", "members": []string{"bob@example.com"}})
 	admin.must(201, "POST", "/v1/policies", map[string]any{"type": "Task", "scope": "Exchange", "name": "New-MoveRequest", "approvalType": "Manual"})
 	before := snapshot(admin)
+	// Two calls probe routes the API does not have: they must be refused,
+	// and the OpenAPI checker must see them as undocumented.
+	checkerOf(t, st).ExpectUndocumented("GET", "/v1/nope")
+	checkerOf(t, st).ExpectUndocumented("PATCH", "/v1/groups")
 
 	cases := []struct {
 		name   string
@@ -290,7 +296,8 @@ func snapshot(admin *client) string {
 // TestStopEndsEverything starts its own DynamoDB Local, as make run does, and
 // checks that Stop ends java, node and the API.
 func TestStopEndsEverything(t *testing.T) {
-	st, err := Start(context.Background(), Options{})
+	o, _ := withOpenAPI(t, Options{})
+	st, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

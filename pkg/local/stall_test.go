@@ -189,6 +189,7 @@ func startStallStack(t *testing.T, own bool, logs *logBuffer) *Stack {
 	if !own {
 		_, o.DynamoEndpoint = emulatortest.DynamoForTest(t)
 	}
+	o, _ = withOpenAPI(t, o)
 	st, err := Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
