@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/elevate-pam/elevate/pkg/openapi"
 )
 
 // The document loads, passes kin-openapi's own Validate (Parse runs it) and
@@ -183,5 +185,35 @@ func TestViolationFailsTheTest(t *testing.T) {
 	all := strings.Join(rt.errors, "\n")
 	if len(rt.errors) != 2 || !strings.Contains(all, "GET /healthz answered 200, not as documented") || !strings.Contains(all, "GET /v1/never") {
 		t.Errorf("reported %q", rt.errors)
+	}
+}
+
+// BenchmarkCheck is the cost of validating one call: a submitted request
+// and its 201 answer, the largest body the tests commonly see.
+func BenchmarkCheck(b *testing.B) {
+	s, err := Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := Call{Method: "POST", URL: &url.URL{Path: "/v1/requests"},
+		Header: http.Header{"Authorization": {"Bearer t"}, "Content-Type": {"application/json"}},
+		Body:   []byte(`{"scope":"Exchange","name":"New-MoveRequest","reason":"CHG-4711","durationHours":1.5}`),
+		Status: 201, RespHeader: http.Header{"Content-Type": {"application/json"}, "Location": {"/v1/requests/abc"}},
+		RespBody: []byte(`{"id":"abc","type":"Task","scope":"Exchange","name":"New-MoveRequest","requester":"alice@example.com","reason":"CHG-4711","durationHours":1.5,"status":"Approved","approvalType":"Manual","approverGroup":"ops","requiredApprovals":1,"decisions":[{"by":"bob@example.com","decision":"approve","comment":"ok","at":"2026-12-02T08:00:00Z","via":"ops"}],"createdAt":"2026-12-02T08:00:00Z","expiresAt":"2026-12-02T09:30:00Z","grantExpiresAt":"2026-12-02T09:30:00Z","countedBy":["bob@example.com"],"active":true}`)}
+	if err := s.Check(b.Context(), call); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.Check(b.Context(), call)
+	}
+}
+
+// BenchmarkLoad is the once-per-binary cost: parse, Validate, router.
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if _, err := Parse(openapi.Document); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
