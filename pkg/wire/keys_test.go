@@ -40,7 +40,9 @@ func TestLinkKeysFromSecretsManager(t *testing.T) {
 	}
 	arn := aws.ToString(out.ARN)
 	r := &keyrotation.Rotator{SM: sm, Record: noRecord{}, Secrets: []string{arn}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	e.SecretsManager.Rotate = func(ctx context.Context, _ string, ev awsapi.RotationEvent) error { return r.Handle(ctx, keyrotation.Event(ev)) }
+	e.SecretsManager.Rotate = func(ctx context.Context, _ string, ev awsapi.RotationEvent) error {
+		return r.Handle(ctx, keyrotation.Event(ev))
+	}
 	rotate := func() {
 		t.Helper()
 		if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn), RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:000000000000:function:rotation")}); err != nil {
