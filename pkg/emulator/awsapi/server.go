@@ -2,9 +2,10 @@
 // have no emulator installable here (STS, IAM, IAM Identity Center's
 // sso-admin and identitystore, Secrets Manager). Each speaks its service's
 // real wire protocol (the Query protocol for STS and IAM, JSON 1.1 with
-// X-Amz-Target for the Identity Center APIs and Secrets Manager), verifies every request's SigV4 signature against the
-// keys it knows, and refuses what AWS documents it refuses, so the code
-// under test reaches it only through the real aws-sdk-go-v2 clients.
+// X-Amz-Target for the Identity Center APIs and Secrets Manager), verifies
+// every request's SigV4 signature against the keys it knows, and refuses
+// what AWS documents it refuses, so the code under test reaches it only
+// through the real aws-sdk-go-v2 clients.
 package awsapi
 
 import (

@@ -1,15 +1,9 @@
 package lambdarie_test
 
 import (
-	"fmt"
-
 	"context"
 	"encoding/json"
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,12 +13,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/elevate-pam/elevate/pkg/app"
 	"github.com/elevate-pam/elevate/pkg/config"
 	"github.com/elevate-pam/elevate/pkg/dynamo"
 	"github.com/elevate-pam/elevate/pkg/elevate"
 	"github.com/elevate-pam/elevate/pkg/emulator"
+	"github.com/elevate-pam/elevate/pkg/emulator/awsapi"
 	"github.com/elevate-pam/elevate/pkg/emulator/emulatortest"
 	"github.com/elevate-pam/elevate/pkg/emulator/lambdarie"
 	"github.com/elevate-pam/elevate/pkg/manifest"
