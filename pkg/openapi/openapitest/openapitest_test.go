@@ -40,6 +40,9 @@ func problem(status int, code string) answer {
 		fmt.Sprintf(`{"type":"https://elevate.dev/problems/%s","title":"t","status":%d,"detail":"d","code":%q}`, code, status, code)}
 }
 
+var linkHeaders = map[string]string{"Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+	"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
+
 const group = `{"name":"ops","description":"","members":["bob@example.com"],"createdAt":"2026-12-02T08:00:00Z","updatedAt":"2026-12-02T08:00:00Z"}`
 
 // TestCheckerBites: each call is made through the Middleware in front of a
@@ -76,6 +79,10 @@ func TestCheckerBites(t *testing.T) {
 		{"a 503 with Retry-After", "GET", "/v1/groups", "", bearer, answer{503, "application/problem+json", map[string]string{"Retry-After": "5"}, problem(503, "unavailable").body}, false, ""},
 		{"a 500 echoing nothing", "GET", "/v1/groups", "", bearer, answer{500, "application/problem+json", nil, `{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"an internal error occurred; it has been logged"}`}, false, ""},
 		{"a date that is not RFC 3339", "GET", "/v1/groups/ops", "", bearer, answer{200, "application/json", nil, strings.Replace(group, "2026-12-02T08:00:00Z", "yesterday", 1)}, false, "createdAt"},
+		{"a link page", "GET", "/v1/links/t0ken", "", nil, answer{200, "text/html; charset=utf-8", linkHeaders, "<!DOCTYPE html>"}, false, ""},
+		{"a link page without its security headers", "GET", "/v1/links/t0ken", "", nil, answer{200, "text/html; charset=utf-8", nil, "<!DOCTYPE html>"}, false, "missing"},
+		{"a link page's own 500", "POST", "/v1/links/t0ken", "decision=approve", nil, answer{500, "text/html; charset=utf-8", linkHeaders, "<!DOCTYPE html>"}, false, ""},
+		{"a link page as JSON", "GET", "/v1/links/t0ken", "", nil, answer{200, "application/json", linkHeaders, "{}"}, false, "application/json"},
 		{"a wrong type in an item", "GET", "/v1/groups", "", bearer, answer{200, "application/json", nil, `{"items":[{"name":"ops","description":"","members":"bob","createdAt":"2026-12-02T08:00:00Z","updatedAt":"2026-12-02T08:00:00Z"}]}`}, false, "members"},
 	}
 	for _, tc := range cases {
@@ -103,6 +110,9 @@ func TestCheckerBites(t *testing.T) {
 			}
 			if tc.body != "" {
 				req.Header.Set("Content-Type", "application/json")
+				if strings.HasPrefix(tc.path, "/v1/links/") {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
 			}
 			for k, v := range tc.header {
 				req.Header.Set(k, v)
