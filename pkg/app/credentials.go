@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/elevate-pam/elevate/pkg/elevate"
@@ -79,23 +80,54 @@ var ErrNotCredentialsRequester = &elevate.Error{Kind: elevate.ErrForbidden, Code
 // longer than the grant (but at least STS's 15 minutes). The refusals, in
 // order: someone else's request (403); no live grant for this request (409,
 // the code being the reason authorize gives); no aws binding (422).
+//
+// A request's requester and target never change, so the service keeps them
+// per request ID once read (requestTargets): a repeated call for the same
+// grant (the CLI's credential_process runs once per aws command) skips the
+// request's GetItem and makes three round trips. Everything that can change
+// (on or off, the policy and its binding, the grant's liveness and end) is
+// read every time; a refusal on a remembered request is answered afresh
+// from the request, so it is the answer an uncached call gives (404 for a
+// request that is gone).
 func (s *Service) IssueCredentials(ctx context.Context, c Caller, requestID string) (Credentials, error) {
 	if s.Issuer == nil || s.Issuances == nil {
 		return Credentials{}, errors.New("app: credentials are not configured (no STS or issuance store)")
 	}
-	r, err := s.Store.GetRequest(ctx, requestID)
-	if err != nil {
-		return Credentials{}, err
+	r, remembered := s.credentialTargets.get(requestID)
+	if !remembered {
+		full, err := s.Store.GetRequest(ctx, requestID)
+		if err != nil {
+			return Credentials{}, err
+		}
+		r = requestTarget{ID: full.ID, Requester: full.Requester, Target: full.Target()}
+		s.credentialTargets.put(r)
 	}
+	creds, err := s.issueCredentials(ctx, c, r)
+	if remembered && refusedForTheRequest(err) {
+		s.credentialTargets.forget(requestID)
+		return s.IssueCredentials(ctx, c, requestID)
+	}
+	return creds, err
+}
+
+// refusedForTheRequest reports a refusal that a request which is gone
+// would answer differently (404): someone else's request, no live grant.
+// Faults are not among them: they are not retried here.
+func refusedForTheRequest(err error) bool {
+	var e *elevate.Error
+	return errors.Is(err, ErrNotCredentialsRequester) || (errors.As(err, &e) && e.Kind == elevate.ErrConflict)
+}
+
+func (s *Service) issueCredentials(ctx context.Context, c Caller, r requestTarget) (Credentials, error) {
 	if r.Requester != c.Principal {
 		return Credentials{}, ErrNotCredentialsRequester
 	}
-	read, err := s.Store.ReadAuthz(ctx, r.Requester, r.Target())
+	read, err := s.Store.ReadAuthz(ctx, r.Requester, r.Target)
 	if err != nil {
 		return Credentials{}, err
 	}
 	now := s.Clock()
-	ans := elevate.Authorize(&elevate.AuthzQuestion{Principal: r.Requester, Target: r.Target(), Settings: &read.Settings, Policy: read.Policy, Grant: read.Grant, Now: now})
+	ans := elevate.Authorize(&elevate.AuthzQuestion{Principal: r.Requester, Target: r.Target, Settings: &read.Settings, Policy: read.Policy, Grant: read.Grant, Now: now})
 	if ans.Reason != elevate.ReasonGrant || ans.RequestID != r.ID {
 		reason := ans.Reason
 		if ans.Reason == elevate.ReasonGrant {
@@ -118,13 +150,54 @@ func (s *Service) IssueCredentials(ctx context.Context, c Caller, requestID stri
 	if err != nil {
 		return Credentials{}, err
 	}
-	iss := Issuance{RequestID: r.ID, Principal: r.Requester, Target: r.Target(), PolicyID: read.Policy.ID, RoleARN: b.RoleARN,
+	iss := Issuance{RequestID: r.ID, Principal: r.Requester, Target: r.Target, PolicyID: read.Policy.ID, RoleARN: b.RoleARN,
 		SessionName: sessionName, SourceIdentity: sourceIdentity, AccessKeyID: creds.AccessKeyID,
 		IssuedAt: now, Expiration: creds.Expiration, GrantEnd: ans.ExpiresAt}
 	if err := s.Issuances.RecordIssuance(ctx, iss); err != nil {
 		return Credentials{}, err
 	}
 	return creds, nil
+}
+
+// requestTarget is what never changes about a request and the credentials
+// route needs: who asked, for what.
+type requestTarget struct {
+	ID        string
+	Requester string
+	Target    elevate.Target
+}
+
+// maxRequestTargets bounds the remembered requests (about 200 bytes each);
+// when full, the map starts over.
+const maxRequestTargets = 4096
+
+// requestTargets remembers requestTarget by request ID, for the life of the
+// function's process. The zero value is ready.
+type requestTargets struct {
+	mu sync.Mutex
+	m  map[string]requestTarget
+}
+
+func (t *requestTargets) get(id string) (requestTarget, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.m[id]
+	return r, ok
+}
+
+func (t *requestTargets) put(r requestTarget) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil || len(t.m) >= maxRequestTargets {
+		t.m = make(map[string]requestTarget)
+	}
+	t.m[r.ID] = r
+}
+
+func (t *requestTargets) forget(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, id)
 }
 
 // Revocation is one request's entry in the deny a broker role's Elevate

@@ -45,6 +45,9 @@ type Service struct {
 	// credentials function sets them.
 	Issuer    RoleAssumer
 	Issuances IssuanceStore
+	// credentialTargets remembers each request's requester and target for
+	// the credentials route (credentials.go).
+	credentialTargets requestTargets
 	// IdentityCenter resolves requesters under an Identity Center binding
 	// and reads their assignments' provisioning (v1.2); nil where the
 	// function has no Identity Center access.
