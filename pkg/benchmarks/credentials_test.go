@@ -248,8 +248,8 @@ func isConditionFailed(err error) bool {
 }
 
 // read is the floor's one BatchGetItem (strongly consistent, like the
-// route's): the settings, the policy and the grant slot, decoded; it returns
-// the binding and the grant's end.
+// route's): the settings, the policy and the grant slot; it returns the
+// binding and the grant's end.
 func (m *minWork) read(ctx context.Context) (elevate.AWSBinding, time.Time) {
 	out, err := m.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 		m.table: {Keys: m.reads, ConsistentRead: aws.Bool(true)}}})
@@ -263,29 +263,30 @@ func (m *minWork) read(ctx context.Context) (elevate.AWSBinding, time.Time) {
 	var binding elevate.AWSBinding
 	var end time.Time
 	for _, it := range items {
-		var v map[string]any // decoded whole, as the route decodes its items
+		// Only what it uses, into typed fields: no more decoding than the
+		// route's.
+		var v struct {
+			Kind      string `dynamodbav:"kind"`
+			ExpiresMs int64  `dynamodbav:"expiresEpochMs"`
+			AWS       *struct {
+				RoleARN           string   `dynamodbav:"roleArn"`
+				SessionPolicy     string   `dynamodbav:"sessionPolicy"`
+				ManagedPolicyARNs []string `dynamodbav:"managedPolicyArns"`
+				MaxSessionMinutes int      `dynamodbav:"maxSessionMinutes"`
+			} `dynamodbav:"aws"`
+		}
 		if err := attributevalue.UnmarshalMap(it, &v); err != nil {
 			m.b.Fatal(err)
 		}
-		switch v["kind"] {
+		switch v.Kind {
 		case dynamo.KindGrant:
-			ms, _ := v["expiresEpochMs"].(float64)
-			end = time.UnixMilli(int64(ms))
+			end = time.UnixMilli(v.ExpiresMs)
 		case dynamo.KindPolicy:
-			aws, ok := v["aws"].(map[string]any)
-			if !ok {
+			if v.AWS == nil {
 				m.b.Fatal("min-work: the policy has no aws binding")
 			}
-			binding.RoleARN, _ = aws["roleArn"].(string)
-			policy, _ := aws["sessionPolicy"].(string)
-			binding.SessionPolicy = json.RawMessage(policy)
-			minutes, _ := aws["maxSessionMinutes"].(float64)
-			binding.MaxSessionMinutes = int(minutes)
-			arns, _ := aws["managedPolicyArns"].([]any)
-			for _, a := range arns {
-				s, _ := a.(string)
-				binding.ManagedPolicyARNs = append(binding.ManagedPolicyARNs, s)
-			}
+			binding = elevate.AWSBinding{RoleARN: v.AWS.RoleARN, SessionPolicy: json.RawMessage(v.AWS.SessionPolicy),
+				ManagedPolicyARNs: v.AWS.ManagedPolicyARNs, MaxSessionMinutes: v.AWS.MaxSessionMinutes}
 		}
 	}
 	if end.IsZero() {
