@@ -82,7 +82,7 @@ var ErrNotCredentialsRequester = &elevate.Error{Kind: elevate.ErrForbidden, Code
 // the code being the reason authorize gives); no aws binding (422).
 //
 // A request's requester and target never change, so the service keeps them
-// per request ID once read (requestTargets): a repeated call for the same
+// per request ID once read (CredentialTargets, when set): a repeated call for the same
 // grant (the CLI's credential_process runs once per aws command) skips the
 // request's GetItem and makes three round trips. Everything that can change
 // (on or off, the policy and its binding, the grant's liveness and end) is
@@ -93,18 +93,18 @@ func (s *Service) IssueCredentials(ctx context.Context, c Caller, requestID stri
 	if s.Issuer == nil || s.Issuances == nil {
 		return Credentials{}, errors.New("app: credentials are not configured (no STS or issuance store)")
 	}
-	r, remembered := s.credentialTargets.get(requestID)
+	r, remembered := s.CredentialTargets.get(requestID)
 	if !remembered {
 		full, err := s.Store.GetRequest(ctx, requestID)
 		if err != nil {
 			return Credentials{}, err
 		}
 		r = requestTarget{ID: full.ID, Requester: full.Requester, Target: full.Target()}
-		s.credentialTargets.put(r)
+		s.CredentialTargets.put(r)
 	}
 	creds, err := s.issueCredentials(ctx, c, r)
 	if remembered && refusedForTheRequest(err) {
-		s.credentialTargets.forget(requestID)
+		s.CredentialTargets.forget(requestID)
 		return s.IssueCredentials(ctx, c, requestID)
 	}
 	return creds, err
@@ -171,21 +171,27 @@ type requestTarget struct {
 // when full, the map starts over.
 const maxRequestTargets = 4096
 
-// requestTargets remembers requestTarget by request ID, for the life of the
-// function's process. The zero value is ready.
-type requestTargets struct {
+// RequestTargets remembers requestTarget by request ID, for the life of the
+// function's process. The zero value is ready; a nil one remembers nothing.
+type RequestTargets struct {
 	mu sync.Mutex
 	m  map[string]requestTarget
 }
 
-func (t *requestTargets) get(id string) (requestTarget, bool) {
+func (t *RequestTargets) get(id string) (requestTarget, bool) {
+	if t == nil {
+		return requestTarget{}, false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r, ok := t.m[id]
 	return r, ok
 }
 
-func (t *requestTargets) put(r requestTarget) {
+func (t *RequestTargets) put(r requestTarget) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil || len(t.m) >= maxRequestTargets {
@@ -194,7 +200,10 @@ func (t *requestTargets) put(r requestTarget) {
 	t.m[r.ID] = r
 }
 
-func (t *requestTargets) forget(id string) {
+func (t *RequestTargets) forget(id string) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.m, id)

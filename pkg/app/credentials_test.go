@@ -43,7 +43,7 @@ func (s *requestCounter) GetRequest(ctx context.Context, id string) (elevate.Req
 func TestCredentialsRememberTheRequestButNotItsGrant(t *testing.T) {
 	svc := newService(t, 1)
 	store := &requestCounter{Store: svc.Store.(*dynamo.Store)}
-	svc.Store, svc.Issuer, svc.Issuances = store, &stubAssumer{}, store
+	svc.Store, svc.Issuer, svc.Issuances, svc.CredentialTargets = store, &stubAssumer{}, store, &app.RequestTargets{}
 	must(t, func() error {
 		_, err := svc.CreatePolicy(ctx, admin, elevate.PolicyInput{Type: "Task", Scope: "S3", Name: "Delete-Bucket", ApprovalType: "Auto",
 			AWS: &elevate.AWSBindingInput{RoleARN: "arn:aws:iam::123456789012:role/broker",

@@ -45,9 +45,10 @@ type Service struct {
 	// credentials function sets them.
 	Issuer    RoleAssumer
 	Issuances IssuanceStore
-	// credentialTargets remembers each request's requester and target for
-	// the credentials route (credentials.go).
-	credentialTargets requestTargets
+	// CredentialTargets remembers each request's requester and target for
+	// the credentials route (credentials.go); nil reads the request on
+	// every call.
+	CredentialTargets *RequestTargets
 	// IdentityCenter resolves requesters under an Identity Center binding
 	// and reads their assignments' provisioning (v1.2); nil where the
 	// function has no Identity Center access.

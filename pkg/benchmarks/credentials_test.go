@@ -76,7 +76,7 @@ func BenchmarkCredentialsVsAssumeRole(b *testing.B) {
 	assumer := stscreds.Assumer{STS: client}
 	var route, least phases
 	timed := &timedStore{Store: store, p: &route}
-	svc := &app.Service{Store: timed, Clock: elevate.SystemClock, Issuer: timedAssumer{assumer, &route}, Issuances: timed}
+	svc := &app.Service{Store: timed, Clock: elevate.SystemClock, Issuer: timedAssumer{assumer, &route}, Issuances: timed, CredentialTargets: &app.RequestTargets{}}
 	name, source, principalTag := elevate.SessionIdentity("alice@example.com", req.ID)
 	tags := map[string]string{elevate.SessionTagRequest: req.ID, elevate.SessionTagPrincipal: principalTag}
 	mw := newMinWork(b, ctx, db, st.Table, pol.ID, req.ID)
@@ -129,8 +129,8 @@ func BenchmarkCredentialsVsAssumeRole(b *testing.B) {
 			}
 		}},
 		{"credentials_service_first_call_p50_us", func() {
-			// A function's first call for the request: a service that has
-			// not read it yet, which reads it first (one GetItem more).
+			// A function's first call for the request: a service that
+			// remembers nothing reads it first (one GetItem more).
 			first := &app.Service{Store: store, Clock: elevate.SystemClock, Issuer: assumer, Issuances: store}
 			if _, err := first.IssueCredentials(ctx, app.Caller{Principal: "alice@example.com"}, req.ID); err != nil {
 				b.Fatal(err)

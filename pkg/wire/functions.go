@@ -66,7 +66,7 @@ func (d Deps) Service(function string) *app.Service {
 		svc.IdentityCenter = identitycenter.APIPort{Directory: d.IdentityCenter, Provisioning: store}
 	}
 	if function == manifest.Credentials && d.Issuer != nil {
-		svc.Issuer, svc.Issuances = d.Issuer, store
+		svc.Issuer, svc.Issuances, svc.CredentialTargets = d.Issuer, store, &app.RequestTargets{}
 	}
 	return svc
 }
