@@ -20,15 +20,15 @@
 //	| policy counter   | META                  | POLICYCOUNT               | –                                                                        | ADD ±1 with count < max (the cap) |
 //	| group            | GROUP                 | <name>                    | –                                                                        | get; list = Query PK; refs counts users, delete needs refs = 0 |
 //	| policy           | POLICY                | <type:scope:name> (lower) | –                                                                        | get; list = Query PK; one per target via attribute_not_exists |
-//	| request          | REQ#<id>              | REQ                       | GSI1 REQUESTER#<principal>, GSI2 APPROVERS#<group>, GSI3 REQUESTS; SK <createdAt>#<id> | get; list by requester / approver group / all, newest first |
-//	| grant slot       | GRANT#<principal>     | <target key>              | SLOT#… in all three (never queried; see slotIndexKeys)                   | one open request or grant per principal+target; authz read; ttl = pending or grant expiry |
+//	| request          | REQ#<id>              | REQ                       | GSI1 REQUESTER#<principal>, GSI2 APPROVERS#<group>, GSI3 REQUESTS, GSI4 PENDING only while Pending; SK <createdAt>#<id> | get; list by requester / approver group / all, newest first; all Pending or Expired = Query GSI4 (sparse: a decided request leaves it) |
+//	| grant slot       | GRANT#<principal>     | <target key>              | SLOT#… in all four (never queried; see slotIndexKeys)                    | one open request or grant per principal+target; authz read; ttl = pending or grant expiry |
 //	| event            | EVENT#<id>            | EVENT                     | –                                                                        | audit-only facts; ttl = time + 1 day |
 //	| link use         | LINK#<token id>       | LINK                      | –                                                                        | single-use approval links; ttl 7 days |
 //	| delivery marker  | DELIVERY#<eventID>    | <recipient>               | –                                                                        | email at most once per event and recipient; ttl 7 days |
-//	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all three (never queried)                                | a request naming the group; group delete Queries the partition and reads the requests (groupuse.go); ttl = latest end + 30 days |
+//	| group hold       | GROUPUSE#<group>      | <request id>              | its own keys in all four (never queried)                                 | a request naming the group; group delete Queries the partition and reads the requests (groupuse.go); ttl = latest end + 30 days |
 //	| group delete lock| GROUPUSE#<group>      | #DELETE                   | –                                                                        | a group delete in progress; new requests condition-check it; lapses after 30 s (no ttl) |
-//	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all three (never queried)                                | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
-//	| break-glass hold | BREAKGLASSHOLD        | <principal>               | its own keys in all three (never queried)                                | taken with every break-glass grant; released only by its ratification or an admin (issue 16 item 5); list = Query PK; stamped; ttl 7 days once released |
+//	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all four (never queried)                                 | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
+//	| break-glass hold | BREAKGLASSHOLD        | <principal>               | its own keys in all four (never queried)                                 | taken with every break-glass grant; released only by its ratification or an admin (issue 16 item 5); list = Query PK; stamped; ttl 7 days once released |
 //	| delegation       | DELEGATION            | <approver>                | –                                                                        | one per approver; list = Query; the decision condition-checks delegate, window and groups; stamped; prepared delete |
 //	| assignment record| ICASSIGN              | <user id>#<ps arn>#<acct> | –                                                                        | one per Identity Center user × permission set × account: holders (live grants), state, last outcome; every write a put conditioned on version; the sweep and reconcile Query the partition (identitycenter.go) |
 //	| provisioning     | PROV#<request id>     | PROVISIONING              | –                                                                        | a request's per-assignment status, one attribute per assignment (SET, never a lost update); read with the request |
@@ -154,6 +154,19 @@
 // deadline until it is ratified, so authorize needs no rule of its own.
 // Delegation (F17) adds onBehalfOf and via (the group the decision rested on)
 // to a decision, and the delegator to approvedBy.
+//
+// The pending index (GSI4, issue 17 item 11) is sparse: a request carries
+// GSI4PK/GSI4SK only while it is stored as Pending (pendingIndexKeys, set by
+// toRequestItem, so every write of a request puts it in or takes it out), and
+// the Pending and Expired listings of all requests (an admin's, or an
+// approver's through the visibility filter) Query it instead of reading past
+// every decided request in GSI3. Its remaining cost: a request that lapses
+// undecided stays stored as Pending, so it stays in the index and an Expired
+// or a short Pending page reads past such requests (newest first, up to the
+// page's Query cap). Requests written before this index existed carry no
+// GSI4 keys: after an upgrade, those still pending are missing from these
+// two listings (not from the by-requester and by-group ones) until a decision
+// rewrites them or they lapse (pendingExpiryHours, 24 by default).
 //
 // Grant slots carry index keys in partitions nothing reads because DynamoDB
 // Local 1.25.1 never TTL-deletes an item that is missing from a GSI; without

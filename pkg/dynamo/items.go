@@ -200,6 +200,8 @@ type requestItem struct {
 	GSI2SK            string         `dynamodbav:"GSI2SK,omitempty"`
 	GSI3PK            string         `dynamodbav:"GSI3PK"`
 	GSI3SK            string         `dynamodbav:"GSI3SK"`
+	GSI4PK            string         `dynamodbav:"GSI4PK,omitempty"`
+	GSI4SK            string         `dynamodbav:"GSI4SK,omitempty"`
 	ID                string         `dynamodbav:"id"`
 	Type              string         `dynamodbav:"type"`
 	Scope             string         `dynamodbav:"scope"`
@@ -253,6 +255,7 @@ func toRequestItem(r elevate.Request) requestItem {
 	if r.ApproverGroup != "" {
 		it.GSI2PK, it.GSI2SK = approversPartition(r.ApproverGroup), sk
 	}
+	it.GSI4PK, it.GSI4SK = pendingIndexKeys(r)
 	for _, d := range r.Decisions {
 		it.Decisions = append(it.Decisions, decisionItem{By: d.By, Decision: string(d.Decision), Comment: d.Comment, At: formatTime(d.At), As: d.As,
 			OnBehalfOf: d.OnBehalfOf, Via: d.Via})

@@ -52,6 +52,7 @@ const (
 	indexByRequester = "GSI1"
 	indexByApprovers = "GSI2"
 	indexAll         = "GSI3"
+	indexPending     = "GSI4"
 )
 
 // Key values and prefixes. The partitions that IAM grants name
@@ -63,6 +64,7 @@ const (
 	pkGroup      = tabledef.PartitionGroups
 	pkPolicy     = tabledef.PartitionPolicies
 	pkRequests   = "REQUESTS"
+	pkPending    = "PENDING"
 	skSettings   = "SETTINGS"
 	skPolicyCnt  = "POLICYCOUNT"
 	skRequest    = "REQ"
@@ -181,7 +183,8 @@ func ratificationKey(principal string) key { return key{prefixBreakGlass + princ
 // in partitions no listing reads, for the same reason as slotIndexKeys: so
 // that DynamoDB Local's TTL sweeper deletes it.
 func ratificationIndexKeys(principal string) unlistedIndexKeys {
-	return unlistedIndexKeys{prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal}
+	return unlistedIndexKeys{prefixBreakGlass + principal, skUnratified, prefixBreakGlass + principal, skUnratified, prefixBreakGlass + "ALL", principal,
+		prefixBreakGlass + "ALL", principal}
 }
 
 // breakGlassHoldKey: a principal's break-glass hold. All share one
@@ -223,6 +226,17 @@ func requestSortKey(r elevate.Request) string { return formatTime(r.CreatedAt) +
 func requesterPartition(principal string) string { return prefixReqr + principal }
 func approversPartition(group string) string     { return prefixApprov + group }
 
+// pendingIndexKeys puts a request in the sparse index of open requests
+// while it is Pending, under the same sort key as every other listing, and
+// takes it out (no keys) once it is anything else: a page of pending
+// requests reads only pending requests, however many were decided.
+func pendingIndexKeys(r elevate.Request) (pk, sk string) {
+	if r.Status != elevate.StatusPending {
+		return "", ""
+	}
+	return pkPending, requestSortKey(r)
+}
+
 // slotIndexKeys gives a grant slot a value for every GSI key, in partitions
 // no listing reads (SLOT#...). DynamoDB Local 1.25.1's TTL sweeper never
 // deletes an item that is missing from a GSI, so a sparse slot would never
@@ -230,7 +244,8 @@ func approversPartition(group string) string     { return prefixApprov + group }
 // three small index writes per slot change, which happen once or twice per
 // request. The keys are immutable for the life of the slot.
 func slotIndexKeys(principal string, t elevate.Target) unlistedIndexKeys {
-	return unlistedIndexKeys{prefixSlot + principal, t.Key(), prefixSlot + t.Key(), principal, prefixSlot + "ALL", principal + "#" + t.Key()}
+	return unlistedIndexKeys{prefixSlot + principal, t.Key(), prefixSlot + t.Key(), principal, prefixSlot + "ALL", principal + "#" + t.Key(),
+		prefixSlot + "ALL", principal + "#" + t.Key()}
 }
 
 // unlistedIndexKeys is an item's value for every GSI key in partitions no
@@ -244,9 +259,11 @@ type unlistedIndexKeys struct {
 	GSI2SK string `dynamodbav:"GSI2SK"`
 	GSI3PK string `dynamodbav:"GSI3PK"`
 	GSI3SK string `dynamodbav:"GSI3SK"`
+	GSI4PK string `dynamodbav:"GSI4PK"`
+	GSI4SK string `dynamodbav:"GSI4SK"`
 }
 
 // unlistedIndex gives a group hold its own key in every GSI.
 func unlistedIndex(k key) unlistedIndexKeys {
-	return unlistedIndexKeys{k.pk, k.sk, k.pk, k.sk, k.pk, k.sk}
+	return unlistedIndexKeys{k.pk, k.sk, k.pk, k.sk, k.pk, k.sk, k.pk, k.sk}
 }

@@ -36,6 +36,11 @@ type listPlan struct {
 func planFor(q app.RequestQuery) (listPlan, error) {
 	switch q.Index {
 	case app.AllRequests:
+		if q.Status == elevate.StatusPending || q.Status == elevate.StatusExpired {
+			// Only Pending requests are in this index (an Expired one is
+			// stored as Pending); the status filter still applies.
+			return listPlan{indexPending, "GSI4PK", "GSI4SK", pkPending}, nil
+		}
 		return listPlan{indexAll, "GSI3PK", "GSI3SK", pkRequests}, nil
 	case app.ByRequester:
 		if q.Requester == "" {

@@ -138,7 +138,7 @@ func TestCreateTableIsIdempotentAndMatchesTabledef(t *testing.T) {
 		t.Fatalf("second CreateTable: %v", err)
 	}
 	d := must[*dynamodb.DescribeTableOutput](t)(e.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.table)}))
-	if len(d.Table.GlobalSecondaryIndexes) != 3 || d.Table.StreamSpecification == nil || d.Table.StreamSpecification.StreamViewType != types.StreamViewTypeNewAndOldImages {
+	if len(d.Table.GlobalSecondaryIndexes) != 4 || d.Table.StreamSpecification == nil || d.Table.StreamSpecification.StreamViewType != types.StreamViewTypeNewAndOldImages {
 		t.Fatalf("table: %+v", d.Table)
 	}
 	ttl := must[*dynamodb.DescribeTimeToLiveOutput](t)(e.client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(e.table)}))

@@ -62,6 +62,8 @@ var Indexes = []Index{
 	{Name: "GSI1", PartitionKey: "GSI1PK", SortKey: "GSI1SK"},
 	{Name: "GSI2", PartitionKey: "GSI2PK", SortKey: "GSI2SK"},
 	{Name: "GSI3", PartitionKey: "GSI3PK", SortKey: "GSI3SK"},
+	// GSI4 is sparse: only Pending requests carry its keys (issue 17 item 11).
+	{Name: "GSI4", PartitionKey: "GSI4PK", SortKey: "GSI4SK"},
 }
 
 // KeyAttributes lists every attribute that appears in a key schema, in a
