@@ -20,17 +20,3 @@ func (s *Service) approversOf(ctx context.Context, group string) (func(principal
 	}
 	return g.HasMember, nil
 }
-
-// requireApprovers refuses a Manual request (or extension) nobody could
-// ever approve: its group does not exist.
-func (s *Service) requireApprovers(ctx context.Context, r elevate.Request) error {
-	if r.ApprovalType != elevate.ApprovalManual {
-		return nil
-	}
-	if _, err := s.Store.GetGroup(ctx, r.ApproverGroup); errors.Is(err, elevate.ErrNotFound) {
-		return elevate.ErrUnknownGroup
-	} else if err != nil {
-		return err
-	}
-	return nil
-}

@@ -33,6 +33,11 @@ type AuthzRead struct {
 	Settings elevate.Settings
 	Policy   *elevate.Policy
 	Grant    *elevate.Grant
+	// SlotHeldUntil is when the principal's slot for the target frees: the
+	// end of the pending request or grant holding it, zero when none does.
+	// A submit before it would lose its slot condition, so it is refused
+	// without writing anything.
+	SlotHeldUntil time.Time
 }
 
 // RequestIndex selects the access pattern a listing uses.
@@ -110,7 +115,9 @@ type Store interface {
 
 	// CreateRequest writes the request and claims the requester's slot for
 	// the target (ErrOpenRequest while a pending request or live grant holds
-	// it). An auto-approved request's slot is its grant.
+	// it). An auto-approved request's slot is its grant. A request naming an
+	// approver group holds it (ErrUnknownGroup when it does not exist,
+	// ErrConcurrentUpdate while it is being deleted).
 	CreateRequest(ctx context.Context, r elevate.Request) error
 	GetRequest(ctx context.Context, id string) (elevate.Request, error)
 	ListRequests(ctx context.Context, q RequestQuery) (RequestPage, error)

@@ -49,6 +49,7 @@ func (s *Store) ReadAuthz(ctx context.Context, principal string, t elevate.Targe
 			if err != nil {
 				return app.AuthzRead{}, unavailable("decode grant", err)
 			}
+			read.SlotHeldUntil = g.ExpiresAt
 			if status == elevate.StatusApproved {
 				read.Grant = &g
 			}

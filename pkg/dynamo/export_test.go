@@ -58,3 +58,8 @@ func toLambda(v types.AttributeValue) (events.DynamoDBAttributeValue, error) {
 	}
 	return events.DynamoDBAttributeValue{}, fmt.Errorf("unsupported attribute value %T", v)
 }
+
+// OnGroupUse calls f at each step of the group-use protocol (groupuse.go)
+// that this store runs, so a test can interleave a request and a group
+// delete exactly.
+func (s *Store) OnGroupUse(f func(step string)) { s.onGroupUse = f }

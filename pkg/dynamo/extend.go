@@ -38,12 +38,11 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 	// original's hold stands, and its grant's new end is read from the
 	// original itself (see groupuse.go).
 	if ext.ApproverGroup != "" {
-		hold, err := s.holdPut(ext)
+		hold, err := s.reserveGroup(ctx, ext, now)
 		if err != nil {
 			return err
 		}
-		s.groupOpenChecks(&t, ext.ApproverGroup, now)
-		t.add(hold, faultIfLost)
+		t.add(hold, groupUseLost)
 	}
 	return s.commit(ctx, "create extension", &t)
 }

@@ -3,9 +3,9 @@ package dynamo
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -93,6 +93,7 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 	if !elevate.ValidName(name) {
 		return elevate.ErrGroupNotFound
 	}
+	started := time.Now()
 	now := ev.Time
 	lock := groupLockKey(name)
 	lockItem, err := marshal(groupLockItem{PK: lock.pk, SK: lock.sk, Kind: KindGroupLock, Token: ev.ID,
@@ -110,7 +111,10 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 	if err != nil {
 		return unavailable("delete group: lock", err)
 	}
-	err = s.deleteLockedGroup(ctx, name, ev)
+	s.groupUseStep(StepLocked)
+	// The lock's lapse is judged on ev's clock plus the time this delete
+	// has taken since.
+	err = s.deleteLockedGroup(ctx, name, ev, func() time.Time { return now.Add(time.Since(started)) })
 	if err != nil {
 		// Best effort: the lock lapses by itself anyway.
 		_, _ = s.db.DeleteItem(context.WithoutCancel(ctx), &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: lock.av(),
@@ -120,31 +124,42 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 	return err
 }
 
-func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event) error {
-	items, err := s.queryAll(ctx, "delete group: holds", prefixGroupUse+name)
+// deleteLockedGroup is steps 2 to 4 of a delete (groupuse.go).
+func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event, clock func() time.Time) error {
+	held, reserved, err := s.groupHolds(ctx, name)
 	if err != nil {
 		return err
 	}
-	var ids []string
-	holds := map[string]key{}
-	for _, item := range items {
-		var h groupHoldItem
-		if err := attributevalue.UnmarshalMap(item, &h); err != nil {
-			return unavailable("delete group: decode hold", err)
+	inUse := func(ids []string) error {
+		named, err := s.requestsByID(ctx, ids)
+		if err != nil {
+			return err
 		}
-		if h.Kind == KindGroupHold {
-			ids = append(ids, h.RequestID)
-			holds[h.RequestID] = key{h.PK, h.SK}
+		for _, r := range named {
+			if r.NeedsGroup(ev.Time) {
+				return elevate.ErrGroupInUse
+			}
 		}
+		return nil
 	}
-	named, err := s.requestsByID(ctx, ids)
-	if err != nil {
+	if err := inUse(held); err != nil {
 		return err
 	}
-	for _, r := range named {
-		if r.NeedsGroup(ev.Time) {
-			return elevate.ErrGroupInUse
+	s.groupUseStep(StepQueried)
+	// Reservations: each request either never commits, or committed before
+	// its reservation was dropped and is pending now.
+	var committed []string
+	for _, id := range reserved {
+		dropped, err := s.dropReservation(ctx, name, id)
+		if err != nil {
+			return err
 		}
+		if !dropped {
+			committed = append(committed, id)
+		}
+	}
+	if err := inUse(committed); err != nil {
+		return err
 	}
 	unused, unusedNames, unusedValues := "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
 		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)}
@@ -157,13 +172,16 @@ func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event
 	var t tx
 	t.add(s.del(groupKey(name), unused+" AND "+mine, merged(unusedNames, mineNames), merged(unusedValues, mineValues)),
 		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse))
-	t.add(s.del(groupLockKey(name), "#t = :t", map[string]string{"#t": "token"}, map[string]types.AttributeValue{":t": str(ev.ID)}),
+	// Still this delete's lock, with lockMargin to spare: otherwise requests
+	// may have read it as lapsed and committed unseen.
+	t.add(s.del(groupLockKey(name), "#t = :t AND #u > :at", map[string]string{"#t": "token", "#u": "untilEpochMs"},
+		map[string]types.AttributeValue{":t": str(ev.ID), ":at": num(epochMs(clock().Add(lockMargin)))}),
 		is(elevate.ErrConcurrentUpdate))
-	for _, id := range ids { // every request named has ended
+	for _, id := range append(held, committed...) { // every request named has ended
 		if t.len() == maxDeleteTxItems {
 			break
 		}
-		t.add(s.del(holds[id], "", nil, nil), faultIfLost)
+		t.add(s.del(groupHoldKey(name, id), "", nil, nil), faultIfLost)
 	}
 	return s.commit(ctx, "delete group", &t)
 }

@@ -249,9 +249,11 @@ func slotIndexKeys(principal string, t elevate.Target) unlistedIndexKeys {
 }
 
 // unlistedIndexKeys is an item's value for every GSI key in partitions no
-// listing reads, for the TTL'd items (grant slots, ratification claims, group
-// holds) that DynamoDB Local's TTL sweeper would otherwise never delete (see
-// slotIndexKeys). Items embed it.
+// listing reads, for the TTL'd items (grant slots, ratification claims,
+// break-glass holds, credentials) that DynamoDB Local's TTL sweeper would
+// otherwise never delete (see slotIndexKeys). Items embed it. Group holds do
+// not: nothing waits for their expiry, and each index key would cost every
+// request three more index writes.
 type unlistedIndexKeys struct {
 	GSI1PK string `dynamodbav:"GSI1PK"`
 	GSI1SK string `dynamodbav:"GSI1SK"`
@@ -263,7 +265,7 @@ type unlistedIndexKeys struct {
 	GSI4SK string `dynamodbav:"GSI4SK"`
 }
 
-// unlistedIndex gives a group hold its own key in every GSI.
+// unlistedIndex gives an item its own key in every GSI.
 func unlistedIndex(k key) unlistedIndexKeys {
 	return unlistedIndexKeys{k.pk, k.sk, k.pk, k.sk, k.pk, k.sk, k.pk, k.sk}
 }

@@ -32,12 +32,11 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}), is(elevate.ErrOpenRequest))
 	// The request holds its approver group until it ends (see groupuse.go).
 	if r.ApproverGroup != "" {
-		hold, err := s.holdPut(r)
+		hold, err := s.reserveGroup(ctx, r, r.CreatedAt)
 		if err != nil {
 			return err
 		}
-		s.groupOpenChecks(&t, r.ApproverGroup, r.CreatedAt)
-		t.add(hold, faultIfLost)
+		t.add(hold, groupUseLost)
 	}
 	if r.BreakGlass {
 		claim, err := s.breakGlassClaim(r)

@@ -23,6 +23,9 @@ type Store struct {
 	// pageKeys sign pagination tokens: the current key signs, the previous
 	// one still verifies (pagekeys.go).
 	pageKeys *keyring.Cache
+	// onGroupUse, set only by tests (export_test.go), is called at each
+	// step of the group-use protocol (groupuse.go).
+	onGroupUse func(step string)
 }
 
 var _ app.Store = (*Store)(nil)

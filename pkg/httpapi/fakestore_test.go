@@ -186,6 +186,9 @@ func (m *memStore) CreateRequest(_ context.Context, r elevate.Request) error {
 			return elevate.ErrOpenRequest
 		}
 	}
+	if _, ok := m.groups[r.ApproverGroup]; r.ApproverGroup != "" && !ok {
+		return elevate.ErrUnknownGroup // as the store's group-use check
+	}
 	m.requests[r.ID] = r
 	return nil
 }

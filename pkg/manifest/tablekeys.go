@@ -67,14 +67,13 @@ var TableKeys = map[string][]TableKey{
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations, KeyProvisioning}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},
-		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots, KeyGroups, KeyGroupUse}}, // the authorization read before a submit; a new request's group and its delete lock
 		// events: refused attempts; a break-glass submit also claims the
 		// principal's one unratified grant; delegations are set and removed
 		// here (self-service)
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations, KeyBreakGlassHolds}},
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // cancel frees the slot
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyGroupUse}}, // a new request's group exists and is not being deleted
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}},  // an automatic extension moves the grant's end; a delegation's removal is prepared
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}}, // cancel frees the slot
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}}, // an automatic extension moves the grant's end; a delegation's removal is prepared
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
