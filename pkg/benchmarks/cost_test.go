@@ -27,15 +27,20 @@ import (
 //   - submit (Manual): the same read (settings, policy, slot: 3 RCU) and one
 //     transaction putting the request and claiming the requester's slot
 //     for the target, which is what "one open request per target" needs
-//     (2 items: 4 WCU); the group's existence is settled when the policy
-//     is read, and its deletion while in use must be refused by the delete,
-//     not paid for by every request (see BENCHMARKS.md);
+//     (2 items: 4 WCU); plus, in the same transaction, what "no group
+//     deleted while a request names it" needs when no request may touch an
+//     item every request for the group touches (pkg/dynamo/groupuse.go): a
+//     hold of the request's own and a ConditionCheck of one of the group's
+//     32 gates (2 more items: 4 WCU);
+//   - submit refused because the requester's slot is held (409
+//     open-request): the read alone, nothing written;
 //   - approve, deny: read the request and the group (2 RCU), one
 //     transaction conditioned on the request's version writing it and the
 //     grant slot (2 items: 4 WCU); cancel and revoke the same;
 //   - extend: read the original and the policy (2 RCU) and one transaction
-//     putting the extension and claiming its slot (4 WCU);
-//   - break-glass: as submit, approved in the same transaction (4 WCU);
+//     putting the extension and claiming its slot (4 WCU), plus the group
+//     hold and gate as for submit (4 WCU);
+//   - break-glass: as submit, approved in the same transaction;
 //   - list: one eventually consistent Query of one page; the page here
 //     holds a handful of small items (0.5 RCU, DynamoDB's least charge);
 //   - each stream event: notify reads what it must mail about and claims
@@ -45,13 +50,14 @@ var minimumCost = map[string]struct {
 	rcu, wcu float64
 }{
 	"authorize":   {2, 3, 1},
-	"submit":      {2, 3, 4},
+	"submit":      {2, 3, 8},
+	"submit-409":  {1, 3, 0},
 	"approve":     {2, 2, 4},
 	"deny":        {2, 2, 4},
 	"cancel":      {2, 1, 4},
 	"revoke":      {2, 1, 4},
-	"extend":      {2, 2, 4},
-	"break-glass": {2, 3, 4},
+	"extend":      {2, 2, 8},
+	"break-glass": {2, 3, 8},
 	"list":        {1, 0.5, 0},
 }
 
@@ -138,6 +144,7 @@ func BenchmarkCallCost(b *testing.B) {
 		alice := newCaller(b, st, fmt.Sprintf("cost%d@example.com", i))
 		var approved, denied, cancelled, auto, glass string
 		measure("submit", func() { approved = id(alice.must(201, "POST", "/v1/requests", submitBody("New-MoveRequest"))) })
+		measure("submit-409", func() { alice.must(409, "POST", "/v1/requests", submitBody("New-MoveRequest")) })
 		measure("approve", func() { bob.must(200, "POST", "/v1/requests/"+approved+"/approve", `{"comment":"ok"}`) })
 		measure("authorize", func() { alice.must(200, "POST", "/v1/authorize", `{"scope":"Exchange","name":"New-MoveRequest"}`) })
 		measure("list", func() { admin.must(200, "GET", "/v1/requests", "") })

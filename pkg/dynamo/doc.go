@@ -25,8 +25,8 @@
 //	| event            | EVENT#<id>            | EVENT                     | –                                                                        | audit-only facts; ttl = time + 1 day |
 //	| link use         | LINK#<token id>       | LINK                      | –                                                                        | single-use approval links; ttl 7 days |
 //	| delivery marker  | DELIVERY#<eventID>    | <recipient>               | –                                                                        | email at most once per event and recipient; ttl 7 days |
-//	| group hold       | GROUPUSE#<group>      | <request id>              | –                                                                        | a request naming the group: put as a reservation before the request reads the group, made held in the request's transaction; group delete Queries the partition, drops reservations and reads the held ones' requests (groupuse.go); ttl = 1 h reserved, latest end + 30 days held |
-//	| group delete lock| GROUPUSE#<group>      | #DELETE                   | –                                                                        | a group delete in progress; a new request reads it (with the group) after its reservation and is refused while it stands; lapses after 30 s (no ttl) |
+//	| group hold       | GROUPUSE#<group>      | <request id>              | –                                                                        | a request naming the group, written in its creating transaction; group delete Queries the partition and reads the requests (groupuse.go); ttl = latest end + 30 days |
+//	| group gate       | GROUPUSE#<group>      | #GATE#<0..31>             | –                                                                        | absent = open; a new request condition-checks the one its ID picks; a delete closes all 32 (lapse after 30 s, no ttl) and leaves them deleted (tombstones) with the group; creating the group removes them |
 //	| break-glass claim| BREAKGLASS#<principal>| UNRATIFIED                | BREAKGLASS#… in all four (never queried)                                 | one unratified break-glass grant per principal; ttl = ratification deadline, its TTL REMOVE is the missed ratification |
 //	| break-glass hold | BREAKGLASSHOLD        | <principal>               | its own keys in all four (never queried)                                 | taken with every break-glass grant; released only by its ratification or an admin (issue 16 item 5); list = Query PK; stamped; ttl 7 days once released |
 //	| delegation       | DELEGATION            | <approver>                | –                                                                        | one per approver; list = Query; the decision condition-checks delegate, window and groups; stamped; prepared delete |
@@ -107,23 +107,22 @@
 //     with an item of its own, GROUPUSE#<group>/<request id>; whether that
 //     request still needs its group (pending, or a grant not yet over) is read
 //     from the request itself at delete time, so decisions, extensions and
-//     lapses never touch the hold. No request touches an item that every other
-//     request for its group touches (issue 17 item 12), so requests naming one
-//     busy group never conflict: a request first puts its hold as a
-//     reservation, then reads the group and the group's delete lock (strongly
-//     consistent; refused if the group is gone or a delete holds the lock),
-//     then commits the hold as held in the transaction that creates it,
-//     conditioned on the reservation still being there. The delete does the
-//     work: it takes the lock (a conditional put that lapses after 30 s should
-//     the deleter die), Queries the holds (strongly consistent), refuses with
-//     409 group-in-use if a held hold's request still needs the group, deletes
-//     every reservation conditioned on its still being one (a request that
-//     committed first is found pending: group-in-use), and deletes the group,
-//     its lock and the ended holds in one transaction conditioned on the lock
-//     still being its own with 10 s to spare. A request that commits read no
-//     lock after its reservation was written, so a delete either locked
-//     before that read (the request was refused) or finds the reservation
-//     (groupuse.go gives the argument; the tests force each interleaving).
+//     lapses never touch the hold. No request touches an item that every
+//     other request for its group touches (issue 17 item 12): instead of one
+//     group item and one lock item that every request condition-checked,
+//     the group's open or closed state is spread over 32 gate items, and a
+//     request's transaction condition-checks the one its ID picks (open:
+//     absent, or a lapsed closing), so two requests for one busy group meet
+//     on a gate by chance, 1 in 32. The delete does the work: it closes every
+//     gate in one transaction (a closing that lapses after 30 s should the
+//     deleter die), Queries the holds (strongly consistent), refuses with 409
+//     group-in-use if a hold's request still needs the group (reopening the
+//     gates), and otherwise deletes the group and the ended holds and turns
+//     every gate into a tombstone in one transaction, conditioned on every
+//     gate still being closed by it with 10 s to spare. A request that
+//     committed before its gate closed is seen by the Query; after, it fails
+//     on the closed gate or the tombstone (ErrUnknownGroup). Creating a group
+//     removes a former group's tombstones in its transaction.
 //   - One policy per target is the key itself: a policy's ID is its target
 //     (task:exchange:new-moverequest), created with attribute_not_exists; the
 //     cap is an atomic counter in the same transaction; groups count their

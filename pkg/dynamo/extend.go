@@ -38,11 +38,9 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 	// original's hold stands, and its grant's new end is read from the
 	// original itself (see groupuse.go).
 	if ext.ApproverGroup != "" {
-		hold, err := s.reserveGroup(ctx, ext, now)
-		if err != nil {
+		if err := s.groupUse(&t, ext, now); err != nil {
 			return err
 		}
-		t.add(hold, groupUseLost)
 	}
 	return s.commit(ctx, "create extension", &t)
 }

@@ -2,11 +2,10 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/elevate-pam/elevate/pkg/app"
@@ -47,7 +46,11 @@ func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) 
 	if err != nil {
 		return err
 	}
-	return s.commit(ctx, "create group", new(tx).add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrGroupExists)))
+	// A group deleted under this name left its gates closed for good
+	// (groupuse.go): the new group opens them.
+	t := new(tx).add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrGroupExists))
+	s.clearGates(t, g.Name)
+	return s.commit(ctx, "create group", t)
 }
 
 // GetGroup returns ErrGroupNotFound when absent.
@@ -94,73 +97,51 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 		return elevate.ErrGroupNotFound
 	}
 	started := time.Now()
-	now := ev.Time
-	lock := groupLockKey(name)
-	lockItem, err := marshal(groupLockItem{PK: lock.pk, SK: lock.sk, Kind: KindGroupLock, Token: ev.ID,
-		UntilEpochMs: epochMs(now.Add(groupLockFor))})
+	// Policies or the settings naming it refuse the delete before anything
+	// is closed (and again at the delete itself).
+	item, err := s.getItem(ctx, "delete group: read", groupKey(name))
 	if err != nil {
 		return err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: lockItem,
-		ConditionExpression:       aws.String("attribute_not_exists(PK) OR #u <= :now"),
-		ExpressionAttributeNames:  map[string]string{"#u": "untilEpochMs"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(epochMs(now))}})
-	if isConditionFailed(err) {
-		return elevate.ErrConcurrentUpdate // another delete of this group is under way
+	if item == nil {
+		return elevate.ErrGroupNotFound
 	}
-	if err != nil {
-		return unavailable("delete group: lock", err)
+	if n, ok := item[attrRefs].(*types.AttributeValueMemberN); ok && n.Value != "0" {
+		return elevate.ErrGroupInUse
+	}
+	s.groupUseStep(StepClosing)
+	if err := s.closeGates(ctx, name, ev.ID, ev.Time); err != nil {
+		if errors.Is(err, elevate.ErrUnknownGroup) {
+			return elevate.ErrGroupNotFound // tombstones: deleted meanwhile
+		}
+		return err // ErrConcurrentUpdate: another delete of this group is under way
 	}
 	s.groupUseStep(StepLocked)
-	// The lock's lapse is judged on ev's clock plus the time this delete
-	// has taken since.
-	err = s.deleteLockedGroup(ctx, name, ev, func() time.Time { return now.Add(time.Since(started)) })
+	// The gates' lapse is judged on ev's clock plus the time this delete has
+	// taken since.
+	err = s.deleteClosedGroup(ctx, name, ev, func() time.Time { return ev.Time.Add(time.Since(started)) })
 	if err != nil {
-		// Best effort: the lock lapses by itself anyway.
-		_, _ = s.db.DeleteItem(context.WithoutCancel(ctx), &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: lock.av(),
-			ConditionExpression: aws.String("#t = :t"), ExpressionAttributeNames: map[string]string{"#t": "token"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(ev.ID)}})
+		s.reopenGates(context.WithoutCancel(ctx), name, ev.ID)
 	}
 	return err
 }
 
-// deleteLockedGroup is steps 2 to 4 of a delete (groupuse.go).
-func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event, clock func() time.Time) error {
-	held, reserved, err := s.groupHolds(ctx, name)
+// deleteClosedGroup is steps 2 and 3 of a delete (groupuse.go).
+func (s *Store) deleteClosedGroup(ctx context.Context, name string, ev app.Event, clock func() time.Time) error {
+	ids, err := s.groupHolds(ctx, name)
 	if err != nil {
 		return err
 	}
-	inUse := func(ids []string) error {
-		named, err := s.requestsByID(ctx, ids)
-		if err != nil {
-			return err
-		}
-		for _, r := range named {
-			if r.NeedsGroup(ev.Time) {
-				return elevate.ErrGroupInUse
-			}
-		}
-		return nil
-	}
-	if err := inUse(held); err != nil {
+	named, err := s.requestsByID(ctx, ids)
+	if err != nil {
 		return err
+	}
+	for _, r := range named {
+		if r.NeedsGroup(ev.Time) {
+			return elevate.ErrGroupInUse
+		}
 	}
 	s.groupUseStep(StepQueried)
-	// Reservations: each request either never commits, or committed before
-	// its reservation was dropped and is pending now.
-	var committed []string
-	for _, id := range reserved {
-		dropped, err := s.dropReservation(ctx, name, id)
-		if err != nil {
-			return err
-		}
-		if !dropped {
-			committed = append(committed, id)
-		}
-	}
-	if err := inUse(committed); err != nil {
-		return err
-	}
 	unused, unusedNames, unusedValues := "attribute_exists(PK) AND (attribute_not_exists(#r) OR #r = :zero)",
 		map[string]string{"#r": attrRefs}, map[string]types.AttributeValue{":zero": num(0)}
 	// Prepared first, so the REMOVE names the admin (stamp.go).
@@ -172,12 +153,8 @@ func (s *Store) deleteLockedGroup(ctx context.Context, name string, ev app.Event
 	var t tx
 	t.add(s.del(groupKey(name), unused+" AND "+mine, merged(unusedNames, mineNames), merged(unusedValues, mineValues)),
 		orMissing(elevate.ErrGroupNotFound, elevate.ErrGroupInUse))
-	// Still this delete's lock, with lockMargin to spare: otherwise requests
-	// may have read it as lapsed and committed unseen.
-	t.add(s.del(groupLockKey(name), "#t = :t AND #u > :at", map[string]string{"#t": "token", "#u": "untilEpochMs"},
-		map[string]types.AttributeValue{":t": str(ev.ID), ":at": num(epochMs(clock().Add(lockMargin)))}),
-		is(elevate.ErrConcurrentUpdate))
-	for _, id := range append(held, committed...) { // every request named has ended
+	s.buryGates(&t, name, ev.ID, clock())
+	for _, id := range ids { // every request named has ended
 		if t.len() == maxDeleteTxItems {
 			break
 		}

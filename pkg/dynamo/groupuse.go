@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,74 +15,70 @@ import (
 
 // A group cannot be deleted while a request naming it still needs it, and no
 // request can be created for a group that is deleted or being deleted (issue
-// 10 item 7). No request touches an item every other request for the group
-// touches (issue 17 item 12): each request writes only a hold of its own,
-// GROUPUSE#<group>/<request id>, and the delete does the work.
+// 10 item 7). No request touches an item that every other request for the
+// group touches (issue 17 item 12).
 //
-// A request naming a group (reserveGroup, then its transaction):
-//  1. puts its hold as a reservation (state reserved);
-//  2. then reads the group and the group's delete lock, strongly consistent:
-//     the group must exist (else ErrUnknownGroup) and no delete may hold the
-//     lock (else ErrConcurrentUpdate: retry);
-//  3. then commits, in the transaction that creates the request, the hold
-//     as held, conditioned on the reservation still being there.
+// The group's open/closed state is spread over groupShards gate items,
+// GROUPUSE#<group>/#GATE#<k>. A gate that is absent is open; a delete closes
+// every gate while it works (state closing, until a lapse time) and leaves
+// them deleted (a tombstone) with the group; creating a group of that name
+// removes them again.
+//
+// A request naming a group writes, in the transaction that creates it, a hold
+// of its own (GROUPUSE#<group>/<request id>) and a ConditionCheck that one
+// gate, chosen by its ID, is open. Requests for one group therefore share a
+// gate only by chance (1 in groupShards), and nothing else.
 //
 // A group delete (DeleteGroup):
-//  1. takes the lock (a conditional put that lapses after groupLockFor);
-//  2. then Queries the group's holds, strongly consistent; refuses with
-//     ErrGroupInUse if a held hold's request still needs the group (pending,
-//     or a grant not yet over, read from the request itself);
-//  3. deletes every reservation, each conditioned on its still being a
-//     reservation; one that turned into a held hold meanwhile is a new
-//     pending request: ErrGroupInUse;
-//  4. deletes the group (refs = 0, as before) and its lock in one
-//     transaction, conditioned on the lock still being its own with
-//     lockMargin to spare.
+//  1. closes every gate in one transaction (each absent or a lapsed
+//     closing), with its token;
+//  2. Queries the group's holds, strongly consistent, and refuses with
+//     ErrGroupInUse if a hold's request still needs the group (pending, or
+//     a grant not yet over, read from the request itself);
+//  3. deletes the group (refs = 0) and its ended holds and turns every gate
+//     into a tombstone in one transaction, conditioned on every gate still
+//     being closed by it with lockMargin to spare.
 //
-// Why no request is created for a deleted group: a request that commits
-// read the group and no lock at its step 2, after its reservation was
-// written. A delete that took the lock before that read was seen by it; one
-// that took it after finds the reservation in its Query (written before the
-// read, so before the lock, so before the Query) and deletes it unless the
-// request committed first, which makes the delete find a pending request.
-// Either way the two do not both succeed. A lock that lapsed under a slow
-// delete lets requests through; the delete then fails at its step 4.
-//
-// Why requests no longer contend: the reservation, the read and the
-// transaction touch the request's own items and two items (group, lock) that
-// are only read, never written, by requests; a read is not a transaction
-// conflict. The price is one more call per request naming a group (the
-// reservation) and the group and lock read, which replaces the service's
-// separate read of the group.
+// Why no request is created for a deleted group: a request commits only
+// while its gate is open. If it committed before the delete closed that gate
+// (step 1), the Query of step 2 sees its hold; if after step 3, the gate is a
+// tombstone; in between the gate is closed. A request that read a closed
+// gate as lapsed (its clock ahead by more than lockMargin, or a delete that
+// took over groupLockFor) commits unseen, and the delete then fails step 3's
+// condition. A request names a group only because the policy or settings it
+// read (strongly consistent) name it, and a group they name exists (its refs
+// count them, and a delete needs refs = 0), so the gate is the only check:
+// a group deleted since that read has left its gates as tombstones.
+
+// groupShards is how many gates a group has: requests for one busy group
+// meet on one gate with chance 1/groupShards; a delete writes every gate
+// twice (and its final transaction holds them all, within DynamoDB's 100).
+const groupShards = 32
 
 // holdGrace keeps a hold beyond its request's latest end as first known, for
 // extensions of the grant.
 const holdGrace = 30 * 24 * time.Hour
-
-// reservationTTL removes a reservation whose request never committed. Its
-// request's transaction ran within the function's budget (seconds), so the
-// reservation is long dead by then; a delete removes it earlier.
-const reservationTTL = time.Hour
 
 // groupLockFor bounds how long a dead deleter can keep requests for a group
 // from being created.
 const groupLockFor = 30 * time.Second
 
 // lockMargin is how much of its lock a delete must still have when it
-// commits, so that a request whose clock runs a little ahead cannot have
-// read the lock as lapsed.
+// commits, so that a request whose clock runs a little ahead cannot have read
+// a gate as lapsed.
 const lockMargin = 10 * time.Second
 
 // maxDeleteTxItems is DynamoDB's transaction limit; holds of ended requests
 // beyond what fits are left to TTL (they no longer block anything).
 const maxDeleteTxItems = 100
 
-// Hold states. Holds written before reservations existed have none and were
-// written with their request: held.
+// Gate states.
 const (
-	holdReserved  = "reserved"
-	holdHeld      = "held"
-	attrHoldState = "state"
+	gateClosing = "closing"
+	gateDeleted = "deleted"
+	attrGate    = "state"
+	attrUntil   = "untilEpochMs"
+	attrToken   = "token"
 )
 
 // groupHoldItem carries no index keys: nothing lists holds, and a hold's TTL
@@ -93,82 +90,63 @@ type groupHoldItem struct {
 	SK        string `dynamodbav:"SK"`
 	Kind      string `dynamodbav:"kind"`
 	RequestID string `dynamodbav:"requestId"`
-	State     string `dynamodbav:"state,omitempty"`
 	TTL       int64  `dynamodbav:"ttl"`
 }
 
-// groupLockItem has no ttl: TTL could remove it under a delete that is still
-// running. The delete removes it, or the next one takes it over once
-// untilEpochMs has passed.
-type groupLockItem struct {
+// groupGateItem has no ttl: TTL could remove it under a delete that is still
+// running, or remove a tombstone.
+type groupGateItem struct {
 	PK           string `dynamodbav:"PK"`
 	SK           string `dynamodbav:"SK"`
 	Kind         string `dynamodbav:"kind"`
+	State        string `dynamodbav:"state"`
 	Token        string `dynamodbav:"token"`
 	UntilEpochMs int64  `dynamodbav:"untilEpochMs"`
 }
 
-// reserveGroup runs steps 1 and 2 for r (a request or an extension naming
-// r.ApproverGroup, at now) and returns step 3's write for r's transaction.
-func (s *Store) reserveGroup(ctx context.Context, r elevate.Request, now time.Time) (types.TransactWriteItem, error) {
-	k := groupHoldKey(r.ApproverGroup, r.ID)
-	reservation, err := marshal(groupHoldItem{PK: k.pk, SK: k.sk, Kind: KindGroupHold, RequestID: r.ID, State: holdReserved,
-		TTL: ttlAt(now.Add(reservationTTL))})
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: reservation,
-		ConditionExpression: aws.String("attribute_not_exists(PK)")})
-	if isConditionFailed(err) {
-		return types.TransactWriteItem{}, elevate.ErrConcurrentUpdate // the same request id twice
-	}
-	if err != nil {
-		return types.TransactWriteItem{}, unavailable("reserve group", err)
-	}
-	s.groupUseStep(StepReserved)
-	items, err := s.batchGet(ctx, "read group", []map[string]types.AttributeValue{groupKey(r.ApproverGroup).av(), groupLockKey(r.ApproverGroup).av()})
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	exists := false
-	for _, item := range items {
-		switch kindOf(item) {
-		case KindGroup:
-			exists = true
-		case KindGroupLock:
-			var l groupLockItem
-			if err := attributevalue.UnmarshalMap(item, &l); err != nil {
-				return types.TransactWriteItem{}, unavailable("read group: decode lock", err)
-			}
-			if l.UntilEpochMs > epochMs(now) {
-				return types.TransactWriteItem{}, elevate.ErrConcurrentUpdate // a delete is under way
-			}
-		}
-	}
-	if !exists {
-		return types.TransactWriteItem{}, elevate.ErrUnknownGroup
-	}
-	s.groupUseStep(StepChecked)
-	// The latest r can end: approved at its pending expiry, for its duration.
-	end := r.ExpiresAt.Add(time.Duration(r.DurationHours * float64(time.Hour))).Add(holdGrace)
-	hold, err := marshal(groupHoldItem{PK: k.pk, SK: k.sk, Kind: KindGroupHold, RequestID: r.ID, State: holdHeld, TTL: ttlAt(end)})
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	return s.put(hold, "#st = :reserved", map[string]string{"#st": attrHoldState},
-		map[string]types.AttributeValue{":reserved": str(holdReserved)}), nil
+// gateOf is the gate request id checks.
+func gateOf(requestID string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(requestID))
+	return int(h.Sum32() % groupShards)
 }
 
-// groupUseLost is what a lost hold condition means to the request: a group
-// delete removed the reservation. Retrying reads the group again.
-var groupUseLost = is(elevate.ErrConcurrentUpdate)
+// groupUse adds to t what r (a request or an extension naming
+// r.ApproverGroup, at now) needs: its hold, and its gate open.
+func (s *Store) groupUse(t *tx, r elevate.Request, now time.Time) error {
+	k := groupHoldKey(r.ApproverGroup, r.ID)
+	// The latest r can end: approved at its pending expiry, for its duration.
+	end := r.ExpiresAt.Add(time.Duration(r.DurationHours * float64(time.Hour))).Add(holdGrace)
+	hold, err := marshal(groupHoldItem{PK: k.pk, SK: k.sk, Kind: KindGroupHold, RequestID: r.ID, TTL: ttlAt(end)})
+	if err != nil {
+		return err
+	}
+	t.add(s.put(hold, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrConcurrentUpdate))
+	open := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(s.table),
+		Key:                                 groupGateKey(r.ApproverGroup, gateOf(r.ID)).av(),
+		ConditionExpression:                 aws.String("attribute_not_exists(PK) OR (#st = :closing AND #u <= :now)"),
+		ExpressionAttributeNames:            map[string]string{"#st": attrGate, "#u": attrUntil},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":closing": str(gateClosing), ":now": num(epochMs(now))},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
+	t.add(open, gateLost)
+	return nil
+}
+
+// gateLost: a tombstone means the group is gone; a closing gate, a delete
+// under way (retry).
+func gateLost(old map[string]types.AttributeValue) error {
+	if v, ok := old[attrGate].(*types.AttributeValueMemberS); ok && v.Value == gateDeleted {
+		return elevate.ErrUnknownGroup
+	}
+	return elevate.ErrConcurrentUpdate
+}
 
 // Steps of the protocol a test can stop at (export_test.go).
 const (
-	StepReserved = "reserved" // a request's reservation is written
-	StepChecked  = "checked"  // a request read the group open
-	StepLocked   = "locked"   // a delete holds the lock
-	StepQueried  = "queried"  // a delete read the holds and found none in use
+	StepCommit  = "commit"  // a request naming a group is about to commit
+	StepClosing = "closing" // a delete is about to close the gates
+	StepLocked  = "locked"  // a delete closed the gates
+	StepQueried = "queried" // a delete read the holds and found none in use
 )
 
 func (s *Store) groupUseStep(step string) {
@@ -177,44 +155,70 @@ func (s *Store) groupUseStep(step string) {
 	}
 }
 
-// groupHolds reads the group's holds (step 2 of a delete) and sorts them:
-// the requests of held holds, and the reservations.
-func (s *Store) groupHolds(ctx context.Context, group string) (held []string, reserved []string, err error) {
+// closeGates is step 1 of a delete.
+func (s *Store) closeGates(ctx context.Context, group, token string, now time.Time) error {
+	var t tx
+	for k := range groupShards {
+		g := groupGateKey(group, k)
+		item, err := marshal(groupGateItem{PK: g.pk, SK: g.sk, Kind: KindGroupLock, State: gateClosing, Token: token,
+			UntilEpochMs: epochMs(now.Add(groupLockFor))})
+		if err != nil {
+			return err
+		}
+		t.add(s.put(item, "attribute_not_exists(PK) OR (#st = :closing AND #u <= :now)",
+			map[string]string{"#st": attrGate, "#u": attrUntil},
+			map[string]types.AttributeValue{":closing": str(gateClosing), ":now": num(epochMs(now))}), gateLost)
+	}
+	return s.commit(ctx, "delete group: close", &t)
+}
+
+// reopenGates undoes step 1 after a refused delete (best effort: the gates
+// lapse by themselves).
+func (s *Store) reopenGates(ctx context.Context, group, token string) {
+	for k := range groupShards {
+		_, _ = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: groupGateKey(group, k).av(),
+			ConditionExpression: aws.String("#t = :t AND #st = :closing"), ExpressionAttributeNames: map[string]string{"#t": attrToken, "#st": attrGate},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(token), ":closing": str(gateClosing)}})
+	}
+}
+
+// buryGates adds to t step 3's gate writes: every gate still closed by this
+// delete, with lockMargin to spare at at, becomes a tombstone.
+func (s *Store) buryGates(t *tx, group, token string, at time.Time) {
+	for k := range groupShards {
+		t.add(s.update(groupGateKey(group, k), "SET #st = :deleted REMOVE #u", "#t = :t AND #st = :closing AND #u > :at",
+			map[string]string{"#st": attrGate, "#u": attrUntil, "#t": attrToken},
+			map[string]types.AttributeValue{":deleted": str(gateDeleted), ":t": str(token), ":closing": str(gateClosing), ":at": num(epochMs(at.Add(lockMargin)))}),
+			is(elevate.ErrConcurrentUpdate))
+	}
+}
+
+// clearGates adds to t the removal of a former group's tombstones, for the
+// transaction that creates a group of that name.
+func (s *Store) clearGates(t *tx, group string) {
+	for k := range groupShards {
+		t.add(s.del(groupGateKey(group, k), "", nil, nil), faultIfLost)
+	}
+}
+
+// groupHolds reads the request IDs of the group's holds (step 2).
+func (s *Store) groupHolds(ctx context.Context, group string) ([]string, error) {
 	items, err := s.queryAll(ctx, "delete group: holds", prefixGroupUse+group)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	var ids []string
 	for _, item := range items {
 		if kindOf(item) != KindGroupHold {
 			continue
 		}
 		var h groupHoldItem
 		if err := attributevalue.UnmarshalMap(item, &h); err != nil {
-			return nil, nil, unavailable("delete group: decode hold", err)
+			return nil, unavailable("delete group: decode hold", err)
 		}
-		if h.State == holdReserved {
-			reserved = append(reserved, h.RequestID)
-		} else {
-			held = append(held, h.RequestID)
-		}
+		ids = append(ids, h.RequestID)
 	}
-	return held, reserved, nil
-}
-
-// dropReservation is step 3 for one reservation: it deletes it unless its
-// request committed meanwhile, and says whether it did.
-func (s *Store) dropReservation(ctx context.Context, group, requestID string) (bool, error) {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: groupHoldKey(group, requestID).av(),
-		ConditionExpression:       aws.String("#st = :reserved"),
-		ExpressionAttributeNames:  map[string]string{"#st": attrHoldState},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":reserved": str(holdReserved)}})
-	if isConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, unavailable("delete group: drop reservation", err)
-	}
-	return true, nil
+	return ids, nil
 }
 
 // requestsByID reads requests strongly consistently, 100 keys per

@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -91,10 +92,10 @@ const (
 )
 
 // The group-use partition: one hold per request naming the group, and the
-// lock a delete takes while it looks at them.
+// group's gates.
 const (
 	prefixGroupUse = tabledef.PrefixGroupUse
-	skGroupLock    = "#DELETE" // request IDs never start with '#'
+	skGroupGate    = "#GATE#" // request IDs never start with '#'
 )
 
 // Retention of items that exist only for idempotency or the audit trail.
@@ -160,9 +161,11 @@ func grantSlotKey(principal string, t elevate.Target) key {
 // one strongly consistent Query.
 func groupHoldKey(group, requestID string) key { return key{prefixGroupUse + group, requestID} }
 
-// groupLockKey: a group delete in progress; requests naming the group are
-// refused while it stands.
-func groupLockKey(group string) key { return key{prefixGroupUse + group, skGroupLock} }
+// groupGateKey: one of a group's gates (groupuse.go); a request naming the
+// group checks the one its ID picks, a delete closes them all.
+func groupGateKey(group string, k int) key {
+	return key{prefixGroupUse + group, skGroupGate + strconv.Itoa(k)}
+}
 
 // eventKey: one audit-only fact.
 func eventKey(id string) key { return key{prefixEvent + id, skEvent} }

@@ -32,11 +32,9 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		map[string]types.AttributeValue{":now": num(epochMs(r.CreatedAt))}), is(elevate.ErrOpenRequest))
 	// The request holds its approver group until it ends (see groupuse.go).
 	if r.ApproverGroup != "" {
-		hold, err := s.reserveGroup(ctx, r, r.CreatedAt)
-		if err != nil {
+		if err := s.groupUse(&t, r, r.CreatedAt); err != nil {
 			return err
 		}
-		t.add(hold, groupUseLost)
 	}
 	if r.BreakGlass {
 		claim, err := s.breakGlassClaim(r)
@@ -52,6 +50,7 @@ func (s *Store) CreateRequest(ctx context.Context, r elevate.Request) error {
 		t.add(claim, is(elevate.ErrBreakGlassOpen))
 		t.add(hold, is(elevate.ErrBreakGlassBlocked))
 	}
+	s.groupUseStep(StepCommit)
 	return s.commit(ctx, "create request", &t)
 }
 

@@ -48,7 +48,7 @@ func Functions() []string {
 var (
 	TableActions = map[string][]string{
 		Policies:    {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
-		Requests:    {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "UpdateItem"},
+		Requests:    {"GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "ConditionCheckItem", "UpdateItem"},
 		Approvals:   {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 		Authorize:   {"BatchGetItem", "PutItem"},
 		Notify:      {"GetItem", "Query", "PutItem", "DeleteItem"},

@@ -60,19 +60,20 @@ var TableKeys = map[string][]TableKey{
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse, KeyBreakGlassHolds}}, // a group delete reads the group's holds; admins list break-glass holds
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies, KeyBreakGlassHolds}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go); an admin releasing a break-glass hold
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies, KeyBreakGlassHolds, KeyGroupUse}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go); an admin releasing a break-glass hold; a deleted group's gates
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name; the holds' requests
 	},
 	Requests: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests, KeyDelegations, KeyProvisioning}},
 		{Actions: []string{"Query"}, LeadingKeys: []string{KeyGroups, KeyDelegations}},
-		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots, KeyGroups, KeyGroupUse}}, // the authorization read before a submit; a new request's group and its delete lock
+		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}}, // the authorization read before a submit
 		// events: refused attempts; a break-glass submit also claims the
 		// principal's one unratified grant; delegations are set and removed
 		// here (self-service)
 		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyGrantSlots, KeyGroupUse, KeyBreakGlass, KeyEvents, KeyDelegations, KeyBreakGlassHolds}},
 		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}}, // cancel frees the slot
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroupUse}},           // a new request's gate on its group is open
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyDelegations}}, // an automatic extension moves the grant's end; a delegation's removal is prepared
 	},
 	Approvals: {
