@@ -47,9 +47,16 @@ func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) 
 		return err
 	}
 	// A group deleted under this name left its gates closed for good
-	// (groupuse.go): the new group opens them.
+	// (groupuse.go): the new group opens them. Only a delete of an existing
+	// group writes gates, so none can appear before this commits.
+	gates, err := s.groupGates(ctx, g.Name)
+	if err != nil {
+		return err
+	}
 	t := new(tx).add(s.put(item, "attribute_not_exists(PK)", nil, nil), is(elevate.ErrGroupExists))
-	s.clearGates(t, g.Name)
+	for _, k := range gates {
+		t.add(s.del(k, "", nil, nil), faultIfLost)
+	}
 	return s.commit(ctx, "create group", t)
 }
 
