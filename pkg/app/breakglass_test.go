@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -236,21 +237,36 @@ func TestRatifyRevokeRaceOneOutcome(t *testing.T) {
 			t.Errorf("call %d: %v", i, err)
 		}
 	}
+	// One call settles the ratification. A revoke that reads the request
+	// after a ratify has committed is an ordinary revoke of a live grant,
+	// and may win too; nothing can follow a revoke.
 	got, err := svc.GetRequest(ctx, admin, r.ID)
-	if err != nil || wins != 1 || len(got.Decisions) != 2 {
-		t.Fatalf("%d winners, stored %+v %v", wins, got, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	switch got.Decisions[1].Decision {
-	case elevate.DecisionRatify:
+	var outcome []elevate.DecisionKind
+	for _, d := range got.Decisions[1:] {
+		outcome = append(outcome, d.Decision)
+	}
+	if wins != len(outcome) {
+		t.Fatalf("%d winners but %d decisions stored after the break-glass: %+v", wins, len(outcome), got)
+	}
+	switch {
+	case slices.Equal(outcome, []elevate.DecisionKind{elevate.DecisionRatify}):
 		if got.Ratification != elevate.RatificationRatified || !got.Active {
 			t.Fatalf("ratified: %+v", got)
 		}
-	case elevate.DecisionRevoke:
-		if got.Ratification != elevate.RatificationRevoked || got.Active || got.Status != elevate.StatusRevoked {
-			t.Fatalf("revoked: %+v", got)
+	case slices.Equal(outcome, []elevate.DecisionKind{elevate.DecisionRevoke}),
+		slices.Equal(outcome, []elevate.DecisionKind{elevate.DecisionRatify, elevate.DecisionRevoke}):
+		want := elevate.RatificationRevoked
+		if len(outcome) == 2 {
+			want = elevate.RatificationRatified
+		}
+		if got.Ratification != want || got.Active || got.Status != elevate.StatusRevoked {
+			t.Fatalf("revoked after %v: %+v", outcome, got)
 		}
 	default:
-		t.Fatalf("outcome %s", got.Decisions[1].Decision)
+		t.Fatalf("outcome %v", outcome)
 	}
 }
 
