@@ -1,7 +1,6 @@
 package local
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
-	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // TestKeysSurviveOneRotation (issue 21 item 3) through the local stack: the
@@ -31,15 +29,8 @@ func TestKeysSurviveOneRotation(t *testing.T) {
 	}
 	var link string
 	eventually(t, "bob's approval email", func() bool {
-		emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range emails {
-			if slices.Contains(e.Destination.To, "bob@example.com") {
-				link = linkPattern.FindString(e.Body.Text + e.Body.HTML)
-			}
-		}
+		e, _ := emailWith(t, st, "bob@example.com", "Approval needed")
+		link = linkPattern.FindString(e.Body.Text + e.Body.HTML)
 		return link != ""
 	})
 	page := alice.must(200, "GET", "/v1/requests?limit=1", nil)

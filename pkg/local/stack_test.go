@@ -353,15 +353,8 @@ func TestEmailLinkApproval(t *testing.T) {
 
 	var link string
 	eventually(t, "bob's approval email", func() bool {
-		emails, err := emulator.SESEmails(context.Background(), st.SESEndpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range emails {
-			if slices.Contains(e.Destination.To, "bob@example.com") {
-				link = linkPattern.FindString(e.Body.Text + e.Body.HTML)
-			}
-		}
+		e, _ := emailWith(t, st, "bob@example.com", "Approval needed")
+		link = linkPattern.FindString(e.Body.Text + e.Body.HTML)
 		return link != ""
 	})
 	if !strings.HasPrefix(link, st.URL+"/v1/links/") {
