@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 	"time"
@@ -62,6 +63,9 @@ type objectReader struct {
 	// lastKept sizes the next object's record list: a trail's objects
 	// are much alike.
 	lastKept int
+	// hash asks for each object's SHA-256, which only an evidence bundle
+	// (QueryOptions.Source) records: a plain query skips it.
+	hash bool
 }
 
 // lineBlock is the size of the blocks an object's text is read into.
@@ -159,7 +163,7 @@ func (s *blockLines) next() ([]byte, error) {
 }
 
 // read reads one object line by line, keeping the records f matches, and
-// hashes the stored bytes as they stream past. It sniffs the gzip magic
+// (rd.hash) hashes the stored bytes as they stream past. It sniffs the gzip magic
 // rather than trusting the key, so an object stored uncompressed (or
 // transparently decompressed by a proxy) still reads.
 //
@@ -179,8 +183,12 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 	defer out.Body.Close()
 	src.VersionID, src.ETag = aws.ToString(out.VersionId), aws.ToString(out.ETag)
 	src.ObjectLockMode, src.ObjectLockRetainUntil = string(out.ObjectLockMode), out.ObjectLockRetainUntilDate
-	h := sha256.New()
-	body := &countingReader{r: io.TeeReader(out.Body, h)}
+	var h hash.Hash
+	body := &countingReader{r: out.Body}
+	if rd.hash {
+		h = sha256.New()
+		body.r = io.TeeReader(out.Body, h)
+	}
 	if rd.raw == nil {
 		rd.raw = bufio.NewReaderSize(body, 32<<10)
 	}
@@ -231,15 +239,19 @@ func (rd *objectReader) read(ctx context.Context, c S3Reader, bucket, key string
 		src.RecordsRead++
 		if (before.IsZero() || truncateDay(hd.Time).Equal(before)) && f.Match(auditrecord.Record{ID: hd.ID, Time: hd.Time, Action: hd.Action,
 			Actor: hd.Actor, Target: hd.Target, RequestID: hd.RequestID, PolicyID: hd.PolicyID, TimePrecision: hd.TimePrecision}) {
-			recs = append(recs, heldRecord{time: hd.Time, id: hd.ID, line: Line(line)})
+			recs = append(recs, heldRecord{sec: hd.Time.Unix(), nsec: int32(hd.Time.Nanosecond()), id: hd.ID, line: Line(line)})
 		}
 	}
 	rd.head = recordHead{} // no view of a block outlives the read
-	// The hash covers every stored byte, including any after the gzip stream.
+	// The hash covers every stored byte, including any after the gzip
+	// stream; reading to the end also lets the connection be reused.
 	if _, err := io.Copy(io.Discard, raw); err != nil {
 		return src, nil, nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
-	src.Size, src.SHA256 = body.n, hex.EncodeToString(h.Sum(nil))
+	src.Size = body.n
+	if h != nil {
+		src.SHA256 = hex.EncodeToString(h.Sum(nil))
+	}
 	rd.lastKept = len(recs)
 	var held [][]byte
 	for b, block := range lines.blocks {

@@ -7,6 +7,7 @@
 package auditquery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,8 @@ type QueryOptions struct {
 	// filter's range (verify reads exactly the objects a manifest names).
 	Objects []string
 	// Source, if set, is told about every object, in key order, once the
-	// records of its day partition have been emitted.
+	// records of its day partition have been emitted. Only then is each
+	// object's SHA-256 computed: a plain query has no use for it.
 	Source func(SourceObject)
 	// Lines, if set, receives each matching record as the stored JSON line
 	// instead of emit receiving it decoded: printing JSON lines then costs
@@ -105,7 +107,10 @@ type objectResult struct {
 // rather than the decoded record (a map per detail) keeps a day in about a
 // third of the memory.
 type heldRecord struct {
-	time time.Time
+	// sec and nsec are the record's time (Unix seconds and nanoseconds),
+	// which sort faster than a time.Time and hold any year it can.
+	sec  int64
+	nsec int32
 	id   string
 	line Line
 }
@@ -187,7 +192,7 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			rd := objectReader{pool: pool}
+			rd := objectReader{pool: pool, hash: o.Source != nil}
 			for i := range jobs {
 				src, recs, blocks, err := rd.read(ctx, c, bucket, keys[i], f)
 				select {
@@ -241,43 +246,55 @@ func dayComplete(pending map[int]objectResult, g dayObjects) bool {
 
 // emitDay de-duplicates, sorts and emits one day partition, then forgets it.
 //
-// De-duplication is by record id (the stream eventID) within the day only. A
-// duplicate comes from the writer storing a batch again: Lambda retried it
-// after a partial failure, or split it in two to isolate a failing record.
-// Either way the copy is the same record, with the same time, so it lands
-// in the same day partition; ids never need to be remembered across days.
-// Objects are taken in key order, so which copy is kept (and so every
-// object's RecordsKept) is the same on every run, whatever order the workers
-// finished in: verify depends on that.
+// A copy is a record with the same id (the stream eventID) and the same
+// time as one before it; records without an id are never copies. A copy
+// comes from the writer storing a batch again: Lambda retried it after a
+// partial failure, or split it in two to isolate a failing record. Either
+// way the copy is the same record, with the same time, so it lands in the
+// same day partition and, once the day is sorted by time then id, right
+// after the record it copies: no set of ids is needed, within the day or
+// across days. Ties are broken by object (in key order) then by place in
+// the object, so the copy kept (and so every object's RecordsKept) is the
+// same on every run, whatever order the workers finished in: verify
+// depends on that.
 func emitDay(pending map[int]objectResult, g dayObjects, pool *blockPool, emit func(auditrecord.Record) error, lines func(Line) error, source func(SourceObject)) error {
+	objs := make([][]heldRecord, g.n)
 	n := 0
-	for i := g.first; i < g.first+g.n; i++ {
-		n += len(pending[i].recs)
+	for i := range objs {
+		objs[i] = pending[g.first+i].recs
+		n += len(objs[i])
 	}
-	seen := make(map[string]struct{}, n)
-	day := make([]heldRecord, 0, n)
-	for i := g.first; i < g.first+g.n; i++ {
-		res := pending[i]
-		for _, r := range res.recs {
-			if r.id != "" {
-				if _, dup := seen[r.id]; dup {
-					continue
-				}
-				seen[r.id] = struct{}{}
-			}
-			day = append(day, r)
-			res.src.RecordsKept++
+	// The sort moves small keys, not the records.
+	keys := make([]dayKey, 0, n)
+	for o, recs := range objs {
+		for p, r := range recs {
+			keys = append(keys, dayKey{sec: r.sec, nsec: r.nsec, obj: int32(o), pos: int32(p)})
 		}
-		res.recs = nil
-		pending[i] = res
 	}
-	slices.SortStableFunc(day, func(a, b heldRecord) int {
-		if c := a.time.Compare(b.time); c != 0 {
+	slices.SortFunc(keys, func(a, b dayKey) int {
+		if c := cmp.Compare(a.sec, b.sec); c != 0 {
 			return c
 		}
-		return strings.Compare(a.id, b.id)
+		if c := cmp.Compare(a.nsec, b.nsec); c != 0 {
+			return c
+		}
+		if c := strings.Compare(objs[a.obj][a.pos].id, objs[b.obj][b.pos].id); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.obj, b.obj); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pos, b.pos)
 	})
-	for _, r := range day {
+	kept := make([]int, g.n)
+	for k, key := range keys {
+		r := objs[key.obj][key.pos]
+		if k > 0 && r.id != "" {
+			if prev := keys[k-1]; prev.sec == key.sec && prev.nsec == key.nsec && objs[prev.obj][prev.pos].id == r.id {
+				continue
+			}
+		}
+		kept[key.obj]++
 		if lines != nil {
 			if err := lines(r.line); err != nil {
 				return err
@@ -293,15 +310,26 @@ func emitDay(pending map[int]objectResult, g dayObjects, pool *blockPool, emit f
 		}
 	}
 	// Nothing refers to the day's lines any more: lines and emit have
-	// returned (they copy what they keep), and day and seen are dropped.
-	for i := g.first; i < g.first+g.n; i++ {
+	// returned (they copy what they keep), and objs and keys are dropped.
+	for o := range g.n {
+		i := g.first + o
 		if source != nil {
-			source(pending[i].src)
+			src := pending[i].src
+			src.RecordsKept = kept[o]
+			source(src)
 		}
 		pool.put(pending[i].blocks...)
 		delete(pending, i)
 	}
 	return nil
+}
+
+// dayKey is where a record of the day being emitted sorts: its time, and
+// where it lies (objs[obj][pos]), from which the id breaks ties.
+type dayKey struct {
+	sec      int64
+	nsec     int32
+	obj, pos int32
 }
 
 // groupByDay splits sorted keys into runs sharing a partition prefix

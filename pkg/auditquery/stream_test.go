@@ -165,3 +165,28 @@ func TestQueryKeepGoingNamesMissingObjects(t *testing.T) {
 		t.Fatalf("err %v, %d records, errors on %v", err, n, errs)
 	}
 }
+
+// A copy has its record's time as well as its id: the same id at another
+// time is kept (it is no retried batch), even right after a copy, and
+// records without an id are never copies.
+func TestQueryDeduplicatesByTimeAndID(t *testing.T) {
+	c := startS3(t)
+	d := at("2025-03-10T00:00:00Z")
+	put(t, c, auditrecord.ObjectKey(d, "a"), gzLines(t, rec("y", "2025-03-10T01:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"), rec("x", "2025-03-10T02:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
+	put(t, c, auditrecord.ObjectKey(d, "b"), gzLines(t, rec("x", "2025-03-10T02:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"), rec("x", "2025-03-10T03:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"), rec("", "2025-03-10T04:00:00Z", auditrecord.ActionRequestCreated, "a@x.io"), rec("", "2025-03-10T04:00:00Z", auditrecord.ActionRequestCreated, "a@x.io")))
+	var got, sources []string
+	err := QueryWith(context.Background(), c, testBucket, Filter{Since: d, Until: d.Add(time.Hour * 5)},
+		func(r auditrecord.Record) error { got = append(got, r.ID+"@"+r.Time.Format("15")); return nil },
+		QueryOptions{Parallel: 2, Source: func(s SourceObject) {
+			sources = append(sources, fmt.Sprintf("%s %d/%d", s.Key[strings.LastIndex(s.Key, "/")+1:], s.RecordsKept, s.RecordsRead))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"y@01", "x@02", "x@03", "@04", "@04"}; !slices.Equal(got, want) {
+		t.Fatalf("records %v, want %v", got, want)
+	}
+	if want := []string{"a.json.gz 2/2", "b.json.gz 3/4"}; !slices.Equal(sources, want) {
+		t.Fatalf("sources %v, want %v", sources, want)
+	}
+}
