@@ -2,8 +2,12 @@ package auditquery
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"testing"
+	"time"
 )
 
 var headCases = []string{
@@ -65,4 +69,60 @@ func FuzzDecodeHead(f *testing.F) {
 			t.Fatalf("%q:\n got  %+v\n want %+v", line, h, want)
 		}
 	})
+}
+
+// plainRun must stop at the first word holding a quote, a backslash, a
+// control character or a non-ASCII byte, wherever in the word it lies.
+func TestPlainRunStopsAtEverySpecialByte(t *testing.T) {
+	plain := func(b []byte) int {
+		n := 0
+		for ; n+8 <= len(b); n += 8 {
+			for _, c := range b[n : n+8] {
+				if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+					return n
+				}
+			}
+		}
+		return n
+	}
+	for c := range 256 {
+		for at := range 24 {
+			b := []byte("abcdefgh ijklmno~PQRSTUVWXYZ012")
+			b = b[:at+1+at%5]
+			b[at] = byte(c)
+			if got, want := plainRun(b), plain(b); got != want {
+				t.Fatalf("byte %#x at %d of %q: plainRun %d, want %d", c, at, b, got, want)
+			}
+		}
+	}
+}
+
+var fastForm = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$`)
+
+// parseUTC must read exactly what time.Parse reads the same way, and
+// refuse (for time.Parse to decide) everything else.
+func TestParseUTCMatchesTimeParse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(n, max int) string { return fmt.Sprintf("%0*d", n, rng.IntN(max+1)) }
+	cases := []string{"2024-02-29T23:59:59Z", "2023-02-29T00:00:00Z", "2000-02-29T12:00:00.5Z", "1900-02-29T00:00:00Z",
+		"0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "1969-12-31T23:59:59.000000001Z", "2025-03-10T24:00:00Z",
+		"2025-03-10T08:00:60Z", "2025-03-10T08:00:00.Z", "2025-03-10T08:00:00.1234567890Z", "2025-03-10T08:00:00+00:00",
+		"2025-03-10t08:00:00Z", "2025-3-10T08:00:00Z", "2025-03-10T08:00:00,5Z", "+025-03-10T08:00:00Z", "2025-03-10T08:00:0xZ"}
+	for range 20000 {
+		s := digits(4, 9999) + "-" + digits(2, 13) + "-" + digits(2, 32) + "T" + digits(2, 24) + ":" + digits(2, 60) + ":" + digits(2, 60)
+		if n := rng.IntN(11); n > 0 {
+			s += "." + digits(n-1, 999999999)[:n-1]
+		}
+		cases = append(cases, s+"Z")
+	}
+	for _, s := range cases {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		got, ok := parseUTC([]byte(s))
+		if ok && (err != nil || !reflect.DeepEqual(got, want)) {
+			t.Fatalf("%s: parseUTC %v, time.Parse %v %v", s, got, want, err)
+		}
+		if !ok && err == nil && fastForm.MatchString(s) {
+			t.Fatalf("%s: parseUTC refused what time.Parse reads as %v", s, want)
+		}
+	}
 }
