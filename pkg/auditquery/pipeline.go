@@ -9,12 +9,12 @@ package auditquery
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -95,6 +95,7 @@ type dayObjects struct {
 // objectResult is one object read by a worker.
 type objectResult struct {
 	index int
+	key   string
 	src   SourceObject
 	recs  []heldRecord // the records matching the filter, in object order
 	// blocks hold recs' lines, and go back to the pool once emitted.
@@ -121,7 +122,8 @@ type heldRecord struct {
 // are held, so memory follows the busiest day, not the length of the range.
 // Records are emitted day by day, each day sorted by time then id; as the
 // writer files every record under its own UTC day, that is time order
-// overall.
+// overall. Reading starts as soon as the first day is listed, while the
+// later days are still being listed.
 func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit func(auditrecord.Record) error, o QueryOptions) error {
 	if err := f.Validate(); err != nil {
 		return err
@@ -133,70 +135,93 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 	if parallel <= 0 {
 		parallel = DefaultParallel
 	}
-	keys := o.Objects
-	if keys == nil {
-		prefixes, err := Partitions(f.Since, f.Until)
-		if err != nil {
-			return err
-		}
-		if keys, err = listPartitions(ctx, c, bucket, prefixes, f.Since, parallel); err != nil {
-			return err
-		}
-	} else {
-		keys = slices.Clone(keys)
-		slices.Sort(keys)
-	}
-	days := groupByDay(keys)
-	dayOf := make([]int, len(keys))
-	for d, g := range days {
-		for i := g.first; i < g.first+g.n; i++ {
-			dayOf[i] = d
-		}
-	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs after cancel: no worker outlives the query
 	defer cancel()
 
-	jobs := make(chan int)
-	results := make(chan objectResult, parallel)
-	// emitted carries one token per day fully emitted; the dispatcher holds
-	// back the objects of day d+2 until day d is out, which is what bounds
-	// memory to two partitions.
-	emitted := make(chan struct{}, len(days))
+	// listed yields the keys of one day partition at a time, in day order.
+	var listed <-chan listedDay
+	if o.Objects != nil {
+		keys := slices.Clone(o.Objects)
+		slices.Sort(keys)
+		ch := make(chan listedDay, len(keys)+1)
+		for _, g := range groupByDay(keys) {
+			ch <- listedDay{keys: keys[g.first : g.first+g.n]}
+		}
+		close(ch)
+		listed = ch
+	} else {
+		prefixes, err := Partitions(f.Since, f.Until)
+		if err != nil {
+			return err
+		}
+		listed = streamPartitions(ctx, &wg, c, bucket, prefixes, f.Since, parallel)
+	}
+
+	// days grows as days are listed; the dispatcher appends, the emitter
+	// reads. listErr and total are set once listing is over.
+	var (
+		mu      sync.Mutex
+		days    []dayObjects
+		total   = -1
+		listErr error
+	)
+	// emittedDays counts the days fully emitted; the dispatcher holds back
+	// the objects of day d+2 until day d is out, which is what bounds
+	// memory to two partitions. wake tells it the count moved.
+	var emittedDays atomic.Int64
+	wake := make(chan struct{}, 1)
+	jobs := make(chan job)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(jobs)
-		done := 0
-		for i := range keys {
-			for dayOf[i] > done+1 {
+		n := 0
+		for l := range listed {
+			if l.err != nil {
+				mu.Lock()
+				listErr = l.err
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			d := len(days)
+			days = append(days, dayObjects{first: n, n: len(l.keys)})
+			mu.Unlock()
+			for j, key := range l.keys {
+				for int64(d) > emittedDays.Load()+1 {
+					select {
+					case <-wake:
+					case <-ctx.Done():
+						return
+					}
+				}
 				select {
-				case <-emitted:
-					done++
+				case jobs <- job{index: n + j, key: key}:
 				case <-ctx.Done():
 					return
 				}
 			}
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
-			}
+			n += len(l.keys)
 		}
+		mu.Lock()
+		total = n
+		mu.Unlock()
 	}()
+	results := make(chan objectResult, parallel)
 	pool := &blockPool{}
 	var workers sync.WaitGroup
-	for range min(parallel, max(len(keys), 1)) {
+	for range parallel {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			rd := objectReader{pool: pool, hash: o.Source != nil}
-			for i := range jobs {
-				src, recs, blocks, err := rd.read(ctx, c, bucket, keys[i], f)
+			for j := range jobs {
+				src, recs, blocks, err := rd.read(ctx, c, bucket, j.key, f)
 				select {
-				case results <- objectResult{index: i, src: src, recs: recs, blocks: blocks, err: err}:
+				case results <- objectResult{index: j.index, key: j.key, src: src, recs: recs, blocks: blocks, err: err}:
 				case <-ctx.Done():
 					return
 				}
@@ -212,27 +237,65 @@ func QueryWith(ctx context.Context, c S3Reader, bucket string, f Filter, emit fu
 
 	pending := map[int]objectResult{}
 	read, next := 0, 0 // objects read; the next day to emit
+	reported := false  // whether Progress has been told read == total
 	for res := range results {
 		if res.err != nil {
 			if !o.KeepGoing || ctx.Err() != nil {
 				return res.err
 			}
-			res.src = SourceObject{Key: keys[res.index], Err: res.err.Error()}
+			res.src = SourceObject{Key: res.key, Err: res.err.Error()}
 		}
 		pending[res.index] = res
 		read++
-		if o.Progress != nil {
-			o.Progress(read, len(keys))
+		mu.Lock()
+		t := total
+		mu.Unlock()
+		// Until every day is listed the total is unknown, and a progress
+		// line would claim too little.
+		if o.Progress != nil && t >= 0 {
+			o.Progress(read, t)
+			reported = read == t
 		}
-		for next < len(days) && dayComplete(pending, days[next]) {
-			if err := emitDay(pending, days[next], pool, emit, o.Lines, o.Source); err != nil {
+		for {
+			mu.Lock()
+			var g dayObjects
+			ok := next < len(days)
+			if ok {
+				g = days[next]
+			}
+			mu.Unlock()
+			if !ok || !dayComplete(pending, g) {
+				break
+			}
+			if err := emitDay(pending, g, pool, emit, o.Lines, o.Source); err != nil {
 				return err
 			}
 			next++
-			emitted <- struct{}{}
+			emittedDays.Store(int64(next))
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
 		}
 	}
-	return ctx.Err()
+	// results is closed: the dispatcher and the workers are done.
+	if listErr != nil {
+		return listErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if o.Progress != nil && !reported && total > 0 {
+		o.Progress(read, total)
+	}
+	return nil
+}
+
+// job is one object for a worker to read: its key and its place in the
+// query's order.
+type job struct {
+	index int
+	key   string
 }
 
 func dayComplete(pending map[int]objectResult, g dayObjects) bool {
@@ -346,53 +409,114 @@ func groupByDay(keys []string) []dayObjects {
 	return days
 }
 
+// listedDay is the keys of one day partition, in key order, or the error
+// that ended its listing.
+type listedDay struct {
+	keys []string
+	err  error
+}
+
 // listPartitions lists the audit objects of every prefix, parallel prefixes
-// at a time, and returns their keys in partition then key order. Only keys
-// are held: about a hundred bytes per object, never the records. In a
-// partition before since's day only objects S3 says were written from a
-// MaxTimePrecision before since on are kept: an object holds changes made
-// before it was written, and only changes from since on can match there.
+// at a time, and returns their keys in partition then key order.
 func listPartitions(ctx context.Context, c S3Reader, bucket string, prefixes []string, since time.Time, parallel int) ([]string, error) {
-	perPrefix := make([][]string, len(prefixes))
-	errs := make([]error, len(prefixes))
-	sem := make(chan struct{}, parallel)
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for i, prefix := range prefixes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			day, ok := partitionDay(prefix + "*")
-			earlier := ok && day.Before(truncateDay(since))
-			p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					errs[i] = fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
-					return
-				}
-				for _, o := range page.Contents {
-					if earlier && o.LastModified != nil && o.LastModified.Before(since.Add(-auditrecord.MaxTimePrecision)) {
-						continue
-					}
-					if k := aws.ToString(o.Key); isAuditObject(k) {
-						perPrefix[i] = append(perPrefix[i], k)
-					}
-				}
-			}
-			slices.Sort(perPrefix[i])
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
+	defer wg.Wait()
+	defer cancel()
 	var keys []string
-	for _, ks := range perPrefix {
-		keys = append(keys, ks...)
+	for l := range streamPartitions(ctx, &wg, c, bucket, prefixes, since, parallel) {
+		if l.err != nil {
+			return nil, l.err
+		}
+		keys = append(keys, l.keys...)
 	}
 	return keys, nil
+}
+
+// streamPartitions lists the audit objects of every prefix, parallel
+// prefixes at a time, and yields each day partition's keys (a prefix
+// holding keys of more than one directory yields one day per directory)
+// as soon as it and every earlier prefix are listed, then closes; after an
+// error it yields nothing more. Only keys are held: about a hundred bytes
+// per object, never the records. In a partition before since's day only
+// objects S3 says were written from a MaxTimePrecision before since on are
+// kept: an object holds changes made before it was written, and only
+// changes from since on can match there. Its goroutines are added to wg,
+// and end when ctx does.
+func streamPartitions(ctx context.Context, wg *sync.WaitGroup, c S3Reader, bucket string, prefixes []string, since time.Time, parallel int) <-chan listedDay {
+	perPrefix := make([][]string, len(prefixes))
+	errs := make([]error, len(prefixes))
+	done := make([]chan struct{}, len(prefixes))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	out := make(chan listedDay)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sem := make(chan struct{}, parallel)
+		for i, prefix := range prefixes {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				defer close(done[i])
+				day, ok := partitionDay(prefix + "*")
+				earlier := ok && day.Before(truncateDay(since))
+				p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+				for p.HasMorePages() {
+					page, err := p.NextPage(ctx)
+					if err != nil {
+						errs[i] = fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+						return
+					}
+					for _, o := range page.Contents {
+						if earlier && o.LastModified != nil && o.LastModified.Before(since.Add(-auditrecord.MaxTimePrecision)) {
+							continue
+						}
+						if k := aws.ToString(o.Key); isAuditObject(k) {
+							perPrefix[i] = append(perPrefix[i], k)
+						}
+					}
+				}
+				slices.Sort(perPrefix[i])
+			}()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(out)
+		for i := range prefixes {
+			select {
+			case <-done[i]:
+			case <-ctx.Done():
+				return
+			}
+			var days []listedDay
+			if errs[i] != nil {
+				days = []listedDay{{err: errs[i]}}
+			}
+			for _, g := range groupByDay(perPrefix[i]) {
+				days = append(days, listedDay{keys: perPrefix[i][g.first : g.first+g.n]})
+			}
+			for _, d := range days {
+				select {
+				case out <- d:
+				case <-ctx.Done():
+					return
+				}
+				if d.err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
 
 func isAuditObject(key string) bool {

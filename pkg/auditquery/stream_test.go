@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/elevate-pam/elevate/pkg/auditrecord"
@@ -188,5 +189,49 @@ func TestQueryDeduplicatesByTimeAndID(t *testing.T) {
 	}
 	if want := []string{"a.json.gz 2/2", "b.json.gz 3/4"}; !slices.Equal(sources, want) {
 		t.Fatalf("sources %v, want %v", sources, want)
+	}
+}
+
+// listGatedS3 holds back the listing of one prefix until an object has
+// been read (or a few seconds have passed).
+type listGatedS3 struct {
+	*recordingS3
+	prefix   string
+	read     chan struct{}
+	once     sync.Once
+	waitedOn bool // the gated listing went on because an object was read
+}
+
+func (g *listGatedS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	if aws.ToString(in.Prefix) == g.prefix {
+		select {
+		case <-g.read:
+			g.waitedOn = true
+		case <-time.After(3 * time.Second):
+		}
+	}
+	return g.recordingS3.ListObjectsV2(ctx, in, opts...)
+}
+
+func (g *listGatedS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	g.once.Do(func() { close(g.read) })
+	return g.recordingS3.GetObject(ctx, in, opts...)
+}
+
+// Reading does not wait for the whole range to be listed: the first day's
+// objects are read while the last day is still being listed.
+func TestQueryReadsWhileListing(t *testing.T) {
+	c := startS3(t)
+	f := seedDays(t, c, 3, 2, 2)
+	g := &listGatedS3{recordingS3: c, prefix: auditrecord.PartitionPrefix(f.Until), read: make(chan struct{})}
+	var got []string
+	if err := QueryWith(context.Background(), g, testBucket, f, func(r auditrecord.Record) error { got = append(got, r.ID); return nil }, QueryOptions{Parallel: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 12 {
+		t.Fatalf("got %d records, want 12", len(got))
+	}
+	if !g.waitedOn {
+		t.Fatal("no object was read before the last day was listed")
 	}
 }
