@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,12 +21,13 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/elevate-pam/elevate/pkg/auditrecord"
 	"github.com/elevate-pam/elevate/pkg/emulator"
 )
 
 // The reader floor runs in a child process: this test binary started again
 // with readerFloorEnv naming a file of arguments (endpoint, bucket,
-// parallel, then one key per line).
+// parallel, then one day partition prefix per line).
 const readerFloorEnv = "ELEVATE_BENCH_READER_FLOOR"
 
 func TestMain(m *testing.M) {
@@ -41,20 +43,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// readerFloor is the least work any reader of the trail must do: GET every
-// object, parallel at a time, over a client keeping a connection per worker
-// (as the CLI's does), gunzip it and split it into lines. It returns the
-// number of lines.
+// readerFloor is the least work any reader of the trail must do: list the
+// day partitions and GET every object they hold, parallel at a time, over
+// a client keeping a connection per worker (as the CLI's does), gunzip it
+// and split it into lines. A reader is given a range of days, not keys,
+// so it must list; here the GETs start as soon as the first page of keys
+// arrives, which no query can beat. It returns the number of lines.
 func readerFloor(argsFile string) (int64, error) {
 	raw, err := os.ReadFile(argsFile)
 	if err != nil {
 		return 0, err
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) < 3 {
-		return 0, fmt.Errorf("reader floor: %s: want endpoint, bucket, parallel and keys", argsFile)
+	if len(lines) < 4 {
+		return 0, fmt.Errorf("reader floor: %s: want endpoint, bucket, parallel and prefixes", argsFile)
 	}
-	endpoint, bucket, keys := lines[0], lines[1], lines[3:]
+	endpoint, bucket, prefixes := lines[0], lines[1], lines[3:]
 	parallel, err := strconv.Atoi(lines[2])
 	if err != nil {
 		return 0, err
@@ -63,18 +67,48 @@ func readerFloor(argsFile string) (int64, error) {
 		*o = emulator.S3Client(endpoint).Options()
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = parallel })
 	})
+	keys := make(chan string, 1024)
+	var listErr error
+	go func() {
+		defer close(keys)
+		listErr = inParallel(prefixes, parallel, func(int) func(string) error {
+			return func(prefix string) error {
+				p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+				for p.HasMorePages() {
+					page, err := p.NextPage(context.Background())
+					if err != nil {
+						return err
+					}
+					for _, o := range page.Contents {
+						keys <- aws.ToString(o.Key)
+					}
+				}
+				return nil
+			}
+		})
+	}()
 	var total atomic.Int64
-	err = inParallel(keys, parallel, func(int) func(string) error {
-		var zr *gzip.Reader
-		br := bufio.NewReaderSize(nil, 64<<10)
-		return func(k string) error {
-			n, err := readObjectLines(c, bucket, k, &zr, br)
-			total.Add(n)
-			return err
-		}
-	})
-	if err != nil {
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Go(func() {
+			var zr *gzip.Reader
+			br := bufio.NewReaderSize(nil, 64<<10)
+			for k := range keys {
+				n, err := readObjectLines(c, bucket, k, &zr, br)
+				total.Add(n)
+				if err != nil {
+					failed.Store(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
 		return 0, err
+	}
+	if listErr != nil {
+		return 0, listErr
 	}
 	return total.Load(), nil
 }
@@ -115,7 +149,11 @@ func readObjectLines(c *s3.Client, bucket, key string, zr **gzip.Reader, br *buf
 func runReaderFloor(b *testing.B, tr *auditTrail, parallel int) (time.Duration, time.Duration) {
 	b.Helper()
 	args := filepath.Join(b.TempDir(), "reader-floor-args")
-	body := fmt.Sprintf("%s\n%s\n%d\n%s\n", tr.srv.Endpoint, tr.srv.Bucket, parallel, strings.Join(tr.keys, "\n"))
+	var prefixes []string
+	for d := tr.since; d.Before(tr.until); d = d.AddDate(0, 0, 1) {
+		prefixes = append(prefixes, auditrecord.PartitionPrefix(d))
+	}
+	body := fmt.Sprintf("%s\n%s\n%d\n%s\n", tr.srv.Endpoint, tr.srv.Bucket, parallel, strings.Join(prefixes, "\n"))
 	if err := os.WriteFile(args, []byte(body), 0o600); err != nil {
 		b.Fatal(err)
 	}
