@@ -236,9 +236,10 @@ func watchHWM(pid int, done <-chan struct{}) int64 {
 
 // BenchmarkAuditQueryScale measures `elevate audit query` over a generated
 // trail against two floors, rotating the order of the three in each round:
-// the reader floor, the least work any reader must do (the same GETs over
-// the same kind of client, gunzip and line split, in its own process like
-// the query: runReaderFloor), and the plain-GET floor (the GETs alone,
+// the reader floor, the least work any reader must do (the same listing
+// of the day partitions and the same GETs, overlapped, over the same kind
+// of client, gunzip and line split, in its own process like the query:
+// runReaderFloor), and the plain-GET floor (the GETs alone,
 // bodies discarded, in this process). Targets: wall ≤ 1.5 × the reader
 // floor and peak RSS ≤ 256 MB, at 1,000,000 records in 5,000 objects over
 // 30 days; the 100,000-record run shows how both grow. Sizes:
