@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -265,18 +266,20 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plainRun is how many whole 8-byte words at the start of b hold only
-// printable ASCII other than a quote or a backslash: bytes a string scan
-// can pass without looking at each. It checks a word at a time (a zero
-// byte of w^c·lsb is a byte equal to c; a byte below 0x20 borrows when
-// 0x20 is subtracted from it), which is most of a line's scanning.
+// plainRun is how many bytes at the start of b are printable ASCII other
+// than a quote or a backslash, bytes a string scan can pass without looking
+// at each, counting only whole 8-byte words: it may stop short in b's last
+// len(b)%8 bytes. It checks a word at a time: a zero byte of w^c·lsb is a
+// byte equal to c, and a byte below 0x20 borrows when 0x20 is subtracted
+// from it. Either test can also flag a byte above a flagged one, never
+// below, so the lowest flag is the first byte to look at.
 func plainRun(b []byte) int {
 	n := 0
 	for len(b)-n >= 8 {
 		w := binary.LittleEndian.Uint64(b[n:])
 		q, bs := w^(lsb*'"'), w^(lsb*'\\')
-		if ((q-lsb)&^q|(bs-lsb)&^bs|(w-lsb*0x20)&^w|w)&msb != 0 {
-			break
+		if m := ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w | w) & msb; m != 0 {
+			return n + bits.TrailingZeros64(m)/8
 		}
 		n += 8
 	}
