@@ -217,7 +217,9 @@ func view(s []byte) string {
 }
 
 func (p *headParser) ws() {
-	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
+	// Stored lines have no whitespace between tokens: one comparison
+	// settles the common case.
+	for p.i < len(p.b) && p.b[p.i] <= ' ' && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
 		p.i++
 	}
 }
@@ -298,8 +300,9 @@ func (p *headParser) null() bool {
 // stringOrNull reads a string into *dst (a view of the line), or a null,
 // which like encoding/json leaves *dst as it was.
 func (p *headParser) stringOrNull(dst *string) bool {
-	if p.null() {
-		return true
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] != '"' {
+		return p.null()
 	}
 	s, ok := p.rawString()
 	*dst = view(s)
