@@ -25,18 +25,18 @@ func (s *Service) RatifyRequest(ctx context.Context, c Caller, id, comment strin
 // breakGlassDecider extends who may decide a break-glass request: besides the
 // approver group, the members of AlertGroup may ratify or revoke it, because
 // they got its alert.
-func (s *Service) breakGlassDecider(ctx context.Context, d *elevate.Decider, r elevate.Request, kind elevate.DecisionKind) error {
+func (s *Service) breakGlassDecider(ctx context.Context, d *elevate.Decider, r elevate.Request, kind elevate.DecisionKind) (elevate.Group, error) {
 	if d.InGroup || !r.BreakGlass || (kind != Ratify && kind != Revoke) {
-		return nil
+		return elevate.Group{}, nil
 	}
-	isAdmin, err := s.approversOf(ctx, s.AlertGroup())
+	alert, err := s.approversOf(ctx, s.AlertGroup())
 	if err != nil {
-		return err
+		return elevate.Group{}, err
 	}
-	if isAdmin(d.Principal) {
+	if alert.HasMember(d.Principal) {
 		d.InGroup, d.Via = true, s.AlertGroup()
 	}
-	return nil
+	return alert, nil
 }
 
 // linkDecision is what a link for r is for: ratifying a break-glass grant

@@ -26,28 +26,33 @@ func (s *Service) Decide(ctx context.Context, c Caller, id string, kind elevate.
 
 // decider is the caller as a decider of r, with their membership read now:
 // membership is checked at the moment of the decision, not when the request
-// or the email was made.
-func (s *Service) decider(ctx context.Context, c Caller, r elevate.Request, kind elevate.DecisionKind) (elevate.Decider, error) {
+// or the email was made. The group returned is the one the decision rests on
+// as read (the store holds it until the commit).
+func (s *Service) decider(ctx context.Context, c Caller, r elevate.Request, kind elevate.DecisionKind) (elevate.Decider, elevate.Group, error) {
 	d := elevate.Decider{Principal: c.Principal, Admin: s.IsAdmin(c)}
 	if kind == Cancel {
-		return d, nil
+		return d, elevate.Group{}, nil
 	}
-	isApprover, err := s.approversOf(ctx, r.ApproverGroup)
+	g, err := s.approversOf(ctx, r.ApproverGroup)
 	if err != nil {
-		return d, err
+		return d, elevate.Group{}, err
 	}
-	d.StillApprover = isApprover
-	if isApprover(c.Principal) {
+	d.StillApprover = g.HasMember
+	if g.HasMember(c.Principal) {
 		d.InGroup, d.Via = true, r.ApproverGroup
-		return d, nil
+		return d, g, nil
 	}
-	if err := s.breakGlassDecider(ctx, &d, r, kind); err != nil {
-		return d, err
+	alert, err := s.breakGlassDecider(ctx, &d, r, kind)
+	if err != nil {
+		return d, elevate.Group{}, err
 	}
-	if err := s.delegateDecider(ctx, &d, r, isApprover); err != nil {
-		return d, err
+	if d.InGroup {
+		return d, alert, nil
 	}
-	return d, nil
+	if err := s.delegateDecider(ctx, &d, r, g.HasMember); err != nil {
+		return d, elevate.Group{}, err
+	}
+	return d, g, nil
 }
 
 func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.DecisionKind, comment, linkID string) (elevate.Request, error) {
@@ -62,7 +67,7 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 			// link ratifies or revokes. Neither does the other's job.
 			return elevate.Request{}, ErrLinkDead
 		}
-		d, err := s.decider(ctx, c, prev, kind)
+		d, read, err := s.decider(ctx, c, prev, kind)
 		if err != nil {
 			return elevate.Request{}, err
 		}
@@ -94,9 +99,9 @@ func (s *Service) decide(ctx context.Context, c Caller, id string, kind elevate.
 			return elevate.Request{}, err
 		}
 		if isLinked {
-			err = s.Store.SaveLinkedDecision(ctx, prev, next, linked, linkID, now)
+			err = s.Store.SaveLinkedDecision(ctx, prev, next, linked, read, linkID, now)
 		} else {
-			err = s.Store.SaveDecision(ctx, prev, next, linkID, now)
+			err = s.Store.SaveDecision(ctx, prev, next, read, linkID, now)
 		}
 		if errors.Is(err, elevate.ErrConcurrentUpdate) {
 			lastErr = err

@@ -149,7 +149,7 @@ func TestExtensionApprovalRacingRevocation(t *testing.T) {
 	if _, err := svc.Decide(ctx, alice, orig.ID, app.Revoke, "done early"); err != nil {
 		t.Fatal(err)
 	}
-	err = svc.Store.SaveLinkedDecision(ctx, prevExt, nextExt, app.Change{Prev: prevOrig, Next: moved}, "", now)
+	err = svc.Store.SaveLinkedDecision(ctx, prevExt, nextExt, app.Change{Prev: prevOrig, Next: moved}, elevate.Group{}, "", now)
 	if !errors.Is(err, elevate.ErrConflict) {
 		t.Fatalf("stale extension approval: %v, want a conflict", err)
 	}

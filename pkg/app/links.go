@@ -25,7 +25,7 @@ func (s *Service) LinkRequest(ctx context.Context, l LinkClaims) (elevate.Reques
 	}
 	// The page shows the reason and others' comments: only to someone who is
 	// still an approver, not to whoever was one when the email went out.
-	d, err := s.decider(ctx, Caller{Principal: l.Approver}, r, linkDecision(r))
+	d, _, err := s.decider(ctx, Caller{Principal: l.Approver}, r, linkDecision(r))
 	if err != nil {
 		return elevate.Request{}, err
 	}

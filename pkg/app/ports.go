@@ -124,9 +124,12 @@ type Store interface {
 	// SaveDecision commits next in one transaction, conditioned on the stored
 	// request still being prev (same version, still Pending and unexpired for
 	// approve/deny/cancel, the approver not yet counted). It writes or deletes
-	// the grant as next requires. A non-empty linkID is consumed in the same
-	// transaction (ErrLinkUsed if it already was).
-	SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error
+	// the grant as next requires. read is the group the decision rests on as
+	// the service read it (zero when it read none): the membership the
+	// decision rests on is held until the commit (ErrConcurrentUpdate when
+	// it changed). A non-empty linkID is consumed in the same transaction
+	// (ErrLinkUsed if it already was).
+	SaveDecision(ctx context.Context, prev, next elevate.Request, read elevate.Group, linkID string, now time.Time) error
 
 	// ReadAuthz is one strongly consistent BatchGetItem.
 	ReadAuthz(ctx context.Context, principal string, t elevate.Target) (AuthzRead, error)
@@ -148,7 +151,7 @@ type Store interface {
 	// same transaction, conditioned like the first: the original whose grant
 	// an approved extension moves (its slot moves too), or the pending
 	// extension a revocation ends.
-	SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked Change, linkID string, now time.Time) error
+	SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked Change, read elevate.Group, linkID string, now time.Time) error
 
 	// Approver delegation (F17).
 	DelegationStore

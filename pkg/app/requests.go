@@ -55,7 +55,7 @@ func (s *Service) GetRequest(ctx context.Context, c Caller, id string) (elevate.
 	if r.Requester != c.Principal && !s.IsAdmin(c) {
 		// Whoever may decide it may see it: an approver, a delegate standing
 		// in for one (F17), the alert group for break-glass (F16).
-		d, err := s.decider(ctx, c, r, linkDecision(r))
+		d, _, err := s.decider(ctx, c, r, linkDecision(r))
 		if err != nil {
 			return elevate.Request{}, err
 		}

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -16,15 +17,45 @@ import (
 // commit-side membership check: approve, deny, a revoke made as an approver,
 // and every approver counted by a final N-of-M approval go through it.
 //
-// Members live in the group item's "members" string set, and a transaction
-// may touch an item only once, so all approvers are checked by ONE
-// ConditionCheck on the group item: contains(members, :a0) AND ... . N is at
-// most elevate.MaxRequiredApprovals (10), so the expression stays far below
-// DynamoDB's 4 KB limit and the decision's transaction stays at four items
-// (request, this check, grant slot, link), far below 100.
+// read is the group as the service read it. When it is the request's own
+// approver group, held by the request for holdMargin more at least, and
+// has a generation, each approver is one
+// ConditionCheck on their member item of that incarnation (memberKey), which
+// a removal deletes in the transaction that takes them out of the members
+// set (members.go): two decisions for one group then share an item only
+// when they rest on a common approver (issue 17 item 12). N is at most
+// elevate.MaxRequiredApprovals (10), so a decision's transaction stays
+// within about 16 items of DynamoDB's 100. The incarnation the service read
+// is still the group's at the commit: the request's hold keeps its group
+// from being deleted (groupuse.go) while it is pending or its grant not
+// over, which a decision on it needs except a ratification after the grant
+// ended.
+//
+// Otherwise the check is the group item's members set, one ConditionCheck
+// whose contains(members, …) terms cover every approver: for a group
+// written before member items existed (until its next membership change,
+// members.go), when the service read no group, and for a decision resting
+// on a group the request does not hold (a break-glass ratification or
+// revocation by an alert group member, or a ratification after the grant
+// ended), whose delete nothing stops between the read and the commit; the
+// group item is what that delete removes atomically.
 // Checks that live on other items (e.g. a delegation) are added to t apart.
-func (s *Store) approverChecks(t *tx, group string, approvers []string) {
+// holdMargin is how much longer a request must still need its group for a
+// decision to rely on its hold: the decision's commit follows its read by
+// far less, and it absorbs clock skew between the decider and a deleter.
+const holdMargin = time.Minute
+
+func (s *Store) approverChecks(t *tx, group string, read elevate.Group, held bool, approvers []string) {
 	if len(approvers) == 0 {
+		return
+	}
+	if held && read.Name == group && read.Generation != "" {
+		for _, p := range approvers {
+			check := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+				TableName: aws.String(s.table), Key: memberKey(group, read.Generation, p).av(),
+				ConditionExpression: aws.String("attribute_exists(PK)")}}
+			t.add(check, is(elevate.ErrConcurrentUpdate))
+		}
 		return
 	}
 	cond := ""

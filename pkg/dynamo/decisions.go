@@ -14,13 +14,14 @@ import (
 // conditioned on the stored item still being prev (version), still Pending
 // and unexpired (approve, deny, cancel) or Approved (revoke), and for an
 // approval on this approver not being counted yet. The membership every
-// decision rests on is checked in the same transaction (approverChecks):
-// the approver or denier, a revoker acting as an approver, and on a final
-// N-of-M approval every approver counted. The slot becomes the grant on
+// decision rests on is checked in the same transaction (approverChecks),
+// against read, the deciding group as the service read it: the approver or
+// denier, a revoker acting as an approver, and on a final N-of-M approval
+// every approver counted. The slot becomes the grant on
 // final approval and is deleted on deny, cancel and revoke. A link ID is
 // consumed in the same transaction.
-func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
-	t, err := s.decision(prev, next, now)
+func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, read elevate.Group, linkID string, now time.Time) error {
+	t, err := s.decision(prev, next, read, now)
 	if err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func (s *Store) SaveDecision(ctx context.Context, prev, next elevate.Request, li
 
 // decision is the transaction of one decision: the request, the decider's
 // membership check and the grant slot's change.
-func (s *Store) decision(prev, next elevate.Request, now time.Time) (*tx, error) {
+func (s *Store) decision(prev, next elevate.Request, read elevate.Group, now time.Time) (*tx, error) {
 	if len(next.Decisions) == 0 || prev.ID != next.ID {
 		return nil, fmt.Errorf("dynamo: save decision: next carries no new decision for request %q", prev.ID)
 	}
@@ -71,7 +72,8 @@ func (s *Store) decision(prev, next elevate.Request, now time.Time) (*tx, error)
 		return nil, err
 	}
 	group := decidingGroup(next, last)
-	s.approverChecks(t, group, approvers)
+	held := group == next.ApproverGroup && prev.NeedsGroup(now.Add(holdMargin))
+	s.approverChecks(t, group, read, held, approvers)
 	if last.OnBehalfOf != "" && len(approvers) > 0 {
 		// A delegate decides on the delegation live now (F17).
 		t.add(s.delegationCheck(last.OnBehalfOf, last.By, group, now), is(elevate.ErrConcurrentUpdate))

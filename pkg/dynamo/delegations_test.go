@@ -23,6 +23,7 @@ func TestDelegateApprovalRechecksTheDelegationAtCommit(t *testing.T) {
 	must[elevate.Delegation](t)(e.svc.PutDelegation(ctx, bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: "dave@example.com", From: now.Add(-time.Minute), Until: now.Add(time.Hour)}))
 	r := submit(t, e, "alice@example.com", "Move")
 	stored := must[elevate.Request](t)(e.store.GetRequest(ctx, r.ID))
+	ops := e.read(t, "ops")
 	asDelegate := elevate.Decider{Principal: "dave@example.com", InGroup: true, Via: "ops", OnBehalfOf: "bob@example.com"}
 	next := must[elevate.Request](t)(stored.Approve(asDelegate, "for bob", now))
 
@@ -30,23 +31,23 @@ func TestDelegateApprovalRechecksTheDelegationAtCommit(t *testing.T) {
 	if err := e.svc.DeleteDelegation(ctx, bob, app.SelfPrincipal); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, e.store.SaveDecision(ctx, stored, next, "", now), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, stored, next, ops, "", now), elevate.ErrConcurrentUpdate)
 
 	// Back, but for another group only: still refused.
 	must[elevate.Delegation](t)(e.svc.PutDelegation(ctx, bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: "dave@example.com", From: now.Add(-time.Minute), Until: now.Add(time.Hour), Groups: []string{"exchange-admins"}}))
-	wantErr(t, e.store.SaveDecision(ctx, stored, next, "", now), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, stored, next, ops, "", now), elevate.ErrConcurrentUpdate)
 
 	// Back for ops, but bob has left the group: the member check wins.
 	must[elevate.Delegation](t)(e.svc.PutDelegation(ctx, bob, app.SelfPrincipal, elevate.DelegationInput{Delegate: "dave@example.com", From: now.Add(-time.Minute), Until: now.Add(time.Hour)}))
 	e.removeMember(t, "ops", "bob@example.com")
-	wantErr(t, e.store.SaveDecision(ctx, stored, next, "", now), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, stored, next, ops, "", now), elevate.ErrConcurrentUpdate)
 	if got := must[elevate.Request](t)(e.store.GetRequest(ctx, r.ID)); got.Status != elevate.StatusPending {
 		t.Fatalf("a refused delegate approval committed: %+v", got)
 	}
 
 	// With bob back, the same decision commits and records both names.
 	must[elevate.Group](t)(e.svc.AddGroupMember(ctx, admin, "ops", "bob@example.com"))
-	if err := e.store.SaveDecision(ctx, stored, next, "", now); err != nil {
+	if err := e.store.SaveDecision(ctx, stored, next, ops, "", now); err != nil {
 		t.Fatal(err)
 	}
 	got := must[elevate.Request](t)(e.store.GetRequest(ctx, r.ID))

@@ -18,7 +18,8 @@
 //	|------------------|-----------------------|---------------------------|--------------------------------------------------------------------------|-----------------|
 //	| settings         | SETTINGS              | SETTINGS                  | –                                                                        | get; versioned put |
 //	| policy counter   | META                  | POLICYCOUNT               | –                                                                        | ADD ±1 with count < max (the cap) |
-//	| group            | GROUP                 | <name>                    | –                                                                        | get; list = Query PK; refs counts users, delete needs refs = 0 |
+//	| group            | GROUP                 | <name>                    | –                                                                        | get; list = Query PK; refs counts users, delete needs refs = 0; members is the record of membership; gen names this incarnation (absent on groups written before member items) |
+//	| member           | MEMBERS#<group>       | <gen>#<principal>         | –                                                                        | one per member of the incarnation gen, put and deleted with the members set (members.go); a decision condition-checks those it rests on; a delete Queries <gen># and removes them after the group |
 //	| policy           | POLICY                | <type:scope:name> (lower) | –                                                                        | get; list = Query PK; one per target via attribute_not_exists |
 //	| request          | REQ#<id>              | REQ                       | GSI1 REQUESTER#<principal>, GSI2 APPROVERS#<group>, GSI3 REQUESTS, GSI4 PENDING only while Pending; SK <createdAt>#<id> | get; list by requester / approver group / all, newest first; all Pending or Expired = Query GSI4 (sparse: a decided request leaves it) |
 //	| grant slot       | GRANT#<principal>     | <target key>              | SLOT#… in all four (never queried; see slotIndexKeys)                    | one open request or grant per principal+target; authz read; ttl = pending or grant expiry |
@@ -82,22 +83,51 @@
 //     request atomically. 20 concurrent approve/deny calls give exactly one
 //     outcome (tested).
 //   - Membership at the moment of the decision, held until the commit (issue 10
-//     items 5, 6). The service reads who is an approver (app.approversOf), and
-//     the decision's transaction condition-checks the same thing on the group
-//     item (dynamo.approverChecks, one ConditionCheck whose contains(members, …)
-//     terms cover everyone the decision rests on): the approver or denier; a
-//     revoker acting as an approver (a revoke records as:
-//     requester|admin|approver; the requester's and an admin's rights do not
-//     rest on membership); and on the approval that completes N of M, every
-//     approver counted. An approval from someone who has since left the group no
-//     longer counts: the request stays Pending (the approval is recorded, the
-//     audit record says final:false) until enough current members have approved,
-//     and the approved request names them in countedBy. A member removed between
-//     the read and the commit makes the commit fail and the retry re-count. A
-//     transaction may touch an item once, so all counted approvers share that
-//     one check: at most 10 terms (requiredApprovals ≤ 10), four items per
-//     decision transaction (request, this check, grant slot, link) against
-//     DynamoDB's 100.
+//     items 5, 6). The service reads who is an approver (app.approversOf) and
+//     hands the group it read to SaveDecision; the decision's transaction
+//     condition-checks the same thing (dynamo.approverChecks) for everyone
+//     the decision rests on: the approver or denier; a revoker acting as an
+//     approver (a revoke records as: requester|admin|approver; the
+//     requester's and an admin's rights do not rest on membership); a
+//     ratifier who is an approver; and on the approval that completes N of
+//     M, every approver counted. An approval from someone who has since left
+//     the group no longer counts: the request stays Pending (the approval is
+//     recorded, the audit record says final:false) until enough current
+//     members have approved, and the approved request names them in
+//     countedBy. A member removed between the read and the commit makes the
+//     commit fail and the retry re-count.
+//   - No decision touches an item that every decision for its group touches
+//     (issue 17 item 12). Each member of a group has a member item,
+//     MEMBERS#<group>/<gen>#<principal>, written and deleted in the same
+//     transaction as the group item's members set (members.go), and a
+//     decision condition-checks one per approver it rests on (at most 10:
+//     requiredApprovals ≤ 10, so a decision's transaction stays within
+//     about 16 items of DynamoDB's 100). Two decisions for one group meet
+//     only on an approver both rest on. gen is a random name for one
+//     incarnation of the group, set when it is created: a group deleted and
+//     created again under its name gets a new one, so the old group's
+//     member items (which its delete removes afterwards, or leaves should
+//     the deleter die) never count for the new one. The gen the service read
+//     stays the group's until the commit because the request's hold (below)
+//     keeps its group from being deleted while it is pending or its grant
+//     not over (for a minute more at least, else the decision checks the
+//     group item). A group of up to 500 members has its member items written
+//     ahead of its group item when they do not fit in the creating
+//     transaction; items whose gen no group item carries are never checked,
+//     and a missing one refuses the decision: the checks fail closed.
+//     The group item's contains(members, …) check, one ConditionCheck for
+//     all approvers, remains for decisions resting on a group the request
+//     does not hold (a break-glass ratification or revocation by the alert
+//     group, a ratification after the grant ended: their group can be
+//     deleted meanwhile) and for groups without gen.
+//   - Upgrading a table from v1.1: its groups have no gen and no member
+//     items, and decisions keep checking their group items until the
+//     group's next membership change, which writes the member items of the
+//     new membership under a fresh gen and sets gen in one transaction with
+//     the change (ahead of it when they do not fit), conditioned on the
+//     group item's changeId being the one read. Adding an existing member
+//     (idempotent) migrates a group without changing it; nothing else is
+//     needed, and gen is bookkeeping the audit consumer ignores.
 //   - A group cannot be deleted while pending requests or live grants name it
 //     (issue 10 item 7), even after every policy moved away from it, so a group
 //     recreated under the same name never inherits them. A reference count would

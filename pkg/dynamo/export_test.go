@@ -63,3 +63,9 @@ func toLambda(v types.AttributeValue) (events.DynamoDBAttributeValue, error) {
 // that this store runs, so a test can interleave a request and a group
 // delete exactly.
 func (s *Store) OnGroupUse(f func(step string)) { s.onGroupUse = f }
+
+// MemberKey is the key of principal's member item in incarnation gen of
+// group, so a test can leave one behind as a dead deleter would.
+func MemberKey(group, gen, principal string) map[string]types.AttributeValue {
+	return memberKey(group, gen, principal).av()
+}

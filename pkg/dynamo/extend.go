@@ -50,8 +50,8 @@ func (s *Store) CreateExtension(ctx context.Context, ext elevate.Request, orig a
 // (and its slot), or the pending extension that a revocation of its
 // original ends. A lost condition on the second request is a concurrent
 // update: the service re-reads and re-judges.
-func (s *Store) SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked app.Change, linkID string, now time.Time) error {
-	t, err := s.decision(prev, next, now)
+func (s *Store) SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked app.Change, read elevate.Group, linkID string, now time.Time) error {
+	t, err := s.decision(prev, next, read, now)
 	if err != nil {
 		return err
 	}

@@ -40,8 +40,12 @@ func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) 
 	if !elevate.ValidName(g.Name) {
 		return elevate.Invalid("name must be 1-128 letters, digits, '.', '_' or '-'")
 	}
+	gen, err := newGen()
+	if err != nil {
+		return err
+	}
 	it := toGroupItem(g)
-	it.UpdatedBy, it.ChangeID = ev.Actor, ev.ID
+	it.UpdatedBy, it.ChangeID, it.Gen = ev.Actor, ev.ID, gen
 	item, err := marshal(it)
 	if err != nil {
 		return err
@@ -57,7 +61,15 @@ func (s *Store) CreateGroup(ctx context.Context, g elevate.Group, ev app.Event) 
 	for _, k := range gates {
 		t.add(s.del(k, "", nil, nil), faultIfLost)
 	}
-	return s.commit(ctx, "create group", t)
+	ahead, err := s.withMembers(ctx, "create group", t, g.Name, gen, g.Members)
+	if err == nil {
+		err = s.commit(ctx, "create group", t)
+	}
+	if err != nil && ahead {
+		// Unreachable (no group item carries gen); removed to be tidy.
+		_ = s.dropMembers(context.WithoutCancel(ctx), g.Name, gen)
+	}
+	return err
 }
 
 // GetGroup returns ErrGroupNotFound when absent.
@@ -74,26 +86,23 @@ func (s *Store) ListGroups(ctx context.Context) ([]elevate.Group, error) {
 }
 
 // AddGroupMember is idempotent; ErrGroupNotFound when the group is absent.
+// The member item goes with the group item's set (members.go).
 func (s *Store) AddGroupMember(ctx context.Context, group, principal string, ev app.Event) error {
 	if !elevate.ValidName(group) {
 		return elevate.ErrGroupNotFound
 	}
-	upd := s.update(groupKey(group), "ADD #m :p SET #u = :now, #by = :by, #cid = :cid", "attribute_exists(PK)",
-		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt, "#by": attrUpdatedBy, "#cid": attrChangeID},
-		map[string]types.AttributeValue{":p": strSet(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor), ":cid": str(ev.ID)})
-	return s.commit(ctx, "add group member", new(tx).add(upd, is(elevate.ErrGroupNotFound)))
+	return s.memberChange(ctx, "add group member", group, principal, true, ev)
 }
 
 // RemoveGroupMember returns ErrMemberNotFound when the principal is not in
-// the group, ErrGroupNotFound when the group is absent.
+// the group, ErrGroupNotFound when the group is absent. The member item goes
+// with the group item's set, so a decision resting on the member fails
+// from then on (members.go).
 func (s *Store) RemoveGroupMember(ctx context.Context, group, principal string, ev app.Event) error {
 	if !elevate.ValidName(group) {
 		return elevate.ErrGroupNotFound
 	}
-	upd := s.update(groupKey(group), "DELETE #m :p SET #u = :now, #by = :by, #cid = :cid", "attribute_exists(PK) AND contains(#m, :one)",
-		map[string]string{"#m": attrMembers, "#u": attrUpdatedAt, "#by": attrUpdatedBy, "#cid": attrChangeID},
-		map[string]types.AttributeValue{":p": strSet(principal), ":one": str(principal), ":now": str(formatTime(ev.Time)), ":by": str(ev.Actor), ":cid": str(ev.ID)})
-	return s.commit(ctx, "remove group member", new(tx).add(upd, orMissing(elevate.ErrGroupNotFound, elevate.ErrMemberNotFound)))
+	return s.memberChange(ctx, "remove group member", group, principal, false, ev)
 }
 
 // DeleteGroup refuses with ErrGroupInUse while a policy or the settings
@@ -116,6 +125,7 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 	if n, ok := item[attrRefs].(*types.AttributeValueMemberN); ok && n.Value != "0" {
 		return elevate.ErrGroupInUse
 	}
+	gen, _ := item[attrGen].(*types.AttributeValueMemberS)
 	s.groupUseStep(StepClosing)
 	if err := s.closeGates(ctx, name, ev.ID, ev.Time); err != nil {
 		if errors.Is(err, elevate.ErrUnknownGroup) {
@@ -129,8 +139,14 @@ func (s *Store) DeleteGroup(ctx context.Context, name string, ev app.Event) erro
 	err = s.deleteClosedGroup(ctx, name, ev, func() time.Time { return ev.Time.Add(time.Since(started)) })
 	if err != nil {
 		s.reopenGates(context.WithoutCancel(ctx), name, ev.ID)
+		return err
 	}
-	return err
+	if gen != nil {
+		// Unreachable now: a group created under the name gets a new
+		// generation. Left behind if this fails, they stay unreachable.
+		_ = s.dropMembers(context.WithoutCancel(ctx), name, gen.Value)
+	}
+	return nil
 }
 
 // deleteClosedGroup is steps 2 and 3 of a delete (groupuse.go).

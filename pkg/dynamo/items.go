@@ -23,6 +23,7 @@ const (
 	attrRequestID  = "requestId"
 	attrRefs       = "refs"
 	attrMembers    = "members"
+	attrGen        = "gen"
 	attrCount      = "count"
 	attrUpdatedAt  = "updatedAt"
 	attrRequester  = "requester"
@@ -107,12 +108,15 @@ type groupItem struct {
 	UpdatedBy   string   `dynamodbav:"updatedBy,omitempty"`
 	Refs        int      `dynamodbav:"refs"`
 	ChangeID    string   `dynamodbav:"changeId,omitempty"`
+	// Gen is the incarnation whose member items mirror Members; absent on a
+	// group written before member items existed (approvers.go).
+	Gen string `dynamodbav:"gen,omitempty"`
 }
 
 func toGroupItem(g elevate.Group) groupItem {
 	k := groupKey(g.Name)
 	return groupItem{PK: k.pk, SK: k.sk, Kind: KindGroup, Name: g.Name, Description: g.Description,
-		Members: g.Members, CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt), UpdatedBy: g.UpdatedBy}
+		Members: g.Members, CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt), UpdatedBy: g.UpdatedBy, Gen: g.Generation}
 }
 
 func (it groupItem) domain() (elevate.Group, error) {
@@ -123,7 +127,7 @@ func (it groupItem) domain() (elevate.Group, error) {
 	}
 	members := append([]string{}, it.Members...)
 	slices.Sort(members) // sets come back in no particular order
-	return elevate.Group{Name: it.Name, Description: it.Description, Members: members, CreatedAt: created, UpdatedAt: updated, UpdatedBy: it.UpdatedBy}, nil
+	return elevate.Group{Name: it.Name, Description: it.Description, Members: members, CreatedAt: created, UpdatedAt: updated, UpdatedBy: it.UpdatedBy, Generation: it.Gen}, nil
 }
 
 type policyItem struct {

@@ -48,6 +48,11 @@ const (
 	KindGroupLock = "grouplock"
 )
 
+// KindMember is one principal's membership of one incarnation of a group,
+// the item a decision condition-checks (approvers.go): bookkeeping beside
+// the group item's members set, which stays the record.
+const KindMember = "member"
+
 // Index names, as declared in pkg/tabledef.
 const (
 	indexByRequester = "GSI1"
@@ -97,6 +102,8 @@ const (
 	prefixGroupUse = tabledef.PrefixGroupUse
 	skGroupGate    = "#GATE#" // request IDs never start with '#'
 )
+
+const prefixMembers = tabledef.PrefixMembers
 
 // Retention of items that exist only for idempotency or the audit trail.
 const (
@@ -166,6 +173,16 @@ func groupHoldKey(group, requestID string) key { return key{prefixGroupUse + gro
 func groupGateKey(group string, k int) key {
 	return key{prefixGroupUse + group, skGroupGate + strconv.Itoa(k)}
 }
+
+// memberKey: principal's membership of the incarnation gen of group. The
+// generation leads the sort key, so a group created again under a deleted
+// group's name can never find the old group's items, and a delete finds its
+// own with one Query (dropMembers).
+func memberKey(group, gen, principal string) key {
+	return key{prefixMembers + group, memberSortPrefix(gen) + principal}
+}
+
+func memberSortPrefix(gen string) string { return gen + "#" }
 
 // eventKey: one audit-only fact.
 func eventKey(id string) key { return key{prefixEvent + id, skEvent} }

@@ -27,9 +27,9 @@ type removingStore struct {
 	remove func()
 }
 
-func (s *removingStore) SaveDecision(c context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
+func (s *removingStore) SaveDecision(c context.Context, prev, next elevate.Request, read elevate.Group, linkID string, now time.Time) error {
 	s.once.Do(s.remove)
-	return s.Store.SaveDecision(c, prev, next, linkID, now)
+	return s.Store.SaveDecision(c, prev, next, read, linkID, now)
 }
 
 // Issue 10 item 5: a revoke made as an approver re-checks the revoker's
@@ -47,8 +47,9 @@ func TestRevokeRechecksRevokerMembershipAtCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	read := e.read(t, "ops")
 	e.removeMember(t, "ops", "carol@example.com")
-	wantErr(t, e.store.SaveDecision(ctx, stored, next, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, stored, next, read, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
 	if got := must[elevate.Request](t)(e.store.GetRequest(ctx, r.ID)); got.Status != elevate.StatusApproved {
 		t.Fatalf("a removed member's revoke committed: %+v", got)
 	}
@@ -107,8 +108,9 @@ func TestNOfMEarlierApproverRemovedBeforeTheFinalCommit(t *testing.T) {
 	if err != nil || final.Status != elevate.StatusApproved {
 		t.Fatalf("domain: %v %+v", err, final)
 	}
+	read := e.read(t, "ops")
 	e.removeMember(t, "ops", "bob@example.com")
-	wantErr(t, e.store.SaveDecision(ctx, stored, final, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, stored, final, read, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
 	if g := grantOf(t, e, "alice@example.com", "Two"); g != nil {
 		t.Fatalf("granted on a removed member's approval: %+v", g)
 	}

@@ -139,7 +139,7 @@ func TestNOfMApprovalAndLinkReplay(t *testing.T) {
 	forged := stored
 	forged.Decisions = append(forged.Decisions, elevate.Decision{By: "bob@example.com", Decision: elevate.DecisionApprove, At: e.clock.Now()})
 	forged.Version++
-	wantErr(t, e.store.SaveDecision(ctx, stored, forged, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, stored, forged, e.read(t, stored.ApproverGroup), "", e.clock.Now()), elevate.ErrConcurrentUpdate)
 
 	// A replayed link ID is refused in the decision's own transaction.
 	_, err = e.svc.DecideByLink(ctx, app.LinkClaims{ID: "link-1", RequestID: r.ID, Approver: "carol@example.com"}, app.Approve, "")
@@ -381,10 +381,11 @@ func TestRemovedApproverLosesTheRaceToCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	read := e.read(t, "ops")
 	if err := e.store.RemoveGroupMember(ctx, "ops", "bob@example.com", app.Event{ID: "ev-rm", Time: e.clock.Now(), Action: "group.member-removed", Actor: "admin@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, e.store.SaveDecision(ctx, r, next, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
+	wantErr(t, e.store.SaveDecision(ctx, r, next, read, "", e.clock.Now()), elevate.ErrConcurrentUpdate)
 	if got := must[elevate.Request](t)(e.store.GetRequest(ctx, r.ID)); got.Status != elevate.StatusPending || len(got.Decisions) != 0 {
 		t.Fatalf("the refused approval changed the request: %+v", got)
 	}

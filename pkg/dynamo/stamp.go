@@ -46,8 +46,10 @@ const (
 const deletePrepareFor = time.Minute
 
 // stampAttrs are not data: a change to them alone is not a change of the
-// entity.
-var stampAttrs = []string{attrUpdatedBy, attrChangeID, attrDeletedBy, attrDeleteID, attrDeleteBefore, attrUpdatedAt}
+// entity. A group's gen is bookkeeping too: a membership change that also
+// gives a group its member items (approvers.go) is audited as the
+// membership change it is.
+var stampAttrs = []string{attrUpdatedBy, attrChangeID, attrDeletedBy, attrDeleteID, attrDeleteBefore, attrUpdatedAt, attrGen}
 
 // requestChangeID is a request's (and its slot's) change ID: the version
 // increases with every stored change.

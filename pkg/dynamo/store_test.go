@@ -99,6 +99,12 @@ func ev(action string) app.Event {
 	return app.Event{ID: fmt.Sprintf("ev-%d", time.Now().UnixNano()), Time: time.Now(), Action: action, Actor: "admin@example.com"}
 }
 
+// read is group as the service reads it before a decision.
+func (e *env) read(t *testing.T, name string) elevate.Group {
+	t.Helper()
+	return must[elevate.Group](t)(e.store.GetGroup(ctx, name))
+}
+
 func (e *env) group(t *testing.T, name string, members ...string) {
 	t.Helper()
 	if members == nil {

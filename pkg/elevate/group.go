@@ -12,6 +12,12 @@ type Group struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 	UpdatedBy   string    `json:"updatedBy,omitempty"`
+	// Generation names this incarnation of the group in the store (a group
+	// deleted and created again under its name gets a new one), so that a
+	// decision's commit checks the members of the group the service read.
+	// Empty for a group the store keeps no per-member items for. Not part
+	// of the API.
+	Generation string `json:"-"`
 }
 
 // NewGroupInput is the body of POST /v1/groups.

@@ -30,8 +30,8 @@ func (s *lateCommits) CreateRequest(ctx context.Context, r elevate.Request) erro
 	return s.reply(s.Store.CreateRequest(ctx, r))
 }
 
-func (s *lateCommits) SaveDecision(ctx context.Context, prev, next elevate.Request, linkID string, now time.Time) error {
-	return s.reply(s.Store.SaveDecision(ctx, prev, next, linkID, now))
+func (s *lateCommits) SaveDecision(ctx context.Context, prev, next elevate.Request, read elevate.Group, linkID string, now time.Time) error {
+	return s.reply(s.Store.SaveDecision(ctx, prev, next, read, linkID, now))
 }
 
 // TestRetryAfterA503SaysWhetherTheChangeWasMade: a submit or decision whose

@@ -24,14 +24,14 @@ func (m *memStore) CreateExtension(_ context.Context, ext elevate.Request, orig 
 	return nil
 }
 
-func (m *memStore) SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked app.Change, linkID string, now time.Time) error {
+func (m *memStore) SaveLinkedDecision(ctx context.Context, prev, next elevate.Request, linked app.Change, read elevate.Group, linkID string, now time.Time) error {
 	m.mu.Lock()
 	stale := m.requests[linked.Prev.ID].Version != linked.Prev.Version
 	m.mu.Unlock()
 	if stale {
 		return elevate.ErrConcurrentUpdate
 	}
-	if err := m.SaveDecision(ctx, prev, next, linkID, now); err != nil {
+	if err := m.SaveDecision(ctx, prev, next, read, linkID, now); err != nil {
 		return err
 	}
 	defer m.lock()()

@@ -227,7 +227,7 @@ func (m *memStore) ListRequests(_ context.Context, q app.RequestQuery) (app.Requ
 	return app.RequestPage{Items: out}, nil
 }
 
-func (m *memStore) SaveDecision(_ context.Context, prev, next elevate.Request, linkID string, _ time.Time) error {
+func (m *memStore) SaveDecision(_ context.Context, prev, next elevate.Request, _ elevate.Group, linkID string, _ time.Time) error {
 	defer m.lock()()
 	if m.fail != nil {
 		return m.fail

@@ -21,6 +21,7 @@ const (
 	KeyLinks      = tabledef.PrefixLink + "*"
 	KeyDeliveries = tabledef.PrefixDelivery + "*"
 	KeyGroupUse   = tabledef.PrefixGroupUse + "*"
+	KeyMembers    = tabledef.PrefixMembers + "*"
 
 	KeyBreakGlass  = tabledef.PrefixBreakGlass + "*"
 	KeyDelegations = tabledef.PartitionDelegations
@@ -58,10 +59,10 @@ type TableKey struct {
 var TableKeys = map[string][]TableKey{
 	Policies: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies}},
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse, KeyBreakGlassHolds}}, // a group delete reads the group's holds; admins list break-glass holds
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse}},
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyGroupUse, KeyBreakGlassHolds, KeyMembers}}, // a group delete reads the group's holds, then its member items; admins list break-glass holds
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeySettings, KeyGroups, KeyPolicies, KeyEvents, KeyGroupUse, KeyMembers}},
 		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyMeta, KeyGroups, KeyPolicies, KeyBreakGlassHolds, KeyGroupUse}}, // counters: the policy cap, group references, members; a prepared delete (stamp.go); an admin releasing a break-glass hold; a deleted group's gates
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse}},
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGroups, KeyPolicies, KeyGroupUse, KeyMembers}},
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeyRequests}}, // a group delete reads the requests its holds name; the holds' requests
 	},
 	Requests: {
@@ -78,11 +79,11 @@ var TableKeys = map[string][]TableKey{
 	},
 	Approvals: {
 		{Actions: []string{"GetItem"}, LeadingKeys: []string{KeyGroups, KeyRequests}},
-		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}},                         // a delegate's standing at decision time
-		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyEvents}},     // events: refused attempts
-		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlassHolds}}, // approve turns the slot into the grant; ratify moves its end and releases the break-glass hold
-		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}},      // deny and revoke free the slot; ratify and revoke release the break-glass claim
-		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyDelegations}}, // the decider's membership (or delegation) at commit
+		{Actions: []string{"Query"}, LeadingKeys: []string{KeyDelegations}},                                     // a delegate's standing at decision time
+		{Actions: []string{"PutItem"}, LeadingKeys: []string{KeyRequests, KeyLinks, KeyEvents}},                 // events: refused attempts
+		{Actions: []string{"UpdateItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlassHolds}},             // approve turns the slot into the grant; ratify moves its end and releases the break-glass hold
+		{Actions: []string{"DeleteItem"}, LeadingKeys: []string{KeyGrantSlots, KeyBreakGlass}},                  // deny and revoke free the slot; ratify and revoke release the break-glass claim
+		{Actions: []string{"ConditionCheckItem"}, LeadingKeys: []string{KeyGroups, KeyMembers, KeyDelegations}}, // the decider's membership (member items; the group item for a group without them or another group) or delegation at commit
 	},
 	Authorize: {
 		{Actions: []string{"BatchGetItem"}, LeadingKeys: []string{KeySettings, KeyPolicies, KeyGrantSlots}},

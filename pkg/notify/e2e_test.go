@@ -52,7 +52,7 @@ func TestStreamEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SaveDecision(ctx, r, next, "", now.Add(time.Second)); err != nil {
+	if err := e.store.SaveDecision(ctx, r, next, elevate.Group{}, "", now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 

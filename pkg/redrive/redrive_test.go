@@ -80,7 +80,7 @@ func TestRedriveReplaysTheRangeIdempotently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SaveDecision(ctx, r, next, "", now.Add(time.Second)); err != nil {
+	if err := store.SaveDecision(ctx, r, next, elevate.Group{}, "", now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 

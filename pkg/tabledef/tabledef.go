@@ -36,6 +36,7 @@ const (
 	PrefixLink       = "LINK#"       // consumed approval links
 	PrefixDelivery   = "DELIVERY#"   // email delivery markers
 	PrefixGroupUse   = "GROUPUSE#"   // holds of requests naming a group, and a group delete's lock
+	PrefixMembers    = "MEMBERS#"    // a group's member items, one per principal per incarnation
 	PrefixBreakGlass = "BREAKGLASS#" // a principal's unratified break-glass claim
 
 	PrefixCredentials    = "CRED#"       // credentials issued for a request (never the secret)
