@@ -135,3 +135,19 @@ func TestTimesSortAsStrings(t *testing.T) {
 		t.Fatal("ttl must round up")
 	}
 }
+
+// The membership change that gives a v1.1 group its member items sets gen
+// too; the audit consumer sees the membership change alone (an added
+// member, not a group update).
+func TestGenIsNotAChangeOfTheGroup(t *testing.T) {
+	old := toGroupItem(elevate.Group{Name: "ops", Members: []string{"bob@example.com"}, CreatedAt: t0, UpdatedAt: t0})
+	old.UpdatedBy, old.ChangeID = "admin@example.com", "ev-1"
+	cur := old
+	cur.Members = []string{"bob@example.com", "carol@example.com"}
+	cur.UpdatedBy, cur.ChangeID, cur.Gen = "admin@example.com", "ev-2", "g1"
+	rec := events.DynamoDBEventRecord{EventName: string(events.DynamoDBOperationTypeModify),
+		Change: events.DynamoDBStreamRecord{OldImage: image(t, old), NewImage: image(t, cur)}}
+	if c := ChangeOf(rec); c.Provenance != ByElevate || !reflect.DeepEqual(c.Changed, []string{"members"}) {
+		t.Fatalf("change: %+v", c)
+	}
+}
