@@ -18,7 +18,7 @@ CDK_CONTEXT ?=
 CDK := scripts/node_modules/.bin/cdk
 CDK_APP_ARGS = --no-notices -o $(CDK_OUT) -c elevate:assetDir=$(BUILD_DIR) $(CDK_CONTEXT)
 
-.PHONY: all deps deps-browser run test check unit ttl vuln bench build synth bootstrap deploy clean load
+.PHONY: all deps deps-browser run test check fmt vet staticcheck unit ttl vuln bench build synth bootstrap deploy clean load
 
 all: test
 
@@ -32,14 +32,26 @@ deps-browser:
 run: deps
 	$(GO) run ./cmd/elevate-local
 
-## test: formatting, vet, staticcheck, every test, govulncheck when reachable
-test: export ELEVATE_E2E_REQUIRE_BROWSER := 1
-test: deps-browser check unit ttl vuln
+## test: formatting, vet, staticcheck, every test, govulncheck when reachable.
+## scripts/test.sh runs the targets below (deps-browser, check, unit, ttl, vuln)
+## with the ones that mostly wait in the background, and times each.
+test:
+	@scripts/test.sh
 
-check:
+# Extra go test flags for unit and ttl. scripts/test.sh passes -vet=off, as
+# go vet ./... has run every analyzer go test's own vet would.
+GOTESTFLAGS ?=
+
+check: fmt vet staticcheck
+
+fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './scripts/node_modules/*')); \
 	  if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
 	$(GO) vet ./...
+
+staticcheck:
 	$(GO) tool staticcheck ./...
 
 # The race detector runs on every package but those whose tests mostly wait
@@ -51,11 +63,15 @@ NO_RACE := /(infra|infra/stack|cmd/elevate|pkg/(dynamo|e2e|emulator|httpapi|loca
 
 unit:
 	@pkgs=$$($(GO) list ./...) && \
-	  $(GO) test -count=1 -timeout 20m -skip '$(TTL_TESTS)' $$(grep -E '$(NO_RACE)' <<<"$$pkgs") && \
-	  $(GO) test -race -count=1 -timeout 20m -skip '$(TTL_TESTS)' $$(grep -vE '$(NO_RACE)' <<<"$$pkgs")
+	  $(GO) test -count=1 $(GOTESTFLAGS) -timeout 20m -skip '$(TTL_TESTS)' $$(grep -E '$(NO_RACE)' <<<"$$pkgs") && \
+	  $(GO) test -race -count=1 $(GOTESTFLAGS) -timeout 20m -skip '$(TTL_TESTS)' $$(grep -vE '$(NO_RACE)' <<<"$$pkgs")
+
+# Only the packages that hold a TTL test: go test ./... would link every
+# test binary (the CDK app's among them) to run nothing in most.
+TTL_PKGS = $(sort $(dir $(shell grep -rlE --include='*_test.go' --exclude-dir=node_modules --exclude-dir=.git '^func $(TTL_TESTS:^%=%)' .)))
 
 ttl:
-	$(GO) test -count=1 -timeout 10m -run '$(TTL_TESTS)' ./...
+	$(GO) test -count=1 $(GOTESTFLAGS) -timeout 10m -run '$(TTL_TESTS)' $(TTL_PKGS)
 
 vuln:
 	@scripts/vulncheck.sh

@@ -9,43 +9,80 @@
 #     (`tool` directives) and run with `go tool`, so no binary in $GOPATH/bin counts.
 #   scripts/deps.sh            Debian packages + npm tooling + Go modules and tools
 #   scripts/deps.sh browser    also Debian's Chromium (for the browser e2e test)
+#   scripts/deps.sh system     only the Debian and npm part (with browser: Chromium too)
+#   scripts/deps.sh go         only the Go part
+# The two parts share nothing and mostly wait on the network, so by default
+# they run side by side (scripts/test.sh runs the system part beside go vet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+browser="" part=all
+for a in "$@"; do
+  case $a in
+    browser) browser=1 ;;
+    system | go) part=$a ;;
+    *) echo "deps: unknown argument $a (browser, system, go)" >&2; exit 2 ;;
+  esac
+done
 
 # major VERSION_COMMAND... prints the first number in the command's version output.
 major() { "$@" 2>&1 | grep -oE '[0-9]+' | head -1; }
 
-need_apt=()
-if ! command -v java >/dev/null || (($(major java -version) < 17)); then
-  need_apt+=(openjdk-17-jre-headless)
-fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || (($(major node --version) < 18)); then
-  need_apt+=(nodejs npm)
-fi
-command -v curl >/dev/null || need_apt+=(curl)
-# go test -race needs cgo, so a C compiler.
-command -v gcc >/dev/null || need_apt+=(gcc)
-if [[ "${1:-}" == "browser" ]] && ! command -v chromium >/dev/null; then
-  need_apt+=(chromium)
-fi
-if ((${#need_apt[@]})); then
-  echo "deps: apt-get install ${need_apt[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+system_deps() {
+  need_apt=()
+  if ! command -v java >/dev/null || (($(major java -version) < 17)); then
+    need_apt+=(openjdk-17-jre-headless)
+  fi
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null || (($(major node --version) < 18)); then
+    need_apt+=(nodejs npm)
+  fi
+  command -v curl >/dev/null || need_apt+=(curl)
+  # go test -race needs cgo, so a C compiler.
+  command -v gcc >/dev/null || need_apt+=(gcc)
+  if [[ -n $browser ]] && ! command -v chromium >/dev/null; then
+    need_apt+=(chromium)
+  fi
+  if ((${#need_apt[@]})); then
+    echo "deps: apt-get install ${need_apt[*]}"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get update -qq -o DPkg::Lock::Timeout=600
+    # Another apt (an unattended upgrade) may hold the lock: wait for it.
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -o DPkg::Lock::Timeout=600 -y -qq "${need_apt[@]}" >/dev/null
+  fi
 
-# npm packages pinned by scripts/package-lock.json. The stamp is the lockfile the
-# installed tree came from: a changed pin reinstalls, whatever is on the machine.
-stamp=scripts/node_modules/.elevate-lock
-if [[ ! -f $stamp ]] || ! cmp -s scripts/package-lock.json "$stamp"; then
-  echo "deps: npm ci (scripts/)"
-  (cd scripts && npm ci --no-audit --no-fund --loglevel=error)
-  cp scripts/package-lock.json "$stamp"
-fi
+  # npm packages pinned by scripts/package-lock.json. The stamp is the lockfile the
+  # installed tree came from: a changed pin reinstalls, whatever is on the machine.
+  stamp=scripts/node_modules/.elevate-lock
+  if [[ ! -f $stamp ]] || ! cmp -s scripts/package-lock.json "$stamp"; then
+    echo "deps: npm ci (scripts/)"
+    (cd scripts && npm ci --no-audit --no-fund --loglevel=error)
+    cp scripts/package-lock.json "$stamp"
+  fi
+}
 
-# Go modules, and the tools go.mod pins, built into the build cache now so the
-# first `go tool` call does not pay for it mid-test.
-go mod download
-go tool staticcheck -version >/dev/null
-go tool govulncheck -version >/dev/null
+go_deps() {
+  # Go modules, and the tools go.mod pins, built into the build cache now so the
+  # first `go tool` call does not pay for it mid-test.
+  go mod download
+  go tool staticcheck -version >/dev/null
+  go tool govulncheck -version >/dev/null
+}
+
+case $part in
+  system) system_deps ;;
+  go) go_deps ;;
+  all)
+    # The system part's output is held until it ends, so the two never interleave.
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    system_deps >"$log" 2>&1 &
+    sys=$!
+    go_deps
+    if ! wait "$sys"; then
+      cat "$log"
+      echo "deps: installing the Debian or npm packages failed (above)" >&2
+      exit 1
+    fi
+    cat "$log"
+    ;;
+esac

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# make test: every check, in phases, overlapping the work that mostly waits
+# with the work that needs the CPU. Nothing is left out of the sequential
+# order (deps, check, unit, ttl, vuln); only when each runs changes:
+#   deps    scripts/deps.sh's Go part (modules, staticcheck, govulncheck) first;
+#           its Debian and npm part (network-bound) in the background beside
+#           go vet, joined before any test starts
+#   check   gofmt, go vet ./..., staticcheck ./... (make check's three parts)
+#   ttl     from the end of go vet, the ^TestTTL group, which waits about a minute per test on DynamoDB
+#           Local's TTL sweep, in the background beside unit (each test binary
+#           starts its own DynamoDB Local on a free port, so nothing is shared)
+#   vuln    govulncheck when its database is reachable, in the background too
+#   unit    every other test, the non-race group then the -race group, with
+#           go test's own vet off: go vet ./... ran all of its analyzers
+# A background job's output is printed whole when it is joined, and its
+# failure fails make test. Each phase prints how long it took.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ELEVATE_E2E_REQUIRE_BROWSER=1
+MAKE=(make --no-print-directory)
+
+t0=$(date +%s)
+logs=$(mktemp -d)
+declare -A pid started
+# Background jobs run in their own session, so stopping one stops its test
+# binaries (and their emulators) with it.
+cleanup() {
+  for name in "${!pid[@]}"; do
+    kill -TERM -- -"${pid[$name]}" 2>/dev/null || true
+  done
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "test: $*"; }
+
+# fg NAME CMD...: run a phase in the foreground and say how long it took.
+fg() {
+  local name=$1 s=$(date +%s)
+  shift
+  say "$name: start"
+  if ! "$@"; then
+    say "$name: FAILED after $(($(date +%s) - s)) s"
+    exit 1
+  fi
+  say "$name: took $(($(date +%s) - s)) s"
+}
+
+# bg NAME CMD...: start a phase in the background, its output to a log.
+bg() {
+  local name=$1
+  shift
+  say "$name: start (background; its output follows when it ends)"
+  started[$name]=$(date +%s)
+  setsid "$@" >"$logs/$name" 2>&1 &
+  pid[$name]=$!
+}
+
+# join NAME: wait for a background phase, print its output, fail loudly.
+join() {
+  local name=$1 rc=0
+  wait "${pid[$name]}" || rc=$?
+  unset "pid[$name]"
+  local took=$(($(date +%s) - ${started[$name]}))
+  echo "----- $name (background) output -----"
+  cat "$logs/$name"
+  echo "----- end of $name -----"
+  if ((rc != 0)); then
+    say "$name: FAILED (exit $rc) after $took s; its output is above"
+    exit 1
+  fi
+  say "$name: took $took s (in the background)"
+}
+
+fg deps-go scripts/deps.sh go
+if command -v gcc >/dev/null; then
+  bg deps-system scripts/deps.sh system browser
+else
+  # Without a C compiler go vet would build without cgo, and unit again with it.
+  fg deps-system scripts/deps.sh system browser
+fi
+fg fmt "${MAKE[@]}" fmt
+fg vet "${MAKE[@]}" vet
+[[ -v pid[deps-system] ]] && join deps-system
+# go vet has compiled every package: the TTL group's test binaries now cost
+# little, and its waits overlap staticcheck and unit.
+bg ttl "${MAKE[@]}" ttl GOTESTFLAGS=-vet=off
+bg vuln "${MAKE[@]}" vuln
+fg staticcheck "${MAKE[@]}" staticcheck
+fg unit "${MAKE[@]}" unit GOTESTFLAGS=-vet=off
+join ttl
+join vuln
+say "all passed in $(($(date +%s) - t0)) s"
