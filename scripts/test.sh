@@ -21,7 +21,7 @@ MAKE=(make --no-print-directory)
 
 t0=$(date +%s)
 logs=$(mktemp -d)
-declare -A pid started
+declare -A pid
 # Background jobs run in their own session, so stopping one stops its test
 # binaries (and their emulators) with it.
 cleanup() {
@@ -52,8 +52,9 @@ bg() {
   local name=$1
   shift
   say "$name: start (background; its output follows when it ends)"
-  started[$name]=$(date +%s)
-  setsid "$@" >"$logs/$name" 2>&1 &
+  # The job times itself: it may end long before it is joined.
+  setsid bash -c 's=$(date +%s); "${@:2}"; rc=$?; echo $(($(date +%s) - s)) >"$1"; exit $rc' \
+    bg "$logs/$name.took" "$@" >"$logs/$name" 2>&1 &
   pid[$name]=$!
 }
 
@@ -62,7 +63,8 @@ join() {
   local name=$1 rc=0
   wait "${pid[$name]}" || rc=$?
   unset "pid[$name]"
-  local took=$(($(date +%s) - ${started[$name]}))
+  local took
+  took=$(cat "$logs/$name.took" 2>/dev/null || echo "?")
   echo "----- $name (background) output -----"
   cat "$logs/$name"
   echo "----- end of $name -----"
