@@ -36,7 +36,11 @@ import (
 //     open-request): the read alone, nothing written;
 //   - approve, deny: read the request and the group (2 RCU), one
 //     transaction conditioned on the request's version writing it and the
-//     grant slot (2 items: 4 WCU); cancel and revoke the same;
+//     grant slot (2 items: 4 WCU), and holding the decider's membership
+//     until the commit, a ConditionCheck of their member item (1 item: 2
+//     WCU, as DynamoDB charges a check in a transaction like a write);
+//     cancel and revoke (here by the requester, whose right is no
+//     membership) the request and the slot alone;
 //   - extend: read the original and the policy (2 RCU) and one transaction
 //     putting the extension and claiming its slot (4 WCU), plus the group
 //     hold and gate as for submit (4 WCU);
@@ -52,8 +56,8 @@ var minimumCost = map[string]struct {
 	"authorize":   {2, 3, 1},
 	"submit":      {2, 3, 8},
 	"submit-409":  {1, 3, 0},
-	"approve":     {2, 2, 4},
-	"deny":        {2, 2, 4},
+	"approve":     {2, 2, 6},
+	"deny":        {2, 2, 6},
 	"cancel":      {2, 1, 4},
 	"revoke":      {2, 1, 4},
 	"extend":      {2, 2, 8},
