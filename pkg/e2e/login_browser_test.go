@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -180,6 +181,22 @@ type cachedSession struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
+// tokenExpiry is a JWT's exp claim, read without verifying: the test only
+// needs to know when the gateway will refuse it.
+func tokenExpiry(t *testing.T, jwt string) time.Time {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("ID token is not a JWT (%d parts)", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct{ Exp int64 }
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.Exp == 0 {
+		t.Fatalf("ID token payload has no exp (%v)", err)
+	}
+	return time.Unix(claims.Exp, 0)
+}
+
 func readSession(t *testing.T, path string) cachedSession {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -255,7 +272,11 @@ func TestLoginWithOpenIDProviderInBrowser(t *testing.T) {
 	}
 
 	t.Run("refresh", func(t *testing.T) {
-		p.lifetime.Store(int64(time.Second))
+		// Short enough to wait out, long enough that a slow machine's
+		// sign-in does not outlive it: the wait is to the token's own exp.
+		p.lifetime.Store(int64(5 * time.Second))
+		// A failure below must not leave short tokens to the next subtest.
+		t.Cleanup(func() { p.lifetime.Store(int64(time.Hour)) })
 		if code, out, errOut := c.run(login...); code != 0 {
 			t.Fatalf("second login exit %d\n%s%s", code, out, errOut)
 		}
@@ -264,7 +285,7 @@ func TestLoginWithOpenIDProviderInBrowser(t *testing.T) {
 		}
 		expired := readSession(t, cache)
 		// Past the ID token's exp (whole seconds, no leeway at the gateway).
-		time.Sleep(2100 * time.Millisecond)
+		time.Sleep(time.Until(tokenExpiry(t, expired.IDToken).Add(1100 * time.Millisecond)))
 		if code, _, _ := c.run("--token", expired.IDToken, "request", "list"); code != cli.ExitRefused {
 			t.Fatalf("the expired ID token itself: exit %d, want %d (refused)", code, cli.ExitRefused)
 		}
