@@ -185,9 +185,12 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("approve after revoke: exit %d stderr %q", r.code, r.stderr)
 	}
 
-	// The stream feeds the audit bucket asynchronously; wait for the trail.
-	want := map[string]int{"group.created": 1, "settings.updated": 1, "policy.created": 1, "request.created": 1, "request.approved": 1,
-		"grant.created": 1, "request.revoked": 1, "authorize.allowed": 1, "authorize.denied": 2}
+	// The stream feeds the audit bucket asynchronously; wait for the trail,
+	// every record the walkthrough makes (the refusals too), so the export
+	// below cannot see one the query had not.
+	want := map[string]int{"group.created": 1, "group.updated": 1, "settings.updated": 1, "policy.created": 1, "request.created": 1, "request.approved": 1,
+		"grant.created": 1, "request.revoked": 1, "authorize.allowed": 1, "authorize.denied": 2,
+		"refused.admin-only": 1, "refused.self-approval": 1, "refused.not-pending": 1}
 	since := start.Format(time.RFC3339)
 	var actions map[string]int
 	var lines []string
