@@ -197,22 +197,7 @@ func (s *Store) buryGates(t *tx, group, token string, at time.Time) {
 // consistent): none while it never was deleted; a former group's tombstones,
 // which the transaction creating a group of that name removes.
 func (s *Store) groupGates(ctx context.Context, group string) ([]key, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :gate)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(prefixGroupUse + group), ":gate": str(skGroupGate)},
-		ProjectionExpression:      aws.String("PK, SK")})
-	if err != nil {
-		return nil, unavailable("create group: gates", err)
-	}
-	keys := make([]key, 0, len(out.Items))
-	for _, item := range out.Items {
-		pk, _ := item["PK"].(*types.AttributeValueMemberS)
-		sk, _ := item["SK"].(*types.AttributeValueMemberS)
-		if pk != nil && sk != nil {
-			keys = append(keys, key{pk.Value, sk.Value})
-		}
-	}
-	return keys, nil
+	return s.keysUnder(ctx, "create group: gates", prefixGroupUse+group, skGroupGate)
 }
 
 // groupHolds reads the request IDs of the group's holds (step 2).

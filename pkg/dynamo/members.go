@@ -99,16 +99,7 @@ func (s *Store) withMembers(ctx context.Context, op string, t *tx, group, gen st
 		}
 		return false, nil
 	}
-	for start := 0; start < len(puts); start += maxTxItems {
-		ahead := new(tx)
-		for _, w := range puts[start:min(start+maxTxItems, len(puts))] {
-			ahead.add(w, faultIfLost)
-		}
-		if err := s.commit(ctx, op+": member items", ahead); err != nil {
-			return true, err
-		}
-	}
-	return true, nil
+	return true, s.commitChunked(ctx, op+": member items", puts)
 }
 
 // memberChange adds principal to group (add) or removes it, with its member
@@ -192,16 +183,44 @@ func (s *Store) memberChangeOnce(ctx context.Context, op, group, principal strin
 // dropMembers deletes the member items of one incarnation of group, which
 // nothing reaches any more (best effort: they are unreachable either way).
 func (s *Store) dropMembers(ctx context.Context, group, gen string) error {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :gen)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(memberKey(group, gen, "").pk), ":gen": str(memberSortPrefix(gen))},
-		ProjectionExpression: aws.String("PK, SK")})
+	keys, err := s.keysUnder(ctx, "drop member items", memberKey(group, gen, "").pk, memberSortPrefix(gen))
+	if err != nil {
+		return err
+	}
+	dels := make([]types.TransactWriteItem, 0, len(keys))
+	for _, k := range keys {
+		dels = append(dels, s.del(k, "", nil, nil))
+	}
+	return s.commitChunked(ctx, "drop member items", dels)
+}
+
+// commitChunked commits writes, which need not be atomic together,
+// maxTxItems per transaction.
+func (s *Store) commitChunked(ctx context.Context, op string, writes []types.TransactWriteItem) error {
+	for start := 0; start < len(writes); start += maxTxItems {
+		t := new(tx)
+		for _, w := range writes[start:min(start+maxTxItems, len(writes))] {
+			t.add(w, faultIfLost)
+		}
+		if err := s.commit(ctx, op, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keysUnder reads, strongly consistently, the keys of the items of
+// partition pk whose sort key begins with skPrefix.
+func (s *Store) keysUnder(ctx context.Context, op, pk, skPrefix string) ([]key, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":prefix": str(skPrefix)},
+		ProjectionExpression:      aws.String("PK, SK")})
 	var keys []key
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
-			return unavailable("drop member items", err)
+			return nil, unavailable(op, err)
 		}
 		for _, item := range out.Items {
 			pk, _ := item["PK"].(*types.AttributeValueMemberS)
@@ -211,14 +230,5 @@ func (s *Store) dropMembers(ctx context.Context, group, gen string) error {
 			}
 		}
 	}
-	for start := 0; start < len(keys); start += maxTxItems {
-		t := new(tx)
-		for _, k := range keys[start:min(start+maxTxItems, len(keys))] {
-			t.add(s.del(k, "", nil, nil), faultIfLost)
-		}
-		if err := s.commit(ctx, "drop member items", t); err != nil {
-			return err
-		}
-	}
-	return nil
+	return keys, nil
 }
