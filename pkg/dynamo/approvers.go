@@ -10,6 +10,11 @@ import (
 	"github.com/elevate-pam/elevate/pkg/elevate"
 )
 
+// holdMargin is how much longer a request must still need its group for a
+// decision to rely on its hold: the decision's commit follows its read by
+// far less, and it absorbs clock skew between the decider and a deleter.
+const holdMargin = time.Minute
+
 // approverChecks holds every principal in approvers to being a current
 // approver of group until the transaction it joins commits, so a removal
 // that lands between the service's read and the commit wins (the decision
@@ -19,8 +24,7 @@ import (
 //
 // read is the group as the service read it. When it is the request's own
 // approver group, held by the request for holdMargin more at least, and
-// has a generation, each approver is one
-// ConditionCheck on their member item of that incarnation (memberKey), which
+// has a generation, each approver is one ConditionCheck on their member item of that incarnation (memberKey), which
 // a removal deletes in the transaction that takes them out of the members
 // set (members.go): two decisions for one group then share an item only
 // when they rest on a common approver (issue 17 item 12). N is at most
@@ -40,11 +44,6 @@ import (
 // ended), whose delete nothing stops between the read and the commit; the
 // group item is what that delete removes atomically.
 // Checks that live on other items (e.g. a delegation) are added to t apart.
-// holdMargin is how much longer a request must still need its group for a
-// decision to rely on its hold: the decision's commit follows its read by
-// far less, and it absorbs clock skew between the decider and a deleter.
-const holdMargin = time.Minute
-
 func (s *Store) approverChecks(t *tx, group string, read elevate.Group, held bool, approvers []string) {
 	if len(approvers) == 0 {
 		return
