@@ -11,6 +11,10 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # Where make build puts the Lambda binaries and synth the cloud assembly.
 BUILD_DIR ?= build
+# The functions' architecture: the stack declares arm64. make test builds for
+# its own machine's (LAMBDA_GOARCH=$(go env GOARCH)), which the aws-lambda-rie
+# tests build too, so the two share one compile of every function.
+LAMBDA_GOARCH ?= arm64
 CDK_OUT ?= cdk.out
 # Extra CDK arguments for synth, bootstrap and deploy, e.g.
 #   CDK_CONTEXT='-c elevate:senderDomain=mail.example.net -c elevate:alarmEmail=oncall@example.net'
@@ -58,11 +62,18 @@ staticcheck:
 # on DynamoDB Local through the whole stack (and the CDK app, whose jsii
 # bindings take minutes to build instrumented): there it made those tests 2-4
 # times slower. pkg/app's concurrent decisions and the audit query's workers
-# run under it; the stream poller's tests (pkg/local) do not.
-NO_RACE := /(infra|infra/stack|cmd/elevate|pkg/(dynamo|e2e|emulator|httpapi|local|notify|wire))$$
+# run under it; the stream poller's tests (pkg/local) do not. Nor do the
+# packages that run no test of concurrent code in make test (benchmarks and
+# the load test only run when asked; functions/ and cmd/elevate-local hold
+# no tests): instrumented, they compiled the local stack again for nothing,
+# about 64 s of CPU.
+NO_RACE := /(infra|infra/stack|cmd/elevate|cmd/elevate-local|functions/[a-z]+|pkg/(benchmarks|dynamo|e2e|emulator|httpapi|load|local|notify|wire))$$
+# go test starts packages in the order given: the longest test binaries first,
+# so that none of them runs on alone at the end while the other core idles.
+SLOW_FIRST := ./pkg/local ./infra/stack ./pkg/httpapi ./cmd/elevate ./pkg/dynamo ./pkg/e2e
 
 unit:
-	@pkgs=$$($(GO) list ./...) && \
+	@pkgs=$$($(GO) list $(SLOW_FIRST) ./...) && \
 	  $(GO) test -count=1 $(GOTESTFLAGS) -timeout 20m -skip '$(TTL_TESTS)' $$(grep -E '$(NO_RACE)' <<<"$$pkgs") && \
 	  $(GO) test -race -count=1 $(GOTESTFLAGS) -timeout 20m -skip '$(TTL_TESTS)' $$(grep -vE '$(NO_RACE)' <<<"$$pkgs")
 
@@ -89,7 +100,7 @@ load: deps
 build:
 	@for f in $(FUNCTIONS); do \
 	  mkdir -p $(BUILD_DIR)/$$f; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w" -o $(BUILD_DIR)/$$f/bootstrap ./functions/$$f || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags "-s -w" -o $(BUILD_DIR)/$$f/bootstrap ./functions/$$f || exit 1; \
 	  printf '%-10s %s bytes\n' $$f $$(stat -c %s $(BUILD_DIR)/$$f/bootstrap); \
 	done
 

@@ -5,7 +5,7 @@
 #     version the project needs (Java 17, Node 18);
 #   - npm packages: pinned by scripts/package-lock.json; reinstalled whenever the
 #     lockfile differs from the one the installed tree was made from;
-#   - Go modules and Go tools (staticcheck, govulncheck): pinned in go.mod/go.sum
+#   - Go modules and Go tools (staticcheck, govulncheck, aws-lambda-rie): pinned in go.mod/go.sum
 #     (`tool` directives) and run with `go tool`, so no binary in $GOPATH/bin counts.
 #   scripts/deps.sh            Debian packages + npm tooling + Go modules and tools
 #   scripts/deps.sh browser    also Debian's Chromium (for the browser e2e test)
@@ -66,6 +66,9 @@ go_deps() {
   go mod download
   go tool staticcheck -version >/dev/null
   go tool govulncheck -version >/dev/null
+  # The Lambda runtime interface emulator, which the tests run every function
+  # under: built here once, not by two test binaries at the same time.
+  go tool -n aws-lambda-rie >/dev/null
 }
 
 case $part in
