@@ -44,13 +44,13 @@ func TestReplayEventsUnderLambdaRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = awsAPI.Close() })
-	dir := t.TempDir()
+	bins, err := lambdarie.Build(t.Context(), root, manifest.APIFunctions)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runtimes := map[string]*lambdarie.Runtime{}
 	for _, fn := range manifest.APIFunctions {
-		bin, err := lambdarie.Build(t.Context(), root, dir, fn)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bin := bins[fn]
 		env := lambdarie.LocalEnv(fn, endpoint, table)
 		env[config.EnvAdminGroup] = svc.AdminGroup
 		env[config.EnvLinkKey] = string(replayLinkKey)

@@ -56,16 +56,7 @@ func bootstraps(t *testing.T) (rie string, bins map[string]string) {
 		if built.rie, built.err = lambdarie.Tool(ctx, built.root); built.err != nil {
 			return
 		}
-		dir, err := os.MkdirTemp("", "elevate-rie-")
-		if built.err = err; err != nil {
-			return
-		}
-		built.bins = map[string]string{}
-		for _, fn := range allFunctions() {
-			if built.bins[fn], built.err = lambdarie.Build(ctx, built.root, dir, fn); built.err != nil {
-				return
-			}
-		}
+		built.bins, built.err = lambdarie.Build(ctx, built.root, allFunctions())
 	})
 	if built.err != nil {
 		t.Fatal(built.err)

@@ -9,6 +9,8 @@ package lambdarie
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -35,19 +37,45 @@ import (
 // differs (the host's, so the emulator can run it).
 var BuildFlags = []string{"-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s -w"}
 
-// Build compiles functions/<function> of the module at root into
-// dir/<function>/bootstrap and returns its path.
-func Build(ctx context.Context, root, dir, function string) (string, error) {
-	out := filepath.Join(dir, function, "bootstrap")
+// Build compiles functions/<function> of the module at root for every named
+// function, as make build does but for this machine's architecture, and
+// returns each one's binary. One go build compiles them all into a
+// directory of the checkout's own in the user's cache, under a lock: go
+// build relinks no binary that is up to date, so the test binaries that run
+// the functions (several, at times at once) link each one once between them,
+// not once each.
+func Build(ctx context.Context, root string, functions []string) (map[string]string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(base, "elevate", "lambda-"+hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lambdarie: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lambdarie: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lambdarie: lock %s: %w", dir, err)
+	}
 	args := append([]string{"build"}, BuildFlags...)
-	args = append(args, "-o", out, "./functions/"+function)
+	args = append(args, "-o", dir+string(filepath.Separator))
+	bins := map[string]string{}
+	for _, fn := range functions {
+		args = append(args, "./functions/"+fn)
+		bins[fn] = filepath.Join(dir, fn)
+	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("lambdarie: build %s: %w\n%s", function, err, b)
+		return nil, fmt.Errorf("lambdarie: build %v: %w\n%s", functions, err, b)
 	}
-	return out, nil
+	return bins, nil
 }
 
 // Tool builds (once per build cache) and returns the emulator's binary.
