@@ -55,8 +55,10 @@ fmt:
 vet:
 	$(GO) vet ./...
 
+# go run, not go tool: go tool ignores GOFLAGS, so under make test's -trimpath
+# it would compile the standard library a second time for the tool alone.
 staticcheck:
-	$(GO) tool staticcheck ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
 
 # The race detector runs on every package but those whose tests mostly wait
 # on DynamoDB Local through the whole stack (and the CDK app, whose jsii

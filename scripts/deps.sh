@@ -6,7 +6,8 @@
 #   - npm packages: pinned by scripts/package-lock.json; reinstalled whenever the
 #     lockfile differs from the one the installed tree was made from;
 #   - Go modules and Go tools (staticcheck, govulncheck, aws-lambda-rie): pinned in go.mod/go.sum
-#     (`tool` directives) and run with `go tool`, so no binary in $GOPATH/bin counts.
+#     (`tool` directives) and built from there (go run, go build), so no binary
+#     in $GOPATH/bin counts.
 #   scripts/deps.sh            Debian packages + npm tooling + Go modules and tools
 #   scripts/deps.sh browser    also Debian's Chromium (for the browser e2e test)
 #   scripts/deps.sh system     only the Debian and npm part (with browser: Chromium too)
@@ -61,14 +62,14 @@ system_deps() {
 }
 
 go_deps() {
-  # Go modules, and the tools go.mod pins, built into the build cache now so the
-  # first `go tool` call does not pay for it mid-test.
+  # Go modules, and the tools go.mod pins, compiled into the build cache now
+  # (with the caller's GOFLAGS, as make staticcheck and the tests build them)
+  # so that no test pays for it, nor do two test binaries build the Lambda
+  # runtime interface emulator side by side. govulncheck is built only when
+  # its database is reachable (scripts/vulncheck.sh).
   go mod download
-  go tool staticcheck -version >/dev/null
-  go tool govulncheck -version >/dev/null
-  # The Lambda runtime interface emulator, which the tests run every function
-  # under: built here once, not by two test binaries at the same time.
-  go tool -n aws-lambda-rie >/dev/null
+  go run honnef.co/go/tools/cmd/staticcheck -version >/dev/null
+  go build -o /dev/null github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 }
 
 case $part in

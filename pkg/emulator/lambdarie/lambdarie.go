@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -39,12 +40,45 @@ var BuildFlags = []string{"-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s 
 
 // Build compiles functions/<function> of the module at root for every named
 // function, as make build does but for this machine's architecture, and
-// returns each one's binary. One go build compiles them all into a
-// directory of the checkout's own in the user's cache, under a lock: go
-// build relinks no binary that is up to date, so the test binaries that run
-// the functions (several, at times at once) link each one once between them,
-// not once each.
+// returns each one's binary. One go build compiles them all into the
+// checkout's directory in the user's cache (see built): go build relinks no
+// binary that is up to date, so the test binaries that run the functions
+// (several, at times at once) link each one once between them, not once each.
 func Build(ctx context.Context, root string, functions []string) (map[string]string, error) {
+	var pkgs []string
+	for _, fn := range functions {
+		pkgs = append(pkgs, "./functions/"+fn)
+	}
+	dir, err := built(ctx, root, BuildFlags, pkgs, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if err != nil {
+		return nil, err
+	}
+	bins := map[string]string{}
+	for _, fn := range functions {
+		bins[fn] = filepath.Join(dir, fn)
+	}
+	return bins, nil
+}
+
+// riePackage is the emulator's main package, pinned by go.mod's tool directive.
+const riePackage = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
+
+// Tool builds the emulator's binary (as Build builds the functions) and
+// returns its path. It is go build, not go tool: go tool ignores GOFLAGS,
+// so under make test's -trimpath it would compile the standard library a
+// second time just for the emulator.
+func Tool(ctx context.Context, root string) (string, error) {
+	dir, err := built(ctx, root, nil, []string{riePackage})
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, path.Base(riePackage)), nil
+}
+
+// built runs go build flags -o dir/ pkgs (with env added) in the module at
+// root, where dir is the checkout's own directory in the user's cache, and
+// returns dir. A lock keeps two test binaries from writing one file at once.
+func built(ctx context.Context, root string, flags, pkgs []string, env ...string) (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
 		base = os.TempDir()
@@ -52,43 +86,24 @@ func Build(ctx context.Context, root string, functions []string) (map[string]str
 	sum := sha256.Sum256([]byte(root))
 	dir := filepath.Join(base, "elevate", "lambda-"+hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("lambdarie: %w", err)
+		return "", fmt.Errorf("lambdarie: %w", err)
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("lambdarie: %w", err)
+		return "", fmt.Errorf("lambdarie: %w", err)
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("lambdarie: lock %s: %w", dir, err)
+		return "", fmt.Errorf("lambdarie: lock %s: %w", dir, err)
 	}
-	args := append([]string{"build"}, BuildFlags...)
-	args = append(args, "-o", dir+string(filepath.Separator))
-	bins := map[string]string{}
-	for _, fn := range functions {
-		args = append(args, "./functions/"+fn)
-		bins[fn] = filepath.Join(dir, fn)
-	}
-	cmd := exec.CommandContext(ctx, "go", args...)
+	args := append(append([]string{"build"}, flags...), "-o", dir+string(filepath.Separator))
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("lambdarie: build %v: %w\n%s", functions, err, b)
+		return "", fmt.Errorf("lambdarie: build %v: %w\n%s", pkgs, err, b)
 	}
-	return bins, nil
-}
-
-// Tool builds (once per build cache) and returns the emulator's binary.
-func Tool(ctx context.Context, root string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "tool", "-n", "aws-lambda-rie")
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	b, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("lambdarie: go tool -n aws-lambda-rie: %w\n%s", err, stderr.Bytes())
-	}
-	return strings.TrimSpace(string(b)), nil
+	return dir, nil
 }
 
 // Runtime is one bootstrap running under the emulator.
