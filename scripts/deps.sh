@@ -10,6 +10,7 @@
 #     in $GOPATH/bin counts.
 #   scripts/deps.sh            Debian packages + npm tooling + Go modules and tools
 #   scripts/deps.sh browser    also Debian's Chromium (for the browser e2e test)
+#   scripts/deps.sh tools      also compile the Go tools make test runs
 #   scripts/deps.sh system     only the Debian and npm part (with browser: Chromium too)
 #   scripts/deps.sh go         only the Go part
 # The two parts share nothing and mostly wait on the network, so by default
@@ -17,12 +18,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-browser="" part=all
+browser="" tools="" part=all
 for a in "$@"; do
   case $a in
     browser) browser=1 ;;
+    tools) tools=1 ;;
     system | go) part=$a ;;
-    *) echo "deps: unknown argument $a (browser, system, go)" >&2; exit 2 ;;
+    *) echo "deps: unknown argument $a (browser, tools, system, go)" >&2; exit 2 ;;
   esac
 done
 
@@ -62,14 +64,16 @@ system_deps() {
 }
 
 go_deps() {
-  # Go modules, and the tools go.mod pins, compiled into the build cache now
-  # (with the caller's GOFLAGS, as make staticcheck and the tests build them)
-  # so that no test pays for it, nor do two test binaries build the Lambda
-  # runtime interface emulator side by side. govulncheck is built only when
-  # its database is reachable (scripts/vulncheck.sh).
   go mod download
-  go run honnef.co/go/tools/cmd/staticcheck -version >/dev/null
-  go build -o /dev/null github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+  # With tools (make test), the tools go.mod pins that the tests run are
+  # compiled into the build cache now, so that no test pays for them and two
+  # test binaries never build the Lambda runtime interface emulator side by
+  # side. govulncheck is built only when its database is reachable
+  # (scripts/vulncheck.sh); make run needs none of them.
+  if [[ -n $tools ]]; then
+    go run honnef.co/go/tools/cmd/staticcheck -version >/dev/null
+    go build -o /dev/null github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+  fi
 }
 
 case $part in

@@ -2,8 +2,8 @@
 # make test: every check, in phases, overlapping the work that mostly waits
 # with the work that needs the CPU. Nothing is left out of the sequential
 # order (deps, check, unit, ttl, vuln); only when each runs changes:
-#   deps    scripts/deps.sh's Go part (modules, staticcheck, govulncheck,
-#           aws-lambda-rie) first;
+#   deps    scripts/deps.sh's Go part (modules, and the tools staticcheck and
+#           aws-lambda-rie compiled) first;
 #           its Debian and npm part (network-bound) in the background beside
 #           go vet, joined before any test starts
 #   check   gofmt, go vet ./..., staticcheck ./... (make check's three parts)
@@ -28,14 +28,8 @@ export ELEVATE_E2E_REQUIRE_BROWSER=1
 # 6.7 s, and 1,500 conditional puts and 500 queries 3.6-5.0 s instead of 9.1 s.
 # make run, bench and load keep the JVM's defaults.
 export JDK_JAVA_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-# Everything but the -race group builds as make build builds the functions:
-# without cgo, with -trimpath. go vet, staticcheck, the tests, the tools and
-# the Lambda builds then share one compile of every package (the Lambda
-# builds differ only in aws-lambda-go's lambda.norpc tag), where the host's
-# cgo default made it two: about 150 s of CPU on a fresh machine. The -race
-# group turns cgo back on (make unit-race).
-export CGO_ENABLED=0
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+# make test exports CGO_ENABLED=0 and GOFLAGS=-trimpath (the Makefile says
+# why): every phase below builds with them.
 MAKE=(make --no-print-directory)
 
 t0=$(date +%s)
@@ -94,7 +88,7 @@ join() {
   say "$name: took $took s (in the background)"
 }
 
-fg deps-go scripts/deps.sh go
+fg deps-go scripts/deps.sh go tools
 bg deps-system scripts/deps.sh system browser
 fg fmt "${MAKE[@]}" fmt
 fg vet "${MAKE[@]}" vet
