@@ -92,7 +92,7 @@ fg deps-go scripts/deps.sh go tools
 bg deps-system scripts/deps.sh system browser
 fg fmt "${MAKE[@]}" fmt
 fg vet "${MAKE[@]}" vet
-[[ -v pid[deps-system] ]] && join deps-system
+join deps-system
 # go vet has compiled every package: the TTL group's test binaries now cost
 # little, and its waits overlap staticcheck and unit.
 bg ttl "${MAKE[@]}" ttl GOTESTFLAGS=-vet=off
